@@ -1,0 +1,373 @@
+"""config.toml -> frozen dataclasses. Every problem in the file is reported at once, with its line."""
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .months import BadMonth, Month
+
+CONFIG_NAME = "config.toml"
+
+
+class ConfigError(Exception):
+    "config.toml is missing or has problems; `problems` holds one line for each"
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    aliases: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    folder: str = ""
+    first: Month | None = None  # `from` in config
+    last: Month | None = None  # `until` in config
+
+    def expected_in(self, month: Month) -> bool:
+        return (self.first is None or month >= self.first) and (self.last is None or month <= self.last)
+
+
+@dataclass(frozen=True)
+class Bureau:
+    name: str
+    short_name: str
+    timezone: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    day: int = 23
+    month_offset: int = 0
+    inclusive: bool = True
+    grace_days: int = 0
+
+
+@dataclass(frozen=True)
+class Escalation:
+    strikes: int = 2
+    overdue_days: int = 7
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_mb: float = 20
+    max_uncompressed_mb: float = 200
+    max_compression_ratio: float = 200
+    max_zip_members: int = 2000
+
+
+@dataclass(frozen=True)
+class Watch:
+    polling: bool = False
+    stable_seconds: float = 2.0
+    rescan_seconds: float = 60
+    rebuild_debounce_seconds: float = 3.0
+
+
+@dataclass(frozen=True)
+class Contact:
+    department: str = ""
+    person: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    bureau: Bureau
+    start: Month
+    deadline: Deadline
+    escalation: Escalation
+    limits: Limits
+    watch: Watch
+    contact: Contact
+    units: tuple[Unit, ...]
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def inbox(self) -> Path:
+        return self.paths["inbox"]
+
+    @property
+    def outbox(self) -> Path:
+        return self.paths["outbox"]
+
+    @property
+    def archive(self) -> Path:
+        return self.paths["archive"]
+
+    @property
+    def ledger(self) -> Path:
+        return self.paths["ledger"]
+
+    @property
+    def template(self) -> Path:
+        return self.paths["template"]
+
+    def unit_named(self, text: str | None) -> Unit | None:
+        """The configured unit a typed name or alias means, or None."""
+        if not text:
+            return None
+        return self._names.get(name_key(text))
+
+    def unit_by_folder(self, folder: str) -> Unit | None:
+        return next((u for u in self.units if u.folder == folder), None)
+
+    def unit_by_email(self, address: str) -> Unit | None:
+        address = address.strip().lower()
+        return next((u for u in self.units if address in (e.lower() for e in u.emails)), None)
+
+    @property
+    def _names(self) -> dict[str, Unit]:
+        names: dict[str, Unit] = {}
+        for unit in self.units:
+            for text in (unit.name, *unit.aliases):
+                names[name_key(text)] = unit
+        return names
+
+
+_STAMP = re.compile(r"[（(](盖?章|公章|盖章)[)）]")
+
+
+def name_key(text: str) -> str:
+    """How a unit name is compared: NFKC, no spaces, no （章） / 盖章 decorations."""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = _STAMP.sub("", text)
+    text = re.sub(r"[\s:：]", "", text)
+    text = text.replace("(盖章)", "").replace("盖章", "")
+    return text
+
+
+# section -> key -> (python type(s), default). A default of ... means required.
+_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "bureau": {"name": ((str,), ...), "short_name": ((str,), ...), "timezone": ((str,), "Asia/Shanghai")},
+    "reporting": {"start": ((str,), "2023-01")},
+    "deadline": {"day": ((int,), 23), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
+                 "grace_days": ((int,), 0)},
+    "escalation": {"strikes": ((int,), 2), "overdue_days": ((int,), 7)},
+    "paths": {"inbox": ((str,), "inbox"), "outbox": ((str,), "outbox"), "archive": ((str,), "archive"),
+              "ledger": ((str,), "annex2.sqlite"), "template": ((str,), "templates/annex2.xlsx")},
+    "limits": {"max_file_mb": ((int, float), 20), "max_uncompressed_mb": ((int, float), 200),
+               "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000)},
+    "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
+              "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0)},
+    "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),
+                "email": ((str,), "")},
+}
+_UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
+    "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
+    "from": ((str,), None), "until": ((str,), None),
+}
+_TYPE_NAMES = {str: "文本", int: "整数", float: "数字", bool: "true/false", list: "列表"}
+
+
+class _Lines:
+    """Finds the line of a key in the TOML text (tomllib reports positions for syntax errors only)."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+
+    def _section_start(self, section: str, index: int | None) -> int | None:
+        seen = -1
+        for n, line in enumerate(self.lines):
+            s = line.strip()
+            if index is None and re.match(rf"^\[\s*{re.escape(section)}\s*\]", s):
+                return n
+            if index is not None and re.match(rf"^\[\[\s*{re.escape(section)}\s*\]\]", s):
+                seen += 1
+                if seen == index:
+                    return n
+        return None
+
+    def of(self, section: str | None, key: str | None = None, index: int | None = None) -> int | None:
+        start = 0 if section is None else self._section_start(section, index)
+        if start is None:
+            return None
+        if key is None:
+            return start + 1
+        for n in range(start + (0 if section is None else 1), len(self.lines)):
+            s = self.lines[n].strip()
+            if s.startswith("[") and section is not None:
+                break
+            if re.match(rf'^"?{re.escape(key)}"?\s*=', s):
+                return n + 1
+        return start + 1
+
+
+def default_config_text() -> str:
+    return resources.files("pipeline").joinpath("defaults/config.toml").read_text(encoding="utf-8")
+
+
+def find_config(path: Path | None) -> Path:
+    return path if path is not None else Path.cwd() / CONFIG_NAME
+
+
+def load(path: Path) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, [
+            f"{path}: 找不到配置文件 config.toml（在 {path.parent.resolve()} 中查找）。"
+            f"请先运行 `annex2 init {path.parent}` 建立工作目录，或用 --config 指定配置文件。"
+        ])
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"{path}: TOML 语法错误：{exc}"]) from None
+    return _Builder(text, path).build(data)
+
+
+class _Builder:
+    def __init__(self, text: str, path: Path):
+        self.lines = _Lines(text)
+        self.path = path
+        self.problems: list[str] = []
+
+    def problem(self, line: int | None, message: str) -> None:
+        where = f"{self.path}:{line}" if line else str(self.path)
+        self.problems.append(f"{where}: {message}")
+
+    def _check_value(self, where: str, key: str, value: Any, types: tuple[type, ...], line: int | None) -> bool:
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok:
+            want = "或".join(_TYPE_NAMES[t] for t in types)
+            self.problem(line, f"[{where}] {key} 应为{want}，实际是 {value!r}")
+        return ok
+
+    def section(self, data: dict, name: str) -> dict[str, Any]:
+        schema = _SCHEMA[name]
+        raw = data.get(name, {})
+        out: dict[str, Any] = {}
+        if not isinstance(raw, dict):
+            self.problem(self.lines.of(None, name), f"{name} 应为一个表 [{name}]")
+            raw = {}
+        for key, value in raw.items():
+            line = self.lines.of(name, key)
+            if key not in schema:
+                self.problem(line, f"[{name}] 中有未知的键 “{key}”（可用的键：{', '.join(schema)}）")
+            elif self._check_value(name, key, value, schema[key][0], line):
+                out[key] = value
+        for key, (_types, default) in schema.items():
+            if key not in raw:
+                if default is ...:
+                    self.problem(self.lines.of(name), f"[{name}] 缺少必填的键 “{key}”")
+                else:
+                    out[key] = default
+        return out
+
+    def month(self, text: str | None, line: int | None, what: str) -> Month | None:
+        if text is None:
+            return None
+        try:
+            return Month.parse(text)
+        except BadMonth as exc:
+            self.problem(line, f"{what}：{exc}")
+            return None
+
+    def units(self, data: dict) -> tuple[Unit, ...]:
+        raw = data.get("units", [])
+        if not isinstance(raw, list) or not raw:
+            self.problem(self.lines.of(None, "units"), "至少要配置一个报送单位 [[units]]")
+            return ()
+        units: list[Unit] = []
+        claimed: dict[str, str] = {}
+        folders: dict[str, str] = {}
+        for i, entry in enumerate(raw):
+            if not isinstance(entry, dict):
+                self.problem(None, f"第 {i + 1} 个 [[units]] 应为一个表")
+                continue
+            vals: dict[str, Any] = {}
+            for key, value in entry.items():
+                line = self.lines.of("units", key, index=i)
+                if key not in _UNIT_KEYS:
+                    self.problem(line, f"[[units]] 中有未知的键 “{key}”（可用的键：{', '.join(_UNIT_KEYS)}）")
+                elif self._check_value("units", key, value, _UNIT_KEYS[key][0], line):
+                    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+                        self.problem(line, f"[[units]] {key} 应为文本列表")
+                        continue
+                    vals[key] = value
+            if "name" not in vals:
+                if "name" not in entry:
+                    self.problem(self.lines.of("units", None, index=i), f"第 {i + 1} 个 [[units]] 缺少 name")
+                continue
+            name = vals["name"].strip()
+            first = self.month(vals.get("from"), self.lines.of("units", "from", index=i), f"{name} 的 from")
+            last = self.month(vals.get("until"), self.lines.of("units", "until", index=i), f"{name} 的 until")
+            if first and last and last < first:
+                self.problem(self.lines.of("units", "until", index=i), f"{name} 的 until 早于 from")
+            aliases = tuple(a.strip() for a in vals.get("aliases", []) if a.strip())
+            for text in (name, *aliases):
+                key = name_key(text)
+                line = self.lines.of("units", "aliases" if text != name else "name", index=i)
+                if key in claimed and claimed[key] != name:
+                    self.problem(line, f"名称或别名 “{text}” 同时属于 “{claimed[key]}” 和 “{name}”，请只保留一个")
+                claimed.setdefault(key, name)
+            folder = vals.get("folder", "").strip() or name
+            if re.search(r'[\\/:*?"<>|]', folder):
+                self.problem(self.lines.of("units", "folder", index=i), f"{name} 的 folder “{folder}” 含有不能用于文件夹名的字符")
+            if folder in folders:
+                self.problem(self.lines.of("units", "folder", index=i), f"文件夹 “{folder}” 同时属于 “{folders[folder]}” 和 “{name}”")
+            folders.setdefault(folder, name)
+            units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last))
+        return tuple(units)
+
+    def build(self, data: dict) -> Config:
+        for key in data:
+            if key not in _SCHEMA and key != "units":
+                self.problem(self.lines.of(key) or self.lines.of(None, key),
+                             f"未知的配置节 “{key}”（可用：{', '.join([*_SCHEMA, 'units'])}）")
+        s = {name: self.section(data, name) for name in _SCHEMA}
+        units = self.units(data)
+        start = self.month(s["reporting"].get("start"), self.lines.of("reporting", "start"), "[reporting] start")
+        tz = s["bureau"].get("timezone", "Asia/Shanghai")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(self.lines.of("bureau", "timezone"), f"[bureau] timezone “{tz}” 不是已知的时区（例如 Asia/Shanghai）")
+        d = s["deadline"]
+        if "day" in d and not 1 <= d["day"] <= 31:
+            self.problem(self.lines.of("deadline", "day"), f"[deadline] day 应在 1–31 之间，实际是 {d['day']}")
+        for sec, key in (("deadline", "grace_days"), ("deadline", "month_offset"), ("escalation", "strikes"),
+                         ("escalation", "overdue_days")):
+            if key in s[sec] and s[sec][key] < 0:
+                self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
+        if self.problems:
+            raise ConfigError(self.path, self.problems)
+        root = self.path.resolve().parent
+        return Config(
+            root=root,
+            bureau=Bureau(**s["bureau"]),
+            start=start,  # type: ignore[arg-type]
+            deadline=Deadline(**s["deadline"]),
+            escalation=Escalation(**s["escalation"]),
+            limits=Limits(**s["limits"]),
+            watch=Watch(**s["watch"]),
+            contact=Contact(**s["contact"]),
+            units=units,
+            paths={k: (root / v) for k, v in s["paths"].items()},
+        )
+
+
+def defaults(root: Path | None = None) -> Config:
+    """The embedded default configuration, as if config.toml sat in `root`."""
+    root = Path(root or Path.cwd())
+    return parse(default_config_text(), root / CONFIG_NAME)

@@ -1,0 +1,117 @@
+"""The one description of Annex 2 (安全生产督查情况统计表).
+
+The template, the reader, the validator and every writer read these definitions; no other module
+spells a label of the form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sector:
+    key: str
+    label: str
+    number: int | None  # the row's number in the seed ("1.建设领域"); None for 合计
+    variants: tuple[str, ...] = ()
+
+    @property
+    def display(self) -> str:
+        """The label as the template prints it."""
+        return f"{self.number}.{self.label}" if self.number else self.label
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str  # unit of measure, the form's units row
+    group: str | None = None
+    # A rate is derived: numerator / denominator × 100. Never taken as data.
+    rate_of: tuple[str, str] | None = None  # (fixed key, found key)
+
+    @property
+    def is_rate(self) -> bool:
+        return self.rate_of is not None
+
+
+SECTORS: tuple[Sector, ...] = (
+    Sector("construction", "建设领域", 1),
+    Sector("fireworks", "烟花爆竹安全", 2, ("烟花爆竹",)),
+    Sector("traffic", "交通安全", 3),
+    Sector("culture_tourism", "文化体育旅游", 4, ("文体旅游", "文化体育旅游安全")),
+    Sector("student", "学生安全", 5),
+    Sector("natural_disaster", "自然灾害", 6, ("自然灾害防治",)),
+    Sector("other", "其他", 7, ("其它",)),
+)
+TOTAL = Sector("total", "合计", None, ("总计", "合并", "小计"))
+ROWS: tuple[Sector, ...] = SECTORS + (TOTAL,)
+
+GROUP_HAZARDS = "排查治理隐患"
+GROUP_ENFORCEMENT = "监管执法"
+
+METRICS: tuple[Metric, ...] = (
+    Metric("inspection_teams", "组织督查组", "个"),
+    Metric("inspectors", "组织督查人员", "人次"),
+    Metric("units_inspected", "督查检查单位数", "家"),
+    Metric("major_hazards", "重大隐患数", "项", GROUP_HAZARDS),
+    Metric("other_hazards", "其他隐患数", "项", GROUP_HAZARDS),
+    Metric("major_fixed", "重大隐患已整改数", "项", GROUP_HAZARDS),
+    Metric("other_fixed", "其他隐患已整改数", "项", GROUP_HAZARDS),
+    Metric("major_fix_rate", "重大隐患整改率", "%", GROUP_HAZARDS, ("major_fixed", "major_hazards")),
+    Metric("other_fix_rate", "其他隐患整改率", "%", GROUP_HAZARDS, ("other_fixed", "other_hazards")),
+    Metric("rectification_orders", "责令限期整改", "家", GROUP_ENFORCEMENT),
+    Metric("penalties", "行政处罚", "家", GROUP_ENFORCEMENT),
+    Metric("suspensions", "停产停业整顿", "家", GROUP_ENFORCEMENT),
+)
+METRIC_BY_KEY = {m.key: m for m in METRICS}
+SECTOR_BY_KEY = {s.key: s for s in ROWS}
+COUNT_METRICS: tuple[Metric, ...] = tuple(m for m in METRICS if not m.is_rate)
+RATE_METRICS: tuple[Metric, ...] = tuple(m for m in METRICS if m.is_rate)
+GROUPS: tuple[str, ...] = (GROUP_HAZARDS, GROUP_ENFORCEMENT)
+# (fixed, found) pairs that E_FIXED_GT_FOUND checks; the same pairs the rates derive from.
+FIXED_FOUND_PAIRS: tuple[tuple[str, str], ...] = tuple(m.rate_of for m in RATE_METRICS)  # type: ignore[misc]
+
+SECTOR_HEADER = "行业领域"
+UNIT_LABEL = "填报单位（章）："
+PERIOD_SUFFIX = "（累计数）"
+FOOTER_HEAD = "单位负责人（签字）："
+FOOTER_FILLER = "填表人（签字）："
+FOOTER_DATE = "填报日期："
+FOOTER_PHONE = "联系电话："
+UNITS_ROW_LABEL = "计量单位"
+TITLE_SUFFIX = "交通运输系统安全生产督查情况统计表"
+NO_RATE = "—"  # shown where a rate has no denominator
+TEMPLATE_VERSION = "1"
+
+
+def title(short_name: str) -> str:
+    """The form's title for an issuing body: 云溪区交通运输系统安全生产督查情况统计表."""
+    return f"{short_name}{TITLE_SUFFIX}"
+
+
+def rate(fixed: float | None, found: float | None) -> float | None:
+    """fixed / found × 100 to one decimal; None when nothing was found."""
+    if not found:
+        return None
+    return round_half_up(fixed or 0, found)
+
+
+def round_half_up(fixed: float, found: float) -> float:
+    # Python's round() is banker's rounding on binary floats; a clerk checks by hand with half-up.
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return float((Decimal(str(fixed)) * 100 / Decimal(str(found))).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def with_derived(values: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
+    """Complete sector counts with the 合计 row and every rate, computed — never taken from input."""
+    out: dict[str, dict[str, float | None]] = {}
+    for sector in SECTORS:
+        out[sector.key] = {m.key: values.get(sector.key, {}).get(m.key) or 0 for m in COUNT_METRICS}
+    out[TOTAL.key] = {m.key: sum(out[s.key][m.key] for s in SECTORS) for m in COUNT_METRICS}
+    for row in out.values():
+        for m in RATE_METRICS:
+            fixed, found = m.rate_of  # type: ignore[misc]
+            row[m.key] = rate(row[fixed], row[found])
+    return {row_key: {m.key: out[row_key][m.key] for m in METRICS} for row_key in out}
