@@ -121,6 +121,73 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None):
     click.echo(str(output))
 
 
+def _print_validation(path: str, v, out=click.echo) -> None:
+    period = f"{v.year}年{v.month_from}月至{v.month_to}月" if v.year and v.month_to else "期间不明"
+    mark = "✓ 受理" if v.ok else "✗ 退回"
+    out(f"{mark}  {path}  {v.unit or v.declared_unit or '单位不明'}  {period}")
+    for it in v.issues:
+        out(f"    {'错误' if it.severity == 'error' else '提示'} {it.code}  {it.message}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the spec's JSON instead of text.")
+@click.option("--markup", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write a marked-up copy of each rejected workbook into this folder.")
+@click.pass_context
+def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
+    """Check submissions and change nothing (unless --markup is given).
+
+    Exit status 0 when every file passes (warnings allowed), 1 when any is rejected.
+
+    \b
+    Example:
+        annex2 validate inbox/执法大队/附件2.xlsx
+        annex2 validate --json *.xlsx > report.json
+    """
+    import json
+
+    from .files import IGNORED, MATERIAL, WORKBOOK, kind_of
+    from .markup import write_markup
+    from .reader import check_xml_defenses
+    from .validate import validate_bytes
+
+    check_xml_defenses()
+    cfg = load_config(ctx)
+    now = now_in(cfg)
+    reports, rejected = [], False
+    for path in files:
+        kind = kind_of(path, cfg.inbox)
+        if kind != WORKBOOK:
+            what = {IGNORED: "ignored", MATERIAL: "material"}.get(kind, kind)
+            reports.append({"path": str(path), what: True, "ok": True, "unit": None, "year": None,
+                            "month_from": None, "month_to": None, "issues": [], "values": {}})
+            if not as_json:
+                click.echo(f"- {'忽略' if kind == IGNORED else '附件材料（不是表格，不校验）'}  {path}")
+            continue
+        folder_unit = _folder_unit(cfg, path)
+        v = validate_bytes(path.read_bytes(), cfg, now, folder_unit)
+        rejected |= not v.ok
+        reports.append(v.to_dict(str(path)))
+        if not as_json:
+            _print_validation(str(path), v)
+        if markup is not None and not v.ok:
+            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", v.workbook, v.issues, path.name)
+            click.echo(f"标注副本：{out}", err=True)
+    if as_json:
+        click.echo(json.dumps({"files": reports}, ensure_ascii=False, indent=2))
+    ctx.exit(1 if rejected else 0)
+
+
+def _folder_unit(cfg, path: Path):
+    """The unit owning the inbox sub-folder the file sits in, if it sits in one."""
+    try:
+        rel = path.resolve().relative_to(cfg.inbox.resolve())
+    except ValueError:
+        return None
+    return cfg.unit_by_folder(rel.parts[0]) if len(rel.parts) > 1 else None
+
+
 def main() -> None:
     cli(prog_name="annex2")
 

@@ -29,6 +29,7 @@ class Metric:
     group: str | None = None
     # A rate is derived: numerator / denominator × 100. Never taken as data.
     rate_of: tuple[str, str] | None = None  # (fixed key, found key)
+    variants: tuple[str, ...] = ()  # other headers people type for this column
 
     @property
     def is_rate(self) -> bool:
@@ -51,18 +52,20 @@ GROUP_HAZARDS = "排查治理隐患"
 GROUP_ENFORCEMENT = "监管执法"
 
 METRICS: tuple[Metric, ...] = (
-    Metric("inspection_teams", "组织督查组", "个"),
-    Metric("inspectors", "组织督查人员", "人次"),
-    Metric("units_inspected", "督查检查单位数", "家"),
-    Metric("major_hazards", "重大隐患数", "项", GROUP_HAZARDS),
-    Metric("other_hazards", "其他隐患数", "项", GROUP_HAZARDS),
-    Metric("major_fixed", "重大隐患已整改数", "项", GROUP_HAZARDS),
-    Metric("other_fixed", "其他隐患已整改数", "项", GROUP_HAZARDS),
+    Metric("inspection_teams", "组织督查组", "个", variants=("组织督查组数", "督查组", "督查组数")),
+    Metric("inspectors", "组织督查人员", "人次", variants=("组织督查人数", "督查人员", "组织督查人员数")),
+    Metric("units_inspected", "督查检查单位数", "家", variants=("督查检查单位", "检查单位数")),
+    Metric("major_hazards", "重大隐患数", "项", GROUP_HAZARDS, variants=("重大隐患",)),
+    Metric("other_hazards", "其他隐患数", "项", GROUP_HAZARDS, variants=("其他隐患", "一般隐患数", "其它隐患数")),
+    Metric("major_fixed", "重大隐患已整改数", "项", GROUP_HAZARDS, variants=("重大隐患已整改", "重大隐患整改数")),
+    Metric("other_fixed", "其他隐患已整改数", "项", GROUP_HAZARDS,
+           variants=("其他隐患已整改", "其他隐患整改数", "其它隐患已整改数", "一般隐患已整改数")),
     Metric("major_fix_rate", "重大隐患整改率", "%", GROUP_HAZARDS, ("major_fixed", "major_hazards")),
-    Metric("other_fix_rate", "其他隐患整改率", "%", GROUP_HAZARDS, ("other_fixed", "other_hazards")),
-    Metric("rectification_orders", "责令限期整改", "家", GROUP_ENFORCEMENT),
-    Metric("penalties", "行政处罚", "家", GROUP_ENFORCEMENT),
-    Metric("suspensions", "停产停业整顿", "家", GROUP_ENFORCEMENT),
+    Metric("other_fix_rate", "其他隐患整改率", "%", GROUP_HAZARDS, ("other_fixed", "other_hazards"),
+           variants=("其它隐患整改率", "一般隐患整改率")),
+    Metric("rectification_orders", "责令限期整改", "家", GROUP_ENFORCEMENT, variants=("责令限期整改数",)),
+    Metric("penalties", "行政处罚", "家", GROUP_ENFORCEMENT, variants=("行政处罚数",)),
+    Metric("suspensions", "停产停业整顿", "家", GROUP_ENFORCEMENT, variants=("停产停业整顿数",)),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 SECTOR_BY_KEY = {s.key: s for s in ROWS}
@@ -80,6 +83,7 @@ FOOTER_FILLER = "填表人（签字）："
 FOOTER_DATE = "填报日期："
 FOOTER_PHONE = "联系电话："
 UNITS_ROW_LABEL = "计量单位"
+UNITS_OF_MEASURE = frozenset(m.unit for m in METRICS) | {"单位", "人"}
 TITLE_SUFFIX = "交通运输系统安全生产督查情况统计表"
 NO_RATE = "—"  # shown where a rate has no denominator
 TEMPLATE_VERSION = "1"

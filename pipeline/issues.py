@@ -1,0 +1,60 @@
+"""Validation issues are data. The catalogue of codes, their severity and Chinese messages lives here."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ERROR, WARNING = "error", "warning"
+
+# code -> (severity, what it means, what the unit should do). Receipts, the marked-up copy, the JSON
+# output and the README read from this one table.
+CATALOGUE: dict[str, tuple[str, str, str]] = {
+    "E_UNREADABLE": (ERROR, "文件无法读取", "请用 Excel 或 WPS 打开确认无误后，另存为 .xlsx 重新报送"),
+    "E_ENCRYPTED": (ERROR, "文件设置了密码", "请取消密码（Excel：文件→信息→保护工作簿→用密码进行加密，清空密码）后重新报送"),
+    "E_NOT_ANNEX2": (ERROR, "文件中找不到附件2", "请使用附件2模板（安全生产督查情况统计表）填报"),
+    "E_UNIT_UNKNOWN": (ERROR, "填报单位不明", "请在“填报单位（章）”后填写本单位全称"),
+    "E_UNIT_MISMATCH": (ERROR, "填报单位与报送来源不符", "请确认填报单位，并放入本单位自己的文件夹（或用本单位邮箱）报送"),
+    "E_PERIOD": (ERROR, "统计期间有误", "请按“2023年 1月至 5月（累计数）”的格式填写年份和起止月份"),
+    "E_SECTOR_MISSING": (ERROR, "行业领域行缺失或多余", "请保留附件2的全部 7 个行业领域行（没有数据填 0），不要增加其他行"),
+    "E_VALUE_TYPE": (ERROR, "数值不是数字", "请填写整数（没有的填 0）"),
+    "E_NEGATIVE": (ERROR, "数值为负数", "请填写不小于 0 的整数"),
+    "E_FRACTION": (ERROR, "数值不是整数", "请填写整数"),
+    "E_FIXED_GT_FOUND": (ERROR, "已整改数大于隐患数", "请核对后重新报送"),
+    "E_TOTAL": (ERROR, "合计与各行之和不符", "请改正合计（或清空合计栏，系统会自动计算）"),
+    "W_RATE": (WARNING, "整改率与计算值不符", "系统已按 已整改数÷隐患数 重新计算，请核对"),
+    "W_CUMULATIVE_DROP": (WARNING, "累计数比上月少", "累计数一般不应减少，请核对是否填成了当月数"),
+    "W_OUTLIER": (WARNING, "本月增量异常", "本月增量远超本单位以往水平，请核对"),
+    "W_INSPECTORS_LT_TEAMS": (WARNING, "督查人员少于督查组", "每个督查组至少应有 1 人次，请核对"),
+    "W_FROM_MONTH": (WARNING, "统计期间不是从 1 月开始", "附件2 应填写 1 月至本月的累计数，请核对"),
+    "W_UNSIGNED": (WARNING, "未签字", "请填写单位负责人和填表人"),
+    "W_PHONE": (WARNING, "联系电话缺失或有误", "请填写可以联系到填表人的电话号码"),
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str
+    severity: str
+    sheet: str | None
+    cell: str | None
+    sector: str | None
+    metric: str | None
+    message: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def issue(code: str, detail: str, *, sheet: str | None = None, cell: str | None = None,
+          sector: str | None = None, metric: str | None = None) -> Issue:
+    """An issue whose message is: [cell] detail：what to do."""
+    severity, _title, advice = CATALOGUE[code]
+    where = f"{cell} " if cell else ""
+    return Issue(code, severity, sheet, cell, sector, metric, f"{where}{detail}：{advice}")
+
+
+def has_errors(issues: list[Issue]) -> bool:
+    return any(i.severity == ERROR for i in issues)
+
+
+def title(code: str) -> str:
+    return CATALOGUE[code][1]

@@ -1,0 +1,112 @@
+"""Cell values as units really type them -> numbers. Never turns an unparseable text into 0."""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+# Typed in a count cell to mean "none".
+NOTHING = frozenset({"", "/", "\\", "-", "--", "—", "——", "–", "－", "―", "─", "无", "没有", "暂无", "空", "n/a", "na", "none"})
+COUNT_SUFFIXES = ("人次", "个", "家", "项", "人", "次", "处", "起", "户", "组", "条")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: float | None  # None: not a number (see `problem`), or an empty rate
+    problem: str | None = None  # why the text is not a number, for the message
+
+
+def clean_text(raw: Any) -> str:
+    """NFKC (full-width digits, letters and spaces), no spaces at all."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", str(raw)))
+
+
+def count(raw: Any) -> Parsed:
+    """A count cell: blank and the usual "none" marks are 0; `3项`, `1,234`, `１２` are numbers."""
+    if raw is None:
+        return Parsed(0.0)
+    if isinstance(raw, bool):
+        return Parsed(None, "是逻辑值（TRUE/FALSE）")
+    if isinstance(raw, (int, float)):
+        if isinstance(raw, float) and (math.isnan(raw) or math.isinf(raw)):
+            return Parsed(None, "不是有效数字")
+        return Parsed(float(raw))
+    if isinstance(raw, (datetime, date, time)):
+        return Parsed(None, "是日期或时间")
+    text = clean_text(raw)
+    if text.lower() in NOTHING:
+        return Parsed(0.0)
+    for suffix in COUNT_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+            break
+    if _THOUSANDS.match(text):
+        text = text.replace(",", "")
+    if _NUMBER.match(text):
+        return Parsed(float(text))
+    return Parsed(None, "不是数字")
+
+
+def rate(raw: Any) -> Parsed:
+    """A rate cell: `85%`, `0.85` and `85` all mean 85 (per cent); blank and `—` mean no rate."""
+    if raw is None or isinstance(raw, bool) or isinstance(raw, (datetime, date, time)):
+        return Parsed(None)
+    if isinstance(raw, (int, float)):
+        if math.isnan(raw) or math.isinf(raw):
+            return Parsed(None)
+        value = float(raw)
+        return Parsed(value * 100 if 0 < value <= 1 else value)
+    text = clean_text(raw)
+    if text.lower() in NOTHING:
+        return Parsed(None)
+    percent = text.endswith("%")
+    text = text.rstrip("%")
+    if not _NUMBER.match(text):
+        return Parsed(None, "不是数字")
+    value = float(text)
+    return Parsed(value if percent else (value * 100 if 0 < value <= 1 else value))
+
+
+def is_whole(value: float) -> bool:
+    return abs(value - round(value)) < 1e-9
+
+
+def label_key(raw: Any) -> str:
+    """How a label is compared: NFKC, no spaces or line breaks, no trailing colon."""
+    return clean_text(raw).rstrip(":：")
+
+
+_NUMBERING = re.compile(r"^(\(?[0-9]+[\.、)）]?|[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十0-9]+[)）])")
+_PAREN = re.compile(r"[（(][^（()）]*[)）]$")
+
+
+def row_label_key(raw: Any) -> str:
+    """A sector label without its numbering: `1.建设领域`, `一、建设领域`, `(1)建设领域` -> 建设领域."""
+    key = label_key(raw)
+    return _NUMBERING.sub("", key, count=1) if key else key
+
+
+def header_key(raw: Any) -> str:
+    """A column header without a unit in brackets: `重大隐患数（项）` -> 重大隐患数."""
+    key = label_key(raw)
+    return _PAREN.sub("", key) if key else key
+
+
+_PHONE_CHARS = re.compile(r"[\s\-－—()（）+]")
+
+
+def looks_like_phone(raw: Any) -> bool:
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = clean_text(raw)
+    text = re.split(r"(转|ext|EXT|分机)", text)[0]
+    digits = _PHONE_CHARS.sub("", text)
+    if digits.startswith("86") and len(digits) > 11:
+        digits = digits[2:]
+    return digits.isdigit() and 7 <= len(digits) <= 12

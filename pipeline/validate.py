@@ -1,0 +1,273 @@
+"""The rules of spec section 5 that need only the file itself. Rules yield Issues; nothing here raises them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator
+
+from . import form
+from .config import Config, Unit
+from .issues import Issue, has_errors, issue
+from .locate import LocatedForm, Slot, as_text, locate_all
+from .months import Month
+from .normalize import count, is_whole, looks_like_phone, rate
+from .reader import ReadProblem, WorkbookData, read_workbook
+
+Values = dict[str, dict[str, float | None]]
+
+
+@dataclass
+class Validation:
+    issues: list[Issue] = field(default_factory=list)
+    unit: str | None = None  # canonical name from config
+    declared_unit: str | None = None  # as typed
+    year: int | None = None
+    month_from: int | None = None
+    month_to: int | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # the seven sectors, counts only
+    sheet: str | None = None
+    located: LocatedForm | None = None
+    workbook: WorkbookData | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
+
+    @property
+    def month(self) -> Month | None:
+        if self.year and self.month_to and 1 <= self.month_to <= 12:
+            return Month(self.year, self.month_to)
+        return None
+
+    @property
+    def values(self) -> Values:
+        """The pipeline's own figures: counts as read, 合计 and rates computed."""
+        return form.with_derived(self.counts) if self.counts else {}
+
+    def to_dict(self, path: str) -> dict:
+        return {"path": path, "ok": self.ok, "unit": self.unit, "year": self.year,
+                "month_from": self.month_from, "month_to": self.month_to,
+                "issues": [i.to_dict() for i in self.issues], "values": self.values}
+
+
+def label(sector: str, metric: str | None = None) -> str:
+    text = form.SECTOR_BY_KEY[sector].label
+    return f"{text}·{form.METRIC_BY_KEY[metric].label}" if metric else text
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def validate_bytes(data: bytes, cfg: Config, now: datetime, folder_unit: Unit | None = None) -> Validation:
+    """Check one workbook's bytes. `folder_unit` owns the inbox sub-folder the file came from, if any."""
+    try:
+        book = read_workbook(data, cfg.limits)
+    except ReadProblem as problem:
+        return Validation([issue(problem.code, problem.reason)])
+    return validate_workbook(book, cfg, now, folder_unit)
+
+
+def validate_workbook(book: WorkbookData, cfg: Config, now: datetime, folder_unit: Unit | None = None) -> Validation:
+    result = Validation(workbook=book)
+    located, problem = choose_form(book)
+    if problem:
+        result.issues.append(problem)
+        return result
+    assert located is not None
+    result.located, result.sheet = located, located.sheet.name
+    sheet = located.sheet.name
+    if located.missing_metrics:
+        names = "、".join(form.METRIC_BY_KEY[k].label for k in located.missing_metrics)
+        result.issues.append(issue("E_NOT_ANNEX2", f"工作表“{sheet}”的表头缺少 {names} 列", sheet=sheet))
+        return result
+    result.issues += list(unit_rules(result, located, cfg, folder_unit))
+    result.issues += list(period_rules(result, located, cfg, now))
+    result.issues += list(row_rules(located))
+    result.issues += list(value_rules(result, located))
+    result.issues += list(footer_rules(located))
+    return result
+
+
+def choose_form(book: WorkbookData) -> tuple[LocatedForm | None, Issue | None]:
+    """The sheet with the latest period is the submission; two sheets with that period are ambiguous."""
+    forms = [f for sheet in book.sheets for f in locate_all(sheet)]
+    if not forms:
+        return None, issue("E_NOT_ANNEX2", "文件中没有找到附件2表格（表头“行业领域、组织督查组、组织督查人员……”）")
+    if len(forms) == 1:
+        return forms[0], None
+    dated = [f for f in forms if f.period and f.period.year and f.period.month_to]
+    if not dated:
+        return forms[0], None
+    latest = max((f.period.year, f.period.month_to) for f in dated)  # type: ignore[union-attr]
+    best = [f for f in dated if (f.period.year, f.period.month_to) == latest]  # type: ignore[union-attr]
+    if len(best) > 1:
+        names = "”和“".join(f.sheet.name for f in best)
+        period = f"{latest[0]}年{latest[1]}月"
+        return None, issue("E_NOT_ANNEX2", f"工作表“{names}”都是截至{period}的报表，无法确定以哪一张为准（请只保留一张）",
+                           sheet=best[0].sheet.name)
+    return best[0], None
+
+
+def unit_rules(result: Validation, located: LocatedForm, cfg: Config, folder_unit: Unit | None) -> Iterator[Issue]:
+    sheet = located.sheet.name
+    found = located.fields.get("unit")
+    declared = found.text if found else None
+    cell = found.cell if found else None
+    result.declared_unit = declared
+    unit = cfg.unit_named(declared)
+    if folder_unit is not None:
+        result.unit = folder_unit.name
+        if unit is not None and unit.name != folder_unit.name:
+            yield issue("E_UNIT_MISMATCH",
+                        f"填报单位写的是“{declared}”，但文件放在“{folder_unit.name}”的文件夹里",
+                        sheet=sheet, cell=cell)
+        return
+    if unit is None:
+        what = f"填报单位“{declared}”不在报送单位名单中" if declared else "填报单位未填写"
+        yield issue("E_UNIT_UNKNOWN", what, sheet=sheet, cell=cell)
+        return
+    result.unit = unit.name
+
+
+def period_rules(result: Validation, located: LocatedForm, cfg: Config, now: datetime) -> Iterator[Issue]:
+    sheet, period = located.sheet.name, located.period
+    if period is None or period.month_to is None:
+        cell = period.cell if period else None
+        yield issue("E_PERIOD", "统计期间（年、起止月份）未填写或无法识别", sheet=sheet, cell=cell)
+        return
+    cell = period.cell
+    m_from = period.month_from if period.month_from is not None else 1
+    result.year, result.month_from, result.month_to = period.year, m_from, period.month_to
+    if period.year is None:
+        yield issue("E_PERIOD", f"统计期间“{period.text}”中的年份不是四位数", sheet=sheet, cell=cell)
+        return
+    if not (1 <= m_from <= 12 and 1 <= period.month_to <= 12):
+        yield issue("E_PERIOD", f"统计期间的月份 {m_from}月至{period.month_to}月 不在 1–12 之间", sheet=sheet, cell=cell)
+        return
+    if period.month_to < m_from:
+        yield issue("E_PERIOD", f"统计期间的截止月 {period.month_to} 早于起始月 {m_from}", sheet=sheet, cell=cell)
+        return
+    month = Month(period.year, period.month_to)
+    current = Month.of(now.astimezone(cfg.bureau.tz))
+    if month > current:
+        yield issue("E_PERIOD", f"统计期间截至 {month.label}，晚于本月（{current.label}），年份或月份可能填错了",
+                    sheet=sheet, cell=cell)
+    elif month < cfg.start:
+        yield issue("E_PERIOD", f"统计期间截至 {month.label}，早于开始报送的月份 {cfg.start.label}，年份可能填错了",
+                    sheet=sheet, cell=cell)
+    elif m_from != 1:
+        yield issue("W_FROM_MONTH", f"统计期间为 {m_from}月至{period.month_to}月，不是从 1 月开始", sheet=sheet, cell=cell)
+
+
+def row_rules(located: LocatedForm) -> Iterator[Issue]:
+    sheet = located.sheet.name
+    for p in located.row_problems:
+        if p.kind == "missing":
+            yield issue("E_SECTOR_MISSING", f"缺少行业领域“{p.text}”这一行", sheet=sheet, cell=p.cell, sector=p.sector)
+        else:
+            what = f"“{p.text}”不是附件2的行业领域" if p.text else "这一行没有写行业领域却填了数"
+            yield issue("E_SECTOR_MISSING", what, sheet=sheet, cell=p.cell)
+
+
+def _count(slot: Slot, sheet: str, sector: str, metric: str) -> tuple[float | None, Issue | None]:
+    where = dict(sheet=sheet, cell=slot.cell, sector=sector, metric=metric)
+    if slot.no_cached_value:
+        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 是一个没有计算结果的公式，无法得知数值", **where)
+    parsed = count(slot.raw)
+    if parsed.value is None:
+        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 填的是“{as_text(slot.raw)}”，{parsed.problem}", **where)
+    if parsed.value < 0:
+        return None, issue("E_NEGATIVE", f"{label(sector, metric)} 为 {fmt(parsed.value)}，不能小于 0", **where)
+    if not is_whole(parsed.value):
+        return None, issue("E_FRACTION", f"{label(sector, metric)} 为 {fmt(parsed.value)}，不是整数", **where)
+    return int(round(parsed.value)), None
+
+
+def value_rules(result: Validation, located: LocatedForm) -> Iterator[Issue]:
+    sheet = located.sheet.name
+    counts: dict[str, dict[str, float | None]] = {}
+    for sector in form.SECTORS:
+        if sector.key not in located.rows:
+            continue
+        row: dict[str, float | None] = {}
+        for metric in form.COUNT_METRICS:
+            slot = located.slot(sector.key, metric.key)
+            value, problem = _count(slot, sheet, sector.key, metric.key) if slot else (0, None)
+            if problem:
+                yield problem
+            row[metric.key] = value
+        counts[sector.key] = row
+        yield from _row_checks(located, sector.key, row)
+    yield from _total_checks(located, counts)
+    if all(v is not None for row in counts.values() for v in row.values()) and len(counts) == len(form.SECTORS):
+        result.counts = counts  # type: ignore[assignment]
+
+
+def _row_checks(located: LocatedForm, sector: str, row: dict[str, float | None]) -> Iterator[Issue]:
+    sheet = located.sheet.name
+    for fixed, found in form.FIXED_FOUND_PAIRS:
+        if row[fixed] is not None and row[found] is not None and row[fixed] > row[found]:
+            slot = located.slot(sector, fixed)
+            yield issue("E_FIXED_GT_FOUND",
+                        f"{label(sector, fixed)} 为 {fmt(row[fixed])}，大于 {form.METRIC_BY_KEY[found].label} {fmt(row[found])}",
+                        sheet=sheet, cell=slot.cell if slot else None, sector=sector, metric=fixed)
+    teams, inspectors = row["inspection_teams"], row["inspectors"]
+    if teams is not None and inspectors is not None and inspectors < teams:
+        slot = located.slot(sector, "inspectors")
+        yield issue("W_INSPECTORS_LT_TEAMS",
+                    f"{label(sector, 'inspectors')} 为 {fmt(inspectors)}，少于 组织督查组 {fmt(teams)}",
+                    sheet=sheet, cell=slot.cell if slot else None, sector=sector, metric="inspectors")
+    yield from _rate_checks(located, sector, row)
+
+
+def _rate_checks(located: LocatedForm, sector: str, row: dict[str, float | None]) -> Iterator[Issue]:
+    """A typed rate only feeds W_RATE; a formula there is never a statement (its cache may be stale)."""
+    for metric in form.RATE_METRICS:
+        slot = located.slot(sector, metric.key)
+        if slot is None or slot.formula:
+            continue
+        stated = rate(slot.raw).value
+        fixed, found = metric.rate_of  # type: ignore[misc]
+        if stated is None or row.get(fixed) is None or not row.get(found):
+            continue
+        computed = form.rate(row[fixed], row[found])
+        if computed is not None and abs(stated - computed) > 0.1 + 1e-9:
+            yield issue("W_RATE", f"{label(sector, metric.key)} 填的是 {fmt(stated)}%，按已整改数÷隐患数计算应为 {fmt(computed)}%",
+                        sheet=located.sheet.name, cell=slot.cell, sector=sector, metric=metric.key)
+
+
+def _total_checks(located: LocatedForm, counts: dict[str, dict[str, float | None]]) -> Iterator[Issue]:
+    if form.TOTAL.key not in located.rows:
+        return
+    complete = len(counts) == len(form.SECTORS)
+    sums: dict[str, float | None] = {}
+    for metric in form.COUNT_METRICS:
+        column = [counts[s.key][metric.key] for s in form.SECTORS if s.key in counts]
+        sums[metric.key] = sum(column) if complete and None not in column else None  # type: ignore[arg-type]
+        slot = located.slot(form.TOTAL.key, metric.key)
+        # Only a typed number is a statement: a formula's cached value may be stale (spec 8.13).
+        if slot is None or slot.formula or sums[metric.key] is None or as_text(slot.raw).strip() == "":
+            continue
+        stated = count(slot.raw).value
+        if stated is not None and abs(stated - sums[metric.key]) > 1e-9:  # type: ignore[operator]
+            yield issue("E_TOTAL", f"合计·{metric.label} 填的是 {fmt(stated)}，但七个行业领域相加为 {fmt(sums[metric.key])}",
+                        sheet=located.sheet.name, cell=slot.cell, sector=form.TOTAL.key, metric=metric.key)
+    yield from _rate_checks(located, form.TOTAL.key, sums)
+
+
+def footer_rules(located: LocatedForm) -> Iterator[Issue]:
+    sheet = located.sheet.name
+    for name, what in (("head", "单位负责人"), ("filler", "填表人")):
+        f = located.fields.get(name)
+        if f is None or not f.text:
+            detail = f"{what}未填写" if f else f"表格下方没有“{what}”栏"
+            yield issue("W_UNSIGNED", detail, sheet=sheet, cell=f.cell if f else None)
+    phone = located.fields.get("phone")
+    if phone is None or not phone.text:
+        yield issue("W_PHONE", "联系电话未填写" if phone else "表格下方没有“联系电话”栏", sheet=sheet,
+                    cell=phone.cell if phone else None)
+    elif not looks_like_phone(phone.text):
+        yield issue("W_PHONE", f"联系电话“{phone.text}”不像电话号码", sheet=sheet, cell=phone.cell)
