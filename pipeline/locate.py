@@ -318,7 +318,8 @@ def _period_in_row(sheet: SheetData, r: int) -> Period | None:
         cell = a1(r, _col_at(spans, m.start(3)))
         return Period(_year(year), int(m_from) if m_from else None, int(m_to), cell, text)
     m = _PERIOD_ONE.search(text)
-    if m and ("累计" in text or "统计" in text):
+    single = not re.search(r"至|到|[-~—－–―]\D*月", text[m.end():]) if m else False  # `1月至月`: the to-month is blank
+    if m and single and ("累计" in text or "统计" in text):
         return Period(_year(m.group(1)), 1, int(m.group(2)), a1(r, _col_at(spans, m.start(2))), text)
     if "累计" in text or "至" in text:
         return Period(None, None, None, _blank_to_month_cell(r, text, spans), text)

@@ -98,6 +98,10 @@ def _read_ole(data: bytes) -> WorkbookData:
         raise _fail("文件已损坏（OLE 结构无法读取）") from None
     try:
         streams = {"/".join(s).lower() for s in ole.listdir()}
+        stream = "workbook" if "workbook" in streams else "book"
+        biff = ole.openstream(stream).read() if stream in streams else b""
+    except Exception:
+        raise _fail("文件已损坏（OLE 结构无法读取）") from None
     finally:
         ole.close()
     if {"encryptioninfo", "encryptedpackage"} <= streams:
@@ -113,7 +117,7 @@ def _read_ole(data: bytes) -> WorkbookData:
         raise
     except Exception:
         pass  # msoffcrypto does not know every BIFF variant; calamine will say whether it can read it
-    return _values(data, "xls", {})
+    return _values(data, "xls", _xls_formulas(biff))
 
 
 def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
@@ -213,6 +217,32 @@ def _xlsx_formulas(zf: zipfile.ZipFile, names: set[str]) -> dict[str, tuple[froz
                 missing.add(cell)
         out[sheet.get("name")] = (frozenset(formulas), frozenset(missing))
     return out
+
+
+def _xls_formulas(biff: bytes) -> dict[str, tuple[frozenset, frozenset]]:
+    """Formula cells of a BIFF8 workbook stream, from its FORMULA records (.xls always caches results)."""
+    import struct
+
+    names: dict[int, str] = {}
+    out: dict[str, set] = {}
+    pos, current = 0, None
+    try:
+        while pos + 4 <= len(biff):
+            kind, size = struct.unpack_from("<HH", biff, pos)
+            body = biff[pos + 4:pos + 4 + size]
+            if kind == 0x0085 and len(body) >= 8:  # BOUNDSHEET: where a sheet's BOF lies, and its name
+                offset, count, high = struct.unpack_from("<IBxB", body, 0)[0], body[6], body[7]
+                raw = body[8:8 + count * (2 if high else 1)]
+                names[offset] = raw.decode("utf-16-le" if high else "latin-1", errors="replace")
+            elif kind == 0x0809:  # BOF
+                current = names.get(pos)
+            elif kind == 0x0006 and current is not None and len(body) >= 4:  # FORMULA
+                row, col = struct.unpack_from("<HH", body, 0)
+                out.setdefault(current, set()).add((row, col))
+            pos += 4 + size
+    except struct.error:
+        pass  # a damaged tail: calamine will judge the file; what was found still counts
+    return {name: (frozenset(cells), frozenset()) for name, cells in out.items()}
 
 
 def _ods_formulas(zf: zipfile.ZipFile) -> dict[str, tuple[frozenset, frozenset]]:
