@@ -26,6 +26,48 @@ class MonthType(click.ParamType):
 MONTH = MonthType()
 
 
+class MomentType(click.ParamType):
+    """Kept as text; turned into a moment in the bureau's zone once the config is loaded."""
+
+    name = "DATE[THH:MM]"
+
+    def convert(self, value, param, ctx):
+        from datetime import date, datetime
+
+        text = str(value).strip()
+        try:
+            (date.fromisoformat if len(text) == 10 else datetime.fromisoformat)(text.replace(" ", "T", 1))
+        except ValueError:
+            self.fail(f"“{text}” 不是日期或时间（例如 2023-05-23 或 2023-05-23T18:30）", param, ctx)
+        return text
+
+
+MOMENT = MomentType()
+
+
+def moment(cfg: config_mod.Config, text: str | None) -> datetime:
+    from .clock import parse_moment
+
+    return parse_moment(text, cfg.bureau.tz) if text else now_in(cfg)
+
+
+def open_ledger(cfg: config_mod.Config, command: str):
+    from .ledger import Ledger, LedgerError, network_filesystem
+
+    fs = network_filesystem(cfg.ledger.parent)
+    if fs:
+        click.echo(f"警告：台账 {cfg.ledger} 位于网络文件系统（{fs}）上，SQLite 在网络共享上加锁不可靠，"
+                   "请把 [paths] ledger 放在本机磁盘上。", err=True)
+    try:
+        return Ledger(cfg.ledger, command)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def lock_path(cfg: config_mod.Config) -> Path:
+    return cfg.ledger.with_name(cfg.ledger.name + ".lock")
+
+
 def load_config(ctx: click.Context) -> config_mod.Config:
     """The working folder's config; a bad or missing one ends the command with exit status 2."""
     path = config_mod.find_config(ctx.find_root().params.get("config_path"))
@@ -186,6 +228,111 @@ def _folder_unit(cfg, path: Path):
     except ValueError:
         return None
     return cfg.unit_by_folder(rel.parts[0]) if len(rel.parts) > 1 else None
+
+
+OUTCOME_LABEL = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
+                 "resumed": "续完", "failed": "失败"}
+
+
+def print_file_result(r, cfg) -> None:
+    line = f"{OUTCOME_LABEL.get(r.outcome, r.outcome)}  {r.unit or '单位不明'}  {r.path.name}"
+    if r.period:
+        line += f"  {r.period}"
+    click.echo(line)
+    for it in r.issues:
+        click.echo(f"    {'错误' if it.severity == 'error' else '提示'} {it.code}  {it.message}")
+    if r.message:
+        click.echo(f"    {r.message}")
+
+
+def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit: str | None, command: str,
+               quiet: bool = False):
+    """Ingest the inbox (or the given paths) under the batch lock; returns the BatchResult."""
+    from .ingest import Candidate, Ingester, in_inbox, scan_inbox
+    from .lock import LockBusy, batch_lock
+    from .reader import check_xml_defenses
+    from .workspace import ensure_folders
+
+    check_xml_defenses()
+    ensure_folders(cfg)
+    sender = None
+    if unit:
+        sender = cfg.unit_named(unit)
+        if sender is None:
+            raise click.BadParameter(f"“{unit}” 不是 config.toml 中的单位或别名", param_hint="--unit")
+    at = moment(cfg, received_at) if received_at else None
+    candidates = []
+    for path in paths or ():
+        if path.is_dir():
+            if not in_inbox(cfg, path):
+                raise click.BadParameter(f"{path} 不在收件箱中；请给出文件", param_hint="PATH")
+            candidates += scan_inbox(cfg, path)
+        elif in_inbox(cfg, path):
+            from .ingest import folder_unit_of
+
+            candidates.append(Candidate(path, "inbox", sender or folder_unit_of(cfg, path), at, "clerk" if at else None))
+        else:
+            if at is None:
+                raise click.UsageError(f"{path} 不在收件箱中：请用 --received-at 给出它实际收到的时间"
+                                       "（例如邮件的收到时间 2023-05-22T16:40）")
+            candidates.append(Candidate(path, "external", sender, at, "clerk"))
+    if not paths:
+        candidates = scan_inbox(cfg)
+    try:
+        with batch_lock(lock_path(cfg), command, cfg.limits.lock_wait_seconds), open_ledger(cfg, command) as ledger:
+            from .ingest import Ingester
+
+            ingester = Ingester(cfg, ledger, lambda: now_in(cfg))
+            if len(candidates) > 1 and not quiet:
+                with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:
+                    result = ingester.run(candidates, progress=lambda r: bar.update(1))
+            else:
+                result = ingester.run(candidates)
+    except LockBusy as exc:
+        click.echo(f"错误：{exc}", err=True)
+        ctx.exit(1)
+    return result
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--received-at", type=MOMENT, default=None,
+              help="When the given files really arrived (required for files outside the inbox).")
+@click.option("--unit", default=None, help="The unit that sent the given files (name or alias).")
+@click.pass_context
+def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None):
+    """Process what is in the inbox (or the given files) once: check, archive, record, write receipts.
+
+    Running it again changes nothing. A file given from outside the inbox is copied, never moved, and
+    needs --received-at. Exit status 1 when any file was rejected.
+
+    \b
+    Example:
+        annex2 ingest
+        annex2 ingest D:/邮件附件/附件2.xlsx --unit 执法大队 --received-at 2023-05-22T16:40
+    """
+    cfg = load_config(ctx)
+    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest")
+    for r in result.files:
+        print_file_result(r, cfg)
+    click.echo(result.summary, err=True)
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.pass_context
+def backup(ctx, destination: Path | None):
+    """Copy the ledger with SQLite's online backup (safe while the watcher runs).
+
+    \b
+    Example:
+        annex2 backup D:/备份/annex2-2023-05.sqlite
+    """
+    cfg = load_config(ctx)
+    with open_ledger(cfg, "backup") as ledger:
+        dest = destination or cfg.outbox / "backups" / f"annex2-{now_in(cfg):%Y%m%d-%H%M%S}.sqlite"
+        click.echo(str(ledger.backup(dest)))
 
 
 def main() -> None:

@@ -68,6 +68,7 @@ class Limits:
     max_uncompressed_mb: float = 200
     max_compression_ratio: float = 200
     max_zip_members: int = 2000
+    lock_wait_seconds: float = 120
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "paths": {"inbox": ((str,), "inbox"), "outbox": ((str,), "outbox"), "archive": ((str,), "archive"),
               "ledger": ((str,), "annex2.sqlite"), "template": ((str,), "templates/annex2.xlsx")},
     "limits": {"max_file_mb": ((int, float), 20), "max_uncompressed_mb": ((int, float), 200),
-               "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000)},
+               "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000),
+               "lock_wait_seconds": ((int, float), 120)},
     "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
               "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0)},
     "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),

@@ -1,0 +1,352 @@
+"""The ledger: a SQLite file recording every file that arrived, the values of accepted submissions, and an
+append-only event log. Migrations are versioned steps, each in its own transaction."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from . import form
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+    CREATE TABLE arrivals (
+        id INTEGER PRIMARY KEY,
+        original_name TEXT NOT NULL,
+        source TEXT NOT NULL,                 -- inbox | external | email
+        source_path TEXT NOT NULL,            -- where it was found
+        source_ctime_ns INTEGER,              -- with path, size and hash: recognises a surviving inbox copy
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received_utc TEXT NOT NULL,           -- ISO 8601 in UTC, fixed width, so text order is time order
+        received_rule TEXT NOT NULL,          -- watcher_event | inbox_ctime | clerk | email_received | email_date | email_arrival
+        kind TEXT NOT NULL,                   -- workbook | material | email
+        unit TEXT,                            -- canonical name from config
+        folder_unit TEXT,                     -- owner of the inbox sub-folder it came from
+        declared_unit TEXT,                   -- 填报单位 as typed
+        year INTEGER, month_from INTEGER, month_to INTEGER, sheet TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'duplicate', 'material', 'email')),
+        duplicate_of INTEGER REFERENCES arrivals(id),
+        parent_id INTEGER REFERENCES arrivals(id),   -- the e-mail that carried it
+        archived_path TEXT NOT NULL,          -- relative to the working folder
+        receipt_path TEXT,
+        recorded_at TEXT NOT NULL,
+        command TEXT NOT NULL
+    );
+    CREATE INDEX arrivals_sha ON arrivals (sha256);
+    CREATE INDEX arrivals_period ON arrivals (unit, year, month_to, outcome, received_utc);
+    CREATE INDEX arrivals_source ON arrivals (source_path, size, source_ctime_ns);
+    CREATE TABLE issues (
+        arrival_id INTEGER NOT NULL REFERENCES arrivals(id),
+        seq INTEGER NOT NULL,
+        code TEXT NOT NULL, severity TEXT NOT NULL, sheet TEXT, cell TEXT, sector TEXT, metric TEXT,
+        message TEXT NOT NULL,
+        PRIMARY KEY (arrival_id, seq)
+    );
+    CREATE TABLE submission_values (
+        arrival_id INTEGER NOT NULL REFERENCES arrivals(id),
+        sector TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (arrival_id, sector, metric)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at_utc TEXT NOT NULL,
+        command TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        arrival_id INTEGER REFERENCES arrivals(id),
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_append_only_d BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    -- The current submission for (unit, year, to-month): the accepted one received last (spec 8.11).
+    """),
+]
+
+
+class LedgerError(Exception):
+    "The ledger database cannot be opened or is from a newer version of annex2"
+
+
+def utc_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("received times must carry a time zone")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_utc_text(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    id: int
+    original_name: str
+    source: str
+    source_path: str
+    sha256: str
+    size: int
+    received_at: datetime
+    received_rule: str
+    kind: str
+    unit: str | None
+    year: int | None
+    month_from: int | None
+    month_to: int | None
+    outcome: str
+    archived_path: str
+    receipt_path: str | None
+    duplicate_of: int | None
+    parent_id: int | None
+    declared_unit: str | None
+    folder_unit: str | None
+    sheet: str | None
+
+
+_ARRIVAL_COLS = ("id, original_name, source, source_path, sha256, size, received_utc, received_rule, kind, unit, "
+                 "year, month_from, month_to, outcome, archived_path, receipt_path, duplicate_of, parent_id, "
+                 "declared_unit, folder_unit, sheet")
+
+
+def _arrival(row) -> Arrival:
+    values = list(row)
+    values[6] = from_utc_text(values[6])
+    return Arrival(*values)
+
+
+def network_filesystem(path: Path) -> str | None:
+    """The network filesystem type `path` lies on, if any (SQLite's locking is unreliable there)."""
+    path = Path(path).resolve()
+    if sys.platform == "win32":
+        text = str(path)
+        if text.startswith("\\\\"):
+            return "UNC share"
+        try:
+            import ctypes
+
+            if ctypes.windll.kernel32.GetDriveTypeW(text[:3]) == 4:  # DRIVE_REMOTE
+                return "network drive"
+        except Exception:
+            return None
+        return None
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    best, fstype = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3:
+            point = parts[1].replace("\\040", " ")
+            if (str(path) == point or str(path).startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best, fstype = point, parts[2]
+    network = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
+    return fstype if fstype in network else None
+
+
+class Ledger:
+    def __init__(self, path: Path, command: str = "annex2"):
+        self.path = Path(path)
+        self.command = command
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"台账数据库 {self.path} 无法打开：{exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL)")
+        done = {v for (v,) in self.db.execute("SELECT version FROM schema_migrations")}
+        newest = max(v for v, _ in MIGRATIONS)
+        if done and max(done) > newest:
+            raise LedgerError(f"台账 {self.path} 由更新版本的 annex2 建立（版本 {max(done)}），请升级 annex2")
+        for version, script in MIGRATIONS:
+            if version in done:
+                continue
+            with self.transaction() as db:
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def record(self, db: sqlite3.Connection, *, now: datetime, values: dict | None = None, issues=(),
+               event: str, detail: dict | None = None, **arrival) -> int:
+        """Insert one arrival with its issues, values and event (call inside `transaction()`)."""
+        arrival["received_utc"] = utc_text(arrival.pop("received_at"))
+        arrival["recorded_at"] = utc_text(now)
+        arrival.setdefault("command", self.command)
+        cols = ", ".join(arrival)
+        marks = ", ".join("?" for _ in arrival)
+        cur = db.execute(f"INSERT INTO arrivals ({cols}) VALUES ({marks})", tuple(arrival.values()))
+        arrival_id = cur.lastrowid
+        db.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [(arrival_id, n, i.code, i.severity, i.sheet, i.cell, i.sector, i.metric, i.message)
+                        for n, i in enumerate(issues)])
+        if values:
+            db.executemany("INSERT INTO submission_values VALUES (?, ?, ?, ?)",
+                           [(arrival_id, s, m, int(v)) for s, row in values.items() for m, v in row.items()])
+        self.event(db, event, now, arrival_id, detail or {})
+        return arrival_id  # type: ignore[return-value]
+
+    def event(self, db: sqlite3.Connection, kind: str, now: datetime, arrival_id: int | None = None,
+              detail: dict | None = None) -> None:
+        db.execute("INSERT INTO events (at_utc, command, kind, arrival_id, detail) VALUES (?, ?, ?, ?, ?)",
+                   (utc_text(now), self.command, kind, arrival_id, json.dumps(detail or {}, ensure_ascii=False)))
+
+    def log(self, kind: str, now: datetime, arrival_id: int | None = None, detail: dict | None = None) -> None:
+        with self.transaction() as db:
+            self.event(db, kind, now, arrival_id, detail)
+
+    def set_receipt(self, arrival_id: int, receipt: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (receipt, arrival_id))
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def arrival(self, arrival_id: int) -> Arrival:
+        return _arrival(self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE id = ?", (arrival_id,)).fetchone())
+
+    def arrivals(self, as_of: datetime | None = None) -> list[Arrival]:
+        sql, args = f"SELECT {_ARRIVAL_COLS} FROM arrivals", ()
+        if as_of is not None:
+            sql, args = sql + " WHERE received_utc <= ?", (utc_text(as_of),)
+        return [_arrival(r) for r in self.db.execute(sql + " ORDER BY received_utc, id", args)]
+
+    def same_arrival(self, source_path: str, size: int, ctime_ns: int | None, sha256: str) -> Arrival | None:
+        row = self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE source_path = ? AND size = ? AND source_ctime_ns IS ? "
+            "AND sha256 = ? AND source = 'inbox' ORDER BY id LIMIT 1", (source_path, size, ctime_ns, sha256)).fetchone()
+        return _arrival(row) if row else None
+
+    def accepted_with_hash(self, sha256: str) -> list[Arrival]:
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id", (sha256,))]
+
+    def issues_of(self, arrival_id: int) -> list[dict]:
+        cur = self.db.execute("SELECT code, severity, sheet, cell, sector, metric, message FROM issues "
+                              "WHERE arrival_id = ? ORDER BY seq", (arrival_id,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+    def values_of(self, arrival_id: int) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for sector, metric, value in self.db.execute(
+                "SELECT sector, metric, value FROM submission_values WHERE arrival_id = ?", (arrival_id,)):
+            out.setdefault(sector, {})[metric] = value
+        return out
+
+    def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
+        """The current submission of each (unit, year, to-month): the accepted one received last."""
+        cond, args = ["outcome = 'accepted'"], []
+        if as_of is not None:
+            cond.append("received_utc <= ?")
+            args.append(utc_text(as_of))
+        if unit is not None:
+            cond.append("unit = ?")
+            args.append(unit)
+        where = " AND ".join(cond)
+        rows = self.db.execute(f"""
+            SELECT {_ARRIVAL_COLS} FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY unit, year, month_to ORDER BY received_utc DESC, id DESC) AS n
+                FROM arrivals WHERE {where})
+            WHERE n = 1 ORDER BY unit, year, month_to""", args)
+        return [_arrival(r) for r in rows]
+
+    def first_accepted(self, as_of: datetime | None = None) -> dict[tuple[str, int, int], Arrival]:
+        """(unit, year, to-month) -> the first accepted submission: it decides timeliness (spec 4)."""
+        cond, args = "outcome = 'accepted'", []
+        if as_of is not None:
+            cond, args = cond + " AND received_utc <= ?", [utc_text(as_of)]
+        rows = self.db.execute(f"""
+            SELECT {_ARRIVAL_COLS} FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY unit, year, month_to ORDER BY received_utc, id) AS n
+                FROM arrivals WHERE {cond})
+            WHERE n = 1""", args)
+        return {(a.unit, a.year, a.month_to): a for a in map(_arrival, rows)}  # type: ignore[misc]
+
+    def values_for(self, arrival_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
+        out: dict[int, dict[str, dict[str, int]]] = {i: {} for i in arrival_ids}
+        for chunk in range(0, len(arrival_ids), 500):
+            ids = arrival_ids[chunk:chunk + 500]
+            marks = ",".join("?" for _ in ids)
+            for aid, sector, metric, value in self.db.execute(
+                    f"SELECT arrival_id, sector, metric, value FROM submission_values WHERE arrival_id IN ({marks})", ids):
+                out[aid].setdefault(sector, {})[metric] = value
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {table: self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("arrivals", "issues", "submission_values", "events")}
+
+    def events(self) -> list[dict]:
+        cur = self.db.execute("SELECT id, at_utc, command, kind, arrival_id, detail FROM events ORDER BY id")
+        return [dict(zip(("id", "at_utc", "command", "kind", "arrival_id", "detail"), r)) for r in cur]
+
+    def backup(self, dest: Path) -> Path:
+        """An online backup (consistent even while another process writes), never a file copy."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        target = sqlite3.connect(str(tmp))
+        try:
+            self.db.backup(target)
+        finally:
+            target.close()
+        os.replace(tmp, dest)
+        return dest
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out, buf = [], []
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        buf.append(line)
+        joined = "\n".join(buf)
+        if stripped.endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    return out
+
+
+def all_count_keys() -> list[tuple[str, str]]:
+    return [(s.key, m.key) for s in form.SECTORS for m in form.COUNT_METRICS]
