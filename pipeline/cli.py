@@ -335,6 +335,85 @@ def backup(ctx, destination: Path | None):
         click.echo(str(ledger.backup(dest)))
 
 
+def month_and_moment(cfg, month: Month | None, as_of: str | None):
+    """--as-of (default now) and --month (default: the calendar month of that moment, bureau's zone)."""
+    when = moment(cfg, as_of)
+    return (month or Month.of(when.astimezone(cfg.bureau.tz))), when
+
+
+@cli.command()
+@click.option("--month", type=MONTH, default=None, help="The reporting month (default: the current month).")
+@click.option("--as-of", "as_of", type=MOMENT, default=None,
+              help="Judge as of this moment; only files received by then count (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the spec's JSON instead of a table.")
+@click.pass_context
+def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
+    """Who reported for the month, on time or not, and who is to be escalated.
+
+    \b
+    Example:
+        annex2 status
+        annex2 status --month 2023-05 --as-of 2023-05-31 --json
+    """
+    import json
+
+    from .textable import render
+    from .timeliness import STATE_LABELS, status as month_status
+
+    cfg = load_config(ctx)
+    month, when = month_and_moment(cfg, month, as_of)
+    with open_ledger(cfg, "status") as ledger:
+        result = month_status(cfg, ledger, month, when)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    tz = cfg.bureau.tz
+    rows = []
+    for u in result.units:
+        c = u.current
+        days = str(c.days_late) if c.days_late is not None else (f"逾期{c.days_overdue}" if c.days_overdue else "")
+        rows.append([u.name, STATE_LABELS[c.state] + ("（曾被退回）" if u.attempts and not c.received_at else ""),
+                     c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
+                     days, str(u.strikes), "是" if u.escalate else ""])
+    click.echo(f"{month.label} 报送情况（截止 {result.deadline.last_day:%Y-%m-%d}，"
+               f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
+    click.echo(render(["单位", "状态", "收到时间", "迟报天数", "本年迟报/逾期", "上报局领导"], rows))
+    click.echo(result.summary)
+
+
+@cli.command()
+@click.option("--month", type=MONTH, required=True, help="The reporting month, YYYY-MM.")
+@click.option("--as-of", "as_of", type=MOMENT, default=None,
+              help="Judge as of this moment; every date in the documents is this moment (default: now).")
+@click.option("--send", is_flag=True, help="Send the e-mail drafts through the [smtp] server in config.toml.")
+@click.pass_context
+def notices(ctx, month: Month, as_of: str | None, send: bool):
+    """Write the month's notices: 催报通知 to overdue units, the monthly 通报, the escalation 报告,
+    as .docx and .eml drafts, into outbox/YYYY-MM/notices/. Nothing is sent without --send.
+
+    \b
+    Example:
+        annex2 notices --month 2023-05 --as-of 2023-05-31
+        annex2 notices --month 2023-05 --send
+    """
+    from .notices import SendError, send_notices, write_notices
+
+    cfg = load_config(ctx)
+    when = moment(cfg, as_of)
+    if send and cfg.smtp is None:
+        raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
+    with open_ledger(cfg, "notices") as ledger:
+        folder, written = write_notices(cfg, ledger, month, when)
+        for n in written:
+            click.echo(str(folder / n.file))
+        if send:
+            try:
+                sent = send_notices(cfg, ledger, folder, written, moment(cfg, None))
+            except SendError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"已发送 {len(sent)} 封邮件", err=True)
+
+
 def main() -> None:
     cli(prog_name="annex2")
 

@@ -88,6 +88,19 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Smtp:
+    """Where `annex2 notices --send` delivers; without an [smtp] section nothing is ever sent."""
+
+    host: str
+    port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str = ""
+    password_env: str = "ANNEX2_SMTP_PASSWORD"  # the password is read from this environment variable
+    sender: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     bureau: Bureau
@@ -99,6 +112,7 @@ class Config:
     contact: Contact
     units: tuple[Unit, ...]
     paths: dict[str, Path] = field(default_factory=dict)
+    smtp: Smtp | None = None
 
     @property
     def inbox(self) -> Path:
@@ -170,7 +184,10 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
               "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0)},
     "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),
                 "email": ((str,), "")},
+    "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
+             "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
 }
+_OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
     "from": ((str,), None), "until": ((str,), None),
@@ -337,7 +354,7 @@ class _Builder:
             if key not in _SCHEMA and key != "units":
                 self.problem(self.lines.of(key) or self.lines.of(None, key),
                              f"未知的配置节 “{key}”（可用：{', '.join([*_SCHEMA, 'units'])}）")
-        s = {name: self.section(data, name) for name in _SCHEMA}
+        s = {name: self.section(data, name) for name in _SCHEMA if name not in _OPTIONAL_SECTIONS or name in data}
         units = self.units(data)
         start = self.month(s["reporting"].get("start"), self.lines.of("reporting", "start"), "[reporting] start")
         tz = s["bureau"].get("timezone", "Asia/Shanghai")
@@ -366,6 +383,7 @@ class _Builder:
             contact=Contact(**s["contact"]),
             units=units,
             paths={k: (root / v) for k, v in s["paths"].items()},
+            smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
         )
 
 

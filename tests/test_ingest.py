@@ -6,50 +6,21 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline import config
 from pipeline.cli import cli
-from pipeline.ingest import Ingester, scan_inbox
 from pipeline.ledger import Ledger
 
 from factory import make_submission
+from helpers import at, drop, ingest
 
-SH = ZoneInfo("Asia/Shanghai")
 EXEC = "交通运输综合行政执法大队"
 EXEC_DIR = EXEC
 QUALITY = "交通质量和安全监督站"
-
-
-def at(text):
-    return datetime.fromisoformat(text).replace(tzinfo=SH)
-
-
-def drop(work, folder, name, **kw):
-    path = work / "inbox" / folder / name if folder else work / "inbox" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return make_submission(path, **kw)
-
-
-def ingest(work, now="2023-06-10T09:00", arrived=None, faults=None, cfg=None):
-    """One batch through the library; `arrived` places every file's arrival at that moment."""
-    cfg = cfg or config.load(work / "config.toml")
-    stat = os.stat
-    if arrived is not None:
-        moment = at(arrived).timestamp()
-
-        def stat(path):
-            real = os.stat(path)
-            return SimpleNamespace(st_ctime_ns=int(moment * 1e9), st_size=real.st_size, st_mtime_ns=real.st_mtime_ns)
-    with Ledger(cfg.ledger) as ledger:
-        kwargs = {"faults": faults} if faults else {}
-        return Ingester(cfg, ledger, lambda: at(now), stat=stat, **kwargs).run(scan_inbox(cfg))
 
 
 def district_total(work, metric="inspectors"):

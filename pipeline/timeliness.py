@@ -1,0 +1,131 @@
+"""Deadlines and each unit's state for a month, as of a moment (spec section 4). The moment is a parameter."""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from .config import Config, Unit
+from .ledger import Arrival, Ledger
+from .months import Month, months_between
+
+ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
+STATE_LABELS = {ON_TIME: "按时", LATE: "迟报", OVERDUE: "逾期未报", PENDING: "未到期"}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    month: Month
+    last_day: date  # the last calendar day on which a report is on time
+    boundary: datetime  # the first moment at which it is late (start of the next day, bureau's zone)
+
+    @property
+    def last_moment(self) -> datetime:
+        return self.boundary - timedelta(seconds=1)
+
+
+def deadline(cfg: Config, month: Month) -> Deadline:
+    """Due on `day` of month + month_offset (clamped to the month's length), end of day when inclusive."""
+    rule = cfg.deadline
+    due_month = month.plus(rule.month_offset)
+    day = min(rule.day, calendar.monthrange(due_month.year, due_month.month)[1])
+    last = date(due_month.year, due_month.month, day) + timedelta(days=rule.grace_days)
+    if not rule.inclusive:
+        last -= timedelta(days=1)
+    boundary = datetime.combine(last + timedelta(days=1), time.min, cfg.bureau.tz)
+    return Deadline(month, last, boundary)
+
+
+def expected_months(cfg: Config, unit: Unit, up_to: Month) -> list[Month]:
+    first = max(cfg.start, unit.first) if unit.first else cfg.start
+    last = min(up_to, unit.last) if unit.last else up_to
+    return months_between(first, last)
+
+
+@dataclass(frozen=True)
+class MonthState:
+    month: Month
+    state: str
+    received_at: datetime | None = None
+    days_late: int | None = None  # late: calendar days after the deadline day
+    days_overdue: int | None = None  # overdue: calendar days from the deadline day to the moment asked about
+
+
+@dataclass
+class UnitStatus:
+    unit: Unit
+    current: MonthState
+    strikes: int
+    escalate: bool
+    year_history: list[MonthState] = field(default_factory=list)
+    attempts: list[Arrival] = field(default_factory=list)  # rejected files for the month (not submissions)
+
+    @property
+    def name(self) -> str:
+        return self.unit.name
+
+    def to_dict(self) -> dict:
+        c = self.current
+        return {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
+                "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
+                "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
+                "escalate": self.escalate, "rejected_attempts": len(self.attempts)}
+
+
+@dataclass
+class MonthStatus:
+    month: Month
+    deadline: Deadline
+    as_of: datetime
+    units: list[UnitStatus]
+
+    def count(self, state: str) -> int:
+        return sum(1 for u in self.units if u.current.state == state)
+
+    @property
+    def reported(self) -> int:
+        return self.count(ON_TIME) + self.count(LATE)
+
+    @property
+    def summary(self) -> str:
+        text = (f"已报 {self.reported}/{len(self.units)}，按时 {self.count(ON_TIME)}，迟报 {self.count(LATE)}，"
+                f"逾期未报 {self.count(OVERDUE)}")
+        return text + (f"，未到期 {self.count(PENDING)}" if self.count(PENDING) else "")
+
+    def to_dict(self) -> dict:
+        return {"year": self.month.year, "month": self.month.month,
+                "deadline": self.deadline.last_moment.isoformat(timespec="seconds"),
+                "as_of": self.as_of.isoformat(timespec="seconds"),
+                "summary": self.summary, "units": [u.to_dict() for u in self.units]}
+
+
+def month_state(cfg: Config, month: Month, first: Arrival | None, as_of: datetime) -> MonthState:
+    due = deadline(cfg, month)
+    tz = cfg.bureau.tz
+    if first is not None:
+        received = first.received_at.astimezone(tz)
+        if received < due.boundary:
+            return MonthState(month, ON_TIME, received)
+        return MonthState(month, LATE, received, days_late=(received.date() - due.last_day).days)
+    if as_of >= due.boundary:
+        return MonthState(month, OVERDUE, days_overdue=(as_of.astimezone(tz).date() - due.last_day).days)
+    return MonthState(month, PENDING)
+
+
+def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> MonthStatus:
+    """Every unit expected to report for `month`, considering only files received at or before `as_of`."""
+    firsts = ledger.first_accepted(as_of)
+    rejected = [a for a in ledger.arrivals(as_of) if a.outcome == "rejected" and a.kind == "workbook"]
+    units = []
+    for unit in cfg.units:
+        if not unit.expected_in(month) or month < cfg.start:
+            continue
+        year_months = [m for m in expected_months(cfg, unit, month) if m.year == month.year]
+        history = [month_state(cfg, m, firsts.get((unit.name, m.year, m.month)), as_of) for m in year_months]
+        current = history[-1]
+        strikes = sum(1 for h in history if h.state in (LATE, OVERDUE))
+        long_overdue = any(h.state == OVERDUE and h.days_overdue > cfg.escalation.overdue_days for h in history)
+        attempts = [a for a in rejected if a.unit == unit.name and (a.year, a.month_to) == (month.year, month.month)]
+        units.append(UnitStatus(unit, current, strikes, strikes >= cfg.escalation.strikes or long_overdue,
+                                history, attempts))
+    return MonthStatus(month, deadline(cfg, month), as_of, units)

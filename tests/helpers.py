@@ -1,0 +1,46 @@
+"""Shared steps for tests that drive a working folder: drop files into the inbox, ingest them at set times."""
+import os
+from datetime import datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from pipeline import config
+from pipeline.ingest import Ingester, scan_inbox
+from pipeline.ledger import Ledger
+
+from factory import make_submission
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(text):
+    """A moment written in the bureau's zone."""
+    return datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+def drop(work, folder, name, **kw):
+    path = work / "inbox" / folder / name if folder else work / "inbox" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_submission(path, **kw)
+
+
+def ingest(work, now="2023-06-10T09:00", arrived=None, faults=None, cfg=None):
+    """One batch through the library; `arrived` places every file's arrival (its ctime) at that moment."""
+    cfg = cfg or config.load(work / "config.toml")
+    stat = os.stat
+    if arrived is not None:
+        moment = at(arrived).timestamp()
+
+        def stat(path):
+            real = os.stat(path)
+            return SimpleNamespace(st_ctime_ns=int(round(moment * 1e9)), st_size=real.st_size,
+                                   st_mtime_ns=real.st_mtime_ns)
+    with Ledger(cfg.ledger) as ledger:
+        kwargs = {"faults": faults} if faults else {}
+        return Ingester(cfg, ledger, lambda: at(now), stat=stat, **kwargs).run(scan_inbox(cfg))
+
+
+def report(work, folder, arrived, name=None, now=None, **kw):
+    """A unit's file arriving at `arrived`, ingested right then."""
+    drop(work, folder, name or f"附件2_{arrived.replace(':', '')}.xlsx", **kw)
+    return ingest(work, now=now or arrived, arrived=arrived)

@@ -1,0 +1,186 @@
+"""Notices a clerk sends: the right units and days, real .docx LibreOffice can print, .eml drafts with their
+attachments, identical on a re-run, and sent through a real SMTP server only when asked."""
+import csv
+import email
+import io
+import socket
+import subprocess
+from email import policy
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.ledger import Ledger
+
+from helpers import report
+from test_status import edit_config
+
+EXEC = "交通运输综合行政执法大队"
+QUALITY = "交通质量和安全监督站"
+LOGISTICS = "现代物流中心"
+AS_OF = "2023-05-31T18:00"
+NEVER = ["局安全监督股", "局基本建设股", "局计划统计股", "行政审批股", "区道路运输服务中心", "区公路建设养护中心"]
+
+
+@pytest.fixture
+def may(workdir):
+    """May 2023: the executive brigade on time, the quality station 3 days late (both on time before),
+    the logistics centre's only file rejected, the rest never reported."""
+    edit_config(workdir, 'aliases = ["物流中心", "区现代物流中心"]\nemails = []',
+                'aliases = ["物流中心", "区现代物流中心"]\nemails = ["wl@example.cn"]')
+    edit_config(workdir, 'aliases = ["质监站", "交通质量安全监督站", "交通质量和安全监督站（质监站）"]\nemails = []',
+                'aliases = ["质监站", "交通质量安全监督站", "交通质量和安全监督站（质监站）"]\nemails = ["zj@example.cn"]')
+    for month in (1, 2, 3, 4):
+        report(workdir, EXEC, f"2023-{month:02d}-20T10:00", month_to=month)
+        report(workdir, QUALITY, f"2023-{month:02d}-21T10:00", month_to=month, unit="质监站")
+    report(workdir, EXEC, "2023-05-20T10:00")
+    report(workdir, QUALITY, "2023-05-26T15:00", unit="质监站")
+    report(workdir, LOGISTICS, "2023-05-22T09:30", name="物流中心5月.xlsx", unit="物流中心",
+           cells={("traffic", "major_fixed"): 5})
+    result = CliRunner().invoke(cli, ["notices", "--month", "2023-05", "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    return workdir / "outbox" / "2023-05" / "notices"
+
+
+def text_of(path):
+    d = docx.Document(str(path))
+    return "\n".join(p.text for p in d.paragraphs) + "\n" + "\n".join(
+        c.text for t in d.tables for row in t.rows for c in row.cells)
+
+
+def test_the_set_of_notices(may):
+    names = sorted(p.name for p in may.iterdir())
+    expected = sorted([f"催报通知_{u}.docx" for u in NEVER + [LOGISTICS]] + [
+        f"催报通知_{LOGISTICS}.eml", "通报_2023年5月报送情况.docx", "通报_2023年5月报送情况.eml",
+        "报告_2023年迟报逾期情况_截至5月.docx", "index.csv"])
+    assert names == expected
+    rows = list(csv.reader(io.StringIO((may / "index.csv").read_text(encoding="utf-8-sig"))))
+    assert rows[0] == ["类别", "文件", "单位", "收件人", "标题"]
+    assert len(rows) == 1 + 11  # 7 reminders, 1 reminder e-mail, the 通报 and its e-mail, the 报告
+    assert ["催报通知（邮件草稿）", f"催报通知_{LOGISTICS}.eml", LOGISTICS, "wl@example.cn",
+            "关于催报2023年5月安全生产督查情况统计表的通知"] in rows
+
+
+def test_reminder_names_the_unit_the_days_and_the_rejected_attempt(may):
+    text = text_of(may / f"催报通知_{LOGISTICS}.docx")
+    assert "岳阳市云溪区交通运输局" in text
+    assert "关于催报2023年5月安全生产督查情况统计表的通知" in text
+    assert f"{LOGISTICS}：" in text
+    assert "截至2023年5月31日18时00分" in text and "报送截止时间为2023年5月23日，已逾期8天" in text
+    assert "2023年5月22日9时30分报送的文件“物流中心5月.xlsx”未通过校验" in text
+    assert "本年度你单位已有5个月迟报或未报，按规定将上报局主要领导" in text
+    assert "孟致红" in text and "13786027232" in text
+    assert "2023年5月31日" in text
+    plain = text_of(may / "催报通知_局基本建设股.docx")
+    assert "未通过校验" not in plain
+
+
+def test_bulletin_names_late_and_overdue_units(may):
+    text = text_of(may / "通报_2023年5月报送情况.docx")
+    assert "2023年5月应报9家，已报2家，其中按时报送1家，迟报1家，逾期未报7家" in text
+    assert f"一、按时报送的单位：{EXEC}。" in text
+    assert f"二、迟报的单位：{QUALITY}（迟报3天）。" in text
+    overdue_line = next(line for line in text.splitlines() if line.startswith("三、逾期未报的单位"))
+    for unit in NEVER + [LOGISTICS]:
+        assert f"{unit}（已逾期8天）" in overdue_line
+    assert "予以通报批评" in text
+
+
+def test_escalation_memo_lists_units_over_the_thresholds_with_their_year(may):
+    text = text_of(may / "报告_2023年迟报逾期情况_截至5月.docx")
+    assert "局主要领导：" in text and "下列7个单位达到上报标准" in text
+    for unit in NEVER + [LOGISTICS]:
+        assert unit in text
+    assert EXEC not in text and QUALITY not in text
+    d = docx.Document(str(may / "报告_2023年迟报逾期情况_截至5月.docx"))
+    row = [c.text for c in d.tables[0].rows[1].cells]
+    assert row == ["局安全监督股", "5", "1月逾期未报（128天）；2月逾期未报（97天）；3月逾期未报（69天）；"
+                                        "4月逾期未报（38天）；5月逾期未报（8天）"]
+
+
+def test_documents_carry_the_as_of_date_and_rerun_identically(may, workdir):
+    props = docx.Document(str(may / "通报_2023年5月报送情况.docx")).core_properties
+    assert props.created.isoformat() == "2023-05-31T10:00:00+00:00"  # 18:00 in Shanghai
+    before = {p.name: p.read_bytes() for p in may.iterdir()}
+    assert CliRunner().invoke(cli, ["notices", "--month", "2023-05", "--as-of", AS_OF]).exit_code == 0
+    after = {p.name: p.read_bytes() for p in may.iterdir()}
+    assert before == after
+
+
+def test_email_drafts_parse_and_carry_the_attachments(may, tmp_path):
+    msg = email.message_from_bytes((may / f"催报通知_{LOGISTICS}.eml").read_bytes(), policy=policy.default)
+    assert msg["To"] == "wl@example.cn" and msg["From"] == "841099245@qq.com"
+    assert msg["Subject"] == "关于催报2023年5月安全生产督查情况统计表的通知"
+    assert msg["Date"] == "Wed, 31 May 2023 18:00:00 +0800"
+    body = msg.get_body(("plain",)).get_content()
+    assert "已逾期8天" in body
+    attachments = {part.get_filename(): part.get_content() for part in msg.iter_attachments()}
+    assert set(attachments) == {f"附件2_{LOGISTICS}_2023年5月.xlsx", f"催报通知_{LOGISTICS}.docx"}
+    (tmp_path / "t.xlsx").write_bytes(attachments[f"附件2_{LOGISTICS}_2023年5月.xlsx"])
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    assert (ws["B2"].value, ws["B3"].value, ws["D3"].value, ws["F3"].value) == (LOGISTICS, 2023, 1, 5)
+    bulletin = email.message_from_bytes((may / "通报_2023年5月报送情况.eml").read_bytes(), policy=policy.default)
+    assert bulletin["To"] == "zj@example.cn, wl@example.cn"
+
+
+def test_libreoffice_prints_every_document(may, tmp_path):
+    from office import soffice
+
+    docs = sorted(may.glob("*.docx"))
+    profile = tmp_path / "profile"
+    subprocess.run([soffice(), f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), *map(str, docs)],
+                   check=True, capture_output=True, timeout=300)
+    for d in docs:
+        pdf = tmp_path / "pdf" / (d.stem + ".pdf")
+        assert pdf.exists(), d.name
+    text = subprocess.run(["pdftotext", str(tmp_path / "pdf" / "通报_2023年5月报送情况.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    flat = "".join(text.split())  # pdftotext spaces out digits among Chinese text
+    assert QUALITY in flat and "迟报3天" in flat and "已逾期8天" in flat
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_send_delivers_exactly_the_drafts_to_a_local_smtp_server(may, workdir):
+    from aiosmtpd.controller import Controller
+
+    class Collect:
+        def __init__(self):
+            self.envelopes = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.envelopes.append(envelope)
+            return "250 OK"
+
+    handler = Collect()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with open(workdir / "config.toml", "a", encoding="utf-8") as f:
+            f.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nstarttls = false\n')
+        result = CliRunner().invoke(cli, ["notices", "--month", "2023-05", "--as-of", AS_OF, "--send"])
+        assert result.exit_code == 0, result.output
+    finally:
+        controller.stop()
+    got = sorted((tuple(e.rcpt_tos), email.message_from_bytes(e.content, policy=policy.default)["Subject"])
+                 for e in handler.envelopes)
+    assert got == [(("wl@example.cn",), "关于催报2023年5月安全生产督查情况统计表的通知"),
+                   (("zj@example.cn", "wl@example.cn"), "关于2023年5月安全生产督查情况统计表报送情况的通报")]
+    with Ledger(workdir / "annex2.sqlite") as ledger:
+        sent = [e for e in ledger.events() if e["kind"] == "notice_sent"]
+    assert len(sent) == 2
+
+
+def test_without_smtp_nothing_is_ever_sent(may):
+    result = CliRunner().invoke(cli, ["notices", "--month", "2023-05", "--as-of", AS_OF, "--send"])
+    assert result.exit_code == 2 and "[smtp]" in result.output
