@@ -414,6 +414,79 @@ def notices(ctx, month: Month, as_of: str | None, send: bool):
             click.echo(f"已发送 {len(sent)} 封邮件", err=True)
 
 
+@cli.command()
+@click.option("--month", type=MONTH, required=True, help="The reporting month, YYYY-MM.")
+@click.option("--as-of", "as_of", type=MOMENT, default=None,
+              help="Write the outputs as the ledger stood at this moment (default: now).")
+@click.pass_context
+def merge(ctx, month: Month, as_of: str | None):
+    """The clerk's monthly command: ingest what is in the inbox, then write outbox/master.xlsx, the month's
+    leadership workbook under outbox/YYYY-MM/ and the notices. Rejected files and overdue units are
+    reported, not failures (exit status 0).
+
+    \b
+    Example:
+        annex2 merge --month 2023-05
+        annex2 merge --month 2023-05 --as-of 2023-05-31T18:00
+    """
+    from .lock import LockBusy, batch_lock
+    from .merge import merge as do_merge
+
+    cfg = load_config(ctx)
+    when = moment(cfg, as_of)
+    result = run_ingest(ctx, cfg, (), None, None, "merge")
+    for r in result.files:
+        print_file_result(r, cfg)
+    if result.files:
+        click.echo(result.summary, err=True)
+    try:
+        with batch_lock(lock_path(cfg), "merge", cfg.limits.lock_wait_seconds), open_ledger(cfg, "merge") as ledger:
+            out = do_merge(cfg, ledger, month, when, now_in(cfg))
+            ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})
+    except LockBusy as exc:
+        click.echo(f"错误：{exc}", err=True)
+        ctx.exit(1)
+    for published in (out.master, out.leadership):
+        if published.alternative:
+            click.echo(f"注意：{published.reason}", err=True)
+    click.echo(f"领导汇总表：{out.leadership.path}")
+    click.echo(f"台账总表：  {out.master.path}")
+    click.echo(f"通知文书：  {out.notices_dir}（{len(out.notices)} 个文件）")
+    click.echo(out.status.summary)
+
+
+@cli.command()
+@click.option("--month", type=MONTH, required=True, help="The reporting month, YYYY-MM.")
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help="As the ledger stood at this moment (default: now).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one row per unit and sector (UTF-8 with BOM).")
+@click.option("--annex2", "annex2_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the district total as a filled-in Annex 2 for the city bureau.")
+@click.pass_context
+def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_path: Path | None):
+    """Export the merged data as CSV, or the district total as a filled-in Annex 2 (填报单位 = the bureau)
+    that the same tool can ingest one level up.
+
+    \b
+    Example:
+        annex2 export --month 2023-05 --csv 2023-05.csv
+        annex2 export --month 2023-05 --annex2 云溪区_附件2_2023年5月.xlsx
+    """
+    from .export import export_annex2, export_csv
+
+    if (csv_path is None) == (annex2_path is None):
+        raise click.UsageError("请给出 --csv FILE 或 --annex2 FILE 之一")
+    cfg = load_config(ctx)
+    when = moment(cfg, as_of)
+    with open_ledger(cfg, "export") as ledger:
+        if csv_path:
+            n = export_csv(cfg, ledger, month, when, csv_path)
+            click.echo(f"{csv_path}（{n} 行）")
+        else:
+            export_annex2(cfg, ledger, month, when, annex2_path)
+            click.echo(str(annex2_path))
+
+
 def main() -> None:
     cli(prog_name="annex2")
 

@@ -265,6 +265,24 @@ class Ledger:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur]
 
+    def issue_codes(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for aid, code in self.db.execute("SELECT arrival_id, code FROM issues ORDER BY arrival_id, seq"):
+            out.setdefault(aid, []).append(code)
+        return out
+
+    def warnings_for(self, arrival_ids: list[int]) -> list[tuple[int, dict]]:
+        out = []
+        for chunk in range(0, len(arrival_ids), 500):
+            ids = arrival_ids[chunk:chunk + 500]
+            marks = ",".join("?" for _ in ids)
+            cur = self.db.execute(
+                f"SELECT arrival_id, code, severity, sheet, cell, sector, metric, message FROM issues "
+                f"WHERE severity = 'warning' AND arrival_id IN ({marks}) ORDER BY arrival_id, seq", ids)
+            names = [d[0] for d in cur.description][1:]
+            out += [(row[0], dict(zip(names, row[1:]))) for row in cur]
+        return out
+
     def values_of(self, arrival_id: int) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for sector, metric, value in self.db.execute(

@@ -183,9 +183,10 @@ def _template_for(cfg: Config, unit: str, month: Month, folder: Path) -> tuple[s
     return name, data
 
 
-def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> tuple[Path, list[Notice]]:
+def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                  st: MonthStatus | None = None) -> tuple[Path, list[Notice]]:
     """Write the month's notices into outbox/YYYY-MM/notices/, replacing an earlier run's set whole."""
-    st = status(cfg, ledger, month, as_of)
+    st = st or status(cfg, ledger, month, as_of)
     target = cfg.outbox / str(month) / "notices"
     staging = target.with_name(".notices-new")
     shutil.rmtree(staging, ignore_errors=True)

@@ -7,7 +7,7 @@ without a password so a unit can still unprotect it if it must.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import xlsxwriter
@@ -36,6 +36,10 @@ class Header:
     unit: str | None = None
     year: int | None = None
     month_to: int | None = None
+    head: str | None = None  # the footer, for an Annex 2 the tool fills in itself (export --annex2)
+    filler: str | None = None
+    phone: str | None = None
+    filled_on: date | None = None
 
 
 def default_filename(unit: str | None, month: Month | None) -> str:
@@ -47,12 +51,15 @@ def default_filename(unit: str | None, month: Month | None) -> str:
     return safe_filename("_".join(parts) + ".xlsx")
 
 
-def write_template(path: Path, short_name: str, header: Header) -> Path:
+def write_template(path: Path, short_name: str, header: Header,
+                   values: dict[str, dict[str, int]] | None = None) -> Path:
+    """The template; with `values` (sector -> count metric -> number) a filled-in Annex 2 whose formulas
+    carry the right cached results."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     try:
-        _write(wb, short_name, header)
+        _write(wb, short_name, header, values)
     finally:
         wb.close()
     return path
@@ -80,7 +87,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict:
     }
 
 
-def _write(wb: xlsxwriter.Workbook, short_name: str, header: Header) -> None:
+def _write(wb: xlsxwriter.Workbook, short_name: str, header: Header, values) -> None:
     wb.set_properties({"title": form.title(short_name), "subject": "附件2", "author": "annex2",
                        "created": datetime(2023, 1, 1)})
     wb.set_custom_property("annex2_template_version", form.TEMPLATE_VERSION)
@@ -92,9 +99,9 @@ def _write(wb: xlsxwriter.Workbook, short_name: str, header: Header) -> None:
     ws.write_string(UNIT_ROW, 0, form.UNIT_LABEL, f["label"])
     ws.merge_range(UNIT_ROW, 1, UNIT_ROW, 5, header.unit or "", f["input_text"])
     _period_line(ws, f, header)
-    _header_rows(ws, f)
-    _body(ws, f)
-    _footer(ws, f)
+    write_form_header(ws, f)
+    _body(ws, f, values)
+    _footer(ws, f, header)
     _validations(ws)
 
     ws.set_column(0, 0, 17)
@@ -132,20 +139,22 @@ def _number_or_blank(ws, row: int, col: int, value: int | None, fmt) -> None:
         ws.write_number(row, col, value, fmt)
 
 
-def _header_rows(ws, f) -> None:
-    ws.merge_range(HEAD_ROW1, 0, HEAD_ROW2, 0, form.SECTOR_HEADER, f["head"])
+def write_form_header(ws, f, top: int = HEAD_ROW1) -> None:
+    """The form's two header rows (merged group cells) and its units row, starting at row `top`.
+    The template and the leadership workbook's 汇总 sheet both draw the form with this."""
+    ws.merge_range(top, 0, top + 1, 0, form.SECTOR_HEADER, f["head"])
     groups: dict[str, list[int]] = {}
     for m in form.METRICS:
         col = METRIC_COL[m.key]
         if m.group:
             groups.setdefault(m.group, []).append(col)
-            ws.write_string(HEAD_ROW2, col, m.label, f["head"])
+            ws.write_string(top + 1, col, m.label, f["head"])
         else:
-            ws.merge_range(HEAD_ROW1, col, HEAD_ROW2, col, m.label, f["head"])
-        ws.write_string(UNITS_ROW, col, m.unit, f["unit"])
+            ws.merge_range(top, col, top + 1, col, m.label, f["head"])
+        ws.write_string(top + 2, col, m.unit, f["unit"])
     for group, cols in groups.items():
-        ws.merge_range(HEAD_ROW1, min(cols), HEAD_ROW1, max(cols), group, f["head"])
-    ws.write_string(UNITS_ROW, 0, form.UNITS_ROW_LABEL, f["unit"])
+        ws.merge_range(top, min(cols), top, max(cols), group, f["head"])
+    ws.write_string(top + 2, 0, form.UNITS_ROW_LABEL, f["unit"])
 
 
 def _rate_formula(row: int, metric: form.Metric) -> str:
@@ -153,37 +162,50 @@ def _rate_formula(row: int, metric: form.Metric) -> str:
     return f'=IFERROR(IF(N({found})=0,"{form.NO_RATE}",ROUND(N({fixed})/N({found})*100,1)),"{form.NO_RATE}")'
 
 
-def _body(ws, f) -> None:
+def _cached(derived, sector: str, metric: form.Metric):
+    """What the formula shows, so a reader that does not recalculate sees the right figure."""
+    if derived is None:
+        return form.NO_RATE if metric.is_rate else 0
+    value = derived[sector][metric.key]
+    return form.NO_RATE if value is None else value
+
+
+def _body(ws, f, values) -> None:
+    derived = form.with_derived(values) if values is not None else None
     for i, sector in enumerate(form.SECTORS):
         row = FIRST_SECTOR_ROW + i
         ws.write_string(row, 0, sector.display, f["sector"])
         for m in form.METRICS:
             col = METRIC_COL[m.key]
             if m.is_rate:
-                ws.write_formula(row, col, _rate_formula(row, m), f["rate"], form.NO_RATE)
+                ws.write_formula(row, col, _rate_formula(row, m), f["rate"], _cached(derived, sector.key, m))
+            elif values is not None:
+                ws.write_number(row, col, values[sector.key][m.key], f["count"])
             else:
                 ws.write_blank(row, col, None, f["count"])
     ws.write_string(TOTAL_ROW, 0, form.TOTAL.label, f["total_label"])
     for m in form.METRICS:
         col = METRIC_COL[m.key]
         if m.is_rate:
-            ws.write_formula(TOTAL_ROW, col, _rate_formula(TOTAL_ROW, m), f["rate"], form.NO_RATE)
+            ws.write_formula(TOTAL_ROW, col, _rate_formula(TOTAL_ROW, m), f["rate"], _cached(derived, "total", m))
         else:
             first = xl_rowcol_to_cell(FIRST_SECTOR_ROW, col)
             last = xl_rowcol_to_cell(TOTAL_ROW - 1, col)
-            ws.write_formula(TOTAL_ROW, col, f"=SUM({first}:{last})", f["sum"], 0)
+            ws.write_formula(TOTAL_ROW, col, f"=SUM({first}:{last})", f["sum"], _cached(derived, "total", m))
 
 
-def _footer(ws, f) -> None:
+def _footer(ws, f, header: Header) -> None:
     r1, r2 = FOOTER_ROW1, FOOTER_ROW2
     ws.write_string(r1, 0, form.FOOTER_HEAD, f["label"])
-    ws.merge_range(r1, 1, r1, 3, "", f["input_text"])
+    ws.merge_range(r1, 1, r1, 3, header.head or "", f["input_text"])
     ws.merge_range(r1, 5, r1, 6, form.FOOTER_FILLER, f["label_right"])
-    ws.merge_range(r1, 7, r1, 9, "", f["input_text"])
+    ws.merge_range(r1, 7, r1, 9, header.filler or "", f["input_text"])
     ws.write_string(r2, 0, form.FOOTER_DATE, f["label"])
     ws.merge_range(r2, 1, r2, 3, "", f["input_date"])
+    if header.filled_on:
+        ws.write_datetime(r2, 1, datetime.combine(header.filled_on, datetime.min.time()), f["input_date"])
     ws.merge_range(r2, 5, r2, 6, form.FOOTER_PHONE, f["label_right"])
-    ws.merge_range(r2, 7, r2, 9, "", f["input_text"])
+    ws.merge_range(r2, 7, r2, 9, header.phone or "", f["input_text"])
 
 
 def _validations(ws) -> None:

@@ -1,0 +1,56 @@
+"""The clerk's monthly job after ingest: from the ledger as it stood at a moment, publish the master
+workbook, the month's leadership workbook and the notices."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import dataset
+from .config import Config
+from .issues import title
+from .ledger import Ledger
+from .months import Month
+from .notices import Notice, write_notices
+from .publish import Published, publish
+from .timeliness import MonthStatus, status
+from .workbook import write_leadership, write_master
+
+
+@dataclass
+class MergeResult:
+    master: Published
+    leadership: Published
+    notices_dir: Path
+    notices: list[Notice]
+    status: MonthStatus
+
+
+def leadership_path(cfg: Config, month: Month) -> Path:
+    return cfg.outbox / str(month) / f"安全生产督查情况汇总_{month.year}年{month.month}月.xlsx"
+
+
+def open_warnings(cfg: Config, ledger: Ledger, data: dataset.Dataset, month: Month) -> list[dict]:
+    rows = data.for_month(month).drop_duplicates("arrival_id")
+    units = dict(zip(rows["arrival_id"], zip(rows["unit"], rows["month_from"])))
+    out = []
+    for arrival_id, w in ledger.warnings_for(sorted(units)):
+        unit, month_from = units[arrival_id]
+        out.append({**w, "unit": unit, "period": f"{month.year}年{month_from}月至{month.month}月",
+                    "title": title(w["code"])})
+    return out
+
+
+def write_workbooks(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime):
+    data = dataset.load(cfg, ledger, as_of)
+    st = status(cfg, ledger, month, as_of)
+    warnings = open_warnings(cfg, ledger, data, month)
+    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data), now)
+    leadership = publish(leadership_path(cfg, month), lambda p: write_leadership(p, cfg, data, st, warnings), now)
+    return master, leadership, st
+
+
+def merge(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime) -> MergeResult:
+    master, leadership, st = write_workbooks(cfg, ledger, month, as_of, now)
+    folder, notices = write_notices(cfg, ledger, month, as_of, st)
+    return MergeResult(master, leadership, folder, notices, st)
