@@ -17,10 +17,12 @@ from .template import Header, write_template
 CSV_COLUMNS = ["unit", "year", "month_from", "month_to", "sector", *[m.key for m in form.METRICS]]
 
 
-def _number(value) -> str:
-    if value is None or value != value:  # None or NaN: a rate with nothing found
-        return ""
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+def _count(value) -> str:
+    return str(int(value))
+
+
+def _rate(value) -> str:
+    return "" if value is None or value != value else f"{value:.1f}"  # None or NaN: nothing found
 
 
 def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path) -> int:
@@ -32,7 +34,7 @@ def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path:
     writer.writerow(CSV_COLUMNS)
     for _, row in rows.iterrows():
         writer.writerow([row["unit"], int(row["year"]), int(row["month_from"]), int(row["month_to"]), row["sector"],
-                         *[_number(row[m.key]) for m in form.METRICS]])
+                         *[(_rate if m.is_rate else _count)(row[m.key]) for m in form.METRICS]])
     write_atomic(path, out.getvalue().encode("utf-8-sig"))
     return len(rows)
 

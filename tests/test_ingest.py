@@ -285,6 +285,7 @@ def test_second_batch_waits_then_says_who_holds_the_lock(workdir):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0  # released when its holder died
 
 
