@@ -487,6 +487,46 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
             click.echo(str(annex2_path))
 
 
+@cli.command()
+@click.option("--polling", is_flag=True, default=None,
+              help="Poll the folder instead of waiting for file events (network shares: SMB/NFS).")
+@click.pass_context
+def watch(ctx, polling: bool | None):
+    """Ingest files as they arrive, answer each within seconds, keep the workbooks current; run until
+    stopped (Ctrl+C or SIGTERM finish the file at hand, then exit).
+
+    \b
+    Example:
+        annex2 watch
+        annex2 watch --polling      # the inbox is on a network share
+    """
+    import signal
+
+    from .reader import check_xml_defenses
+    from .watch import Watcher
+    from .workspace import ensure_folders
+
+    check_xml_defenses()
+    cfg = load_config(ctx)
+    ensure_folders(cfg)
+    watcher = Watcher(cfg, lambda: now_in(cfg), polling=polling or None,
+                      out=lambda line: click.echo(line))
+
+    def stop(signum, frame):
+        click.echo("正在停止：处理完当前文件后退出……", err=True)
+        watcher.stop()
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), stop)
+            except (ValueError, OSError):
+                pass  # not the main thread, or not available on this platform
+    click.echo(f"正在监视 {cfg.inbox}（{'轮询' if watcher.polling else '文件事件'}），按 Ctrl+C 停止", err=True)
+    watcher.run()
+    click.echo("已停止。", err=True)
+
+
 def main() -> None:
     cli(prog_name="annex2")
 

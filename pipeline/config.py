@@ -77,6 +77,7 @@ class Watch:
     stable_seconds: float = 2.0
     rescan_seconds: float = 60
     rebuild_debounce_seconds: float = 3.0
+    incomplete_seconds: float = 60  # a file still not a complete workbook after this long is ingested (and rejected)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000),
                "lock_wait_seconds": ((int, float), 120)},
     "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
-              "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0)},
+              "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0),
+              "incomplete_seconds": ((int, float), 60)},
     "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),

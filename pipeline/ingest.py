@@ -114,7 +114,9 @@ class Ingester:
                  stat: Callable[[Path], os.stat_result] = os.stat, faults: Faults = no_faults):
         self.cfg, self.ledger, self.clock, self.stat, self.faults = cfg, ledger, clock, stat, faults
 
-    def run(self, candidates: list[Candidate], progress: Callable[[FileResult], None] | None = None) -> BatchResult:
+    def run(self, candidates: list[Candidate], progress: Callable[[FileResult], None] | None = None,
+            stop: Callable[[], bool] = lambda: False) -> BatchResult:
+        """Process the candidates oldest first; `stop()` is asked between files (SIGTERM: finish the one at hand)."""
         started = time.monotonic()
         self._sweep_temp_files()
         result = BatchResult()
@@ -127,6 +129,8 @@ class Ingester:
             timed.append((cand.received_at or arrival_time(st, self.cfg), cand, st))
         # Oldest first, so that of two files for the same month the earlier really is the first one.
         for received_at, cand, st in sorted(timed, key=lambda t: (t[0], str(t[1].path))):
+            if stop():
+                break
             outcome = self.one(cand, st, received_at)
             result.files.append(outcome)
             if progress:

@@ -1,0 +1,261 @@
+"""`annex2 watch`: file events only schedule a readiness check; a file that has stopped changing and is a
+complete container is ingested by the same Ingester as `annex2 ingest`, under the same per-batch lock.
+After a burst of batches the workbooks are rebuilt once (debounced)."""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from .config import Config
+from .files import IGNORED, WORKBOOK, kind_of
+from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
+from .ledger import Ledger
+from .lock import LockBusy, batch_lock
+from .months import Month
+from .reader import OLE_MAGIC, ZIP_MAGIC
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class Pending:
+    path: Path
+    seen_at: datetime | None  # the first event's moment; None when found by a scan (metadata time then)
+    size: int = -1
+    mtime_ns: int = -1
+    stable_since: float = 0.0
+    next_check: float = 0.0
+    backoff: float = 0.5
+    first_checked: float = field(default_factory=time.monotonic)
+
+
+def complete_container(path: Path) -> bool:
+    """A workbook is complete when its zip central directory reads, or its OLE header is there."""
+    if kind_of(path) != WORKBOOK:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if head.startswith(ZIP_MAGIC):
+            with zipfile.ZipFile(path) as z:
+                z.infolist()
+            return True
+        if head.startswith(OLE_MAGIC):
+            return path.stat().st_size >= 1024 and path.stat().st_size % 512 == 0
+        return len(head) > 0  # not a container at all: validation will say so
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, watcher: "Watcher"):
+        self.watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        if event.event_type in ("created", "modified", "closed"):
+            self.watcher.saw(Path(event.src_path))
+        elif event.event_type == "moved":
+            self.watcher.saw(Path(event.dest_path))  # Office saves: temp file renamed into place
+
+
+class Watcher:
+    def __init__(self, cfg: Config, clock: Callable[[], datetime], polling: bool | None = None,
+                 out: Callable[[str], None] = print, rebuild: Callable[[], None] | None = None,
+                 log_file: Path | None = None):
+        self.cfg, self.clock, self.out = cfg, clock, out
+        self.polling = cfg.watch.polling if polling is None else polling
+        self.pending: dict[Path, Pending] = {}
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.rebuild = rebuild or self._rebuild_workbooks
+        self.rebuilds = 0
+        self.dirty_since: float | None = None
+        self.last_batch = 0.0
+        self.observer = None
+        self.log = logging.getLogger(f"annex2.watch.{id(self)}")
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False
+        log_file = log_file or cfg.outbox / "logs" / "watch.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.log.addHandler(handler)
+
+    # --- events and scans ------------------------------------------------------------------------
+
+    def saw(self, path: Path) -> None:
+        if kind_of(path, self.cfg.inbox) == IGNORED:
+            return
+        now = self.clock()
+        with self.lock:
+            if path not in self.pending:
+                self.pending[path] = Pending(path, now)
+            else:
+                self.pending[path].next_check = 0.0
+
+    def scan(self) -> None:
+        """Files already there (at start, and every rescan as a net for dropped events): metadata time."""
+        for cand in scan_inbox(self.cfg):
+            with self.lock:
+                self.pending.setdefault(cand.path, Pending(cand.path, None))
+
+    def _start_observer(self) -> None:
+        self.observer = (PollingObserver(timeout=1.0) if self.polling else Observer())
+        self.observer.schedule(_Events(self), str(self.cfg.inbox), recursive=True)
+        self.observer.start()
+
+    # --- readiness -------------------------------------------------------------------------------
+
+    def _ready(self) -> list[Pending]:
+        now = time.monotonic()
+        ready = []
+        with self.lock:
+            items = list(self.pending.values())
+        for p in items:
+            if p.next_check > now:
+                continue
+            try:
+                st = p.path.stat()
+            except FileNotFoundError:
+                with self.lock:
+                    self.pending.pop(p.path, None)
+                continue
+            except OSError:
+                p.next_check = now + p.backoff
+                p.backoff = min(p.backoff * 2, MAX_BACKOFF)
+                continue
+            if (st.st_size, st.st_mtime_ns) != (p.size, p.mtime_ns):
+                p.size, p.mtime_ns, p.stable_since = st.st_size, st.st_mtime_ns, now
+                p.next_check = now + min(self.cfg.watch.stable_seconds / 4, 0.5)
+                continue
+            if now - p.stable_since < self.cfg.watch.stable_seconds:
+                p.next_check = p.stable_since + self.cfg.watch.stable_seconds
+                continue
+            # a copy that broke off never completes: after a while it is ingested, and rejected with a reason
+            if complete_container(p.path) or now - p.first_checked > self.cfg.watch.incomplete_seconds:
+                ready.append(p)
+            else:
+                p.next_check = now + min(p.backoff, self.cfg.watch.incomplete_seconds / 4)
+                p.backoff = min(p.backoff * 2, MAX_BACKOFF)
+        return ready
+
+    # --- batches ---------------------------------------------------------------------------------
+
+    def _batch(self, ready: list[Pending]) -> BatchResult | None:
+        candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), p.seen_at,
+                                "watcher_event" if p.seen_at else None) for p in ready]
+        try:
+            with batch_lock(self._lock_path(), "watch", self.cfg.limits.lock_wait_seconds), \
+                    Ledger(self.cfg.ledger, "watch") as ledger:
+                result = Ingester(self.cfg, ledger, self.clock).run(candidates, stop=self.stop_event.is_set)
+        except LockBusy as exc:
+            self.log.warning("lock busy: %s", exc)
+            for p in ready:
+                p.next_check = time.monotonic() + 2
+            return None
+        except Exception:  # a bug must not kill the watcher: the files stay pending and are retried
+            self.log.exception("batch failed; will retry")
+            for p in ready:
+                p.next_check = time.monotonic() + p.backoff
+                p.backoff = min(p.backoff * 2, MAX_BACKOFF)
+            return None
+        done = {r.path for r in result.files}
+        with self.lock:
+            for p in ready:
+                if p.path in done and not any(r.path == p.path and r.outcome == "failed" for r in result.files):
+                    self.pending.pop(p.path, None)
+                elif p.path in done:
+                    p.next_check = time.monotonic() + p.backoff
+                    p.backoff = min(p.backoff * 2, MAX_BACKOFF)
+        for r in result.files:
+            self._report(r)
+        if result.files:
+            self.dirty_since = self.dirty_since or time.monotonic()
+            self.last_batch = time.monotonic()
+        return result
+
+    def _report(self, r: FileResult) -> None:
+        stamp = self.clock().astimezone(self.cfg.bureau.tz).strftime("%Y-%m-%d %H:%M:%S")
+        line = f"{stamp}  {r.outcome:<9} {r.unit or '单位不明'}  {r.path.name}"
+        if r.issues:
+            line += "  " + " ".join(i.code for i in r.issues)
+        if r.message:
+            line += f"  {r.message}"
+        self.out(line)
+        self.log.info(line)
+
+    def _lock_path(self) -> Path:
+        return self.cfg.ledger.with_name(self.cfg.ledger.name + ".lock")
+
+    def _maybe_rebuild(self) -> None:
+        if self.dirty_since is None:
+            return
+        quiet = time.monotonic() - self.last_batch >= self.cfg.watch.rebuild_debounce_seconds
+        if not quiet:
+            return
+        try:
+            self.rebuild()
+            self.rebuilds += 1
+            self.dirty_since = None
+            self.out(f"{self.clock().astimezone(self.cfg.bureau.tz):%Y-%m-%d %H:%M:%S}  已更新汇总表")
+        except LockBusy:
+            self.last_batch = time.monotonic()  # try again after another quiet spell
+        except Exception:
+            self.log.exception("rebuilding the workbooks failed; will retry")
+            self.last_batch = time.monotonic()
+
+    def _rebuild_workbooks(self) -> None:
+        from .merge import write_workbooks
+
+        now = self.clock()
+        month = Month.of(now.astimezone(self.cfg.bureau.tz))
+        with batch_lock(self._lock_path(), "watch", self.cfg.limits.lock_wait_seconds), \
+                Ledger(self.cfg.ledger, "watch") as ledger:
+            write_workbooks(self.cfg, ledger, month, now, now)
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def run(self, tick: float = 0.2, on_started: Callable[[], None] | None = None) -> None:
+        self._start_observer()  # first the observer, then the scan: nothing falls between them
+        self.scan()
+        self.log.info("watching %s (%s)", self.cfg.inbox, "polling" if self.polling else "native events")
+        if on_started:
+            on_started()
+        last_scan = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                if not self.observer.is_alive():
+                    self.log.warning("the file observer died; restarting it")
+                    self._start_observer()
+                    self.scan()
+                if time.monotonic() - last_scan >= self.cfg.watch.rescan_seconds:
+                    self.scan()
+                    last_scan = time.monotonic()
+                ready = self._ready()
+                if ready:
+                    self._batch(ready)
+                else:
+                    self._maybe_rebuild()
+                self.stop_event.wait(tick)
+        finally:
+            self.observer.stop()
+            self.observer.join(timeout=5)
+            for handler in list(self.log.handlers):
+                handler.close()
+                self.log.removeHandler(handler)
+
+    def stop(self) -> None:
+        self.stop_event.set()
