@@ -189,7 +189,7 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     """
     import json
 
-    from .files import IGNORED, MATERIAL, WORKBOOK, kind_of
+    from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
     from .markup import write_markup
     from .reader import check_xml_defenses
     from .validate import validate_bytes
@@ -200,6 +200,13 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     reports, rejected = [], False
     for path in files:
         kind = kind_of(path, cfg.inbox)
+        if kind == EMAIL:
+            for name, v in _validate_email(cfg, path, now):
+                rejected |= not v.ok
+                reports.append(v.to_dict(f"{path}#{name}"))
+                if not as_json:
+                    _print_validation(f"{path}#{name}", v)
+            continue
         if kind != WORKBOOK:
             what = {IGNORED: "ignored", MATERIAL: "material"}.get(kind, kind)
             reports.append({"path": str(path), what: True, "ok": True, "unit": None, "year": None,
@@ -221,6 +228,22 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     ctx.exit(1 if rejected else 0)
 
 
+def _validate_email(cfg, path: Path, now):
+    """Each spreadsheet attached to a saved e-mail, checked as ingest would (the sender's unit owns it)."""
+    from .mail import MailProblem, parse
+    from .validate import Validation, validate_bytes
+    from .issues import issue
+
+    try:
+        mail = parse(path.read_bytes(), now, cfg.limits.max_email_mb, cfg.limits.max_attachments)
+    except MailProblem as exc:
+        return [("", Validation([issue("E_UNREADABLE", str(exc))]))]
+    owner = cfg.unit_by_email(mail.sender) if mail.sender else None
+    says = f"发件邮箱 {mail.sender} 属于“{owner.name}”" if owner else None
+    return [(a.filename, validate_bytes(a.data, cfg, now, owner or _folder_unit(cfg, path), says))
+            for a in mail.workbooks]
+
+
 def _folder_unit(cfg, path: Path):
     """The unit owning the inbox sub-folder the file sits in, if it sits in one."""
     try:
@@ -231,7 +254,7 @@ def _folder_unit(cfg, path: Path):
 
 
 OUTCOME_LABEL = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
-                 "resumed": "续完", "failed": "失败"}
+                 "resumed": "续完", "failed": "失败", "email": "邮件"}
 
 
 def print_file_result(r, cfg) -> None:

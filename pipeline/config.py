@@ -69,6 +69,8 @@ class Limits:
     max_compression_ratio: float = 200
     max_zip_members: int = 2000
     lock_wait_seconds: float = 120
+    max_email_mb: float = 60
+    max_attachments: int = 200
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
               "ledger": ((str,), "annex2.sqlite"), "template": ((str,), "templates/annex2.xlsx")},
     "limits": {"max_file_mb": ((int, float), 20), "max_uncompressed_mb": ((int, float), 200),
                "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000),
-               "lock_wait_seconds": ((int, float), 120)},
+               "lock_wait_seconds": ((int, float), 120), "max_email_mb": ((int, float), 60),
+               "max_attachments": ((int,), 200)},
     "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
               "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0),
               "incomplete_seconds": ((int, float), 60)},

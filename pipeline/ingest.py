@@ -16,7 +16,7 @@ from .config import Config, Unit
 from .durable import write_atomic
 from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
 from .history import history_rules
-from .issues import Issue
+from .issues import Issue, issue
 from .ledger import Arrival, Ledger
 from .markup import write_markup
 from .months import Month
@@ -50,6 +50,45 @@ class FileResult:
     period: str = ""
     message: str = ""
     issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One file's bytes and where and when it came from (an e-mail attachment is one too)."""
+
+    name: str
+    data: bytes
+    sha256: str
+    source_path: str
+    ctime_ns: int | None
+    received_at: datetime
+    rule: str
+
+    def at(self, received_at: datetime, rule: str) -> "Incoming":
+        return Incoming(self.name, self.data, self.sha256, self.source_path, self.ctime_ns, received_at, rule)
+
+
+@dataclass
+class Judged:
+    outcome: str  # accepted | rejected | duplicate | material | email
+    unit: str | None
+    period: tuple[int | None, int | None, int | None]
+    validation: Validation | None = None
+    duplicate: Arrival | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.validation is not None and not self.issues:
+            self.issues = self.validation.issues
+
+    def result(self, path: Path, arrival_id: int, name: str | None = None) -> FileResult:
+        y, f, t = self.period
+        label = f"{y}年{f}月至{t}月" if y and t else ""
+        return FileResult(path if name is None else path.with_name(f"{path.name}#{name}"), self.outcome,
+                          self.unit, arrival_id, label, issues=self.issues)
+
+
+OUTCOME_SHORT = {"accepted": "已受理", "rejected": "退回", "duplicate": "重复报送，未重复计入", "material": "已存档（附件材料）"}
 
 
 @dataclass
@@ -131,10 +170,10 @@ class Ingester:
         for received_at, cand, st in sorted(timed, key=lambda t: (t[0], str(t[1].path))):
             if stop():
                 break
-            outcome = self.one(cand, st, received_at)
-            result.files.append(outcome)
+            outcomes = self.one(cand, st, received_at)
+            result.files += outcomes
             if progress:
-                progress(outcome)
+                progress(outcomes[-1])
         result.seconds = time.monotonic() - started
         return result
 
@@ -147,14 +186,14 @@ class Ingester:
                 except OSError:
                     pass
 
-    def one(self, cand: Candidate, st: os.stat_result, received_at: datetime) -> FileResult:
+    def one(self, cand: Candidate, st: os.stat_result, received_at: datetime) -> list[FileResult]:
         try:
             return self._one(cand, st, received_at)
         except OSError as exc:
             reason = "磁盘空间不足" if getattr(exc, "errno", None) == 28 else f"无法写入（{exc.strerror or exc}）"
-            return FileResult(cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；处理好后重新运行即可")
+            return [FileResult(cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；处理好后重新运行即可")]
 
-    def _one(self, cand: Candidate, st: os.stat_result, received_at: datetime) -> FileResult:
+    def _one(self, cand: Candidate, st: os.stat_result, received_at: datetime) -> list[FileResult]:
         cfg, path = self.cfg, cand.path
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
@@ -163,62 +202,125 @@ class Ingester:
         if cand.source == "inbox":
             same = self.ledger.same_arrival(source_path, len(data), ctime_ns, sha)
             if same is not None:
-                return self._resume(same, path)
-        rule = cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk")
-        now = self.clock()
-        folder_unit = cand.folder_unit
+                return [self._resume(same, path)]
+        file = Incoming(path.name, data, sha, source_path, ctime_ns, received_at,
+                        cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk"))
         kind = kind_of(path)
-        validation: Validation | None = None
-        duplicate: Arrival | None = None
+        if kind == EMAIL:
+            return self._email(cand, file)
+        now = self.clock()
+        owner = cand.folder_unit
         if kind == WORKBOOK:
-            matches = [a for a in self.ledger.accepted_with_hash(sha)
-                       if folder_unit is None or a.unit == folder_unit.name]
-            duplicate = matches[0] if matches else None
-            if duplicate is None:
-                validation = validate_bytes(data, cfg, now, folder_unit)
-                self._add_history(validation)
-        if duplicate is not None:
-            outcome, unit = "duplicate", duplicate.unit
-            period = (duplicate.year, duplicate.month_from, duplicate.month_to)
-        elif validation is not None:
-            outcome = "accepted" if validation.ok else "rejected"
-            unit = validation.unit
-            period = (validation.year, validation.month_from, validation.month_to)
+            judged = self._judge(file, owner, None, now)
         else:
-            outcome, unit, period = ("material" if kind in (MATERIAL, EMAIL) else kind), \
-                (folder_unit.name if folder_unit else None), (None, None, None)
-        issues = validation.issues if validation else []
-
-        key = hashlib.sha256(f"{source_path}|{len(data)}|{ctime_ns}|{received_at.isoformat()}|{sha}".encode()).hexdigest()[:10]
-        stamp = received_at.astimezone(cfg.bureau.tz)
-        archived = (cfg.archive / f"{stamp:%Y-%m}" / safe_filename(unit or "未知单位")
-                    / safe_filename(f"{stamp:%Y%m%d-%H%M%S}_{key}_{path.name}"))
-        write_atomic(archived, data)
+            judged = Judged("material", owner.name if owner else None, (None, None, None))
+        archived = self._archive(file, judged.unit, "")
         self.faults("archived", path)
-
-        folder_name = folder_unit.name if folder_unit else None
-        receipts = receipt_folder(cfg, folder_name, unit)
-        receipt = receipts / receipt_name(received_at, path.name)
+        receipts = receipt_folder(cfg, owner.name if owner else None, judged.unit)
         with self.ledger.transaction() as db:
-            arrival_id = self.ledger.record(
-                db, now=now, original_name=path.name, source=cand.source, source_path=source_path,
-                source_ctime_ns=ctime_ns, sha256=sha, size=len(data), received_at=received_at, received_rule=rule,
-                kind=kind, unit=unit, folder_unit=folder_name,
-                declared_unit=validation.declared_unit if validation else None,
-                year=period[0], month_from=period[1], month_to=period[2],
-                sheet=validation.sheet if validation else None, outcome=outcome,
-                duplicate_of=duplicate.id if duplicate else None,
-                archived_path=self._rel(archived), receipt_path=self._rel(receipt),
-                values=validation.counts if outcome == "accepted" and validation else None,
-                issues=issues, event=outcome, detail={"file": path.name, "sha256": sha, "rule": rule})
+            arrival_id = self._record(db, now, cand.source, kind, file, judged, owner, archived,
+                                      receipts / receipt_name(file.received_at, file.name))
         self.faults("committed", path)
-        self._write_receipt(arrival_id, validation)
+        self._write_receipt(arrival_id, judged.validation)
         self.faults("receipted", path)
         if cand.source == "inbox":
             self._remove(path, arrival_id)
         self.faults("removed", path)
-        label = f"{period[0]}年{period[1]}月至{period[2]}月" if period[0] and period[2] else ""
-        return FileResult(path, outcome, unit, arrival_id, label, issues=issues)
+        return [judged.result(path, arrival_id)]
+
+    def _judge(self, file: "Incoming", owner: Unit | None, owner_says: str | None, now: datetime) -> "Judged":
+        """A workbook's outcome: a duplicate of an accepted submission of the same unit, or validated."""
+        matches = [a for a in self.ledger.accepted_with_hash(file.sha256) if owner is None or a.unit == owner.name]
+        if matches:
+            d = matches[0]
+            return Judged("duplicate", d.unit, (d.year, d.month_from, d.month_to), duplicate=d)
+        v = validate_bytes(file.data, self.cfg, now, owner, owner_says)
+        self._add_history(v)
+        return Judged("accepted" if v.ok else "rejected", v.unit, (v.year, v.month_from, v.month_to), validation=v)
+
+    def _archive(self, file: "Incoming", unit: str | None, part: str) -> Path:
+        """Where the original is kept: outside the inbox, a name that is safe and the same for the same
+        arrival (a re-run after a crash overwrites its own half-done copy instead of making a second)."""
+        key = hashlib.sha256(f"{file.source_path}|{len(file.data)}|{file.ctime_ns}|{file.received_at.isoformat()}|"
+                             f"{file.sha256}".encode()).hexdigest()[:10]
+        stamp = file.received_at.astimezone(self.cfg.bureau.tz)
+        name = safe_filename(f"{stamp:%Y%m%d-%H%M%S}_{key}_{part}{file.name}")
+        path = self.cfg.archive / f"{stamp:%Y-%m}" / safe_filename(unit or "未知单位") / name
+        write_atomic(path, file.data)
+        return path
+
+    def _record(self, db, now: datetime, source: str, kind: str, file: "Incoming", judged: "Judged",
+                owner: Unit | None, archived: Path, receipt: Path | None, parent_id: int | None = None) -> int:
+        v = judged.validation
+        return self.ledger.record(
+            db, now=now, original_name=file.name, source=source, source_path=file.source_path,
+            source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=len(file.data), received_at=file.received_at,
+            received_rule=file.rule, kind=kind, unit=judged.unit, folder_unit=owner.name if owner else None,
+            declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
+            month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome,
+            duplicate_of=judged.duplicate.id if judged.duplicate else None, parent_id=parent_id,
+            archived_path=self._rel(archived), receipt_path=self._rel(receipt) if receipt else None,
+            values=v.counts if judged.outcome == "accepted" and v else None,
+            issues=judged.issues, event=judged.outcome,
+            detail={"file": file.name, "sha256": file.sha256, "rule": file.rule})
+
+    def _email(self, cand: Candidate, file: "Incoming") -> list[FileResult]:
+        """A saved e-mail: each spreadsheet attachment is a submission, received when the bureau's server
+        stamped the e-mail; the rest are materials. All of it is archived and recorded in one transaction."""
+        from . import mail as mail_mod
+
+        cfg, now = self.cfg, self.clock()
+        try:
+            mail = mail_mod.parse(file.data, now, cfg.limits.max_email_mb, cfg.limits.max_attachments)
+        except mail_mod.MailProblem as problem:
+            mail, broken = None, str(problem)
+        else:
+            broken = None
+        if mail is not None and mail.received_at is not None and file.rule != "clerk":
+            file = file.at(mail.received_at.astimezone(cfg.bureau.tz), mail.rule)  # type: ignore[arg-type]
+        elif file.rule != "clerk":
+            file = file.at(file.received_at, "email_arrival")
+        sender_unit = cfg.unit_by_email(mail.sender) if mail and mail.sender else None
+        owner = sender_unit or cand.folder_unit
+        owner_says = f"发件邮箱 {mail.sender} 属于“{sender_unit.name}”" if sender_unit and mail else None
+        parts: list[tuple[Incoming, str, Judged]] = []
+        for att in (mail.attachments if mail else []):
+            part = Incoming(att.filename, att.data, hashlib.sha256(att.data).hexdigest(),
+                            f"{file.source_path}#{att.index}", None, file.received_at, file.rule)
+            if att.is_workbook:
+                parts.append((part, WORKBOOK, self._judge(part, owner, owner_says, now)))
+            else:
+                parts.append((part, MATERIAL, Judged("material", owner.name if owner else None, (None, None, None))))
+        units = {j.unit for _p, k, j in parts if k == WORKBOOK and j.unit}
+        unit = owner.name if owner else (units.pop() if len(units) == 1 else None)
+        earlier = self.ledger.emails_with_hash(file.sha256)  # the same e-mail saved and dropped again
+        container = Judged("duplicate" if earlier else ("rejected" if broken else "email"), unit, (None, None, None),
+                           duplicate=earlier[0] if earlier else None,
+                           issues=[issue("E_UNREADABLE", broken)] if broken else [])
+        email_archive = self._archive(file, unit, "")
+        part_archives = [self._archive(p, unit, f"附件{i + 1}_") for i, (p, _k, _j) in enumerate(parts)]
+        self.faults("archived", cand.path)
+        receipts = receipt_folder(cfg, cand.folder_unit.name if cand.folder_unit else None, unit)
+        with self.ledger.transaction() as db:
+            email_id = self._record(db, now, cand.source, EMAIL, file, container, owner, email_archive,
+                                    receipts / receipt_name(file.received_at, file.name))
+            part_ids = [self._record(db, now, "email", kind, p, j, owner, archived,
+                                     receipts / receipt_name(file.received_at, p.name) if kind == WORKBOOK else None,
+                                     parent_id=email_id)
+                        for (p, kind, j), archived in zip(parts, part_archives)]
+        self.faults("committed", cand.path)
+        for (p, kind, j), part_id in zip(parts, part_ids):
+            if kind == WORKBOOK:
+                self._write_receipt(part_id, j.validation)
+        self._write_receipt(email_id, None)
+        self.faults("receipted", cand.path)
+        if cand.source == "inbox":
+            self._remove(cand.path, email_id)
+        self.faults("removed", cand.path)
+        results = [j.result(cand.path, pid, name=p.name) for (p, _k, j), pid in zip(parts, part_ids)]
+        note = "邮件中没有附件2表格" if mail and not mail.workbooks else (broken or "")
+        return results + [FileResult(cand.path, container.outcome if container.outcome != "email" else "email",
+                                     unit, email_id, message=note, issues=container.issues)]
 
     def _add_history(self, v: Validation) -> None:
         """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""
@@ -245,10 +347,16 @@ class Ingester:
             write_markup(tmp, validation.workbook, validation.issues, a.original_name)
             os.replace(tmp, markup)
         dup_time = self.ledger.arrival(a.duplicate_of).received_at if a.duplicate_of else None
+        attachments = None
+        if a.kind == EMAIL:
+            children = self.ledger.children(a.id)
+            attachments = [f"{c.original_name} —— {OUTCOME_SHORT.get(c.outcome, c.outcome)}" for c in children]
+            if not any(c.kind == WORKBOOK for c in children):
+                attachments.append("邮件中没有附件2表格（.xlsx/.xls/.ods），请把填好的附件2作为附件重新发送")
         text = receipt_text(self.cfg, original_name=a.original_name, received_at=a.received_at,
                             received_rule=a.received_rule, unit=a.unit, year=a.year, month_from=a.month_from,
                             month_to=a.month_to, outcome=a.outcome, issues=self.ledger.issues_of(a.id),
-                            duplicate_of_time=dup_time, markup_name=markup_name)
+                            duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments)
         write_atomic(receipt, text.encode("utf-8-sig"))
 
     def _resume(self, arrival: Arrival, path: Path) -> FileResult:

@@ -259,6 +259,15 @@ class Ledger:
         return [_arrival(r) for r in self.db.execute(
             f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id", (sha256,))]
 
+    def children(self, arrival_id: int) -> list[Arrival]:
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE parent_id = ? ORDER BY id", (arrival_id,))]
+
+    def emails_with_hash(self, sha256: str) -> list[Arrival]:
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND kind = 'email' AND outcome = 'email' ORDER BY id",
+            (sha256,))]
+
     def issues_of(self, arrival_id: int) -> list[dict]:
         cur = self.db.execute("SELECT code, severity, sheet, cell, sector, metric, message FROM issues "
                               "WHERE arrival_id = ? ORDER BY seq", (arrival_id,))

@@ -61,16 +61,19 @@ def fmt(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def validate_bytes(data: bytes, cfg: Config, now: datetime, folder_unit: Unit | None = None) -> Validation:
-    """Check one workbook's bytes. `folder_unit` owns the inbox sub-folder the file came from, if any."""
+def validate_bytes(data: bytes, cfg: Config, now: datetime, folder_unit: Unit | None = None,
+                   owner_says: str | None = None) -> Validation:
+    """Check one workbook's bytes. `folder_unit` is the unit the file is known to come from (the owner of its
+    inbox sub-folder, or of the sender's address); `owner_says` tells how we know, for the message."""
     try:
         book = read_workbook(data, cfg.limits)
     except ReadProblem as problem:
         return Validation([issue(problem.code, problem.reason)])
-    return validate_workbook(book, cfg, now, folder_unit)
+    return validate_workbook(book, cfg, now, folder_unit, owner_says)
 
 
-def validate_workbook(book: WorkbookData, cfg: Config, now: datetime, folder_unit: Unit | None = None) -> Validation:
+def validate_workbook(book: WorkbookData, cfg: Config, now: datetime, folder_unit: Unit | None = None,
+                      owner_says: str | None = None) -> Validation:
     result = Validation(workbook=book)
     located, problem = choose_form(book)
     if problem:
@@ -83,7 +86,7 @@ def validate_workbook(book: WorkbookData, cfg: Config, now: datetime, folder_uni
         names = "、".join(form.METRIC_BY_KEY[k].label for k in located.missing_metrics)
         result.issues.append(issue("E_NOT_ANNEX2", f"工作表“{sheet}”的表头缺少 {names} 列", sheet=sheet))
         return result
-    result.issues += list(unit_rules(result, located, cfg, folder_unit))
+    result.issues += list(unit_rules(result, located, cfg, folder_unit, owner_says))
     result.issues += list(period_rules(result, located, cfg, now))
     result.issues += list(row_rules(located))
     result.issues += list(value_rules(result, located))
@@ -111,7 +114,8 @@ def choose_form(book: WorkbookData) -> tuple[LocatedForm | None, Issue | None]:
     return best[0], None
 
 
-def unit_rules(result: Validation, located: LocatedForm, cfg: Config, folder_unit: Unit | None) -> Iterator[Issue]:
+def unit_rules(result: Validation, located: LocatedForm, cfg: Config, folder_unit: Unit | None,
+               owner_says: str | None = None) -> Iterator[Issue]:
     sheet = located.sheet.name
     found = located.fields.get("unit")
     declared = found.text if found else None
@@ -121,9 +125,8 @@ def unit_rules(result: Validation, located: LocatedForm, cfg: Config, folder_uni
     if folder_unit is not None:
         result.unit = folder_unit.name
         if unit is not None and unit.name != folder_unit.name:
-            yield issue("E_UNIT_MISMATCH",
-                        f"填报单位写的是“{declared}”，但文件放在“{folder_unit.name}”的文件夹里",
-                        sheet=sheet, cell=cell)
+            how = owner_says or f"文件放在“{folder_unit.name}”的文件夹里"
+            yield issue("E_UNIT_MISMATCH", f"填报单位写的是“{declared}”，但{how}", sheet=sheet, cell=cell)
         return
     if unit is None:
         what = f"填报单位“{declared}”不在报送单位名单中" if declared else "填报单位未填写"
