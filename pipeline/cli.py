@@ -550,6 +550,29 @@ def watch(ctx, polling: bool | None):
     click.echo("已停止。", err=True)
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="demo")
+def demo(directory: Path):
+    """A first run: a working folder with sample units, April and May 2023 submissions in the styles units
+    really send (on time, late, one unit overdue, one rejected file and its correction), ingested and
+    merged as of 31 May — then where to look. Refuses a folder that is not empty.
+
+    \b
+    Example:
+        annex2 demo
+        annex2 demo D:/annex2-演示
+    """
+    from .demo import DemoFolderNotEmpty, run_demo
+    from .reader import check_xml_defenses
+
+    check_xml_defenses()
+    try:
+        result = run_demo(directory)
+    except DemoFolderNotEmpty as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.summary())
+
+
 def main() -> None:
     cli(prog_name="annex2")
 

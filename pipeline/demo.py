@@ -1,0 +1,147 @@
+"""`annex2 demo`: a newcomer's first run. Sample units report April and May 2023 the ways units really do
+(our template, a retyped table, an .xls, full-width digits) at scripted times — most on time, one late, one
+unit overdue, one file rejected and then corrected — then May is merged as of 31 May."""
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from . import config as config_mod
+from . import form
+from .clock import parse_moment
+from .ingest import BatchResult, Candidate, Ingester
+from .ledger import Ledger
+from .merge import MergeResult, merge
+from .months import Month
+from .samples import make_submission
+from .workspace import RECEIPTS_DIR, init
+
+DEMO_XLS = "demo_公路中心_2023年5月.xls"
+AS_OF = "2023-05-31"
+RULE = "demo_script"  # recorded as the received-time rule, so nobody mistakes the demo for real arrivals
+
+# (unit, month, received at, style); style: template | retyped | fullwidth | xls | mistake
+SCENARIO = [
+    ("局安全监督股", 4, "2023-04-18T09:30", "template"),
+    ("局基本建设股", 4, "2023-04-20T15:10", "retyped"),
+    ("局计划统计股", 4, "2023-04-19T10:00", "template"),
+    ("行政审批股", 4, "2023-04-21T11:45", "template"),
+    ("交通质量和安全监督站", 4, "2023-04-23T17:20", "template"),
+    ("区道路运输服务中心", 4, "2023-04-17T16:05", "template"),
+    ("交通运输综合行政执法大队", 4, "2023-04-20T08:50", "retyped"),
+    ("现代物流中心", 4, "2023-04-26T10:30", "template"),  # late: 3 days
+    ("区公路建设养护中心", 4, "2023-04-22T09:15", "template"),
+    ("局安全监督股", 5, "2023-05-20T09:12", "template"),
+    ("局基本建设股", 5, "2023-05-22T16:40", "retyped"),
+    ("局计划统计股", 5, "2023-05-19T10:05", "fullwidth"),
+    ("行政审批股", 5, "2023-05-23T23:30", "template"),  # half an hour before the deadline
+    ("交通质量和安全监督站", 5, "2023-05-21T11:00", "mistake"),  # rejected: 已整改 > 隐患
+    ("交通质量和安全监督站", 5, "2023-05-22T09:30", "template"),  # the corrected file
+    ("区道路运输服务中心", 5, "2023-05-25T10:20", "template"),  # late: 2 days
+    ("交通运输综合行政执法大队", 5, "2023-05-18T15:00", "retyped"),
+    # 现代物流中心 sends nothing for May: overdue, and with April late that is two strikes
+    ("区公路建设养护中心", 5, "2023-05-22T14:00", "xls"),
+]
+PEOPLE = ["李明", "王芳", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周建国"]
+
+
+class DemoFolderNotEmpty(Exception):
+    "The demo folder exists and holds files"
+
+
+def demo_values(unit: str, month: int) -> dict[str, dict[str, int]]:
+    """A unit's plausible cumulative figures for 1月至`month`月: the same unit always gets the same ones."""
+    rng = random.Random(int(hashlib.sha256(unit.encode()).hexdigest()[:8], 16))
+    values: dict[str, dict[str, int]] = {}
+    for sector in form.SECTORS:
+        active = rng.random() < 0.6
+        per_month = {m.key: (rng.randint(0, 3) if active else 0) for m in form.COUNT_METRICS}
+        row = {k: v * month for k, v in per_month.items()}
+        row["inspectors"] = max(row["inspectors"], row["inspection_teams"] * 3)
+        row["major_hazards"] = row["major_hazards"] // 2
+        for fixed, found in form.FIXED_FOUND_PAIRS:
+            row[fixed] = min(row[fixed], row[found])
+        values[sector.key] = row
+    return values
+
+
+def _fullwidth(values: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
+    table = str.maketrans("0123456789", "０１２３４５６７８９")
+    return {s: {k: str(v).translate(table) for k, v in row.items()} for s, row in values.items()}
+
+
+def _write(cfg: config_mod.Config, unit: str, month: int, style: str, n: int) -> Path:
+    folder = cfg.inbox / next(u.folder for u in cfg.units if u.name == unit)
+    person = PEOPLE[n % len(PEOPLE)]
+    if style == "xls":
+        target = folder / f"附件2_{unit}_2023年{month}月.xls"
+        source = resources.files("pipeline").joinpath(f"defaults/{DEMO_XLS}")
+        with source.open("rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return target
+    values: dict = demo_values(unit, month)
+    cells = {}
+    suffix = ""
+    if style == "fullwidth":
+        values = _fullwidth(values)
+    if style == "mistake":
+        traffic = values["traffic"]
+        cells[("traffic", "major_fixed")] = traffic["major_hazards"] + 2  # more fixed than found
+        suffix = "（初稿）"
+    layout = "retyped" if style == "retyped" else "template"
+    target = folder / f"附件2_{unit}_2023年{month}月{suffix}.xlsx"
+    return make_submission(target, layout=layout, unit=unit, year=2023, month_from=1, month_to=month, values=values,
+                           cells=cells, head=person, filler=PEOPLE[(n + 3) % len(PEOPLE)],
+                           phone=f"0730-84{10000 + n * 137:05d}", offset=(2, 1))
+
+
+@dataclass
+class Demo:
+    root: Path
+    ingested: BatchResult
+    merged: MergeResult
+
+    def summary(self) -> str:
+        m = self.merged
+        rel = lambda p: p.relative_to(self.root.parent) if p.is_relative_to(self.root.parent) else p
+        receipts = sorted(self.root.glob(f"inbox/*/{RECEIPTS_DIR}"))
+        return "\n".join([
+            f"演示工作目录：{self.root}",
+            f"模拟了 {len(SCENARIO)} 份报表（4月、5月；模板、重新录入的表格、.xls、全角数字），"
+            f"受理 {self.ingested.count('accepted')}、退回 {self.ingested.count('rejected')}，"
+            f"并按 2023-05-31 汇总了 5 月。",
+            f"5月报送情况：{m.status.summary}",
+            "",
+            "先打开：",
+            f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是谁按时报送）",
+            f"  2. 通报        {rel(m.notices_dir / f'通报_2023年5月报送情况.docx')}",
+            f"  3. 退回的回执  {rel(receipts[0].parent.parent / '交通质量和安全监督站' / RECEIPTS_DIR)}（红色标注的副本）",
+            f"其他：台账总表 {rel(m.master.path)}；通知文书 {rel(m.notices_dir)}；原件存档 {rel(self.root / 'archive')}",
+            "",
+            f"试试：cd {rel(self.root)} && annex2 status --month 2023-05 --as-of 2023-05-31",
+        ])
+
+
+def run_demo(root: Path) -> Demo:
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise DemoFolderNotEmpty(f"{root} 已存在且不是空目录；请换一个目录名，或先删除它")
+    text = config_mod.default_config_text().replace('start = "2023-01"', 'start = "2023-04"')
+    init(root, config_text=text)
+    cfg = config_mod.load(root / config_mod.CONFIG_NAME)
+    tz = cfg.bureau.tz
+    as_of = parse_moment(AS_OF, tz)
+    candidates = []
+    for n, (unit, month, received, style) in enumerate(SCENARIO):
+        path = _write(cfg, unit, month, style, n)
+        owner = next(u for u in cfg.units if u.name == unit)
+        candidates.append(Candidate(path, "inbox", owner, parse_moment(received, tz), RULE))
+    with Ledger(cfg.ledger, "demo") as ledger:
+        ingested = Ingester(cfg, ledger, lambda: as_of).run(candidates)
+        merged = merge(cfg, ledger, Month(2023, 5), as_of, as_of)
+    return Demo(root.resolve(), ingested, merged)

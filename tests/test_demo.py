@@ -1,0 +1,53 @@
+"""`annex2 demo`: the newcomer's first run produces what it says, and status matches the scripted story."""
+import json
+
+import openpyxl
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+# The scripted May 2023 (see pipeline/demo.py), as a clerk would tabulate it:
+# unit -> (state, days_late, strikes, escalate)
+EXPECTED = {
+    "局安全监督股": ("on_time", None, 0, False),
+    "局基本建设股": ("on_time", None, 0, False),
+    "局计划统计股": ("on_time", None, 0, False),
+    "行政审批股": ("on_time", None, 0, False),  # 23:30 on the 23rd
+    "交通质量和安全监督站": ("on_time", None, 0, False),  # rejected on the 21st, corrected on the 22nd
+    "区道路运输服务中心": ("late", 2, 1, False),
+    "交通运输综合行政执法大队": ("on_time", None, 0, False),
+    "现代物流中心": ("overdue", None, 2, True),  # April late, May missing
+    "区公路建设养护中心": ("on_time", None, 0, False),  # the .xls
+}
+
+
+def test_demo_runs_and_matches_the_scenario(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "demo"
+    book = root / "outbox" / "2023-05" / "安全生产督查情况汇总_2023年5月.xlsx"
+    assert str(book.relative_to(tmp_path)) in result.output
+    for path in (book, root / "outbox" / "master.xlsx",
+                 root / "outbox" / "2023-05" / "notices" / "通报_2023年5月报送情况.docx",
+                 root / "outbox" / "2023-05" / "notices" / "催报通知_现代物流中心.docx",
+                 root / "outbox" / "2023-05" / "notices" / "报告_2023年迟报逾期情况_截至5月.docx"):
+        assert path.is_file(), path
+    assert len(list((root / "inbox" / "交通质量和安全监督站" / "回执").glob("*_错误标注.xlsx"))) == 1
+    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18
+    summary = openpyxl.load_workbook(book)["汇总"]
+    assert summary["A16"].value.startswith("已报 8/9 家；未纳入：现代物流中心（逾期未报）")
+
+    monkeypatch.chdir(root)
+    status = CliRunner().invoke(cli, ["status", "--month", "2023-05", "--json"])
+    assert status.exit_code == 0
+    got = {u["unit"]: (u["state"], u["days_late"], u["strikes"], u["escalate"]) for u in json.loads(status.output)["units"]}
+    assert got == EXPECTED
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")])
+    assert result.exit_code == 1 and "不是空目录" in result.output
+    assert [p.name for p in (tmp_path / "demo").iterdir()] == ["notes.txt"]
