@@ -191,6 +191,7 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 
     from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
     from .markup import write_markup
+    from .parallel import validate_paths
     from .reader import check_xml_defenses
     from .validate import validate_bytes
 
@@ -198,6 +199,8 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     cfg = load_config(ctx)
     now = now_in(cfg)
     reports, rejected = [], False
+    workbooks = [p for p in files if kind_of(p, cfg.inbox) == WORKBOOK]
+    checked = dict(zip(workbooks, validate_paths([(p, _folder_unit(cfg, p)) for p in workbooks], cfg, now)))
     for path in files:
         kind = kind_of(path, cfg.inbox)
         if kind == EMAIL:
@@ -214,14 +217,14 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
             if not as_json:
                 click.echo(f"- {'忽略' if kind == IGNORED else '附件材料（不是表格，不校验）'}  {path}")
             continue
-        folder_unit = _folder_unit(cfg, path)
-        v = validate_bytes(path.read_bytes(), cfg, now, folder_unit)
+        v = checked[path]
         rejected |= not v.ok
         reports.append(v.to_dict(str(path)))
         if not as_json:
             _print_validation(str(path), v)
         if markup is not None and not v.ok:
-            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", v.workbook, v.issues, path.name)
+            full = validate_bytes(path.read_bytes(), cfg, now, _folder_unit(cfg, path))
+            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
             click.echo(f"标注副本：{out}", err=True)
     if as_json:
         click.echo(json.dumps({"files": reports}, ensure_ascii=False, indent=2))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from . import form
@@ -17,6 +18,7 @@ _PERIOD_ONE = re.compile(r"(\d{2,4})年度?(\d{1,2})月")
 _YEAR_CUT = re.compile(r"\d{4}年")
 
 
+@lru_cache(maxsize=65536)
 def a1(row: int, col: int) -> str:
     letters, n = "", col + 1
     while n:
@@ -77,18 +79,23 @@ class LocatedForm:
     row_problems: list[RowProblem] = field(default_factory=list)
     fields: dict[str, Field] = field(default_factory=dict)
     period: Period | None = None
+    _slots: dict = field(default_factory=dict, repr=False)
 
     @property
     def missing_metrics(self) -> list[str]:
         return [m.key for m in form.COUNT_METRICS if m.key not in self.metric_cols]
 
     def slot(self, sector: str, metric: str) -> Slot | None:
-        row, col = self.rows.get(sector), self.metric_cols.get(metric)
-        if row is None or col is None:
-            return None
-        cell = (row, col)
-        return Slot(self.sheet.value(row, col), a1(row, col), cell in self.sheet.formulas,
-                    cell in self.sheet.no_cached_value)
+        key = (sector, metric)
+        if key not in self._slots:
+            row, col = self.rows.get(sector), self.metric_cols.get(metric)
+            if row is None or col is None:
+                self._slots[key] = None
+            else:
+                cell = (row, col)
+                self._slots[key] = Slot(self.sheet.value(row, col), a1(row, col), cell in self.sheet.formulas,
+                                        cell in self.sheet.no_cached_value)
+        return self._slots[key]
 
 
 def _metric_for(key: str) -> str | None:
@@ -98,6 +105,7 @@ def _metric_for(key: str) -> str | None:
 _METRIC_KEYS = {header_key(t): m.key for m in form.METRICS for t in (m.label, *m.variants)}
 _SECTOR_KEYS = {row_label_key(t): s.key for s in form.ROWS for t in (s.label, *s.variants)}
 _ANCHORS = {"行业领域", "领域", "行业", "行业(领域)", "项目"}
+_ANCHOR_CHARS = frozenset("域业目")
 
 
 def sector_for(raw: Any) -> str | None:
@@ -115,7 +123,9 @@ def locate_all(sheet: SheetData) -> list[LocatedForm]:
     found = []
     for r, row in enumerate(sheet.rows):
         for c, value in enumerate(row):
-            if isinstance(value, str) and value and label_key(value) in _ANCHORS:
+            # most cells are numbers or other text: only normalize what could be the corner label
+            if isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.intersection(value) \
+                    and label_key(value) in _ANCHORS:
                 located = _from_anchor(sheet, r, c)
                 if located:
                     found.append(located)

@@ -153,17 +153,31 @@ def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
     raise _fail("压缩包里没有表格（不是 .xlsx / .ods 文件）")
 
 
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+PROLOG_LIMIT = 64 * 1024
+
+
 def _refuse_entities(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
-    """A DOCTYPE can only stand before the root element, so the head of each XML part tells."""
+    """A DOCTYPE (and with it any entity) can only stand in the prolog, before the root element: read each
+    XML part only that far. A prolog longer than any real file's is refused as well."""
     for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            with zf.open(info) as part:
-                head = part.read(4096)
-            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise _fail(f"部件 {info.filename} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
+        if not info.filename.endswith((".xml", ".rels", ".vml")):
+            continue
+        with zf.open(info) as part:
+            head = b""
+            while True:
+                chunk = part.read(256 if not head else 4096)  # the root element is almost always in the first line or two
+                head += chunk
+                root = _ROOT_START.search(head)
+                if root or not chunk:
+                    break
+                if len(head) > PROLOG_LIMIT:
+                    raise _fail(f"部件 {info.filename} 的开头异常（疑似恶意文件），出于安全原因不予读取")
+        prolog = head[: root.start()] if root else head
+        if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog or b"<!doctype" in prolog:
+            raise _fail(f"部件 {info.filename} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
 
 
-_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _HAS_F = re.compile(rb"<(?:\w+:)?f\b")
 _HAS_V = re.compile(rb"<(?:\w+:)?v>\s*[^<\s]")
@@ -177,46 +191,66 @@ def col_index(letters: str) -> int:
     return n - 1
 
 
-def _xlsx_formulas(zf: zipfile.ZipFile, names: set[str]) -> dict[str, tuple[frozenset, frozenset]]:
-    """Sheet name -> (formula cells, formula cells without a cached value), from the sheet XML."""
-    from defusedxml import ElementTree as DET
+_SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
+_REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
+_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
 
-    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-    try:
-        wb = DET.fromstring(zf.read("xl/workbook.xml"))
-        rels = DET.fromstring(zf.read("xl/_rels/workbook.xml.rels")) if "xl/_rels/workbook.xml.rels" in names else None
-    except Exception:
+
+def _attrs(text: bytes) -> dict[bytes, str]:
+    from html import unescape
+
+    return {k.split(b":")[-1]: unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(text)}
+
+
+def _xlsx_formulas(zf: zipfile.ZipFile, names: set[str]) -> dict[str, tuple[frozenset, frozenset]]:
+    """Sheet name -> (formula cells, formula cells without a cached value), from the sheet XML. The
+    workbook part and its relationships are read with plain patterns: their DOCTYPE was refused already,
+    and they are two small lists (sheet name -> part)."""
+    rels_name = "xl/_rels/workbook.xml.rels"
+    if rels_name not in names:
         return {}
     targets = {}
-    if rels is not None:
-        for rel in rels:
-            target = rel.get("Target", "")
-            target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            targets[rel.get("Id")] = target
+    for attrs in map(_attrs, _REL_TAG.findall(zf.read(rels_name))):
+        target = attrs.get(b"Target", "")
+        targets[attrs.get(b"Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
     out = {}
-    for sheet in wb.iter():
-        if not sheet.tag.endswith("}sheet"):
-            continue
-        part = targets.get(sheet.get(rel_ns + "id"))
+    for attrs in map(_attrs, _SHEET_TAG.findall(zf.read("xl/workbook.xml"))):
+        part = targets.get(attrs.get(b"id"))
         if not part or part not in names:
             continue
-        xml = zf.read(part)
-        if not _HAS_F.search(xml):
-            continue
-        formulas, missing = set(), set()
-        for m in _CELL.finditer(xml):
-            body = m.group(3) or b""
-            if not _HAS_F.search(body):
-                continue
-            ref = _REF.search(m.group(1))
-            if not ref:
-                continue
-            cell = (int(ref.group(2)) - 1, col_index(ref.group(1).decode()))
-            formulas.add(cell)
-            if not _HAS_V.search(body) and not _HAS_IS.search(body):
-                missing.add(cell)
-        out[sheet.get("name")] = (frozenset(formulas), frozenset(missing))
+        out[attrs.get(b"name")] = _formula_cells(zf.read(part))
     return out
+
+
+_CELL_OPEN = re.compile(rb"<(?:\w+:)?c\b")
+_CELL_CLOSE = re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\b")
+
+
+def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
+    """Only the few formula cells matter: find each `<f`, step back to the cell that holds it, look ahead
+    to the cell's end for a cached `<v>`."""
+    formulas, missing = set(), set()
+    pos = 0
+    while True:
+        f = _HAS_F.search(xml, pos)
+        if not f:
+            break
+        start = max(xml.rfind(b"<c ", 0, f.start()), xml.rfind(b":c ", 0, f.start()))
+        end_match = _CELL_CLOSE.search(xml, f.end())
+        end = end_match.start() if end_match else len(xml)
+        pos = end
+        if start < 0:
+            continue
+        tag_end = xml.find(b">", start)
+        ref = _REF.search(xml, start, tag_end)
+        if not ref:
+            continue
+        cell = (int(ref.group(2)) - 1, col_index(ref.group(1).decode()))
+        formulas.add(cell)
+        body = xml[tag_end:end]
+        if not _HAS_V.search(body) and not _HAS_IS.search(body):
+            missing.add(cell)
+    return frozenset(formulas), frozenset(missing)
 
 
 def _xls_formulas(biff: bytes) -> dict[str, tuple[frozenset, frozenset]]:

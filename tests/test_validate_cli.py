@@ -117,3 +117,14 @@ def test_readme_lists_every_code():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for code in CATALOGUE:
         assert f"| `{code}` |" in readme, code
+
+
+def test_many_files_are_checked_on_all_cores_with_the_same_answers(workdir):
+    paths = [make_submission(workdir / f"f{i:02d}.xlsx", cells={("other", "penalties"): i}) for i in range(40)]
+    bad = make_submission(workdir / "f99.xlsx", cells={("traffic", "major_fixed"): 5})
+    result = run("validate", "--json", *paths, bad)
+    assert result.exit_code == 1
+    files = json.loads(result.output)["files"]
+    assert [f["path"] for f in files] == [str(p) for p in [*paths, bad]]
+    assert [f["values"]["other"]["penalties"] for f in files[:40]] == list(range(40))
+    assert [(i["code"], i["cell"]) for i in files[40]["issues"]] == [("E_FIXED_GT_FOUND", "G9")]

@@ -1,0 +1,64 @@
+"""Watcher latency: from the moment a file is complete in the inbox to its receipt appearing.
+
+    python benchmarks/watch_latency.py [N]
+
+Files are written beside the inbox and renamed into it (so each is complete at one instant), one at a
+time, into a running watcher with the default configuration (native events)."""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def measure(n: int = 50) -> dict:
+    from pipeline import config
+    from pipeline.samples import make_submission
+    from pipeline.watch import Watcher
+    from pipeline.workspace import init
+
+    with tempfile.TemporaryDirectory(prefix="annex2-latency-") as tmp:
+        root = Path(tmp) / "work"
+        init(root)
+        cfg = config.load(root / "config.toml")
+        staging = Path(tmp) / "staging"
+        staged = [make_submission(staging / f"{i:02d}.xlsx", month_to=1 + i % 5, cells={("other", "penalties"): i})
+                  for i in range(n)]
+        watcher = Watcher(cfg, lambda: datetime.now(SH), polling=False, out=lambda line: None)
+        started = threading.Event()
+        thread = threading.Thread(target=watcher.run, kwargs={"on_started": started.set}, daemon=True)
+        thread.start()
+        started.wait(30)
+        unit = cfg.units[6]
+        receipts = cfg.inbox / unit.folder / "回执"
+        latencies = []
+        try:
+            for i, src in enumerate(staged):
+                before = set(receipts.glob("*.txt"))
+                os.replace(src, cfg.inbox / unit.folder / f"附件2_{i:02d}.xlsx")
+                t0 = time.perf_counter()
+                while set(receipts.glob("*.txt")) == before:
+                    time.sleep(0.005)
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            watcher.stop()
+            thread.join(30)
+    ordered = sorted(latencies)
+    return {"files": n, "median": statistics.median(latencies), "p90": ordered[int(0.9 * (len(ordered) - 1))],
+            "stable_seconds": cfg.watch.stable_seconds}
+
+
+if __name__ == "__main__":
+    result = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 50)
+    print(f"median {result['median']:.2f} s, p90 {result['p90']:.2f} s over {result['files']} files "
+          f"(stable_seconds = {result['stable_seconds']})")
