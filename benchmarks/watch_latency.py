@@ -44,10 +44,10 @@ def measure(n: int = 50) -> dict:
         latencies = []
         try:
             for i, src in enumerate(staged):
-                before = set(receipts.glob("*.txt"))
                 os.replace(src, cfg.inbox / unit.folder / f"附件2_{i:02d}.xlsx")
                 t0 = time.perf_counter()
-                while set(receipts.glob("*.txt")) == before:
+                expected = f"_附件2_{i:02d}.txt"  # the finished receipt, not its temporary .tmp- file
+                while not any(p.name.endswith(expected) and not p.name.startswith(".") for p in receipts.iterdir()):
                     time.sleep(0.005)
                 latencies.append(time.perf_counter() - t0)
         finally:

@@ -5,6 +5,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,22 @@ class Config:
         return self._names.get(name_key(text))
 
     def unit_by_folder(self, folder: str) -> Unit | None:
-        return next((u for u in self.units if u.folder == folder), None)
+        return self._folders.get(folder)
 
     def unit_by_email(self, address: str) -> Unit | None:
-        address = address.strip().lower()
-        return next((u for u in self.units if address in (e.lower() for e in u.emails)), None)
+        return self._emails.get(address.strip().lower())
 
-    @property
+    @cached_property
+    def _folders(self) -> dict[str, Unit]:
+        return {u.folder: u for u in self.units}
+
+    @cached_property
+    def _emails(self) -> dict[str, Unit]:
+        return {e.lower(): u for u in reversed(self.units) for e in u.emails}
+
+    @cached_property
     def _names(self) -> dict[str, Unit]:
+        """Name and alias -> unit, built once: a province's config has thousands of units."""
         names: dict[str, Unit] = {}
         for unit in self.units:
             for text in (unit.name, *unit.aliases):

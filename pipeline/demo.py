@@ -7,7 +7,6 @@ import hashlib
 import random
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 

@@ -24,17 +24,19 @@ def drop(work, folder, name, **kw):
     return make_submission(path, **kw)
 
 
+def arriving_at(moment):
+    """A stat() whose inode change time says the file arrived at `moment` (the arrival rule's input)."""
+    def stat(path):
+        real = os.stat(path)
+        return SimpleNamespace(st_ctime_ns=int(round(moment.timestamp() * 1e9)), st_size=real.st_size,
+                               st_mtime_ns=real.st_mtime_ns)
+    return stat
+
+
 def ingest(work, now="2023-06-10T09:00", arrived=None, faults=None, cfg=None):
     """One batch through the library; `arrived` places every file's arrival (its ctime) at that moment."""
     cfg = cfg or config.load(work / "config.toml")
-    stat = os.stat
-    if arrived is not None:
-        moment = at(arrived).timestamp()
-
-        def stat(path):
-            real = os.stat(path)
-            return SimpleNamespace(st_ctime_ns=int(round(moment * 1e9)), st_size=real.st_size,
-                                   st_mtime_ns=real.st_mtime_ns)
+    stat = os.stat if arrived is None else arriving_at(at(arrived))
     with Ledger(cfg.ledger) as ledger:
         kwargs = {"faults": faults} if faults else {}
         return Ingester(cfg, ledger, lambda: at(now), stat=stat, **kwargs).run(scan_inbox(cfg))

@@ -3,7 +3,6 @@ import base64
 import json
 import sqlite3
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 import pytest
 from click.testing import CliRunner

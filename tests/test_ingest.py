@@ -1,12 +1,10 @@
 """Ingest with real files on disk and a real database file: every file accounted for, nothing counted twice."""
-import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -311,7 +309,6 @@ def test_event_log_is_append_only(workdir):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_sigkill_mid_batch_then_rerun_archives_and_records_each_file_once(workdir):
-    src = make_submission(workdir / "src.xlsx")
     units = [u for u in config.load(workdir / "config.toml").units]
     for i in range(200):
         unit = units[i % len(units)]

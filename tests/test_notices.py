@@ -6,7 +6,6 @@ import io
 import socket
 import subprocess
 from email import policy
-from pathlib import Path
 
 import docx
 import openpyxl

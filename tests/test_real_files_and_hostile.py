@@ -1,7 +1,6 @@
 """Real files saved by LibreOffice, and hostile or broken files: rejected with a plain reason, never a crash."""
 import io
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -9,10 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from pipeline import config
-from pipeline.cli import cli
 from pipeline.validate import validate_bytes
 
 from factory import make_submission

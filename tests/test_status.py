@@ -14,7 +14,7 @@ from pipeline.ledger import Ledger
 from pipeline.months import Month
 from pipeline.timeliness import deadline, status
 
-from helpers import at, drop, ingest, report
+from helpers import at, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

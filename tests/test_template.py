@@ -1,6 +1,5 @@
 """The template a unit fills in: labels, merges, protection, validations, and formulas a real office program computes."""
 import csv
-import shutil
 from pathlib import Path
 
 import openpyxl

@@ -10,7 +10,6 @@ from pipeline import config
 from pipeline.validate import validate_bytes
 
 from factory import SAMPLE_TOTAL, make_submission
-from office import convert
 
 NOW = datetime(2023, 6, 10, 12, 0, tzinfo=timezone.utc)
 CFG = config.defaults()

@@ -1,7 +1,6 @@
 """The watcher with real observers (native events and polling) on real folders."""
 import hashlib
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -10,7 +9,6 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
