@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .cli_support import (MOMENT, MONTH, print_validation, validate_email, config_or_defaults, load_config,
-                          lock_path, moment, month_and_moment, now_in, open_ledger, print_file_result, run_ingest)
+                          moment, month_and_moment, now_in, open_ledger, print_file_result, run_ingest)
 from .ingest import folder_unit_of
 from .months import Month
 
@@ -272,7 +272,7 @@ def merge(ctx, month: Month, as_of: str | None):
         annex2 merge --month 2023-05
         annex2 merge --month 2023-05 --as-of 2023-05-31T18:00
     """
-    from .lock import LockBusy, batch_lock
+    from .lock import LockBusy, folder_lock
     from .merge import merge as do_merge
 
     cfg = load_config(ctx)
@@ -283,7 +283,7 @@ def merge(ctx, month: Month, as_of: str | None):
     if result.files:
         click.echo(result.summary, err=True)
     try:
-        with batch_lock(lock_path(cfg), "merge", cfg.limits.lock_wait_seconds), open_ledger(cfg, "merge") as ledger:
+        with folder_lock(cfg, "merge"), open_ledger(cfg, "merge") as ledger:
             out = do_merge(cfg, ledger, month, when, now_in(cfg))
             ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})
     except LockBusy as exc:

@@ -66,10 +66,6 @@ def open_ledger(cfg: config_mod.Config, command: str):
         raise click.ClickException(str(exc)) from None
 
 
-def lock_path(cfg: config_mod.Config) -> Path:
-    return cfg.ledger.with_name(cfg.ledger.name + ".lock")
-
-
 def load_config(ctx: click.Context) -> config_mod.Config:
     """The working folder's config; a bad or missing one ends the command with exit status 2."""
     path = config_mod.find_config(ctx.find_root().params.get("config_path"))
@@ -137,7 +133,7 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
                quiet: bool = False):
     """Ingest the inbox (or the given paths) under the batch lock; returns the BatchResult."""
     from .ingest import Candidate, Ingester, in_inbox, scan_inbox
-    from .lock import LockBusy, batch_lock
+    from .lock import LockBusy, folder_lock
     from .reader import check_xml_defenses
     from .workspace import ensure_folders
 
@@ -165,7 +161,7 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
     if not paths:
         candidates = scan_inbox(cfg)
     try:
-        with batch_lock(lock_path(cfg), command, cfg.limits.lock_wait_seconds), open_ledger(cfg, command) as ledger:
+        with folder_lock(cfg, command), open_ledger(cfg, command) as ledger:
             ingester = Ingester(cfg, ledger, lambda: now_in(cfg))
             if len(candidates) > 1 and not quiet:
                 with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:

@@ -138,6 +138,11 @@ class Config:
     def template(self) -> Path:
         return self.paths["template"]
 
+    @property
+    def lock_file(self) -> Path:
+        """The per-batch lock of this working folder, beside the ledger it protects."""
+        return self.ledger.with_name(self.ledger.name + ".lock")
+
     def unit_named(self, text: str | None) -> Unit | None:
         """The configured unit a typed name or alias means, or None."""
         if not text:

@@ -86,3 +86,8 @@ def batch_lock(path: Path, command: str, timeout: float = 120.0, poll: float = 0
             _unlock(fd)
     finally:
         os.close(fd)
+
+
+def folder_lock(cfg, command: str):
+    """The working folder's batch lock, waiting as long as config allows."""
+    return batch_lock(cfg.lock_file, command, cfg.limits.lock_wait_seconds)

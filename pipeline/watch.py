@@ -21,7 +21,7 @@ from .config import Config
 from .files import IGNORED, WORKBOOK, kind_of
 from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
 from .ledger import Ledger
-from .lock import LockBusy, batch_lock
+from .lock import LockBusy, folder_lock
 from .months import Month
 from .reader import OLE_MAGIC, ZIP_MAGIC
 
@@ -158,8 +158,7 @@ class Watcher:
         candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), p.seen_at,
                                 "watcher_event" if p.seen_at else None) for p in ready]
         try:
-            with batch_lock(self._lock_path(), "watch", self.cfg.limits.lock_wait_seconds), \
-                    Ledger(self.cfg.ledger, "watch") as ledger:
+            with folder_lock(self.cfg, "watch"), Ledger(self.cfg.ledger, "watch") as ledger:
                 result = Ingester(self.cfg, ledger, self.clock).run(candidates, stop=self.stop_event.is_set)
         except LockBusy as exc:
             self.log.warning("lock busy: %s", exc)
@@ -197,9 +196,6 @@ class Watcher:
         self.out(line)
         self.log.info(line)
 
-    def _lock_path(self) -> Path:
-        return self.cfg.ledger.with_name(self.cfg.ledger.name + ".lock")
-
     def _maybe_rebuild(self) -> None:
         if self.dirty_since is None:
             return
@@ -222,8 +218,7 @@ class Watcher:
 
         now = self.clock()
         month = Month.of(now.astimezone(self.cfg.bureau.tz))
-        with batch_lock(self._lock_path(), "watch", self.cfg.limits.lock_wait_seconds), \
-                Ledger(self.cfg.ledger, "watch") as ledger:
+        with folder_lock(self.cfg, "watch"), Ledger(self.cfg.ledger, "watch") as ledger:
             write_workbooks(self.cfg, ledger, month, now, now)
 
     # --- the loop --------------------------------------------------------------------------------

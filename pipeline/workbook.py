@@ -107,9 +107,14 @@ def _table_sheet(wb, fmt, name: str, title: str, headers: list[str], rows: list[
     ws.set_row(0, 28)
     sheet.row(1, headers, fmt["head"])
     for r, values in enumerate(rows, start=2):
-        row_fmt = row_formats[r - 2] if row_formats else None
         for c, value in enumerate(values):
-            sheet.put(r, c, value, row_fmt if row_fmt is not None else (fmt["num"] if isinstance(value, (int, float)) and not isinstance(value, bool) else fmt["cell"]))
+            if row_formats:
+                cell_fmt = row_formats[r - 2]
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                cell_fmt = fmt["num"]
+            else:
+                cell_fmt = fmt["cell"]
+            sheet.put(r, c, value, cell_fmt)
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     _print_setup(ws, 2, len(headers) - 1)
@@ -191,11 +196,9 @@ def _timeliness(wb, fmt, cfg: Config, st: MonthStatus) -> None:
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
                      c.days_late, c.days_overdue, u.strikes, "是" if u.escalate else "", len(u.attempts)])
         formats.append(fmt[c.state])
-    sheet = _table_sheet(wb, fmt, "报送情况",
-                         f"{st.month.label}报送情况（截止 {st.deadline.last_day:%Y-%m-%d}）——{st.summary}",
-                         ["序号", "单位", "状态", "收到时间", "迟报天数", "逾期天数", "本年迟报/逾期（月）",
-                          "上报局领导", "被退回次数"], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10], formats)
-    del sheet
+    _table_sheet(wb, fmt, "报送情况", f"{st.month.label}报送情况（截止 {st.deadline.last_day:%Y-%m-%d}）——{st.summary}",
+                 ["序号", "单位", "状态", "收到时间", "迟报天数", "逾期天数", "本年迟报/逾期（月）", "上报局领导",
+                  "被退回次数"], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10], formats)
 
 
 def _metric_row(sheet: Sheet, r: int, leading: list, values: pd.Series, bold: bool = False) -> None:
