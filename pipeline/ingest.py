@@ -63,9 +63,13 @@ class Incoming:
     ctime_ns: int | None
     received_at: datetime
     rule: str
+    # What names the archive copy: the same for the same arrival however its received time was found (a
+    # watcher event before a crash, the metadata on the rescan after it), so a re-run overwrites its own copy.
+    stamp: datetime | None = None
 
     def at(self, received_at: datetime, rule: str) -> "Incoming":
-        return Incoming(self.name, self.data, self.sha256, self.source_path, self.ctime_ns, received_at, rule)
+        return Incoming(self.name, self.data, self.sha256, self.source_path, self.ctime_ns, received_at, rule,
+                        self.stamp)
 
 
 @dataclass
@@ -203,8 +207,9 @@ class Ingester:
             same = self.ledger.same_arrival(source_path, len(data), ctime_ns, sha)
             if same is not None:
                 return [self._resume(same, path)]
+        stamp = arrival_time(st, cfg) if cand.source == "inbox" else received_at
         file = Incoming(path.name, data, sha, source_path, ctime_ns, received_at,
-                        cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk"))
+                        cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk"), stamp)
         kind = kind_of(path)
         if kind == EMAIL:
             return self._email(cand, file)
@@ -241,9 +246,9 @@ class Ingester:
     def _archive(self, file: "Incoming", unit: str | None, part: str) -> Path:
         """Where the original is kept: outside the inbox, a name that is safe and the same for the same
         arrival (a re-run after a crash overwrites its own half-done copy instead of making a second)."""
-        key = hashlib.sha256(f"{file.source_path}|{len(file.data)}|{file.ctime_ns}|{file.received_at.isoformat()}|"
+        stamp = (file.stamp or file.received_at).astimezone(self.cfg.bureau.tz)
+        key = hashlib.sha256(f"{file.source_path}|{len(file.data)}|{file.ctime_ns}|{stamp.isoformat()}|"
                              f"{file.sha256}".encode()).hexdigest()[:10]
-        stamp = file.received_at.astimezone(self.cfg.bureau.tz)
         name = safe_filename(f"{stamp:%Y%m%d-%H%M%S}_{key}_{part}{file.name}")
         path = self.cfg.archive / f"{stamp:%Y-%m}" / safe_filename(unit or "未知单位") / name
         write_atomic(path, file.data)
@@ -286,7 +291,7 @@ class Ingester:
         parts: list[tuple[Incoming, str, Judged]] = []
         for att in (mail.attachments if mail else []):
             part = Incoming(att.filename, att.data, hashlib.sha256(att.data).hexdigest(),
-                            f"{file.source_path}#{att.index}", None, file.received_at, file.rule)
+                            f"{file.source_path}#{att.index}", None, file.received_at, file.rule, file.stamp)
             if att.is_workbook:
                 parts.append((part, WORKBOOK, self._judge(part, owner, owner_says, now)))
             else:

@@ -338,3 +338,24 @@ def test_sigkill_mid_batch_then_rerun_archives_and_records_each_file_once(workdi
     assert len(copies) == 200 and not any(p.name.startswith(".tmp-") for p in copies)
     receipts = [p for p in (workdir / "inbox").rglob("回执/*.txt")]
     assert len(receipts) == 200
+
+
+def test_a_crash_after_archiving_a_watched_file_leaves_one_copy(workdir):
+    """The watcher gives a file its event time; after a crash the rescan gives it its metadata time. The
+    archive copy must still be the same one."""
+    from pipeline.ingest import Candidate, Ingester
+
+    path = drop(workdir, EXEC_DIR, "附件2.xlsx")
+    cfg = config.load(workdir / "config.toml")
+
+    def crash(name, p):
+        if name == "archived":
+            raise KeyboardInterrupt
+
+    with Ledger(cfg.ledger) as ledger, pytest.raises(KeyboardInterrupt):
+        Ingester(cfg, ledger, lambda: at("2023-05-20T10:00:05"), faults=crash).run(
+            [Candidate(path, "inbox", cfg.unit_named(EXEC), at("2023-05-20T10:00:00"), "watcher_event")])
+    assert len(archived(workdir)) == 1 and inbox_files(workdir) == [path]
+    ingest(workdir)  # the restart finds it by a scan
+    assert len(archived(workdir)) == 1
+    assert table_counts(workdir)["arrivals"] == 1

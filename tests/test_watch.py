@@ -185,10 +185,13 @@ def test_killed_mid_batch_and_restarted_loses_nothing_and_counts_nothing_twice(w
         time.sleep(1.5)
         for src, dest in staged:
             os.replace(src, dest)
-        assert wait_until(lambda: len(arrivals(workdir)) >= 20, timeout=120)
+        archive = workdir / "archive"
+        assert wait_until(lambda: archive.exists() and sum(1 for p in archive.rglob("*.xlsx")) >= 20,
+                          timeout=120, every=0.01)
         first.send_signal(signal.SIGKILL)
         first.wait()
-        assert len(arrivals(workdir)) < 120, "the kill should land mid-batch"
+        waiting = [p for p in (workdir / "inbox").rglob("*.xlsx") if "回执" not in p.parts]
+        assert waiting, "the kill should land mid-batch"
     finally:
         if first.poll() is None:
             first.kill()
