@@ -52,11 +52,16 @@ def test_ignored_and_material_files(workdir):
     lo_lock.write_text("x")
     scan = workdir / "盖章扫描件.pdf"
     scan.write_bytes(b"%PDF-1.4")
-    result = run("validate", "--json", lock, lo_lock, scan)
+    import docx
+
+    report = docx.Document()
+    report.add_paragraph("5月安全生产工作情况")
+    report.save(workdir / "工作情况.docx")
+    result = run("validate", "--json", lock, lo_lock, scan, workdir / "工作情况.docx")
     assert result.exit_code == 0
     files = json.loads(result.output)["files"]
     assert [(f.get("ignored"), f.get("material"), f["ok"], f["issues"]) for f in files] == [
-        (True, None, True, []), (True, None, True, []), (None, True, True, [])]
+        (True, None, True, []), (True, None, True, []), (None, True, True, []), (None, True, True, [])]
 
 
 def test_validate_changes_nothing(workdir):

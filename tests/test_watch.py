@@ -153,6 +153,18 @@ def test_a_file_present_before_the_watcher_starts(workdir):
     assert [(r[0], r[1], r[2]) for r in arrivals(workdir)] == [("早到的.xlsx", "accepted", "inbox_ctime")]
 
 
+def test_a_dead_observer_is_restarted(workdir):
+    fast(workdir)
+    with watching(workdir, False) as (watcher, lines):
+        dead = watcher.observer
+        dead.stop()
+        dead.join(10)
+        assert wait_until(lambda: watcher.observer is not dead and watcher.observer.is_alive(), timeout=10)
+        make_submission(workdir / "inbox" / EXEC / "之后.xlsx")  # the next rescan is a minute away
+        assert wait_until(lambda: len(arrivals(workdir)) == 1, timeout=20)
+    assert arrivals(workdir)[0][2] == "watcher_event"
+
+
 def test_merge_while_the_watcher_runs(workdir):
     fast(workdir)
     with watching(workdir, False) as (watcher, lines):
