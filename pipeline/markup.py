@@ -38,7 +38,10 @@ def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], ori
         plain = wb.add_format({"font_name": "宋体"})
         taken: set[str] = {"错误说明"}
         notes = wb.add_worksheet("错误说明")
-        notes.write_string(0, 0, f"文件“{original_name}”未通过校验，请按下列说明修改后重新报送（红色单元格为错误，黄色为提示）。", wrap)
+        intro = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体", "font_size": 12, "bold": True})
+        notes.merge_range(0, 0, 0, 6, f"文件“{original_name}”未通过校验，请按下列说明修改后重新报送。"
+                                      "后面的工作表是原表的内容：红色单元格为错误，黄色为提示，鼠标移到单元格上可看到说明。", intro)
+        notes.set_row(0, 36)
         for c, text in enumerate(("序号", "级别", "代码", "问题", "工作表", "单元格", "说明")):
             notes.write_string(2, c, text, head)
         for i, it in enumerate(issues, start=1):
@@ -50,7 +53,11 @@ def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], ori
         notes.set_column(2, 2, 20)
         notes.set_column(3, 3, 18)
         notes.set_column(4, 5, 10)
-        notes.set_column(6, 6, 80)
+        notes.set_column(6, 6, 70)
+        notes.set_landscape()
+        notes.set_paper(9)
+        notes.fit_to_pages(1, 0)  # the message column must reach the paper
+        notes.repeat_rows(2)
         notes.activate()
         by_cell: dict[tuple[str, int, int], list[Issue]] = {}
         for it in issues:
@@ -70,6 +77,9 @@ def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], ori
                     ws.write_blank(r, c, None, red)
                 ws.write_comment(r, c, "\n".join(i.message for i in its), {"x_scale": 3, "y_scale": 2.5})
             ws.set_column(0, 0, 18)
+            ws.set_landscape()
+            ws.set_paper(9)
+            ws.fit_to_pages(1, 0)
     finally:
         wb.close()
     return path
