@@ -324,8 +324,7 @@ class Ingester:
         self.faults("removed", cand.path)
         results = [j.result(cand.path, pid, name=p.name) for (p, _k, j), pid in zip(parts, part_ids)]
         note = "邮件中没有附件2表格" if mail and not mail.workbooks else (broken or "")
-        return results + [FileResult(cand.path, container.outcome if container.outcome != "email" else "email",
-                                     unit, email_id, message=note, issues=container.issues)]
+        return results + [FileResult(cand.path, container.outcome, unit, email_id, message=note, issues=container.issues)]
 
     def _add_history(self, v: Validation) -> None:
         """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from . import form
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -292,13 +291,6 @@ class Ledger:
             out += [(row[0], dict(zip(names, row[1:]))) for row in cur]
         return out
 
-    def values_of(self, arrival_id: int) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for sector, metric, value in self.db.execute(
-                "SELECT sector, metric, value FROM submission_values WHERE arrival_id = ?", (arrival_id,)):
-            out.setdefault(sector, {})[metric] = value
-        return out
-
     def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
         """The current submission of each (unit, year, to-month): the accepted one received last."""
         cond, args = ["outcome = 'accepted'"], []
@@ -374,6 +366,3 @@ def _statements(script: str) -> list[str]:
             buf = []
     return out
 
-
-def all_count_keys() -> list[tuple[str, str]]:
-    return [(s.key, m.key) for s in form.SECTORS for m in form.COUNT_METRICS]

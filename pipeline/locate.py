@@ -98,10 +98,6 @@ class LocatedForm:
         return self._slots[key]
 
 
-def _metric_for(key: str) -> str | None:
-    return _METRIC_KEYS.get(key)
-
-
 _METRIC_KEYS = {header_key(t): m.key for m in form.METRICS for t in (m.label, *m.variants)}
 _SECTOR_KEYS = {row_label_key(t): s.key for s in form.ROWS for t in (s.label, *s.variants)}
 _ANCHORS = {"行业领域", "领域", "行业", "行业(领域)", "项目"}
@@ -142,7 +138,7 @@ def _headers(sheet: SheetData, r0: int, c_from: int) -> dict[str, tuple[int, int
         for c in range(c_from, len(sheet.rows[r])):
             value = sheet.rows[r][c]
             if isinstance(value, str) and value:
-                key = _metric_for(header_key(value))
+                key = _METRIC_KEYS.get(header_key(value))
                 if key and key not in cols:
                     cols[key] = (r, c)
     return cols

@@ -2,7 +2,6 @@
 Used by the demo, the benchmarks and the tests."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +131,3 @@ def _retyped(path, values, unit, year, month_from, month_to, total, rates, head,
         ws.cell(r + 1, c0 + 6, phone)
     wb.save(path)
 
-
-def copy_to(src: Path, dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    return dest

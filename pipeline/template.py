@@ -231,6 +231,3 @@ def _validations(ws) -> None:
         "error_title": "年份有误", "error_message": "请填写四位数的年份，例如 2023。",
     })
 
-
-def cell_name(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row, col)
