@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .cli_support import (MOMENT, MONTH, print_validation, validate_email, config_or_defaults, load_config,
-                          moment, month_and_moment, now_in, open_ledger, print_file_result, run_ingest)
+from .cli_support import (MOMENT, MONTH, config_or_defaults, load_config, moment, month_and_moment, now_in,
+                          internal_error, open_ledger, print_file_result, print_report_entry, run_ingest)
+from .files import WORKBOOK, kind_of
 from .ingest import folder_unit_of
 from .months import Month
 
@@ -101,45 +102,35 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     """
     import json
 
-    from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
+    from .ingest import check_files
     from .markup import write_markup
-    from .parallel import validate_paths
     from .reader import check_xml_defenses
     from .validate import validate_bytes
 
     check_xml_defenses()
     cfg = load_config(ctx)
     now = now_in(cfg)
-    reports, rejected = [], False
-    workbooks = [p for p in files if kind_of(p, cfg.inbox) == WORKBOOK]
-    checked = dict(zip(workbooks, validate_paths([(p, folder_unit_of(cfg, p)) for p in workbooks], cfg, now)))
-    for path in files:
-        kind = kind_of(path, cfg.inbox)
-        if kind == EMAIL:
-            for name, v in validate_email(cfg, path, now):
-                rejected |= not v.ok
-                reports.append(v.to_dict(f"{path}#{name}"))
-                if not as_json:
-                    print_validation(f"{path}#{name}", v)
-            continue
-        if kind != WORKBOOK:
-            what = {IGNORED: "ignored", MATERIAL: "material"}.get(kind, kind)
-            reports.append({"path": str(path), what: True, "ok": True, "unit": None, "year": None,
-                            "month_from": None, "month_to": None, "issues": [], "values": {}})
-            if not as_json:
-                click.echo(f"- {'忽略' if kind == IGNORED else '附件材料（不是表格，不校验）'}  {path}")
-            continue
-        v = checked[path]
-        rejected |= not v.ok
-        reports.append(v.to_dict(str(path)))
-        if not as_json:
-            print_validation(str(path), v)
-        if markup is not None and not v.ok:
-            full = validate_bytes(path.read_bytes(), cfg, now, folder_unit_of(cfg, path))
-            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
-            click.echo(f"标注副本：{out}", err=True)
+    ledger = open_ledger(cfg, "validate", read_only=True) if cfg.ledger.exists() else None
+    try:
+        report = check_files(list(files), cfg, now, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
     if as_json:
-        click.echo(json.dumps({"files": reports}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for f in report.files:
+            print_report_entry(f)
+    if markup is not None:
+        for path in files:
+            entries = [f for f in report.files if f["path"] == str(path) and not f["ok"] and f.get("values") is not None]
+            if not entries or kind_of(path) != WORKBOOK:
+                continue
+            full = validate_bytes(path.read_bytes(), cfg, now, folder_unit_of(cfg, path))
+            if full.workbook is not None:
+                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
+                click.echo(f"标注副本：{out}", err=True)
+    rejected = not report.ok
     ctx.exit(1 if rejected else 0)
 
 
@@ -394,7 +385,17 @@ def demo(directory: Path):
 
 
 def main() -> None:
-    cli(prog_name="annex2")
+    """The clerk never sees a Python traceback: an unexpected error is logged in full and summed up in one
+    Chinese line with where the log is, exit status 3 (spec 13)."""
+    try:
+        cli(prog_name="annex2", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("已中断。", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        sys.exit(internal_error(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -80,7 +80,8 @@ class Watch:
     stable_seconds: float = 2.0
     rescan_seconds: float = 60
     rebuild_debounce_seconds: float = 3.0
-    incomplete_seconds: float = 60  # a file still not a complete workbook after this long is ingested (and rejected)
+    incomplete_seconds: float = 900  # a file still not a complete container after this long is ingested (and rejected)
+    office_lock_minutes: float = 240  # a file beside an Office lock file (~$name) waits this long at most
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                "max_attachments": ((int,), 200)},
     "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
               "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0),
-              "incomplete_seconds": ((int, float), 60)},
+              "incomplete_seconds": ((int, float), 900), "office_lock_minutes": ((int, float), 240)},
     "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),

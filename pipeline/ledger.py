@@ -69,11 +69,69 @@ MIGRATIONS: list[tuple[int, str]] = [
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     -- The current submission for (unit, year, to-month): the accepted one received last (spec 8.11).
     """),
+    # Robustness (spec 13): outcome `failed` (an internal error on one file, retried once), a unique key on
+    # what identifies an arrival (two processes racing cannot record it twice), and the retry's link.
+    # SQLite cannot alter a CHECK constraint, so the table is rebuilt (foreign keys are off meanwhile).
+    (2, """
+    CREATE TABLE arrivals_v2 (
+        id INTEGER PRIMARY KEY,
+        original_name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_ctime_ns INTEGER,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received_utc TEXT NOT NULL,
+        received_rule TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        unit TEXT,
+        folder_unit TEXT,
+        declared_unit TEXT,
+        year INTEGER, month_from INTEGER, month_to INTEGER, sheet TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'duplicate', 'material', 'email', 'failed')),
+        duplicate_of INTEGER REFERENCES arrivals(id),
+        parent_id INTEGER REFERENCES arrivals(id),
+        archived_path TEXT NOT NULL,
+        receipt_path TEXT,
+        recorded_at TEXT NOT NULL,
+        command TEXT NOT NULL,
+        arrival_key TEXT UNIQUE,              -- NULL for e-mail parts; see Ledger.arrival_key
+        retry_of INTEGER REFERENCES arrivals(id)
+    );
+    INSERT INTO arrivals_v2 (id, original_name, source, source_path, source_ctime_ns, sha256, size, received_utc,
+        received_rule, kind, unit, folder_unit, declared_unit, year, month_from, month_to, sheet, outcome,
+        duplicate_of, parent_id, archived_path, receipt_path, recorded_at, command)
+        SELECT id, original_name, source, source_path, source_ctime_ns, sha256, size, received_utc,
+        received_rule, kind, unit, folder_unit, declared_unit, year, month_from, month_to, sheet, outcome,
+        duplicate_of, parent_id, archived_path, receipt_path, recorded_at, command FROM arrivals;
+    DROP TABLE arrivals;
+    ALTER TABLE arrivals_v2 RENAME TO arrivals;
+    CREATE INDEX arrivals_sha ON arrivals (sha256);
+    CREATE INDEX arrivals_period ON arrivals (unit, year, month_to, outcome, received_utc);
+    CREATE INDEX arrivals_source ON arrivals (source_path, size, source_ctime_ns);
+    CREATE UNIQUE INDEX arrivals_one_retry ON arrivals (retry_of) WHERE retry_of IS NOT NULL;
+    """),
 ]
+
+# Migrations that rebuild a table run with foreign keys off (SQLite ignores the pragma inside a transaction).
+REBUILDS = frozenset({2})
 
 
 class LedgerError(Exception):
     "The ledger database cannot be opened or is from a newer version of annex2"
+
+
+def ledger_open_text(path: Path, exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        why = "无法写入（文件只读、没有权限或所在磁盘只读）"
+    elif "not a database" in text or "malformed" in text:
+        why = "已损坏（不是有效的台账文件）；请用 annex2 backup 做过的备份替换它"
+    elif "full" in text:
+        why = "无法写入（磁盘空间不足）"
+    else:
+        why = f"无法打开（{exc}）"
+    return f"台账数据库 {path} {why}"
 
 
 def utc_text(moment: datetime) -> str:
@@ -109,11 +167,12 @@ class Arrival:
     declared_unit: str | None
     folder_unit: str | None
     sheet: str | None
+    retry_of: int | None = None
 
 
 _ARRIVAL_COLS = ("id, original_name, source, source_path, sha256, size, received_utc, received_rule, kind, unit, "
                  "year, month_from, month_to, outcome, archived_path, receipt_path, duplicate_of, parent_id, "
-                 "declared_unit, folder_unit, sheet")
+                 "declared_unit, folder_unit, sheet, retry_of")
 
 
 def _arrival(row) -> Arrival:
@@ -153,18 +212,29 @@ def network_filesystem(path: Path) -> str | None:
 
 
 class Ledger:
-    def __init__(self, path: Path, command: str = "annex2"):
+    def __init__(self, path: Path, command: str = "annex2", read_only: bool = False, verify: bool = False):
+        """`read_only`: for commands that only look (validate); `verify`: refuse a damaged file instead of
+        reading it (status, backup)."""
         self.path = Path(path)
         self.command = command
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = FULL")
-            self._migrate()
+            if read_only:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = FULL")
+            if verify and (problem := self.quick_check()) is not None:
+                self.db.close()
+                raise LedgerError(f"台账数据库 {self.path} 已损坏（{problem}），为免读出错误数据已停止。"
+                                  "请用 annex2 backup 做过的备份替换它，或联系技术人员。")
+            if not read_only:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"台账数据库 {self.path} 无法打开：{exc}") from None
+            raise LedgerError(ledger_open_text(self.path, exc)) from None
 
     def close(self) -> None:
         self.db.close()
@@ -194,10 +264,17 @@ class Ledger:
         for version, script in MIGRATIONS:
             if version in done:
                 continue
-            with self.transaction() as db:
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
+            if version in REBUILDS:
+                self.db.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self.transaction() as db:
+                    for statement in _statements(script):
+                        db.execute(statement)
+                    if version in REBUILDS and db.execute("PRAGMA foreign_key_check").fetchone():
+                        raise LedgerError(f"台账 {self.path} 升级时发现不一致的记录，已撤销升级")
+                    db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
+            finally:
+                self.db.execute("PRAGMA foreign_keys = ON")
 
     @property
     def schema_version(self) -> int:
@@ -258,6 +335,24 @@ class Ledger:
         return [_arrival(r) for r in self.db.execute(
             f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id", (sha256,))]
 
+    def by_key(self, key: str) -> Arrival | None:
+        row = self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE arrival_key = ?", (key,)).fetchone()
+        return _arrival(row) if row else None
+
+    def failed_unretried(self) -> list[Arrival]:
+        """Files that ended `failed` and have not had their one retry yet (spec 13)."""
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals a WHERE outcome = 'failed' AND parent_id IS NULL "
+            "AND retry_of IS NULL AND NOT EXISTS (SELECT 1 FROM arrivals r WHERE r.retry_of = a.id) ORDER BY id")]
+
+    def quick_check(self) -> str | None:
+        """None when the database file is sound, else SQLite's first complaint."""
+        try:
+            row = self.db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return None if row and row[0] == "ok" else (row[0] if row else "无结果")
+
     def children(self, arrival_id: int) -> list[Arrival]:
         return [_arrival(r) for r in self.db.execute(
             f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE parent_id = ? ORDER BY id", (arrival_id,))]
@@ -293,7 +388,7 @@ class Ledger:
 
     def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
         """The current submission of each (unit, year, to-month): the accepted one received last."""
-        cond, args = ["outcome = 'accepted'"], []
+        cond, args = ["outcome = 'accepted'", "kind = 'workbook'"], []
         if as_of is not None:
             cond.append("received_utc <= ?")
             args.append(utc_text(as_of))
@@ -310,7 +405,7 @@ class Ledger:
 
     def first_accepted(self, as_of: datetime | None = None) -> dict[tuple[str, int, int], Arrival]:
         """(unit, year, to-month) -> the first accepted submission: it decides timeliness (spec 4)."""
-        cond, args = "outcome = 'accepted'", []
+        cond, args = "outcome = 'accepted' AND kind = 'workbook'", []
         if as_of is not None:
             cond, args = cond + " AND received_utc <= ?", [utc_text(as_of)]
         rows = self.db.execute(f"""

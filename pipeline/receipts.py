@@ -16,7 +16,13 @@ OUTCOME_TEXT = {
     "duplicate": "重复报送 —— 与已受理的文件内容完全相同，未重复计入",
     "material": "已存档（附件材料，不是附件2表格，不作校验）",
     "email": "已收到邮件",
+    "failed": "系统处理出错，已记录 —— 请联系局安全监督股（不需要重新报送，系统会再处理一次）",
 }
+# The one catalogue of outcomes in Chinese: the console/log word, the receipt's short and long forms.
+OUTCOME_LABEL = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
+                 "resumed": "续完", "failed": "失败", "email": "邮件"}
+OUTCOME_SHORT = {"accepted": "已受理", "rejected": "退回", "duplicate": "重复报送，未重复计入",
+                 "material": "已存档（附件材料）", "failed": "系统处理出错，已记录"}
 
 
 def receipt_folder(cfg: Config, folder_unit: str | None, unit: str | None) -> Path:
@@ -28,8 +34,9 @@ def receipt_folder(cfg: Config, folder_unit: str | None, unit: str | None) -> Pa
 
 
 def receipt_name(received_at: datetime, original_name: str) -> str:
+    """Short enough that the marked-up copy's name beside it (`…_错误标注.xlsx`) still fits the filesystem."""
     stem = Path(original_name).stem
-    return safe_filename(f"回执_{received_at:%Y%m%d-%H%M%S}_{stem}.txt")
+    return safe_filename(f"回执_{received_at:%Y%m%d-%H%M%S}_{stem}.txt", max_bytes=200)
 
 
 def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, received_rule: str, unit: str | None,
@@ -54,7 +61,7 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
     for title, group in (("需要改正的错误", errors), ("请核对的提示（不影响受理）", warnings)):
         if group:
             lines += ["", f"{title}："]
-            lines += [f"  {n}. [{i['code']}] {CATALOGUE[i['code']][1]} —— {i['message']}" for n, i in enumerate(group, 1)]
+            lines += [f"  {n}. {CATALOGUE[i['code']][1]} —— {i['message']}（{i['code']}）" for n, i in enumerate(group, 1)]
     if markup_name:
         lines += ["", f"有误的单元格已在“{markup_name}”中标红并加了批注。"]
     if attachments:
