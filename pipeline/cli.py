@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .cli_support import (MOMENT, MONTH, config_or_defaults, load_config, moment, month_and_moment, now_in,
-                          internal_error, open_ledger, print_file_result, print_report_entry, run_ingest)
+                          internal_error, open_ledger, print_file_result, print_unseen_files, print_report_entry, run_ingest)
 from .files import WORKBOOK, kind_of
 from .ingest import folder_unit_of
 from .months import Month
@@ -213,6 +213,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
                f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
     click.echo(render(["单位", "状态", "收到时间", "迟报天数", "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
+    print_unseen_files(cfg)
 
 
 @cli.command()

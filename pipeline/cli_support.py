@@ -203,3 +203,20 @@ def internal_error(exc: BaseException) -> int:
     click.echo(f"系统内部错误（{type(exc).__name__}），已记录在 {where}；请把该文件发给技术人员。"
                "收件箱中的文件没有丢失。", err=True)
     return 3
+
+
+def print_unseen_files(cfg, older_than_days: float = 1.0) -> None:
+    """Files the intake skips (lock, temp, system files) that have sat in the inbox for over a day: so
+    nothing sits there unseen (a unit may have saved its report under a temp name)."""
+    import time
+
+    from .collect import ignored_files
+
+    found = ignored_files(cfg, older_than_days * 86400, time.time())
+    if not found:
+        return
+    click.echo(f"\n注意：收件箱中有 {len(found)} 个文件超过一天未处理（被视为锁文件、临时文件或系统文件）：")
+    for path, age in found[:20]:
+        from .safe_names import display_name
+
+        click.echo(f"  {display_name(str(path.relative_to(cfg.inbox)))}（{age / 86400:.0f} 天）")

@@ -263,7 +263,12 @@ def load(path: Path) -> Config:
             f"{path}: 找不到配置文件 config.toml（在 {path.parent.resolve()} 中查找）。"
             f"请先运行 `annex2 init {path.parent}` 建立工作目录，或用 --config 指定配置文件。"
         ])
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(path, [f"{path}:{line}: 文件不是 UTF-8 编码（可能是记事本另存为 ANSI/GBK）。"
+                                 "请用 UTF-8 编码保存 config.toml（记事本：另存为 → 编码选 UTF-8）"]) from None
     return parse(text, path)
 
 

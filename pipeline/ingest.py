@@ -272,15 +272,16 @@ class Ingester:
                          for i, (p, _j) in enumerate(judged.parts)]
         self.faults("archived", cand.path)
         receipts = receipt_folder(self.cfg, owner.name if owner else None, judged.unit)
+        local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time, every run alike
         now = self.clock()
         try:
             with self.ledger.transaction() as db:
                 top = self._record(db, now, cand.source if retry_of is None else "retry", file, judged, owner,
-                                   archived, receipts / receipt_name(file.received_at, file.name), key=key,
+                                   archived, receipts / receipt_name(local, file.name), key=key,
                                    retry_of=retry_of.id if retry_of else None)
                 ids: list[int] = []
                 for (p, j), part_archive in zip(judged.parts, part_archives):
-                    receipt = receipts / receipt_name(file.received_at, p.name) if j.kind == WORKBOOK else None
+                    receipt = receipts / receipt_name(local, p.name) if j.kind == WORKBOOK else None
                     dup = ids[j.duplicate_part] if j.duplicate_part is not None else None
                     ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipt, parent_id=top,
                                             duplicate_id=dup))

@@ -12,7 +12,14 @@ MAX_NAME = 80  # characters; leaves room for folders under Windows' 260-characte
 def display_name(name: str, max_len: int = 120) -> str:
     """A name as shown to people: bytes that were not UTF-8 become U+FFFD, control characters (a newline
     could forge a receipt line) become visible marks, and the length is bounded."""
-    text = str(name).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    text = str(name)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):  # bytes that were not UTF-8 (a POSIX name)
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            text = raw.decode("gb18030")  # a Chinese share's names are usually GBK
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     text = "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
     return text if len(text) <= max_len else text[: max_len - 1] + "…"
 
