@@ -33,6 +33,7 @@ from .readiness import wait_reason
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from .safe_names import display_name, safe_filename
 from .validate import Validation, validate_bytes
+from .workspace import RECEIPTS_DIR
 
 log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]
@@ -168,15 +169,18 @@ class Ingester:
         return self._load_all([Candidate(w.path, "inbox", folder_unit_of(self.cfg, w.path)) for w in fresh], result)
 
     def _sweep_temp_files(self) -> None:
-        """Half-written archive copies from a killed run (their originals are still in the inbox); a copy
-        another live process is writing right now is left alone."""
-        if self.cfg.archive.exists():
-            for tmp in self.cfg.archive.rglob(".tmp-*"):
-                if abandoned_temp(tmp, self.wall()):
-                    try:
-                        tmp.unlink()
-                    except OSError:
-                        pass
+        """Half-written archive copies and receipts from a killed run (their originals are still in the inbox,
+        or recorded and re-receipted); a file another live process is writing right now is left alone."""
+        places = [(self.cfg.archive, "**/.tmp-*"), (self.cfg.inbox, f"*/{RECEIPTS_DIR}/.tmp-*"),
+                  (self.cfg.outbox, "receipts/*/.tmp-*")]
+        for folder, pattern in places:
+            if folder.exists():
+                for tmp in folder.glob(pattern):
+                    if abandoned_temp(tmp, self.wall()):
+                        try:
+                            tmp.unlink()
+                        except OSError:
+                            pass
 
     # --- reading one arrival ------------------------------------------------------------------------
 

@@ -67,9 +67,10 @@ def _ole_complete(head: bytes, size: int) -> bool:
     sectors = (size - sector) // sector if size >= 2 * sector else 0
     if sectors <= 0:
         return False
-    dir_start, _sig, minifat_start = struct.unpack_from("<III", head, 48)
+    dir_start = struct.unpack_from("<I", head, 48)[0]
+    minifat_start, _minifat_count, difat_start = struct.unpack_from("<III", head, 60)
     difat = struct.unpack_from("<109I", head, 76)
-    pointers = [p for p in (dir_start, minifat_start, *difat) if p not in (_FREE, _END_OF_CHAIN)]
+    pointers = [p for p in (dir_start, minifat_start, difat_start, *difat) if p not in (_FREE, _END_OF_CHAIN)]
     return all(p < sectors for p in pointers)
 
 
