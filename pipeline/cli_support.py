@@ -9,11 +9,16 @@ from pathlib import Path
 import click
 
 from . import config as config_mod
+from . import zh_click
 from .ingest import folder_unit_of
 from .months import BadMonth, Month
 
+zh_click.install()  # click's own words (用法、选项、错误) in Chinese, before any command prints
+
 
 class MonthType(click.ParamType):
+    """2023-05, 2023/5, 2023.5, 202305, 2023年5月 (months.Month.parse)."""
+
     name = "YYYY-MM"
 
     def convert(self, value, param, ctx):
@@ -29,19 +34,18 @@ MONTH = MonthType()
 
 
 class MomentType(click.ParamType):
-    """Kept as text; turned into a moment in the bureau's zone once the config is loaded."""
+    """Kept as ISO text (2023年5月23日 18:00 -> 2023-05-23T18:00:00); turned into a moment in the bureau's zone
+    once the config is loaded."""
 
     name = "DATE[THH:MM]"
 
     def convert(self, value, param, ctx):
-        from datetime import date, datetime
+        from .clock import BadMoment, normalize_moment
 
-        text = str(value).strip()
         try:
-            (date.fromisoformat if len(text) == 10 else datetime.fromisoformat)(text.replace(" ", "T", 1))
-        except ValueError:
-            self.fail(f"“{text}” 不是日期或时间（例如 2023-05-23 或 2023-05-23T18:30）", param, ctx)
-        return text
+            return normalize_moment(value)
+        except BadMoment as exc:
+            self.fail(str(exc), param, ctx)
 
 
 MOMENT = MomentType()
