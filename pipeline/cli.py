@@ -413,6 +413,12 @@ def demo(directory: Path):
     click.echo(result.summary())
 
 
+from .cli_history import history, void  # noqa: E402  (commands in their own module)
+
+cli.add_command(history)
+cli.add_command(void)
+
+
 def main() -> None:
     cli(prog_name="annex2")
 

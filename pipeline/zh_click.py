@@ -118,6 +118,7 @@ def install() -> None:
 _WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f“”‘’…—]")
 _TOKEN = re.compile(rf"{_WIDE.pattern}|[^\s\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f“”‘’…—]+|\s+")
 _NO_LINE_START = set("，。、；：？！）》」』】”’…%,.;:)")
+_NO_LINE_END = set("（《「『【“‘(")
 
 
 def display_width(text: str) -> int:
@@ -145,8 +146,11 @@ def wrap(text: str, width: int, indent: str = "", subsequent: str | None = None)
             continue
         piece = (" " if space else "") + tok
         if not at_start and display_width(cur + piece) > width and tok[0] not in _NO_LINE_START:
+            carry = ""
+            if cur[-1] in _NO_LINE_END and len(cur.strip()) > 1:  # an opening bracket goes with what it opens
+                cur, carry = cur[:-1], cur[-1]
             lines.append(cur)
-            cur, piece = subsequent, tok
+            cur, piece = subsequent + carry, tok
         cur += piece
         at_start, space = False, False
     lines.append(cur)
