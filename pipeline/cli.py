@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .zh_click import ZhGroup
-from .cli_support import (MOMENT, MONTH, print_validation, validate_email, config_or_defaults, load_config,
+from .cli_support import (MOMENT, MONTH, echo_json, print_validation, validate_email, config_or_defaults, load_config,
                           moment, month_and_moment, now_in, open_ledger, print_file_result, run_ingest)
 from .ingest import folder_unit_of
 from .months import Month
@@ -156,8 +156,9 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 @click.option("--received-at", type=MOMENT, default=None,
               help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填）。")
 @click.option("--unit", default=None, metavar="UNIT", help="给出的文件由哪个单位报送（名称或别名）。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None):
+def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, as_json: bool = False):
     """处理一遍收件箱（或给出的文件）：校验、存档、记入台账、写回执。
 
     重复运行不会重复记录。收件箱以外的文件只复制、不移动，并且要用 --received-at 给出收到时间。
@@ -169,7 +170,12 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
         annex2 ingest "D:\\邮件附件\\附件2 执法大队.xlsx" --unit 执法大队 --received-at "2023年5月22日 16:40"
     """
     cfg = load_config(ctx)
-    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest")
+    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json)
+    if as_json:
+        from .summaries import ingest_summary
+
+        echo_json(ingest_summary(result))
+        ctx.exit(0 if result.ok else 1)
     for r in result.files:
         print_file_result(r, cfg)
     click.echo(result.summary, err=True)
@@ -239,8 +245,9 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
               help="按这个时刻判断，文书中的日期也用它（默认：现在）。")
 @click.option("--send", is_flag=True, help="通过 config.toml 中 [smtp] 配置的邮件服务器发出邮件草稿。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文件列表。")
 @click.pass_context
-def notices(ctx, month: Month, as_of: str | None, send: bool):
+def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = False):
     """生成当月的催报通知、通报和报告。
 
     给逾期单位的催报通知、月度通报、上报局领导的报告，写成 .docx 和 .eml 草稿，
@@ -259,22 +266,29 @@ def notices(ctx, month: Month, as_of: str | None, send: bool):
         raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
     with open_ledger(cfg, "notices") as ledger:
         folder, written = write_notices(cfg, ledger, month, when)
-        for n in written:
-            click.echo(str(folder / n.file))
+        if not as_json:
+            for n in written:
+                click.echo(str(folder / n.file))
+        sent = None
         if send:
             try:
                 sent = send_notices(cfg, ledger, folder, written, moment(cfg, None))
             except SendError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"已发送 {len(sent)} 封邮件", err=True)
+    if as_json:
+        from .summaries import notices_summary
+
+        echo_json(notices_summary(month, when, folder, written, len(sent) if sent is not None else None))
 
 
 @cli.command()
 @click.option("--month", type=MONTH, required=True, help="报送月份，如 2023-05 或 2023年5月。")
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
               help="按台账在这个时刻的状态生成（默认：现在）。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def merge(ctx, month: Month, as_of: str | None):
+def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
     """每月汇总：生成局领导汇总表、台账总表和通知文书。
 
     先处理收件箱，再生成台账总表 outbox/master.xlsx、outbox/YYYY-MM/ 下的局领导汇总表和
@@ -290,8 +304,8 @@ def merge(ctx, month: Month, as_of: str | None):
 
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
-    result = run_ingest(ctx, cfg, (), None, None, "merge")
-    for r in result.files:
+    result = run_ingest(ctx, cfg, (), None, None, "merge", quiet=as_json)
+    for r in result.files if not as_json else ():
         print_file_result(r, cfg)
     if result.files:
         click.echo(result.summary, err=True)
@@ -305,6 +319,11 @@ def merge(ctx, month: Month, as_of: str | None):
     for published in (out.master, out.leadership):
         if published.alternative:
             click.echo(f"注意：{published.reason}", err=True)
+    if as_json:
+        from .summaries import merge_summary
+
+        echo_json(merge_summary(month, when, result, out))
+        return
     click.echo(f"领导汇总表：{out.leadership.path}")
     click.echo(f"台账总表：  {out.master.path}")
     click.echo(f"通知文书：  {out.notices_dir}（{len(out.notices)} 个文件）")
@@ -318,8 +337,12 @@ def merge(ctx, month: Month, as_of: str | None):
               help="导出 CSV：每个单位每个行业领域一行（UTF-8 带 BOM，Excel/WPS 可直接打开）。")
 @click.option("--annex2", "annex2_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="把全区合计写成填好的附件2，上报市局。")
+@click.option("--labels", type=click.Choice(["keys", "zh"]), default="keys", show_default=True,
+              help="CSV 的表头和行业领域：keys 用英文键名（供脚本），zh 用中文。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_path: Path | None):
+def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_path: Path | None,
+           labels: str = "keys", as_json: bool = False):
     """导出汇总数据：CSV，或上报市局的附件2。
 
     CSV 每个单位每个行业领域一行；附件2 是填好全区合计的表格（填报单位为本局），
@@ -331,19 +354,29 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
         annex2 export --month 2023-05 --csv 2023年5月.csv --labels zh   # 中文表头
         annex2 export --month 2023-05 --annex2 云溪区_附件2_2023年5月.xlsx
     """
-    from .export import export_annex2, export_csv
+    from .export import coverage, export_annex2, export_csv
 
     if (csv_path is None) == (annex2_path is None):
         raise click.UsageError("请给出 --csv FILE 或 --annex2 FILE 之一")
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
     with open_ledger(cfg, "export") as ledger:
+        cover = coverage(cfg, ledger, month, when)
+        n = None
         if csv_path:
-            n = export_csv(cfg, ledger, month, when, csv_path)
-            click.echo(f"{csv_path}（{n} 行）")
+            n = export_csv(cfg, ledger, month, when, csv_path, labels=labels)
         else:
             export_annex2(cfg, ledger, month, when, annex2_path)
-            click.echo(str(annex2_path))
+    # Said every time on stderr, so a total that leaves units out is never sent on without a word.
+    click.echo(f"{'注意：' if not cover.complete else ''}{month.label}合计{cover.text}。", err=True)
+    if as_json:
+        from .summaries import export_summary
+
+        echo_json(export_summary(month, when, "csv" if csv_path else "annex2", csv_path or annex2_path, n, cover))
+    elif csv_path:
+        click.echo(f"{csv_path}（{n} 行）")
+    else:
+        click.echo(str(annex2_path))
 
 
 @cli.command()

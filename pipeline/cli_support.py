@@ -90,6 +90,13 @@ def config_or_defaults(ctx: click.Context) -> config_mod.Config:
     return config_mod.defaults()
 
 
+def echo_json(data) -> None:
+    """A --json summary on stdout (UTF-8 text, Chinese kept readable)."""
+    import json
+
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def now_in(cfg: config_mod.Config) -> datetime:
     return datetime.now(cfg.bureau.tz)
 
