@@ -72,7 +72,7 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None):
 
     \b
     示例：
-        annex2 template -o 附件2.xlsx
+        annex2 template -o 附件2.xlsx                      # 空白模板
         annex2 template --unit 执法大队 --month 2023-05
     """
     from .template import Header, default_filename, write_template
@@ -100,7 +100,7 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None):
 def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     """检查报表，不做任何改动（除非给了 --markup）。
 
-    全部通过（允许有提示）时退出状态为 0，有任何文件被退回时为 1。
+    退出状态：全部通过（允许有提示）时为 0，有任何文件被退回时为 1。
 
     \b
     示例：
@@ -162,11 +162,11 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
     """处理一遍收件箱（或给出的文件）：校验、存档、记入台账、写回执。
 
     重复运行不会重复记录。收件箱以外的文件只复制、不移动，并且要用 --received-at 给出收到时间。
-    有文件被退回时退出状态为 1。
+    退出状态：有文件被退回时为 1，否则为 0。
 
     \b
     示例：
-        annex2 ingest
+        annex2 ingest                   # 处理收件箱中的全部文件
         annex2 ingest "D:\\邮件附件\\附件2 执法大队.xlsx" --unit 执法大队 --received-at "2023年5月22日 16:40"
     """
     cfg = load_config(ctx)
@@ -211,7 +211,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 
     \b
     示例：
-        annex2 status
+        annex2 status                   # 本月情况
         annex2 status --month 2023年5月 --as-of 2023-05-31 --json   # 5月底时的情况，JSON 格式
     """
     import json
@@ -255,7 +255,7 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = Fa
 
     \b
     示例：
-        annex2 notices --month 2023-05 --as-of 2023-05-31
+        annex2 notices --month 2023-05 --as-of 2023-05-31   # 按 5 月 31 日的情况
         annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
     from .notices import SendError, send_notices, write_notices
@@ -296,7 +296,7 @@ def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
 
     \b
     示例：
-        annex2 merge --month 2023-05
+        annex2 merge --month 2023-05                # 汇总 5 月
         annex2 merge --month 2023年5月 --as-of "2023年5月31日 18:00"
     """
     from .lock import LockBusy, folder_lock
@@ -391,7 +391,7 @@ def watch(ctx, polling: bool | None):
 
     \b
     示例：
-        annex2 watch
+        annex2 watch                # 一直运行，按 Ctrl+C 停止
         annex2 watch --polling      # 收件箱在网络共享上
     """
     import signal
@@ -432,7 +432,7 @@ def demo(directory: Path):
 
     \b
     示例：
-        annex2 demo
+        annex2 demo                     # 在当前文件夹下的 demo 中演示
         annex2 demo D:\\annex2-演示
     """
     from .demo import DemoFolderNotEmpty, run_demo

@@ -116,7 +116,6 @@ def install() -> None:
 # --- Chinese text in a terminal: two columns per character, breaks between characters, not only at spaces.
 
 _WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f“”‘’…—]")
-_TOKEN = re.compile(rf"{_WIDE.pattern}|[^\s\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f“”‘’…—]+|\s+")
 _NO_LINE_START = set("，。、；：？！）》」』】”’…%,.;:)")
 _NO_LINE_END = set("（《「『【“‘(")
 
@@ -135,12 +134,34 @@ def join_lines(lines: list[str]) -> str:
     return out
 
 
+def _tokens(text: str) -> list[str]:
+    """Pieces that may not be broken: a line may break at a space or between two Chinese characters only
+    (so 附件2[_单位].xlsx and 2023年5月 stay whole where Latin touches Chinese)."""
+    out: list[str] = []
+    cur = ""
+    for ch in text:
+        if ch.isspace():
+            if cur:
+                out.append(cur)
+                cur = ""
+            if out and not out[-1].isspace():
+                out.append(" ")
+        elif cur and _WIDE.match(ch) and _WIDE.match(cur[-1]):
+            out.append(cur)
+            cur = ch
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
 def wrap(text: str, width: int, indent: str = "", subsequent: str | None = None) -> list[str]:
     """`text` as lines no wider than `width` terminal columns (a Latin word longer than that stays whole)."""
     subsequent = indent if subsequent is None else subsequent
     lines, cur, space = [], indent, False
     at_start = True
-    for tok in _TOKEN.findall(text):
+    for tok in _tokens(text):
         if tok.isspace():
             space = not at_start
             continue
@@ -286,7 +307,7 @@ def config_option_after() -> click.Option:
     return click.Option(["--config", "config_path"], type=click.Path(dir_okay=False, path_type=Path),
                         default=None, expose_value=False, is_eager=True, callback=_remember_config,
                         metavar="FILE",
-                        help="使用这个 config.toml（也可写在子命令之前，或设环境变量 ANNEX2_CONFIG）。")
+                        help="使用这个配置文件（也可写在子命令之前，或用环境变量 ANNEX2_CONFIG 指定）。")
 
 
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
