@@ -192,3 +192,35 @@ def test_csv_with_chinese_labels(corrected, tmp_path):
     assert rows[0][-1] == "停产停业整顿（家）"
     assert [r[4] for r in rows[1:]] == ["建设领域", "烟花爆竹安全", "交通安全", "文化体育旅游", "学生安全", "自然灾害", "其他"]
     assert rows[3][6] == "30"
+
+
+def test_json_summaries_of_ingest_merge_notices_export(workdir, tmp_path):
+    drop(workdir, EXEC, "附件2.xlsx")
+    drop(workdir, EXEC, "附件2-错.xlsx", cells={("traffic", "major_fixed"): 5})
+    result = run("ingest", "--json")
+    assert result.exit_code == 1  # one rejected
+    data = json.loads(result.stdout)
+    assert set(data) == {"ok", "counts", "files"} and data["ok"] is False
+    assert data["counts"] == {"accepted": 1, "rejected": 1, "duplicate": 0, "material": 0, "resumed": 0, "failed": 0}
+    assert sorted((f["outcome"], f["unit"], f["period"]) for f in data["files"]) == [
+        ("accepted", EXEC, "2023年1月至5月"), ("rejected", EXEC, "2023年1月至5月")]
+    (bad,) = [f for f in data["files"] if f["outcome"] == "rejected"]
+    assert [(i["code"], i["cell"]) for i in bad["issues"]] == [("E_FIXED_GT_FOUND", "G9")]
+    assert set(bad) == {"path", "outcome", "unit", "id", "period", "message", "issues"}
+
+    # ingested just now (its arrival time is the file's), so the merge is as of now too
+    merged = json.loads(run("merge", "--month", "2023-05", "--json").stdout)
+    assert set(merged) >= {"month", "as_of", "ingest", "leadership", "master", "notices_dir", "notices", "status"}
+    assert merged["month"] == "2023-05"
+    assert merged["ingest"]["files"] == [] and merged["status"]["summary"].startswith("已报 1/9")
+    assert merged["leadership"].endswith("安全生产督查情况汇总_2023年5月.xlsx")
+
+    notices = json.loads(run("notices", "--month", "2023-05", "--json").stdout)
+    assert set(notices) == {"month", "as_of", "folder", "notices", "sent"} and notices["sent"] is None
+    kinds = [n["kind"] for n in notices["notices"]]
+    assert kinds.count("reminder") == 8 and "bulletin" in kinds
+    assert all(set(n) == {"kind", "path", "unit", "recipients"} for n in notices["notices"])
+
+    exported = json.loads(run("export", "--month", "2023-05", "--annex2", tmp_path / "a.xlsx", "--json").stdout)
+    assert set(exported) == {"month", "as_of", "format", "path", "rows", "coverage"}
+    assert (exported["format"], exported["rows"], exported["coverage"]["reported"]) == ("annex2", None, [EXEC])
