@@ -49,8 +49,13 @@ def init(directory: Path, force: bool):
         annex2 init D:\\安全统计
         annex2 init "D:\\安全 统计\\2023年"     # 路径中有空格时加英文双引号
     """
+    from .config import CONFIG_NAME, find_config
     from .workspace import WorkspaceExists, init as do_init
 
+    enclosing = find_config(None, start=directory.resolve().parent)
+    if enclosing.is_file() and not (directory / CONFIG_NAME).exists() and not force:
+        raise click.ClickException(f"{directory} 位于已有的工作目录 {enclosing.parent} 之内，不能在里面再建一个"
+                                   f"（在它的任何子文件夹中都可以直接运行 annex2 的命令）。确需如此，请加 --force。")
     try:
         layout = do_init(directory, force=force)
     except WorkspaceExists as exc:

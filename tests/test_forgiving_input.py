@@ -154,3 +154,13 @@ def test_the_default_config_explains_itself_in_chinese():
                and not c.lstrip().startswith("# ") or (c.lstrip().startswith("# ") and "=" not in c
                and c.strip() != "# [smtp]" and not any("\u4e00" <= ch <= "\u9fff" for ch in c))]
     assert english == []
+
+
+def test_init_inside_a_working_folder_is_refused(workdir, monkeypatch):
+    inside = workdir / "inbox" / "交通运输综合行政执法大队"
+    monkeypatch.chdir(inside)
+    result = run("init")
+    assert result.exit_code == 1
+    assert f"错误：. 位于已有的工作目录 {workdir.resolve()} 之内，不能在里面再建一个" in result.output
+    assert not (inside / "config.toml").exists()
+    assert run("init", "--force").exit_code == 0 and (inside / "config.toml").exists()
