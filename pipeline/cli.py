@@ -14,9 +14,9 @@ from .months import Month
 
 
 @click.group(cls=ZhGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               envvar="ANNEX2_CONFIG", metavar="FILE",
-              help="使用这个 config.toml（默认：当前文件夹或其上层文件夹中最近的 config.toml；"
+              help="使用这个 config.toml，或这个工作目录中的（默认：当前文件夹或其上层文件夹中最近的 config.toml；"
                    "也可设环境变量 ANNEX2_CONFIG，或写在子命令之后）。")
 @click.version_option(package_name="annex2", message="%(prog)s 版本 %(version)s")
 def cli(config_path):

@@ -256,7 +256,8 @@ def find_config(path: Path | None, start: Path | None = None) -> Path:
     it, as git finds its repository, so a command run inside inbox/<unit>/ uses its working folder's config.
     When there is none, `start/config.toml` (which does not exist: load() then says how to make one)."""
     if path is not None:
-        return Path(path)
+        path = Path(path)
+        return path / CONFIG_NAME if path.is_dir() else path  # --config D:\安全统计 means its config.toml
     here = Path(start) if start is not None else Path.cwd()
     for folder in (here, *here.resolve().parents):
         candidate = folder / CONFIG_NAME

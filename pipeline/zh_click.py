@@ -304,7 +304,7 @@ def _remember_config(ctx: click.Context, param: click.Parameter, value):
 def config_option_after() -> click.Option:
     from pathlib import Path
 
-    return click.Option(["--config", "config_path"], type=click.Path(dir_okay=False, path_type=Path),
+    return click.Option(["--config", "config_path"], type=click.Path(path_type=Path),
                         default=None, expose_value=False, is_eager=True, callback=_remember_config,
                         metavar="FILE",
                         help="使用这个配置文件（也可写在子命令之前，或用环境变量 ANNEX2_CONFIG 指定）。")

@@ -1,7 +1,6 @@
 """Input as a clerk types it: months and dates in every usual spelling, the working folder found from any
 sub-folder, --config anywhere, and config.toml mistakes explained in Chinese."""
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -99,7 +98,8 @@ def test_config_before_or_after_the_sub_command_or_in_the_environment(workdir, t
     monkeypatch.chdir(elsewhere)
     cfg = workdir / "config.toml"
     for args, env in [(["--config", cfg, "status"], None), (["status", "--config", cfg], None),
-                      (["status", f"--config={cfg}"], None), (["status"], {"ANNEX2_CONFIG": str(cfg)})]:
+                      (["status", f"--config={cfg}"], None), (["status", "--config", workdir], None),
+                      (["status"], {"ANNEX2_CONFIG": str(cfg)})]:
         result = run(*args, "--month", "2023-05", "--as-of", "2023-05-31", "--json", env=env)
         assert result.exit_code == 0, (args, result.output)
         assert len(json.loads(result.output)["units"]) == 2, args
