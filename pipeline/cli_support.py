@@ -106,7 +106,7 @@ def print_validation(path: str, v, out=click.echo) -> None:
     mark = "✓ 受理" if v.ok else "✗ 退回"
     out(f"{mark}  {path}  {v.unit or v.declared_unit or '单位不明'}  {period}")
     for it in v.issues:
-        out(f"    {'错误' if it.severity == 'error' else '提示'} {it.code}  {it.message}")
+        out(f"    {'错误' if it.severity == 'error' else '提示'}：{it.message}（{it.code}）")
 
 
 def validate_email(cfg, path: Path, now):
@@ -135,7 +135,7 @@ def print_file_result(r, cfg) -> None:
         line += f"  {r.period}"
     click.echo(line)
     for it in r.issues:
-        click.echo(f"    {'错误' if it.severity == 'error' else '提示'} {it.code}  {it.message}")
+        click.echo(f"    {'错误' if it.severity == 'error' else '提示'}：{it.message}（{it.code}）")
     if r.message:
         click.echo(f"    {r.message}")
 

@@ -96,7 +96,8 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
     for title, group in (("需要改正的错误", errors), ("请核对的提示（不影响受理）", warnings)):
         if group:
             lines += ["", f"{title}："]
-            lines += [f"  {n}. [{i['code']}] {CATALOGUE[i['code']][1]} —— {i['message']}" for n, i in enumerate(group, 1)]
+            lines += [f"  {n}. {CATALOGUE[i['code']][1]} —— {i['message']}（{i['code']}）"
+                      for n, i in enumerate(group, 1)]
     if markup_name:
         lines += ["", f"有误的单元格已在“{markup_name}”中标红并加了批注。"]
     if attachments:

@@ -107,3 +107,16 @@ def test_click_usage_errors_are_chinese_with_exit_status_2(tmp_path, monkeypatch
 def test_version_is_chinese():
     result = CliRunner().invoke(cli, ["--version"], prog_name="annex2")
     assert result.exit_code == 0 and result.output.startswith("annex2 版本 ")
+
+
+def test_codes_come_after_the_chinese_sentence(workdir):
+    from helpers import drop, ingest
+
+    bad = drop(workdir, "交通运输综合行政执法大队", "附件2.xlsx", cells={("traffic", "major_fixed"): 5})
+    shown = CliRunner().invoke(cli, ["validate", str(bad)], prog_name="annex2")
+    assert "    错误：G9 交通安全·重大隐患已整改数 为 5，大于 重大隐患数 2：请核对后重新报送（E_FIXED_GT_FOUND）" in shown.output
+    ingest(workdir, arrived="2023-05-20T10:00")
+    (receipt,) = (workdir / "inbox" / "交通运输综合行政执法大队" / "回执").glob("回执_*.txt")
+    text = receipt.read_text(encoding="utf-8-sig")
+    assert ("  1. 已整改数大于隐患数 —— G9 交通安全·重大隐患已整改数 为 5，大于 重大隐患数 2：请核对后重新报送"
+            "（E_FIXED_GT_FOUND）") in text.splitlines()
