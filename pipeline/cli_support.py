@@ -9,12 +9,17 @@ from pathlib import Path
 import click
 
 from . import config as config_mod
+from . import zh_click
 from .ingest import folder_unit_of
 from .months import BadMonth, Month
 from .receipts import OUTCOME_LABEL
 
+zh_click.install()  # click's own words (用法、选项、错误) in Chinese, before any command prints
+
 
 class MonthType(click.ParamType):
+    """2023-05, 2023/5, 2023.5, 202305, 2023年5月 (months.Month.parse)."""
+
     name = "YYYY-MM"
 
     def convert(self, value, param, ctx):
@@ -30,19 +35,18 @@ MONTH = MonthType()
 
 
 class MomentType(click.ParamType):
-    """Kept as text; turned into a moment in the bureau's zone once the config is loaded."""
+    """Kept as ISO text (2023年5月23日 18:00 -> 2023-05-23T18:00:00); turned into a moment in the bureau's zone
+    once the config is loaded."""
 
     name = "DATE[THH:MM]"
 
     def convert(self, value, param, ctx):
-        from datetime import date, datetime
+        from .clock import BadMoment, normalize_moment
 
-        text = str(value).strip()
         try:
-            (date.fromisoformat if len(text) == 10 else datetime.fromisoformat)(text.replace(" ", "T", 1))
-        except ValueError:
-            self.fail(f"“{text}” 不是日期或时间（例如 2023-05-23 或 2023-05-23T18:30）", param, ctx)
-        return text
+            return normalize_moment(value)
+        except BadMoment as exc:
+            self.fail(str(exc), param, ctx)
 
 
 MOMENT = MomentType()
@@ -90,6 +94,13 @@ def config_or_defaults(ctx: click.Context) -> config_mod.Config:
     return config_mod.defaults()
 
 
+def echo_json(data) -> None:
+    """A --json summary on stdout (UTF-8 text, Chinese kept readable)."""
+    import json
+
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def now_in(cfg: config_mod.Config) -> datetime:
     return datetime.now(cfg.bureau.tz)
 
@@ -106,7 +117,7 @@ def print_report_entry(f: dict, out=click.echo) -> None:
     mark = {"duplicate": "✓ 重复", "email": "✓ 邮件", "failed": "✗ 出错"}.get(f.get("outcome", ""), "✓ 受理" if f["ok"] else "✗ 退回")
     out(f"{mark}  {f['path']}  {f.get('unit') or '单位不明'}  {period}")
     for it in f["issues"]:
-        out(f"    {'错误' if it['severity'] == 'error' else '提示'}  {it['message']}（{it['code']}）")
+        out(f"    {'错误' if it['severity'] == 'error' else '提示'}：{it['message']}（{it['code']}）")
 
 
 
@@ -117,7 +128,7 @@ def file_result_lines(r) -> list[str]:
     if r.period:
         line += f"  {r.period}"
     lines = [line]
-    lines += [f"    {'错误' if it.severity == 'error' else '提示'}  {it.message}（{it.code}）" for it in r.issues]
+    lines += [f"    {'错误' if it.severity == 'error' else '提示'}：{it.message}（{it.code}）" for it in r.issues]
     if r.message:
         lines.append(f"    {r.message}")
     return lines

@@ -252,8 +252,19 @@ def default_config_text() -> str:
     return resources.files("pipeline").joinpath("defaults/config.toml").read_text(encoding="utf-8")
 
 
-def find_config(path: Path | None) -> Path:
-    return path if path is not None else Path.cwd() / CONFIG_NAME
+def find_config(path: Path | None, start: Path | None = None) -> Path:
+    """The given path; else the nearest config.toml in `start` (default: the current folder) or a folder above
+    it, as git finds its repository, so a command run inside inbox/<unit>/ uses its working folder's config.
+    When there is none, `start/config.toml` (which does not exist: load() then says how to make one)."""
+    if path is not None:
+        path = Path(path)
+        return path / CONFIG_NAME if path.is_dir() else path  # --config D:\安全统计 means its config.toml
+    here = Path(start) if start is not None else Path.cwd()
+    for folder in (here, *here.resolve().parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return here / CONFIG_NAME
 
 
 def load(path: Path) -> Config:
@@ -263,12 +274,15 @@ def load(path: Path) -> Config:
             f"{path}: 找不到配置文件 config.toml（在 {path.parent.resolve()} 中查找）。"
             f"请先运行 `annex2 init {path.parent}` 建立工作目录，或用 --config 指定配置文件。"
         ])
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")  # Notepad writes UTF-8 with or without a BOM
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ConfigError(path, [f"{path}:{line}: 文件不是 UTF-8 编码（可能是记事本另存为 ANSI/GBK）。"
-                                 "请用 UTF-8 编码保存 config.toml（记事本：另存为 → 编码选 UTF-8）"]) from None
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(path, [
+            f"{path}:{line}: config.toml 不是 UTF-8 编码（多半是用记事本另存为了 ANSI/GBK），中文会读成乱码。"
+            "请用记事本打开，点“文件 → 另存为”，“编码”选 UTF-8 后保存。"
+        ]) from None
     return parse(text, path)
 
 
@@ -276,7 +290,9 @@ def parse(text: str, path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"{path}: TOML 语法错误：{exc}"]) from None
+        from .toml_errors import explain
+
+        raise ConfigError(path, explain(exc, text, path)) from None
     return _Builder(text, path).build(data)
 
 

@@ -111,10 +111,26 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE INDEX arrivals_source ON arrivals (source_path, size, source_ctime_ns);
     CREATE UNIQUE INDEX arrivals_one_retry ON arrivals (retry_of) WHERE retry_of IS NOT NULL;
     """),
+    (3, """
+    -- A clerk's withdrawal of an accepted submission (annex2 void). The arrival keeps its outcome; a voided one
+    -- counts for nothing (values, timeliness, duplicates). Permanent: a void is corrected by a new submission.
+    CREATE TABLE voided (
+        arrival_id INTEGER PRIMARY KEY REFERENCES arrivals(id),
+        at_utc TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+        command TEXT NOT NULL
+    );
+    CREATE TRIGGER voided_permanent_u BEFORE UPDATE ON voided
+        BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
+    CREATE TRIGGER voided_permanent_d BEFORE DELETE ON voided
+        BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
+    """),
 ]
 
 # Migrations that rebuild a table run with foreign keys off (SQLite ignores the pragma inside a transaction).
 REBUILDS = frozenset({2})
+
+_NOT_VOIDED = "id NOT IN (SELECT arrival_id FROM voided)"
 
 
 class LedgerError(Exception):
@@ -310,6 +326,17 @@ class Ledger:
         with self.transaction() as db:
             self.event(db, kind, now, arrival_id, detail)
 
+    def void(self, db: sqlite3.Connection, arrival_id: int, now: datetime, reason: str) -> None:
+        """Withdraw an accepted submission (call inside `transaction()`); the event log says so."""
+        db.execute("INSERT INTO voided (arrival_id, at_utc, reason, command) VALUES (?, ?, ?, ?)",
+                   (arrival_id, utc_text(now), reason, self.command))
+        self.event(db, "voided", now, arrival_id, {"reason": reason})
+
+    def voids(self) -> dict[int, tuple[datetime, str]]:
+        """arrival id -> (when it was voided, why)."""
+        return {aid: (from_utc_text(at), reason)
+                for aid, at, reason in self.db.execute("SELECT arrival_id, at_utc, reason FROM voided")}
+
     def set_receipt(self, arrival_id: int, receipt: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (receipt, arrival_id))
@@ -333,7 +360,8 @@ class Ledger:
 
     def accepted_with_hash(self, sha256: str) -> list[Arrival]:
         return [_arrival(r) for r in self.db.execute(
-            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id", (sha256,))]
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' AND {_NOT_VOIDED} "
+            "ORDER BY id", (sha256,))]
 
     def by_key(self, key: str) -> Arrival | None:
         row = self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE arrival_key = ?", (key,)).fetchone()
@@ -387,8 +415,8 @@ class Ledger:
         return out
 
     def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
-        """The current submission of each (unit, year, to-month): the accepted one received last."""
-        cond, args = ["outcome = 'accepted'", "kind = 'workbook'"], []
+        """The current submission of each (unit, year, to-month): the accepted one received last, not voided."""
+        cond, args = ["outcome = 'accepted'", "kind = 'workbook'", _NOT_VOIDED], []
         if as_of is not None:
             cond.append("received_utc <= ?")
             args.append(utc_text(as_of))
@@ -404,8 +432,8 @@ class Ledger:
         return [_arrival(r) for r in rows]
 
     def first_accepted(self, as_of: datetime | None = None) -> dict[tuple[str, int, int], Arrival]:
-        """(unit, year, to-month) -> the first accepted submission: it decides timeliness (spec 4)."""
-        cond, args = "outcome = 'accepted' AND kind = 'workbook'", []
+        """(unit, year, to-month) -> the first accepted submission not voided: it decides timeliness (spec 4)."""
+        cond, args = f"outcome = 'accepted' AND kind = 'workbook' AND {_NOT_VOIDED}", []
         if as_of is not None:
             cond, args = cond + " AND received_utc <= ?", [utc_text(as_of)]
         rows = self.db.execute(f"""
@@ -414,6 +442,14 @@ class Ledger:
                 FROM arrivals WHERE {cond})
             WHERE n = 1""", args)
         return {(a.unit, a.year, a.month_to): a for a in map(_arrival, rows)}  # type: ignore[misc]
+
+    def arrivals_of(self, unit: str, year: int | None = None, month_to: int | None = None) -> list[Arrival]:
+        """Every arrival of a unit (by its recognised unit, or the inbox folder it came from), oldest first."""
+        cond, args = "(unit = ? OR (unit IS NULL AND folder_unit = ?))", [unit, unit]
+        if year is not None:
+            cond, args = cond + " AND year = ? AND month_to = ?", [*args, year, month_to]
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE {cond} ORDER BY received_utc, id", args)]
 
     def values_for(self, arrival_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
         out: dict[int, dict[str, dict[str, int]]] = {i: {} for i in arrival_ids}
