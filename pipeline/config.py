@@ -281,7 +281,7 @@ def load(path: Path) -> Config:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError(path, [
             f"{path}:{line}: config.toml 不是 UTF-8 编码（多半是用记事本另存为了 ANSI/GBK），中文会读成乱码。"
-            "请用记事本打开，点“文件 → 另存为”，“编码”选 UTF-8 后保存。"
+            "请用 UTF-8 编码保存 config.toml：用记事本打开，点“文件 → 另存为”，“编码”选 UTF-8 后保存。"
         ]) from None
     return parse(text, path)
 
