@@ -105,6 +105,24 @@ class Smtp:
 
 
 @dataclass(frozen=True)
+class Tasks:
+    """Annex 1 key tasks (spec 11): the list's year, where the clerk keeps the list, and when the monthly
+    progress form is due (with the materials, day 16 by default)."""
+
+    year: int | None = None  # None: the reporting year ([reporting] start)
+    file: str = "templates/annex1_tasks.xlsx"
+    day: int = 16
+    month_offset: int = 0
+    inclusive: bool = True
+    grace_days: int = 0
+    ending_days: int = 30  # a window ending within this many days is marked as ending soon
+
+    @property
+    def deadline(self) -> Deadline:
+        return Deadline(self.day, self.month_offset, self.inclusive, self.grace_days)
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     bureau: Bureau
@@ -117,6 +135,16 @@ class Config:
     units: tuple[Unit, ...]
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
+    tasks: Tasks = Tasks()
+
+    @property
+    def task_year(self) -> int:
+        """The year of the Annex 1 task list: [tasks] year, else the reporting year (never today's)."""
+        return self.tasks.year or self.start.year
+
+    @property
+    def task_list_path(self) -> Path:
+        return self.root / self.tasks.file
 
     @property
     def inbox(self) -> Path:
@@ -206,6 +234,9 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
 }
+_SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
+                    "month_offset": ((int,), 0), "inclusive": ((bool,), True), "grace_days": ((int,), 0),
+                    "ending_days": ((int,), 30)}
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
@@ -368,6 +399,15 @@ class _Builder:
             units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last))
         return tuple(units)
 
+    def check_tasks(self, t: dict[str, Any]) -> None:
+        if t.get("year") is not None and not 2000 <= t["year"] <= 2100:
+            self.problem(self.lines.of("tasks", "year"), f"[tasks] year 应为四位年份，实际是 {t['year']}")
+        if "day" in t and not 1 <= t["day"] <= 31:
+            self.problem(self.lines.of("tasks", "day"), f"[tasks] day 应在 1–31 之间，实际是 {t['day']}")
+        for key in ("month_offset", "grace_days", "ending_days"):
+            if key in t and t[key] < 0:
+                self.problem(self.lines.of("tasks", key), f"[tasks] {key} 不能为负数")
+
     def build(self, data: dict) -> Config:
         for key in data:
             if key not in _SCHEMA and key != "units":
@@ -388,6 +428,7 @@ class _Builder:
                          ("escalation", "overdue_days")):
             if key in s[sec] and s[sec][key] < 0:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
+        self.check_tasks(s["tasks"])
         if self.problems:
             raise ConfigError(self.path, self.problems)
         root = self.path.resolve().parent
@@ -403,6 +444,7 @@ class _Builder:
             units=units,
             paths={k: (root / v) for k, v in s["paths"].items()},
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
+            tasks=Tasks(**s["tasks"]),
         )
 
 

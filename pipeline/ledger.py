@@ -71,6 +71,29 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
 ]
 
+# Annex 1 key tasks (spec 11): each accepted progress form's rows (an arrivals row of kind 'task_form'
+# holds its unit, year and month_to), and the clerk's 销号 of a (task, unit).
+MIGRATIONS.append((6, """
+    CREATE TABLE task_reports (
+        arrival_id INTEGER NOT NULL REFERENCES arrivals(id),
+        task_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('unstarted', 'in_progress', 'completed')),
+        progress TEXT NOT NULL DEFAULT '',
+        evidence TEXT NOT NULL DEFAULT '',
+        cell TEXT,
+        PRIMARY KEY (arrival_id, task_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE task_closes (
+        id INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        at_utc TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        command TEXT NOT NULL
+    );
+    CREATE INDEX task_closes_task ON task_closes (task_id, unit, at_utc);
+    """))
+
 
 class LedgerError(Exception):
     "The ledger database cannot be opened or is from a newer version of annex2"
@@ -293,7 +316,7 @@ class Ledger:
 
     def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
         """The current submission of each (unit, year, to-month): the accepted one received last."""
-        cond, args = ["outcome = 'accepted'"], []
+        cond, args = ["outcome = 'accepted'", "kind != 'task_form'"], []
         if as_of is not None:
             cond.append("received_utc <= ?")
             args.append(utc_text(as_of))
@@ -310,7 +333,7 @@ class Ledger:
 
     def first_accepted(self, as_of: datetime | None = None) -> dict[tuple[str, int, int], Arrival]:
         """(unit, year, to-month) -> the first accepted submission: it decides timeliness (spec 4)."""
-        cond, args = "outcome = 'accepted'", []
+        cond, args = "outcome = 'accepted' AND kind != 'task_form'", []
         if as_of is not None:
             cond, args = cond + " AND received_utc <= ?", [utc_text(as_of)]
         rows = self.db.execute(f"""
