@@ -8,6 +8,7 @@ import click
 
 from .cli_support import (MOMENT, MONTH, print_validation, validate_email, config_or_defaults, load_config,
                           moment, month_and_moment, now_in, open_ledger, print_file_result, run_ingest)
+from .cli_tasks import tasks as tasks_group, write_task_form_command
 from .ingest import folder_unit_of
 from .months import Month
 
@@ -58,17 +59,22 @@ def init(directory: Path, force: bool):
               help="Where to write (default: 附件2[_UNIT][_YYYY年M月].xlsx in the current folder).")
 @click.option("--unit", default=None, help="Pre-fill 填报单位 with this unit (name or alias from config).")
 @click.option("--month", type=MONTH, default=None, help="Pre-fill the period 1月至M月 of this month.")
+@click.option("--tasks", "task_form", is_flag=True,
+              help="改为生成该单位该月的重点任务推进情况表（附件1，需 --unit 和 --month）。")
 @click.pass_context
-def template(ctx, output: Path | None, unit: str | None, month: Month | None):
+def template(ctx, output: Path | None, unit: str | None, month: Month | None, task_form: bool):
     """Write the blank Annex 2 template, or one with 填报单位 and the period filled in.
 
     \b
     Example:
         annex2 template -o 附件2.xlsx
         annex2 template --unit 执法大队 --month 2023-05
+        annex2 template --tasks --unit 执法大队 --month 2023-05
     """
     from .template import Header, default_filename, write_template
 
+    if task_form:
+        return write_task_form_command(ctx, output, unit, month)
     cfg = config_or_defaults(ctx)
     unit_name = None
     if unit:
@@ -391,6 +397,9 @@ def demo(directory: Path):
     except DemoFolderNotEmpty as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
+
+
+cli.add_command(tasks_group)
 
 
 def main() -> None:
