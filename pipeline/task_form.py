@@ -258,8 +258,10 @@ def check_task_form(wb: WorkbookData, cfg: Config, folder_unit: str | None, now:
         return j
     header, cols = found
     _unit_rules(j, sheet, header, cfg, folder_unit)
+    # Whose tasks these are is only asked when the unit is certain (a mismatch would flag every row).
+    owner = None if any(i.code.startswith("E_UNIT") for i in j.issues) else j.unit
     _period_rules(j, sheet, header, cfg, now)
-    _row_rules(j, sheet, header, cols, task_list)
+    _row_rules(j, sheet, header, cols, task_list, owner)
     j.ok = not has_errors(j.issues)
     return j
 
@@ -323,7 +325,7 @@ _FOOTER = ("填表人", "说明", "联系电话", "单位负责人")
 
 
 def _row_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cols: dict[str, int],
-               task_list: TaskList) -> None:
+               task_list: TaskList, owner: str | None) -> None:
     name = sheet.name
     seen: dict[str, str] = {}
     for r in range(header + 1, len(sheet.rows)):
@@ -343,8 +345,8 @@ def _row_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cols: dict[s
         if task is None:
             j.issues.append(issue("E_TASK_UNKNOWN", f"编号“{cells['id']}”不在重点任务清单中", sheet=name, cell=id_cell))
             continue
-        if j.unit is not None and j.unit not in task.responsible:
-            j.issues.append(issue("E_TASK_UNKNOWN", f"{task_id}（{task.name}）不是{j.unit}的任务", sheet=name,
+        if owner is not None and owner not in task.responsible:
+            j.issues.append(issue("E_TASK_UNKNOWN", f"{task_id}（{task.name}）不是{owner}的任务", sheet=name,
                                   cell=id_cell))
             continue
         if task_id in seen:
@@ -363,9 +365,9 @@ def _row_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cols: dict[s
                                   cell=progress_cell))
             continue
         j.rows.append(TaskReport(task_id, status, cells["progress"], cells.get("evidence", ""), id_cell))
-    if j.unit is not None and j.year == task_list.year and j.month is not None:
+    if owner is not None and j.year == task_list.year and j.month is not None:
         head = xl_rowcol_to_cell(header, cols["id"])
-        for task in task_list.active(j.unit, Month(j.year, j.month)):
+        for task in task_list.active(owner, Month(j.year, j.month)):
             if task.id not in seen:
                 j.issues.append(issue("W_TASK_MISSING", f"{task.id}（{task.name}，完成时限{window_label(task.window)}）"
                                       f"本月应报，但表中没有", sheet=name, cell=head))
