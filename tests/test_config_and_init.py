@@ -113,6 +113,6 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     for name, command in cli.commands.items():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0
-        assert "Example" in result.output, name
+        assert "Example" in result.output or "示例" in result.output, name
         assert f"annex2 {name}" in result.output, name
         assert f"`annex2 {name}" in readme, name
