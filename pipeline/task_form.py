@@ -41,7 +41,7 @@ UNIT_LABEL, MONTH_LABEL = "填报单位：", "报告月份："
 # status word on the form -> key in the ledger
 STATUSES = {"未启动": "unstarted", "推进中": "in_progress", "已完成": "completed"}
 STATUS_WORDS = {v: k for k, v in STATUSES.items()}
-COLUMNS = (("id", "编号", 7), ("name", "任务名称", 14), ("measure", "具体措施", 46), ("window", "完成时限", 10),
+COLUMNS = (("id", "编号", 7), ("name", "任务名称", 14), ("measure", "具体措施", 46), ("window", "完成时限", 11),
            ("progress", "本月进展", 40), ("status", "完成情况", 10), ("evidence", "佐证材料", 20))
 LABELS = {k: label for k, label, _w in COLUMNS}
 HEADER_ROW, FIRST_ROW = 2, 3  # 0-based: the header on row 3, tasks from row 4

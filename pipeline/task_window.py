@@ -108,5 +108,5 @@ def parse_window(text: str | None, year: int) -> Window:
 
 
 def window_label(w: Window) -> str:
-    """How a window reads in tables: its text, or 全年（长期） for a blank one."""
-    return w.text or "全年（未写时限）"
+    """How a window reads in tables: its text, or 空白（全年） for a blank one."""
+    return w.text or "空白（全年）"

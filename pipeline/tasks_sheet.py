@@ -14,7 +14,7 @@ MAX_TEXT = 32767
 STATE_COLOURS = {ON_TRACK: ("#C6EFCE", "#006100"), DONE: ("#C6EFCE", "#006100"), CLOSED: ("#C6EFCE", "#006100"),
                  LAGGING: ("#FFEB9C", "#9C5700"), OVERDUE: ("#FFC7CE", "#9C0006"),
                  NOT_STARTED: ("#D9D9D9", "#595959"), PENDING: ("#FFFFFF", "#000000")}
-FIXED_COLS = (("编号", 6), ("任务名称", 16), ("完成时限", 11))
+FIXED_COLS = (("编号", 6), ("任务名称", 16), ("完成时限", 12))
 
 
 def _formats(wb: xlsxwriter.Workbook) -> dict:
