@@ -309,3 +309,20 @@ def reminder_lines(board: TaskBoard, unit: str) -> list[str]:
     if overdue:
         lines.append("已超过完成时限仍未完成的：" + _ids(overdue) + "，请尽快完成并报送。")
     return lines
+
+
+def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime) -> list[dict]:
+    """Every accepted progress-form row received by `as_of`, for the master workbook (which keeps every
+    report): oldest first; `current` is false for rows of a form a later one for the same unit and month
+    replaced."""
+    data = load_task_data(ledger, as_of)
+    current = {(f.unit, f.month): f.arrival_id for f in data.forms}  # forms are in received order: last wins
+    rows = []
+    for f in data.forms:
+        for r in f.rows.values():
+            task = task_list.by_id.get(r.task_id)
+            rows.append({"unit": f.unit, "month": str(f.month), "task_id": r.task_id,
+                         "task_name": task.name if task else "", "status": r.status, "status_label": r.status_label,
+                         "progress": r.progress, "evidence": r.evidence, "received_at": r.received_at,
+                         "arrival_id": f.arrival_id, "current": current[(f.unit, f.month)] == f.arrival_id})
+    return rows

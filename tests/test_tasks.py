@@ -489,3 +489,24 @@ def test_the_leadership_sheet_colours_comments_and_marks(scenario, tmp_path):
     assert ws["E5"].comment.text == "5月报送（推进中）：排查客运站12处"
     assert ws["D4"].comment is None  # 局安全监督股 never reported
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+
+
+def test_every_report_is_kept_for_the_master_workbook_and_superseded_ones_say_so(scenario):
+    from pipeline.task_state import report_rows
+
+    with Ledger(scenario.cfg.ledger) as ledger:
+        rows = report_rows(ledger, scenario.tl, at("2023-05-31T23:59"))
+    assert [(r["unit"], r["month"], r["task_id"], r["status_label"], r["current"]) for r in rows] == [
+        (TRANSPORT, "2023-05", "T01", "推进中", False), (TRANSPORT, "2023-05", "T02", "推进中", False),
+        (TRANSPORT, "2023-05", "T03", "未启动", False),
+        (TRANSPORT, "2023-05", "T01", "推进中", True), (TRANSPORT, "2023-05", "T02", "推进中", True),
+        (TRANSPORT, "2023-05", "T03", "推进中", True)]
+
+
+def test_the_judgement_and_the_list_cross_process_boundaries(cfg, seed_list, tmp_path):
+    import pickle
+
+    path = _filled(tmp_path / "f.xlsx", cfg, seed_list, LOGISTICS, Month(2023, 6), LOGISTICS_JUNE)
+    j = _judge(path, cfg, seed_list, LOGISTICS)
+    assert pickle.loads(pickle.dumps(j)) == j
+    assert pickle.loads(pickle.dumps(seed_list)).by_id["T09"] == seed_list.by_id["T09"]
