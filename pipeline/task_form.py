@@ -222,7 +222,7 @@ def _field(sheet: SheetData, label: str, above: int) -> tuple[str, str | None]:
         for c, value in enumerate(row):
             text = _label(value)
             if text.startswith(key):
-                rest = text[len(key):].lstrip(":")
+                rest = re.sub(r"^\((盖?章|公章)\)", "", text[len(key):]).lstrip(":")  # 填报单位（章）：
                 if rest:
                     return rest, xl_rowcol_to_cell(r, c)
                 for c2 in range(c + 1, len(row)):

@@ -326,3 +326,13 @@ def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime) -> list[di
                          "progress": r.progress, "evidence": r.evidence, "received_at": r.received_at,
                          "arrival_id": f.arrival_id, "current": current[(f.unit, f.month)] == f.arrival_id})
     return rows
+
+
+def replaced_form_time(ledger: Ledger, unit: str, month: Month, before: datetime) -> datetime | None:
+    """When the unit's current form for the month, received before `before`, arrived: the one a new form
+    replaces (for the receipt's “本表替代 …” line), or None."""
+    row = ledger.db.execute(
+        "SELECT received_utc FROM arrivals WHERE kind = ? AND outcome = 'accepted' AND unit = ? AND year = ? "
+        "AND month_to = ? AND received_utc < ? ORDER BY received_utc DESC, id DESC LIMIT 1",
+        (KIND, unit, month.year, month.month, utc_text(before))).fetchone()
+    return from_utc_text(row[0]) if row else None

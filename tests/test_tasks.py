@@ -510,3 +510,29 @@ def test_the_judgement_and_the_list_cross_process_boundaries(cfg, seed_list, tmp
     j = _judge(path, cfg, seed_list, LOGISTICS)
     assert pickle.loads(pickle.dumps(j)) == j
     assert pickle.loads(pickle.dumps(seed_list)).by_id["T09"] == seed_list.by_id["T09"]
+
+
+def test_the_form_a_new_one_replaces(scenario):
+    from pipeline.task_state import replaced_form_time
+
+    with Ledger(scenario.cfg.ledger) as ledger:
+        assert replaced_form_time(ledger, TRANSPORT, Month(2023, 5), at("2023-05-10T09:00")) == at("2023-05-08T10:00")
+        assert replaced_form_time(ledger, TRANSPORT, Month(2023, 6), at("2023-06-30T09:00")) is None
+
+
+def test_a_retyped_form_with_its_own_layout_is_recognised_and_read(cfg, seed_list, tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["现代物流中心重点任务推进情况表"])
+    ws.append(["填报单位（章）：现代物流中心", None, None, "报告月份", "2023-06"])
+    ws.append([])
+    ws.append(["编号", "完成情况", "本月进展", "佐证材料"])
+    ws.append(["t09", "推进中", "排查码头3处", None])
+    ws.append(["T22", "未启动", None, None])
+    ws.append(["T23", "已完成", "培训完成", "签到表"])
+    ws.append(["填表人：张三"])
+    wb.save(tmp_path / "r.xlsx")
+    j = _judge(tmp_path / "r.xlsx", cfg, seed_list)
+    assert (j.ok, j.unit, j.month, j.issues) == (True, LOGISTICS, 6, [])
+    assert [(r.task_id, r.status, r.cell) for r in j.rows] == [("T09", "in_progress", "A5"), ("T22", "unstarted", "A6"),
+                                                               ("T23", "completed", "A7")]
