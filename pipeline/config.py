@@ -116,6 +116,12 @@ class Tasks:
     inclusive: bool = True
     grace_days: int = 0
     ending_days: int = 30  # a window ending within this many days is marked as ending soon
+    names: tuple[tuple[str, str], ...] = ()  # [tasks.names]: a spelling in the task list -> a configured unit
+
+    def unit_for(self, text: str) -> str | None:
+        """The configured unit name [tasks.names] gives for a spelling in the task list, or None."""
+        key = name_key(text)
+        return next((unit for spelling, unit in self.names if name_key(spelling) == key), None)
 
     @property
     def deadline(self) -> Deadline:
@@ -236,13 +242,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
 }
 _SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
                     "month_offset": ((int,), 0), "inclusive": ((bool,), True), "grace_days": ((int,), 0),
-                    "ending_days": ((int,), 30)}
+                    "ending_days": ((int,), 30), "names": ((dict,), {})}
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
     "from": ((str,), None), "until": ((str,), None),
 }
 _TYPE_NAMES = {str: "文本", int: "整数", float: "数字", bool: "true/false", list: "列表"}
+_TYPE_NAMES[dict] = "表"
 
 
 class _Lines:
@@ -399,7 +406,7 @@ class _Builder:
             units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last))
         return tuple(units)
 
-    def check_tasks(self, t: dict[str, Any]) -> None:
+    def check_tasks(self, t: dict[str, Any], units: tuple[Unit, ...]) -> None:
         if t.get("year") is not None and not 2000 <= t["year"] <= 2100:
             self.problem(self.lines.of("tasks", "year"), f"[tasks] year 应为四位年份，实际是 {t['year']}")
         if "day" in t and not 1 <= t["day"] <= 31:
@@ -407,6 +414,12 @@ class _Builder:
         for key in ("month_offset", "grace_days", "ending_days"):
             if key in t and t[key] < 0:
                 self.problem(self.lines.of("tasks", key), f"[tasks] {key} 不能为负数")
+        known = {u.name for u in units}
+        for spelling, unit in t.get("names", {}).items():
+            line = self.lines.of("tasks.names", spelling)
+            if not isinstance(unit, str) or unit not in known:
+                self.problem(line, f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（name），实际是 {unit!r}")
+        t["names"] = tuple((k, v) for k, v in t.get("names", {}).items())
 
     def build(self, data: dict) -> Config:
         for key in data:
@@ -428,7 +441,7 @@ class _Builder:
                          ("escalation", "overdue_days")):
             if key in s[sec] and s[sec][key] < 0:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
-        self.check_tasks(s["tasks"])
+        self.check_tasks(s["tasks"], units)
         if self.problems:
             raise ConfigError(self.path, self.problems)
         root = self.path.resolve().parent

@@ -186,14 +186,18 @@ def split_units(text: str) -> tuple[list[str], list[str]]:
 def resolve_units(text: str, cfg: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """责任单位 text -> (lead, implementing) canonical unit names; BadUnits names every unknown name."""
     lead_names, impl_names = split_units(text)
-    unknown = [n for n in lead_names + impl_names if cfg.unit_named(n) is None]
+
+    def unit(name: str) -> str | None:
+        found = cfg.unit_named(name)
+        return found.name if found else cfg.tasks.unit_for(name)
+
+    unknown = [n for n in lead_names + impl_names if unit(n) is None]
     if unknown:
         raise BadUnits("、".join(f"“{n}”" for n in dict.fromkeys(unknown)) + " 不是 config.toml 中的单位或别名"
-                       "（请在 config.toml 中给相应单位加别名，或增加该单位）")
-    lead = tuple(dict.fromkeys(cfg.unit_named(n).name for n in lead_names))  # type: ignore[union-attr]
-    impl = tuple(u for u in dict.fromkeys(cfg.unit_named(n).name for n in impl_names)  # type: ignore[union-attr]
-                 if u not in lead)
-    return lead, impl
+                       "（请在 config.toml 的 [tasks.names] 中写明它指哪个单位，或给相应单位加别名、增加该单位）")
+    lead = tuple(dict.fromkeys(unit(n) for n in lead_names))
+    impl = tuple(u for u in dict.fromkeys(unit(n) for n in impl_names) if u not in lead)
+    return lead, impl  # type: ignore[return-value]
 
 
 # --- reading the clerk's workbook -----------------------------------------------------------------------

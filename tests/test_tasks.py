@@ -89,6 +89,22 @@ def test_every_row_of_the_seed_is_parsed_and_checked_rows_match_by_hand(seed_lis
     assert (kinds["T06"], kinds["T22"], kinds["T13"], kinds["T03"], kinds["T01"]) == ("ongoing", "ongoing", "year", "due", "range")
 
 
+def test_task_names_must_point_at_configured_units(workdir):
+    path = workdir / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"交通运输服务中心" = "区道路运输服务中心"', '"交通运输服务中心" = "运输中心"'), encoding="utf-8")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    line = next(n for n, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if t.startswith('"交通运输服务中心"'))
+    assert err.value.problems == [f"{path}:{line}: [tasks.names] “交通运输服务中心” 应写成 config 中某个单位的全称（name），"
+                                  "实际是 '运输中心'"]
+
+
+def test_task_names_are_not_aliases_for_forms(cfg):
+    assert cfg.unit_named("交通通信质量和安全监督站") is None
+    assert cfg.tasks.unit_for("交通通信质量和安全监督站") == QUALITY
+
+
 def test_the_list_year_comes_from_config_never_from_today(workdir):
     text = (workdir / "config.toml").read_text(encoding="utf-8").replace("# year = 2023", "year = 2024")
     (workdir / "config.toml").write_text(text, encoding="utf-8")
