@@ -61,6 +61,7 @@ class Deadline:
 class Escalation:
     strikes: int = 2
     overdue_days: int = 7
+    count_tasks: bool = True  # a month with a lagging or overdue Annex 1 task is a strike (spec 12)
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
 }
+_SCHEMA["escalation"]["count_tasks"] = ((bool,), True)
 _SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
                     "month_offset": ((int,), 0), "inclusive": ((bool,), True), "grace_days": ((int,), 0),
                     "ending_days": ((int,), 30), "names": ((dict,), {})}

@@ -552,3 +552,22 @@ def test_a_retyped_form_with_its_own_layout_is_recognised_and_read(cfg, seed_lis
     assert (j.ok, j.unit, j.month, j.issues) == (True, LOGISTICS, 6, [])
     assert [(r.task_id, r.status, r.cell) for r in j.rows] == [("T09", "in_progress", "A5"), ("T22", "unstarted", "A6"),
                                                                ("T23", "completed", "A7")]
+
+
+def test_the_bulletin_section_reads_back_from_a_docx(scenario):
+    import io
+
+    import docx
+
+    from pipeline.notices import Document
+
+    _s, board = scenario.states("2023-07", "2023-07-31T23:59")
+    doc = Document("关于2023年7月重点任务推进情况的通报", "局属各单位、局机关相关股室", bulletin_paragraphs(board),
+                   scenario.cfg.bureau.name)
+    text = [p.text for p in docx.Document(io.BytesIO(doc.docx(scenario.cfg.bureau.name, at("2023-07-31T18:00")))).paragraphs]
+    assert "区道路运输服务中心：推进滞后1项（T03“学生安全专项整治”），超过完成时限未完成1项（T02“严格监管执法”）。" in text
+    assert "现代物流中心：推进滞后1项（T04“烟花爆竹专项整治”）。" in text
+
+
+def test_count_tasks_is_an_escalation_setting(cfg):
+    assert cfg.escalation.count_tasks is True
