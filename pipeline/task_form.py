@@ -119,7 +119,8 @@ def write_task_form(path: Path, cfg: Config, tasks: TaskList, unit: str, month: 
                 "validate": "any", "input_title": "本月进展",
                 "input_message": "写明本月做了什么（推进中、已完成时必填）。"})
         else:
-            ws.merge_range(FIRST_ROW, 0, FIRST_ROW, last_col, f"本单位{month.label}没有处于完成时限内的重点任务。", f["cell"])
+            ws.write_blank(FIRST_ROW, 0, None, f["cell"])  # the 编号 column stays empty: nothing to report
+            ws.merge_range(FIRST_ROW, 1, FIRST_ROW, last_col, f"本单位{month.label}没有处于完成时限内的重点任务。", f["cell"])
             end = FIRST_ROW
         foot = end + 2
         ws.write_string(foot, 0, "填表人：", f["label"])

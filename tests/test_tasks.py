@@ -571,3 +571,9 @@ def test_the_bulletin_section_reads_back_from_a_docx(scenario):
 
 def test_count_tasks_is_an_escalation_setting(cfg):
     assert cfg.escalation.count_tasks is True
+
+
+def test_a_form_with_no_active_task_is_accepted_empty(cfg, seed_list, tmp_path):
+    path = write_task_form(tmp_path / "f.xlsx", cfg, seed_list, ROADS, Month(2023, 5))
+    j = _judge(path, cfg, seed_list, ROADS)
+    assert (j.ok, j.unit, j.month, j.rows, j.issues) == (True, ROADS, 5, [], [])
