@@ -75,7 +75,7 @@ def init(directory: Path, force: bool):
 @click.option("--unit", default=None, metavar="UNIT", help="预先填好“填报单位”（config.toml 中的单位名称或别名）。")
 @click.option("--month", type=MONTH, default=None, help="预先填好统计期间“1月至M月”（月份如 2023-05、2023年5月）。")
 @click.option("--tasks", "task_form", is_flag=True,
-              help="改为生成该单位该月的重点任务推进情况表（附件1，需 --unit 和 --month）。")
+              help="改为生成该单位该月的重点任务推进情况表（附件1），须同时给出单位和月份。")
 @click.pass_context
 def template(ctx, output: Path | None, unit: str | None, month: Month | None, task_form: bool):
     """生成空白的附件2模板，或预先填好“填报单位”和统计期间的模板。

@@ -438,11 +438,12 @@ class _Builder:
         for key in ("month_offset", "grace_days", "ending_days"):
             if key in t and t[key] < 0:
                 self.problem(self.lines.of("tasks", key), f"[tasks] {key} 不能为负数")
-        known = {u.name for u in units}
+        # A spelling whose unit is not (or no longer) configured is not a config error: it only matters to the
+        # task list, which names the row whose 责任单位 cannot be resolved (`annex2 tasks list`).
         for spelling, unit in t.get("names", {}).items():
-            line = self.lines.of("tasks.names", spelling)
-            if not isinstance(unit, str) or unit not in known:
-                self.problem(line, f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（name），实际是 {unit!r}")
+            if not isinstance(unit, str):
+                self.problem(self.lines.of("tasks.names", spelling),
+                             f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（文本），实际是 {unit!r}")
         t["names"] = tuple((k, v) for k, v in t.get("names", {}).items())
 
     def build(self, data: dict) -> Config:
