@@ -105,6 +105,15 @@ class Smtp:
 
 
 @dataclass(frozen=True)
+class Notices:
+    """How the bureau's documents are numbered and what they cite (GB/T 9704 发文字号: 岳云交安〔2023〕3号)."""
+
+    doc_prefix: str = "岳云交安"
+    basis_number: str = "岳云交发〔2023〕15号"
+    basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     bureau: Bureau
@@ -117,6 +126,7 @@ class Config:
     units: tuple[Unit, ...]
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
+    notices: Notices = field(default_factory=Notices)
 
     @property
     def inbox(self) -> Path:
@@ -205,6 +215,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
+    "notices": {"doc_prefix": ((str,), Notices.doc_prefix), "basis_number": ((str,), Notices.basis_number),
+                "basis_title": ((str,), Notices.basis_title)},
 }
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -403,6 +415,7 @@ class _Builder:
             units=units,
             paths={k: (root / v) for k, v in s["paths"].items()},
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
+            notices=Notices(**s["notices"]),
         )
 
 
