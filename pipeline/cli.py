@@ -138,7 +138,7 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
             data = path.read_bytes()
             full = validate_bytes(data, cfg, now, folder_unit_of(cfg, path))
             out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name,
-                               source=data)
+                               source=data, now=now)
             click.echo(f"标注副本：{out}", err=True)
     if as_json:
         click.echo(json.dumps({"files": reports}, ensure_ascii=False, indent=2))

@@ -46,21 +46,28 @@ class Mark:
 
 
 def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str,
-                 source: bytes | None = None) -> Path:
-    """Write the copy to `path` (.xlsx). `source`: the original file's bytes (needed to keep an .xlsx's form)."""
+                 source: bytes | None = None, now: datetime | None = None) -> Path:
+    """Write the copy to `path` (.xlsx). `source`: the original file's bytes (needed to keep an .xlsx's form);
+    `now`: the moment the copy is dated (its document properties), else the clock's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    done = False
     if book is not None and book.kind == "xlsx" and source is not None:
         try:
             _own_workbook(path, source, issues, original_name)
-            return path
+            done = True
         except Exception:  # a workbook openpyxl cannot take apart: fall back to the template's layout
             pass
-    located = _locate(book)
-    if located is not None:
-        _on_template(path, located, issues, original_name)
-    else:
-        _values_only(path, book, issues, original_name)
+    if not done:
+        located = _locate(book)
+        if located is not None:
+            _on_template(path, located, issues, original_name)
+        else:
+            _values_only(path, book, issues, original_name)
+    if now is not None:
+        from .docprops import stamp
+
+        stamp(path, now)
     return path
 
 
