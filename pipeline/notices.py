@@ -212,7 +212,7 @@ def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Documen
     return Document("escalation", ["关于", f"{m.year}年", "安全生产", "督查情况统计表", "迟报、未报情况的报告"],
                     "局主要领导", opening, cfg.contact.department or cfg.bureau.name,
                     letterhead=not cfg.contact.department, closing=closing, note=_contact(cfg),
-                    table=Table(["单位", "迟报/逾期月数", "各月情况"], rows, [42, 24, 90]))
+                    table=Table(["单位", "迟报/逾期月数", "各月情况"], rows, [42, 32, 82]))
 
 
 def _email(cfg: Config, doc: Document, moment: datetime, recipients: list[str],

@@ -156,6 +156,7 @@ def write_leadership(path: Path, cfg: Config, data: Dataset, st: MonthStatus, wa
         _timeliness(wb, fmt, cfg, st)
         _details(wb, fmt, data, month)
         _rectification(wb, fmt, data, month)
+        _unit_increments(wb, fmt, data, month)
         _warnings(wb, fmt, warnings)
     finally:
         wb.close()
@@ -340,18 +341,26 @@ def _blanks_as_gaps(chart) -> None:
 
 
 def _trend(wb, fmt, cfg: Config, data: Dataset, month: Month) -> None:
+    """One printed page: the table (a row per month), then the two charts beside each other."""
     name = "月度趋势"
     ws = wb.add_worksheet(name)
     sheet = Sheet(ws, fmt)
     rows = trend_rows(cfg, data, month)
-    headers = ["月份", "报送单位数", "其中跨月增量单位数", "发现隐患（月增量）", "已整改隐患（月增量）",
-               "组织督查人员（月增量）", "督查检查单位数（月增量）", "重大隐患整改率（累计）", "其他隐患整改率（累计）"]
-    ws.merge_range(0, 0, 0, len(headers) - 1, f"{month.year}年月度趋势（各单位累计数相减得出的月增量之和）", fmt["title"])
+    groups = [("月增量（各单位累计数相减）", 3, 6), ("整改率（1月起累计）", 7, 8)]
+    headers = ["月份", "报送单位数", "其中跨月增量的单位数", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数",
+               "重大隐患", "其他隐患"]
+    last_col = len(headers) - 1
+    ws.merge_range(0, 0, 0, last_col, f"{month.year}年月度趋势", fmt["title"])
     ws.set_row(0, 28)
-    sheet.row(1, headers, fmt["head"])
-    ws.set_row(1, 44)
+    for c in range(3):
+        ws.merge_range(1, c, 2, c, headers[c], fmt["head"])
+    for label, first, last in groups:
+        ws.merge_range(1, first, 1, last, label, fmt["head"])
+        for c in range(first, last + 1):
+            sheet.put(2, c, headers[c], fmt["head"])
+    top = 3
     for i, t in enumerate(rows):
-        r = 2 + i
+        r = top + i
         sheet.put(r, 0, t["label"], fmt["center"])
         sheet.put(r, 1, t["units"], fmt["num"])
         sheet.put(r, 2, t["spanning_units"], fmt["num"])
@@ -360,18 +369,22 @@ def _trend(wb, fmt, cfg: Config, data: Dataset, month: Month) -> None:
         for c, key in ((7, "major_fix_rate"), (8, "other_fix_rate")):
             value = t[key]
             sheet.put(r, c, None if value is None else value / 100, fmt["pct"])
-    last = 2 + len(rows) - 1
-    notes = ["说明：空白表示该月没有报表（或没有发现隐患，整改率无从计算），不是 0。"]
+    last = top + len(rows) - 1
+    notes = ["说明：空白表示该月没有报表（或没有发现隐患，整改率无从计算），不是 0；各单位的月增量见“各单位月增量”表。"]
     if rows and rows[0]["cumulative"]:
         notes.append(f"{rows[0]['label']}：{cfg.start.month}月起报，第一份报表是 1 月至 {rows[0]['month']} 月的累计数，"
                      "不是一个月的增量，因此不画入月度柱形图。")
-    ws.merge_range(last + 1, 0, last + 1, len(headers) - 1, "".join(notes), fmt["note"])
+    ws.merge_range(last + 1, 0, last + 1, last_col, "".join(notes), fmt["note"])
     ws.set_row(last + 1, 30)
     chart_row = last + 3
-    monthly_first = 2 + (1 if rows and rows[0]["cumulative"] else 0)  # the cumulative row is left out of the bars
+    monthly_first = top + (1 if rows and rows[0]["cumulative"] else 0)  # the cumulative row is left out of the bars
+    widths = [14, 12, 12, 12, 12, 14, 16, 12, 12]
+    table_px = sum(int(w * 7 + 5) for w in widths)  # Excel's pixels for a column width (default font)
+    chart_px = (table_px - 10) // 2  # two charts side by side under the table, as wide as it
+    size = {"x_scale": chart_px / 480, "y_scale": 1.3}  # 480 × 288 px is xlsxwriter's chart size
     if rows and monthly_first <= last:
+        monthly = rows[monthly_first - top:]
         columns = wb.add_chart({"type": "column"})
-        monthly = rows[monthly_first - 2:]
         for c, key, label, color in ((3, "found", "发现隐患", "#4472C4"), (4, "fixed", "已整改隐患", "#70AD47")):
             columns.add_series({"name": label, "categories": [name, monthly_first, 0, last, 0],
                                 "values": [name, monthly_first, c, last, c], "fill": {"color": color},
@@ -383,39 +396,34 @@ def _trend(wb, fmt, cfg: Config, data: Dataset, month: Month) -> None:
         columns.set_title({"name": title, "name_font": {"name": "黑体", "size": 11}})
         columns.set_legend({"position": "bottom"})
         _blanks_as_gaps(columns)
-        ws.insert_chart(chart_row, 0, columns, {"x_scale": 1.25, "y_scale": 1.0})
+        ws.insert_chart(chart_row, 0, columns, size)
     if rows:
         line = wb.add_chart({"type": "line"})
         for c, key, label in ((7, "major_fix_rate", "重大隐患整改率"), (8, "other_fix_rate", "其他隐患整改率")):
-            line.add_series({"name": label, "categories": [name, 2, 0, last, 0],
-                             "values": [name, 2, c, last, c], "marker": {"type": "circle"},
+            line.add_series({"name": label, "categories": [name, top, 0, last, 0],
+                             "values": [name, top, c, last, c], "marker": {"type": "circle"},
                              "values_data": [None if t[key] is None else t[key] / 100 for t in rows]})
         line.set_title({"name": "隐患整改率（1月起累计）", "name_font": {"name": "黑体", "size": 11}})
         line.set_y_axis({"num_format": "0%", "min": 0, "max": 1})
         line.set_legend({"position": "bottom"})
         _blanks_as_gaps(line)
-        ws.insert_chart(chart_row, 4, line, {"x_scale": 1.25, "y_scale": 1.0})
-    # each unit's increments, on the next page, so a skipped month shows as a span, never as a 0
+        ws.insert_chart(chart_row, 0, line, {**size, "x_offset": chart_px + 10})
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
+    ws.set_row(2, 20)
+    _print_setup(ws, 3, last_col, one_page=True)
+
+
+def _unit_increments(wb, fmt, data: Dataset, month: Month) -> None:
+    """Each unit's increments: a skipped month shows as a span (3–4月), never as a 0."""
     inc = data.increments()
     inc = inc[(inc["year"] == month.year) & (inc["month"] <= month.month)]
     per_unit = inc.groupby(["unit", "month", "label"], sort=True)[COUNT_KEYS].sum().reset_index()
-    start = chart_row + 16
-    ws.set_h_pagebreaks([start])
-    sheet.put(start, 0, "各单位月增量（跨月的增量注明所跨月份；漏报月份本身的增量不可知，留空）", fmt["bold"])
-    unit_headers = ["单位", "月份", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数"]
-    sheet.row(start + 1, unit_headers, fmt["head"])
-    for i, row in per_unit.iterrows():
-        r = start + 2 + i
-        sheet.put(r, 0, row["unit"])
-        sheet.put(r, 1, row["label"])
-        sheet.put(r, 2, int(row["major_hazards"] + row["other_hazards"]), fmt["num"])
-        sheet.put(r, 3, int(row["major_fixed"] + row["other_fixed"]), fmt["num"])
-        sheet.put(r, 4, int(row["inspectors"]), fmt["num"])
-        sheet.put(r, 5, int(row["units_inspected"]), fmt["num"])
-    ws.set_column(0, 0, max(24, *(text_cols(str(u)) + 2 for u in per_unit["unit"])) if len(per_unit) else 24)
-    ws.set_column(1, 1, 20)
-    ws.set_column(2, len(headers) - 1, 14)
-    _print_setup(ws, 2, len(headers) - 1)
+    rows = [[row["unit"], row["label"], int(row["major_hazards"] + row["other_hazards"]),
+             int(row["major_fixed"] + row["other_fixed"]), int(row["inspectors"]), int(row["units_inspected"])]
+            for _, row in per_unit.iterrows()]
+    _table_sheet(wb, fmt, "各单位月增量", f"{month.year}年各单位月增量（跨月的增量注明所跨月份；漏报月份本身的增量不可知）",
+                 ["单位", "月份", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数"], rows, [24, 18, 12, 12, 14, 16])
 
 
 def _warnings(wb, fmt, warnings: list[dict]) -> None:

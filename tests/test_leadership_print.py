@@ -78,7 +78,7 @@ def test_trend_charts_have_gaps_not_zeros_and_label_the_first_cumulative(late_st
     assert major["4月"] is None and major["1–3月累计"] == pytest.approx(0.75) and major["5月"] == pytest.approx(0.75)
     assert rate_blanks == "gap"
     ws = openpyxl.load_workbook(book)["月度趋势"]
-    table = [[c.value for c in row] for row in ws.iter_rows(min_row=3, max_row=5, max_col=7)]
+    table = [[c.value for c in row] for row in ws.iter_rows(min_row=4, max_row=6, max_col=7)]
     # the sample's column sums (found 12 + 42, fixed 9 + 37; inspectors 33 outside traffic + 9), spanning 1–3月
     assert table == [["1–3月累计", 1, 1, 54, 46, 42, 58],
                      ["4月", 0, 0, None, None, None, None],
@@ -93,14 +93,15 @@ def header_fits(ws, row):
     """Each header cell of `row` shows whole: its width (merged cells summed) times the lines its row height
     allows (wrapped headers) holds the text's width (a Chinese character counts two)."""
     widths = {c: ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width for c in range(1, ws.max_column + 1)}
-    height = ws.row_dimensions[row].height or 15
     problems = []
     for cell in ws[row]:
         if not isinstance(cell.value, str) or not cell.value:
             continue
         span = next((r for r in ws.merged_cells.ranges if cell.coordinate in r), None)
         cols = range(span.min_col, span.max_col + 1) if span else [cell.column]
+        rows = range(span.min_row, span.max_row + 1) if span else [row]
         room = sum(widths[c] for c in cols)
+        height = sum(ws.row_dimensions[r].height or 15 for r in rows)
         lines = max(1, int(height // 13.5)) if cell.alignment.wrap_text else 1
         per_line = int(room // 2) * 2  # whole Chinese characters on a line
         if per_line * lines < width(cell.value):
@@ -110,7 +111,8 @@ def header_fits(ws, row):
 
 def test_no_header_is_clipped(late_start):
     wb = openpyxl.load_workbook(leadership(late_start))
-    header_rows = {"汇总": [5], "月度趋势": [2], "报送情况": [2], "分单位明细": [2], "整改进度": [2]}
+    header_rows = {"汇总": [4, 5], "月度趋势": [2, 3], "报送情况": [2], "分单位明细": [2], "整改进度": [2],
+                   "各单位月增量": [2]}
     for name, rows in header_rows.items():
         for row in rows:
             assert header_fits(wb[name], row) == [], name
