@@ -86,7 +86,7 @@ def _own_workbook(path: Path, source: bytes, issues: list[Issue], original_name:
     for ws in wb.worksheets:
         _defuse(ws, cached[ws.title])
     for name in list(wb.defined_names):
-        if re.search(r"[\[|]", str(wb.defined_names[name].attr_text)):
+        if not safe_formula("=" + str(wb.defined_names[name].attr_text)):
             del wb.defined_names[name]
     marks = []
     for it in issues:
@@ -106,7 +106,8 @@ def _defuse(ws, cached) -> None:
         for cell in row:
             if cell.hyperlink is not None:
                 cell.hyperlink = None
-            if cell.data_type == "f" and not safe_formula(str(cell.value)):
+            # an array formula is an object holding its text
+            if cell.data_type == "f" and not safe_formula(str(getattr(cell.value, "text", cell.value))):
                 cell.value = cached[cell.coordinate].value
 
 

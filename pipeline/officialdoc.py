@@ -164,10 +164,11 @@ class OfficialDocument:
         fmt.line_spacing = Pt(35)
         fmt.space_after = LINE
         fmt.keep_with_next = True
-        for i, line in enumerate(title_lines(title)):
+        lines = title_lines(title)
+        for i, line in enumerate(lines):
             run = p.add_run(line)
             _font(run, TITLE_FONT, SIZE_2)
-            if i < len(title_lines(title)) - 1:
+            if i < len(lines) - 1:
                 run.add_break(WD_BREAK.LINE)
 
     def _page_numbers(self) -> None:

@@ -95,3 +95,13 @@ def test_an_xls_comes_back_on_the_template_layout(tmp_path):
     notes = copy["错误说明"]
     assert [(notes.cell(r, 5).value, notes.cell(r, 7).value) for r in (4, 5)] == [
         ("C8（原表 E11）", "E_VALUE_TYPE"), ("G9（原表 I12）", "E_FIXED_GT_FOUND")]
+
+
+def test_only_a_forms_own_kind_of_formula_is_kept():
+    from pipeline.markup import safe_formula
+
+    kept = ["=SUM(B7:B13)", '=IFERROR(IF(N(F9)=0,"—",ROUND(N(G9)/N(F9)*100,1)),"—")', "=附件2!$A$1:$M$17"]
+    dropped = ['=WEBSERVICE("http://x")', "=[1]Sheet1!A1", "=cmd|' /c calc'!A1", '=HYPERLINK("http://x","点我")',
+               "=INDIRECT(A1)"]
+    assert [safe_formula(f) for f in kept] == [True, True, True]
+    assert [safe_formula(f) for f in dropped] == [False] * 5
