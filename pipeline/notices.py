@@ -21,7 +21,7 @@ from .months import Month
 from .docnumbers import number as doc_number
 from .officialdoc import OfficialDocument, Table, chinese_date
 from .safe_names import safe_filename
-from .timeliness import LATE, ON_TIME, OVERDUE, STATE_LABELS, MonthStatus, UnitStatus, status
+from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus, UnitStatus, status
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
@@ -35,6 +35,7 @@ class Section:
 
     title: str
     paragraphs: list[str]
+    criticise: bool = False  # it names late, overdue or lagging units: the 通报 closes with 通报批评
 
 
 @dataclass
@@ -160,7 +161,7 @@ def annex2_section(st: MonthStatus) -> Section:
     on_time = [u for u in st.units if u.current.state == ON_TIME]
     late = [u for u in st.units if u.current.state == LATE]
     overdue = [u for u in st.units if u.current.state == OVERDUE]
-    return Section("安全生产督查情况统计表报送情况", [
+    return Section("安全生产督查情况统计表报送情况", criticise=bool(late or overdue), paragraphs=[
         f"{m.year}年{m.month}月报表的报送截止时间为{_deadline_text(st)}。应报{len(st.units)}家，已报{st.reported}家，"
         f"其中按时报送{len(on_time)}家，迟报{len(late)}家，逾期未报{len(overdue)}家。",
         "（一）按时报送的单位：" + ("、".join(u.name for u in on_time) or "无") + "。",
@@ -176,8 +177,10 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
     sections = [annex2_section(st), *(extra or [])]
     opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前报送{_form_title(cfg)}。"
                f"现将{m.year}年{m.month}月报送情况通报如下（统计截至{_moment_text(as_of)}）："]
-    if any(u.current.state in (LATE, OVERDUE) for u in st.units):
+    if any(s.criticise for s in sections):
         closing = ["对以上迟报、逾期未报的单位予以通报批评。请相关单位高度重视，严格落实报送要求，逾期未报的单位请立即补报。"]
+    elif any(u.current.state == PENDING for u in st.units):
+        closing = ["尚未报送的单位，请于报送截止时间前报送。"]
     else:
         closing = ["各单位均按时报送，望继续保持。"]
     return Document("bulletin", ["关于", *_form_phrases(m), "报送情况的通报"], "局属各单位、局机关相关股室",

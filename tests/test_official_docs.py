@@ -104,3 +104,30 @@ def test_the_demo_months_notices_print_as_official_documents(tmp_path):
                 rest = rest.replace(closing, "")
             assert rest, f"{stem}: page {n} holds only the signature and the contact line"
         assert signer + "2023年5月31日" + contact in squeeze(pages[-1]), stem  # together, in this order
+
+
+def test_the_bulletin_takes_a_section_per_obligation(workdir):
+    """Other obligations (materials, key tasks) append their own sections; one that names late units makes the
+    通报 close with 通报批评 even when every Annex 2 came in time."""
+    import docx
+
+    from pipeline import config
+    from pipeline.ledger import Ledger
+    from pipeline.months import Month
+    from pipeline.notices import Section, bulletin
+    from pipeline.timeliness import status
+
+    from helpers import at
+
+    cfg = config.load(workdir / "config.toml")
+    with Ledger(cfg.ledger) as ledger:
+        st = status(cfg, ledger, Month(2023, 5), at("2023-05-10T12:00"))  # before the 23rd: all pending
+    plain = bulletin(cfg, st)
+    assert plain.closing == ["尚未报送的单位，请于报送截止时间前报送。"]
+    doc = bulletin(cfg, st, [Section("月度工作情况材料报送情况", ["（一）迟报的单位：现代物流中心（迟报2天）。"],
+                                     criticise=True)])
+    assert [h for h, _p in doc.numbered_sections()] == ["一、安全生产督查情况统计表报送情况", "二、月度工作情况材料报送情况"]
+    assert doc.closing[0].startswith("对以上迟报、逾期未报的单位予以通报批评")
+    (workdir / "b.docx").write_bytes(doc.docx(cfg.bureau.name, at("2023-05-10T12:00")))
+    text = [p.text for p in docx.Document(str(workdir / "b.docx")).paragraphs]
+    assert text.index("二、月度工作情况材料报送情况") + 1 == text.index("（一）迟报的单位：现代物流中心（迟报2天）。")
