@@ -75,7 +75,7 @@ class Document:
         for heading, paragraphs in self.numbered_sections():
             doc.heading(heading)
             for text in paragraphs:
-                doc.paragraph(text)
+                doc.item(text)
         for text in self.closing:
             doc.paragraph(text)
         doc.closing(self.signer, self.note)

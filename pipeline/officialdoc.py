@@ -202,6 +202,15 @@ class OfficialDocument:
         _font(p.add_run(text), font, size, bold)
         return p
 
+    def item(self, text: str) -> None:
+        """A paragraph that opens with a 二级标题 such as `（一）按时报送的单位：`: the lead in 楷体."""
+        lead, sep, rest = text.partition("：")
+        if not sep or not lead.startswith("（"):
+            self.paragraph(text)
+            return
+        p = self.paragraph(lead + sep, font=KAI_FONT)
+        _font(p.add_run(rest), BODY_FONT, SIZE_3)
+
     def addressee(self, text: str) -> None:
         self.paragraph(f"{text}：", indent=False)
 

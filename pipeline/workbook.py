@@ -221,7 +221,9 @@ def _timeliness(wb, fmt, cfg: Config, st: MonthStatus) -> None:
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
                      c.days_late, c.days_overdue, u.strikes, "是" if u.escalate else "", len(u.attempts)])
         formats.append(fmt[c.state])
-    _table_sheet(wb, fmt, "报送情况", f"{st.month.label}报送情况（截止 {st.deadline.last_day:%Y-%m-%d}）——{st.summary}",
+    title = (f"{st.month.label}报送情况（报送截止 {st.deadline.last_day:%Y-%m-%d} 24:00；"
+             f"统计截至 {st.as_of.astimezone(tz):%Y-%m-%d %H:%M}）——{st.summary}")
+    _table_sheet(wb, fmt, "报送情况", title,
                  ["序号", "单位", "状态", "收到时间", "迟报天数", "逾期天数", "本年迟报/逾期（月）", "上报局领导",
                   "被退回次数"], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10], formats)
 
