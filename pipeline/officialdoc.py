@@ -172,8 +172,18 @@ class OfficialDocument:
                 run.add_break(WD_BREAK.LINE)
 
     def _page_numbers(self) -> None:
-        footer = self.doc.sections[0].footer.paragraphs[0]
-        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        """`— 1 —` in 4号宋体: odd pages at the right, even pages at the left, one character in (GB/T 9704 7.5)."""
+        self.doc.settings.odd_and_even_pages_header_footer = True
+        section = self.doc.sections[0]
+        self._page_number(section.footer.paragraphs[0], WD_ALIGN_PARAGRAPH.RIGHT)
+        self._page_number(section.even_page_footer.paragraphs[0], WD_ALIGN_PARAGRAPH.LEFT)
+
+    def _page_number(self, footer, align) -> None:
+        footer.alignment = align
+        if align == WD_ALIGN_PARAGRAPH.RIGHT:
+            footer.paragraph_format.right_indent = SIZE_4
+        else:
+            footer.paragraph_format.left_indent = SIZE_4
         _font(footer.add_run("— "), PAGE_FONT, SIZE_4)
         run = footer.add_run()
         _font(run, PAGE_FONT, SIZE_4)
