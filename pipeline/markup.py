@@ -61,9 +61,13 @@ def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], ori
     if not done:
         located = _locate(book)
         if located is not None:
-            _on_template(path, located, issues, original_name)
-        else:
-            _values_only(path, book, issues, original_name)
+            try:
+                _on_template(path, located, issues, original_name)
+                done = True
+            except Exception:  # whatever the form held, the unit still gets its list of problems
+                pass
+    if not done:
+        _values_only(path, book, issues, original_name)
     if now is not None:
         from .docprops import stamp
 
