@@ -146,9 +146,11 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
             entries = [f for f in report.files if f["path"] == str(path) and not f["ok"] and f.get("values") is not None]
             if not entries or kind_of(path) != WORKBOOK:
                 continue
-            full = validate_bytes(path.read_bytes(), cfg, now, folder_unit_of(cfg, path))
+            data = path.read_bytes()
+            full = validate_bytes(data, cfg, now, folder_unit_of(cfg, path))
             if full.workbook is not None:
-                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
+                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name,
+                                   source=data, now=now)
                 click.echo(f"标注副本：{out}", err=True)
     rejected = not report.ok
     ctx.exit(1 if rejected else 0)

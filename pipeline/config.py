@@ -131,6 +131,15 @@ class Tasks:
 
 
 @dataclass(frozen=True)
+class Notices:
+    """How the bureau's documents are numbered and what they cite (GB/T 9704 发文字号: 岳云交安〔2023〕3号)."""
+
+    doc_prefix: str = "岳云交安"
+    basis_number: str = "岳云交发〔2023〕15号"
+    basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     bureau: Bureau
@@ -144,6 +153,7 @@ class Config:
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
     tasks: Tasks = Tasks()
+    notices: Notices = field(default_factory=Notices)
 
     @property
     def task_year(self) -> int:
@@ -241,6 +251,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
+    "notices": {"doc_prefix": ((str,), Notices.doc_prefix), "basis_number": ((str,), Notices.basis_number),
+                "basis_title": ((str,), Notices.basis_title)},
 }
 _SCHEMA["escalation"]["count_tasks"] = ((bool,), True)
 _SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
@@ -483,6 +495,7 @@ class _Builder:
             paths={k: (root / v) for k, v in s["paths"].items()},
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
             tasks=Tasks(**s["tasks"]),
+            notices=Notices(**s["notices"]),
         )
 
 
