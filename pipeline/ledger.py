@@ -124,6 +124,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
     CREATE TRIGGER voided_permanent_d BEFORE DELETE ON voided
         BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
+    """),
     (4, """
     -- 发文字号: one running number per (year, prefix); the same document (kind, month, unit) keeps its number
     -- when the notices are written again, so a re-run never uses up numbers.
