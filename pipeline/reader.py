@@ -228,21 +228,23 @@ _CELL_CLOSE = re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\b")
 
 def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
     """Only the few formula cells matter: find each `<f`, step back to the cell that holds it, look ahead
-    to the cell's end for a cached `<v>`."""
+    to the cell's end for a cached `<v>`. One forward pass: the step back never goes behind the end of the
+    cell found last (the holding cell starts after it), so each byte is looked at a bounded number of
+    times whatever the number of formulas."""
     formulas, missing = set(), set()
     pos = 0
     while True:
         f = _HAS_F.search(xml, pos)
         if not f:
             break
-        start = max(xml.rfind(b"<c ", 0, f.start()), xml.rfind(b":c ", 0, f.start()))
+        start = max(xml.rfind(b"<c ", pos, f.start()), xml.rfind(b":c ", pos, f.start()))
         end_match = _CELL_CLOSE.search(xml, f.end())
         end = end_match.start() if end_match else len(xml)
-        pos = end
+        pos = max(end, f.end())
         if start < 0:
             continue
-        tag_end = xml.find(b">", start)
-        ref = _REF.search(xml, start, tag_end)
+        tag_end = xml.find(b">", start, f.start())
+        ref = _REF.search(xml, start, tag_end) if tag_end >= 0 else None
         if not ref:
             continue
         cell = (int(ref.group(2)) - 1, col_index(ref.group(1).decode()))
