@@ -109,10 +109,6 @@ def _serve(memory_mb: float) -> None:
     sys.stdout = sys.stderr
     _limit_memory(memory_mb)
 
-    def send(answer: tuple) -> None:
-        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
-        answers.flush()
-
     while True:
         try:
             job = pickle.load(requests)
@@ -130,13 +126,15 @@ def _serve(memory_mb: float) -> None:
             answer = ("raise", exc, traceback.format_exc())
         try:
             data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            if answer[0] == "raise":
+                pickle.loads(data)  # an exception class whose __init__ does not match its args fails only here
         except MemoryError:
             answer, data = ("memory",), pickle.dumps(("memory",))
         except Exception:  # the result or the exception does not pickle
             what = answer[1]
             text = answer[2] if answer[0] == "raise" else traceback.format_exc()
             data = pickle.dumps(("raise", ChildError(f"{type(what).__name__}: {what}"), text))
-        answers.write(data)
+        answers.write(len(data).to_bytes(8, "little") + data)  # framed: a bad answer cannot desync the pipe
         answers.flush()
         if answer[0] == "memory":
             return  # after running out of memory the heap is suspect: the parent starts a fresh worker
@@ -180,10 +178,17 @@ class _Worker:
         stream = self.proc.stdout
         while True:
             try:
-                self.answers.put(pickle.load(stream))
-            except Exception:  # EOF, or a torn answer from a dying child
+                head = stream.read(8)
+                data = stream.read(int.from_bytes(head, "little")) if len(head) == 8 else b""
+            except (OSError, ValueError):
+                data = b""
+            if not data:  # EOF: the child has died (or was stopped)
                 self.answers.put(("eof",))
                 return
+            try:
+                self.answers.put(pickle.loads(data))
+            except Exception as exc:  # an answer that does not unpickle here: that job's failure, not the worker's
+                self.answers.put(("raise", ChildError(f"结果无法传回：{type(exc).__name__}: {exc}"), ""))
 
     def _read_stderr(self) -> None:
         for line in iter(self.proc.stderr.readline, b""):
