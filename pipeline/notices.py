@@ -19,7 +19,7 @@ from .config import Config
 from .ledger import Ledger
 from .months import Month
 from .officialdoc import OfficialDocument, chinese_date
-from .safe_names import safe_filename
+from .safe_names import csv_cell, safe_filename
 from .timeliness import LATE, ON_TIME, OVERDUE, STATE_LABELS, MonthStatus, UnitStatus, status
 
 SEED_REF = "《岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案》（岳云交发〔2023〕15号）"
@@ -230,7 +230,7 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     kinds = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
              "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导"}
     for n in notices:
-        writer.writerow([kinds[n.kind], n.file, n.unit, ";".join(n.recipients), n.subject])
+        writer.writerow([csv_cell(text) for text in (kinds[n.kind], n.file, n.unit, ";".join(n.recipients), n.subject)])
     put("index.csv", index.getvalue().encode("utf-8-sig"))
     _replace_folder(staging, target)
     return target, notices
