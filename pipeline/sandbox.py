@@ -238,6 +238,12 @@ class Sandbox:
         self.starts = 0  # how many worker processes were started (for tests and benchmarks)
         self.last_stderr = ""  # what the last failed worker wrote to stderr, for the log
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while one runs."""
+        worker = self._worker
+        return worker.proc.pid if worker is not None and worker.proc.poll() is None else None
+
     def __enter__(self) -> "Sandbox":
         return self
 

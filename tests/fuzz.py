@@ -150,6 +150,8 @@ def make_eml(sender: str, attachments: list[tuple[str, bytes]], subject: str = "
     msg.set_content("附件是本月的附件2，请查收。")
     for name, data in attachments:
         msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    if msg.is_multipart():
+        msg.set_boundary("annex2-fuzz-boundary-0001")  # the default is random: the same seed must give the same bytes
     return msg.as_bytes(policy=policy.SMTP)
 
 
