@@ -2,6 +2,7 @@
 
 Real files, real child processes: the sandbox runs a worker process; the memory tests run a Python under a
 real address-space cap and read its own peak RSS."""
+import dataclasses
 import json
 import os
 import struct
@@ -17,7 +18,7 @@ import openpyxl
 import pytest
 
 import sandbox_jobs as jobs
-from factory import make_submission
+from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 from fuzz import FIXTURES, fuzz_emls, fuzz_files
 from pipeline import config
 from pipeline.config import Limits
@@ -297,3 +298,146 @@ def test_300_fuzzed_workbooks_end_as_data_or_unreadable(tmp_path):
     assert elapsed < 60, elapsed  # measured ~1 s
     good = (FIXTURES / "lo_template.ods").read_bytes()
     assert validate_workbook(read_workbook_isolated(good, CFG.limits), CFG, NOW).ok  # and the worker still serves
+
+
+# --- numbers of any size ------------------------------------------------------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pipeline.normalize import MAX_COUNT, count, is_whole  # noqa: E402
+from pipeline.receipts import receipt_text  # noqa: E402
+from pipeline.safe_names import csv_cell, display_name, safe_filename  # noqa: E402
+
+
+@pytest.mark.parametrize("raw,shown", [
+    (1e19, "10000000000000000000"),
+    ("1e400", "1e400"),
+    (5e18, "5000000000000000000"),
+    ("12,345,678,901", "12,345,678,901"),
+    (10_000_001, "10000001"),
+    ("-1e400", "-1e400"),  # (an infinity cannot be stored in a workbook; count(inf) is in the property test)
+    ("1e-400", "1e-400"),
+])
+def test_a_count_out_of_range_is_not_a_number_and_names_its_cell(tmp_path, raw, shown):
+    path = make_submission(tmp_path / "big.xlsx", cells={("traffic", "major_hazards"): raw})
+    v = validate_bytes(path.read_bytes(), CFG, NOW)
+    assert [(i.code, i.cell) for i in v.issues] == [("E_VALUE_TYPE", "E9")]
+    assert v.issues[0].message.startswith(f"E9 交通安全·重大隐患数 填的是“{shown}”，")
+    assert v.counts == {}
+
+
+def test_the_largest_count_is_accepted_and_the_limit_is_config(tmp_path):
+    values = {s: {m: 0 for m in COUNT_ORDER} for s in SECTOR_ORDER}
+    values["traffic"].update(inspection_teams=1, inspectors=10_000_000)
+    data = make_submission(tmp_path / "max.xlsx", values=values).read_bytes()
+    v = validate_bytes(data, CFG, NOW)
+    assert v.ok and v.counts["traffic"]["inspectors"] == 10_000_000
+    assert v.values["total"]["inspectors"] == 10_000_000
+    tighter = validate_bytes(data, dataclasses.replace(CFG, limits=Limits(max_count=1000)), NOW)
+    assert [(i.code, i.cell) for i in tighter.issues] == [("E_VALUE_TYPE", "C9")]
+    assert "超出计数的上限 1,000（" in tighter.issues[0].message
+
+
+number_text = st.one_of(
+    st.from_regex(r"\A[+-]?\d{1,30}(\.\d{0,10})?([eE][+-]?\d{1,4})?\Z"),
+    st.integers(min_value=-10**30, max_value=10**30).map(str),
+    st.integers(min_value=0, max_value=10**12).map(lambda n: f"{n:,}"),
+)
+
+
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-10**400, max_value=10**400),
+                 number_text, number_text.map(lambda t: t + "项")))
+def test_any_accepted_count_is_finite_and_within_the_maximum(raw):
+    parsed = count(raw)
+    if parsed.value is None:
+        assert parsed.problem
+        return
+    assert parsed.value == parsed.value and abs(parsed.value) <= MAX_COUNT  # finite: not NaN, and bounded
+    if isinstance(raw, str):  # within range, text reads as it always did
+        text = raw.removesuffix("项").replace(",", "")
+        assert parsed.value == float(text)
+        off = abs(Decimal(text) - Decimal(text).to_integral_value())  # how far from a whole number, exactly
+        if off == 0:
+            assert is_whole(parsed.value)  # then E_FRACTION never fires
+        elif off > Decimal("1e-6"):
+            assert not is_whole(parsed.value)  # and here it does
+    else:
+        assert parsed.value == float(raw)
+
+
+@given(st.integers(min_value=-MAX_COUNT, max_value=MAX_COUNT))
+def test_every_count_up_to_the_maximum_is_accepted(n):
+    assert count(n).value == n and count(str(n)).value == n and count(float(n)).value == n
+
+
+# --- names of any bytes -------------------------------------------------------------------------------
+
+INVISIBLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+any_text = st.text(st.characters(exclude_categories=()), max_size=300)  # surrogates included
+any_name = st.one_of(any_text, st.binary(max_size=300).map(os.fsdecode),
+                     st.text(st.sampled_from("\U00020000.a \r\n\t.\u202e~$"), max_size=120))
+
+
+def _categories(text):
+    import unicodedata
+
+    return {unicodedata.category(ch) for ch in text}
+
+
+@given(any_name, st.integers(min_value=1, max_value=255), st.integers(min_value=1, max_value=200))
+def test_safe_filename_always_fits_and_is_clean(name, max_bytes, max_len):
+    out = safe_filename(name, max_len=max_len, max_bytes=max_bytes)
+    assert out and len(out) <= max_len
+    assert len(out.encode("utf-8")) <= max_bytes  # strict: no surrogate survives
+    assert not _categories(out) & INVISIBLE
+    assert not set(out) & set('<>:"/\\|?*')
+    assert not out.startswith(".") and not out.endswith((".", " "))
+    assert out.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
+    assert safe_filename(out, max_len=max_len, max_bytes=max_bytes) == out
+
+
+@given(any_name, st.integers(min_value=8, max_value=200))
+def test_display_name_is_one_visible_line(name, max_chars):
+    out = display_name(name, max_chars)
+    assert len(out) <= max_chars
+    out.encode("utf-8")  # strict
+    assert not _categories(out) & INVISIBLE
+    assert "\r" not in out and "\n" not in out
+
+
+@given(any_text)
+def test_csv_cell_never_starts_like_a_formula(text):
+    out = csv_cell(text)
+    assert not out.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert out in (text, "'" + text)
+
+
+def test_named_hostile_names_on_a_real_filesystem(tmp_path):
+    prefix = "20230605-093000_0123456789_"
+    for raw in (b"\xb5\xa5\xce\xbb\xb1\xa8\xb1\xed.xlsx",  # GBK bytes: not UTF-8
+                ("\U00020000" * 60 + ".xlsx").encode(), b"a\r\nb\x07c.xlsx", b"..x.xlsx", ("长" * 200 + ".xlsx").encode()):
+        name = safe_filename(os.fsdecode(raw), max_len=255, max_bytes=255 - len(prefix.encode()))
+        assert name.endswith(".xlsx")
+        (tmp_path / (prefix + name)).write_bytes(b"x")  # the filesystem takes it
+        assert len((prefix + name).encode()) <= 255
+    assert safe_filename("..x.xlsx") == "x.xlsx"
+    assert safe_filename("\U00020000" * 60 + ".xlsx", max_len=255, max_bytes=100) == "\U00020000" * 23 + ".xlsx"
+    assert display_name("a\r\nb\tc.xlsx") == "a␍␊b␉c.xlsx"
+    assert display_name(os.fsdecode(b"\xb5\xa5.xlsx")) == "\ufffd\ufffd.xlsx"
+    assert display_name("\u202eslx.exe") == "\ufffdslx.exe"
+    assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")" and csv_cell("交通") == "交通"
+
+
+def test_a_line_break_in_a_name_cannot_forge_a_receipt_line():
+    forged = "报表.xlsx\r\n结果：已受理\r\n"
+    text = receipt_text(CFG, original_name=forged, received_at=NOW, received_rule="file", unit=None, year=None,
+                        month_from=None, month_to=None, outcome="rejected",
+                        issues=[{"code": "E_UNREADABLE", "severity": "error", "message": "坏了\r\n结果：已受理"}],
+                        attachments=["a\nb.xlsx"])
+    lines = text.split("\r\n")
+    assert "文件：报表.xlsx␍␊结果：已受理␍␊" in lines
+    assert [line for line in lines if line.startswith("结果：")] == ["结果：退回 —— 请按下列说明修改后重新报送"]
+    assert "  - a␊b.xlsx" in lines
