@@ -19,7 +19,7 @@ from .config import Config
 from .ledger import Ledger
 from .months import Month
 from .officialdoc import OfficialDocument, chinese_date
-from .safe_names import csv_cell, safe_filename
+from .safe_names import csv_cell, display_name, safe_filename
 from .timeliness import LATE, ON_TIME, OVERDUE, STATE_LABELS, MonthStatus, UnitStatus, status
 
 SEED_REF = "《岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案》（岳云交发〔2023〕15号）"
@@ -95,7 +95,8 @@ def reminder(cfg: Config, st: MonthStatus, u: UnitStatus) -> Document:
     ]
     for attempt in u.attempts:
         when = attempt.received_at.astimezone(tz)
-        paras.append(f"你单位于{_moment_text(when)}报送的文件“{attempt.original_name}”未通过校验，已被退回（原因见回执），"
+        name = display_name(attempt.original_name)
+        paras.append(f"你单位于{_moment_text(when)}报送的文件“{name}”未通过校验，已被退回（原因见回执），"
                      "退回的文件不计为已报送，请按回执修改后重新报送。")
     paras.append("请于收到本通知后尽快按附件2格式填报并报送；报送时间以系统收到文件的时间为准。")
     if u.strikes >= cfg.escalation.strikes:

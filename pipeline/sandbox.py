@@ -279,6 +279,10 @@ class Sandbox:
                 worker.stop()
                 self._worker = None
                 raise SandboxFailure(f"{UNREADABLE}（读取超过 {timeout:g} 秒，已中止）", "timeout") from None
+            except BaseException:  # Ctrl+C while waiting: this job's answer must not be taken for the next one's
+                worker.stop()
+                self._worker = None
+                raise
             if answer[0] == "eof":
                 raise self._fail(worker)
             if answer[0] == "memory":

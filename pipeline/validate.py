@@ -63,11 +63,21 @@ def fmt(value: float | None) -> str:
 
 
 def validate_bytes(data: bytes, cfg: Config, now: datetime, folder_unit: Unit | None = None,
-                   owner_says: str | None = None) -> Validation:
+                   owner_says: str | None = None, isolated: bool = False) -> Validation:
     """Check one workbook's bytes. `folder_unit` is the unit the file is known to come from (the owner of its
-    inbox sub-folder, or of the sender's address); `owner_says` tells how we know, for the message."""
+    inbox sub-folder, or of the sender's address); `owner_says` tells how we know, for the message.
+    `isolated`: parse in the sandbox's child process (a reader that aborts, hangs or eats memory costs
+    this file an E_UNREADABLE, not the process)."""
     try:
-        book = read_workbook(data, cfg.limits)
+        if isolated:
+            from .sandbox import SandboxFailure, read_workbook_isolated
+
+            try:
+                book = read_workbook_isolated(data, cfg.limits)
+            except SandboxFailure as failure:
+                return Validation([issue("E_UNREADABLE", failure.reason_zh)])
+        else:
+            book = read_workbook(data, cfg.limits)
     except ReadProblem as problem:
         return Validation([issue(problem.code, problem.reason)])
     return validate_workbook(book, cfg, now, folder_unit, owner_says)

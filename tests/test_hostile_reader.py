@@ -441,3 +441,13 @@ def test_a_line_break_in_a_name_cannot_forge_a_receipt_line():
     assert "文件：报表.xlsx␍␊结果：已受理␍␊" in lines
     assert [line for line in lines if line.startswith("结果：")] == ["结果：退回 —— 请按下列说明修改后重新报送"]
     assert "  - a␊b.xlsx" in lines
+
+
+@POSIX_ONLY
+def test_validate_bytes_isolated_turns_a_dying_reader_into_e_unreadable():
+    good = validate_bytes((FIXTURES / "lo_template.xls").read_bytes(), CFG, NOW, isolated=True)
+    assert good.ok and good.unit == "交通质量和安全监督站"
+    bad = validate_bytes(damaged_xls((5137, 0x40), (6349, 0x08)), CFG, NOW, isolated=True)
+    assert [i.code for i in bad.issues] == ["E_UNREADABLE"] and "文件已损坏或过大" in bad.issues[0].message
+    pdf = validate_bytes(b"%PDF-1.7", CFG, NOW, isolated=True)
+    assert [i.code for i in pdf.issues] == ["E_UNREADABLE"] and "PDF" in pdf.issues[0].message
