@@ -164,6 +164,13 @@ def _check_ole_header(data: bytes) -> None:
 
 
 def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
+    import struct
+
+    eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory: its entry count
+    if eocd >= 0 and eocd + 12 <= len(data):  # comes before zipfile builds an object for every entry
+        entries = struct.unpack_from("<H", data, eocd + 10)[0]
+        if entries != 0xFFFF and entries > limits.max_zip_members:
+            raise _fail(f"压缩包内有 {entries} 个部件，超过上限 {limits.max_zip_members}")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -187,8 +194,7 @@ def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
         formulas = _xlsx_formulas(members)
         members.check_rest()
         return _values(data, "xlsx", formulas)
-    members.check_rest()
-    if "word/document.xml" in names:
+    if "word/document.xml" in names:  # not a spreadsheet: no parser will read its parts, so neither do we
         raise _fail("这是一个 Word 文档，不是表格")
     if "mimetype" in names:
         raise _fail("这是一个 OpenDocument 文件，但不是电子表格 (.ods)")

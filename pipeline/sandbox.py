@@ -104,7 +104,13 @@ def _serve(memory_mb: float) -> None:
     traceback) or ("memory",) to stdout. The protocol keeps the real stdout; print() in fn goes to stderr."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent, which decides what stops
     requests = sys.stdin.buffer
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    answer_fd = os.dup(sys.stdout.fileno())
+    if sys.platform == "win32":  # no CRLF translation on the pipes: pickles are bytes
+        import msvcrt
+
+        msvcrt.setmode(sys.stdin.fileno(), os.O_BINARY)
+        msvcrt.setmode(answer_fd, os.O_BINARY)
+    answers = os.fdopen(answer_fd, "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     _limit_memory(memory_mb)

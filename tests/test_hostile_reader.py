@@ -219,6 +219,17 @@ def test_a_lie_in_a_part_only_calamine_would_read_is_caught_too(tmp_path):
     assert time.perf_counter() - start < 1  # abandoned at the first megabyte, not inflated to the end
 
 
+def test_too_many_members_are_counted_from_the_end_record(tmp_path):
+    path = tmp_path / "many.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        for i in range(2000):
+            z.writestr(f"xl/media/{i}.bin", b"")
+    with pytest.raises(ReadProblem) as problem:
+        read_workbook(path.read_bytes(), CFG.limits)
+    assert problem.value.reason == "压缩包内有 2001 个部件，超过上限 2000"
+
+
 def test_size_is_checked_before_reading(tmp_path):
     big = tmp_path / "big.xlsx"
     with open(big, "wb") as f:
