@@ -39,11 +39,11 @@ def safe_filename(name: str, max_len: int = MAX_NAME, max_bytes: int = MAX_BYTES
     name = unicodedata.normalize("NFC", _replace_invisible(str(name), lambda ch: "_"))
     name = _BAD.sub("_", name).strip(" .")
     stem, dot, ext = name.rpartition(".")
-    if not dot or len(ext) > 8 or not ext.isalnum():
-        stem, ext = name, ""
+    if not dot or len(ext) > 8 or not ext.isalnum() or len(ext) + 2 > max_len or len(ext.encode()) + 2 > max_bytes:
+        # no extension (or no room for one and a character before it): no dot may make the cut name look
+        # as if it had one (the name must come out the same when made safe twice)
+        stem, ext = name.replace(".", "_"), ""
     ext = ext.lower()
-    if ext and (len(ext) + 2 > max_len or len(ext.encode()) + 2 > max_bytes):
-        stem, ext = name, ""  # no room for the extension and a character before it
     tail = f".{ext}" if ext else ""
     room_chars, room_bytes = max_len - len(tail), max_bytes - len(tail.encode())
     stem = _cut_bytes(stem.strip(" .")[:room_chars], room_bytes).rstrip(" .")
