@@ -346,3 +346,18 @@ def shutdown() -> None:
 
 
 atexit.register(shutdown)
+_inherited: list[Sandbox] = []
+
+
+def _forget_after_fork() -> None:
+    """In a forked child (a fork-based process pool, say) the shared worker and its pipes belong to the
+    parent: never write to them or stop them from here; the child starts its own worker when it needs one."""
+    global _shared, _shared_lock
+    if _shared is not None:
+        _inherited.append(_shared)  # kept referenced: collecting it would try to stop the parent's process
+    _shared = None
+    _shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)

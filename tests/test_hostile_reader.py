@@ -96,6 +96,22 @@ def test_the_worker_is_warm_and_stops_with_the_context(tmp_path):
     assert sandbox.pid is None
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on Windows")
+def test_a_forked_child_gets_its_own_worker_and_leaves_the_parents_alone():
+    data = (FIXTURES / "lo_template.xls").read_bytes()
+    expected = read_workbook_isolated(data, CFG.limits)  # the parent's shared worker runs
+    pid = os.fork()
+    if pid == 0:  # the child, as in a fork-based process pool
+        code = 1
+        try:
+            code = 0 if read_workbook_isolated(data, CFG.limits) == expected else 2
+        finally:
+            os._exit(code)  # never back into pytest
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert read_workbook_isolated(data, CFG.limits) == expected  # the parent's worker still answers
+
+
 def test_read_workbook_isolated_gives_what_read_workbook_gives():
     for name in ("lo_template.xls", "lo_template.ods", "lo_template_recalculated.xlsx"):
         data = (FIXTURES / name).read_bytes()
