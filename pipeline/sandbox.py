@@ -197,8 +197,11 @@ class _Worker:
                 self.answers.put(("raise", ChildError(f"结果无法传回：{type(exc).__name__}: {exc}"), ""))
 
     def _read_stderr(self) -> None:
-        for line in iter(self.proc.stderr.readline, b""):
-            self.stderr.append(line[-2000:])
+        try:
+            for line in iter(self.proc.stderr.readline, b""):
+                self.stderr.append(line[-2000:])
+        except (OSError, ValueError):  # closed by stop() while reading
+            pass
 
     def send(self, obj: Any) -> None:
         pickle.dump(obj, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
