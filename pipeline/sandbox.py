@@ -311,6 +311,44 @@ class Sandbox:
                 self._worker = None
 
 
+class SandboxPool:
+    """Several warm workers for many files at once: `run` may be called from several threads (a
+    ThreadPoolExecutor in the parent is enough, the parsing happens in the children), each call takes a free
+    worker. For a batch of thousands of files on several cores.
+
+        with SandboxPool(limits, workers=4) as pool, ThreadPoolExecutor(4) as threads:
+            books = list(threads.map(lambda d: pool.run(read_workbook, d, limits), datas))
+    """
+
+    def __init__(self, limits: Limits, workers: int | None = None):
+        self.limits = limits
+        self.boxes = [Sandbox(limits) for _ in range(max(1, workers or os.cpu_count() or 1))]
+        self._free: queue.Queue = queue.Queue()
+        for box in self.boxes:
+            self._free.put(box)
+
+    def __enter__(self) -> "SandboxPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, fn: Callable, *args: Any, seconds: float | None = None) -> Any:
+        box = self._free.get()
+        try:
+            return box.run(fn, *args, seconds=seconds)
+        finally:
+            self._free.put(box)
+
+    @property
+    def starts(self) -> int:
+        return sum(box.starts for box in self.boxes)
+
+    def close(self) -> None:
+        for box in self.boxes:
+            box.close()
+
+
 _shared: Sandbox | None = None
 _shared_lock = threading.Lock()
 

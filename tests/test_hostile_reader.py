@@ -23,7 +23,7 @@ from fuzz import FIXTURES, fuzz_emls, fuzz_files
 from pipeline import config
 from pipeline.config import Limits
 from pipeline.reader import ReadProblem, check_size, read_workbook
-from pipeline.sandbox import RemoteTraceback, Sandbox, SandboxFailure, read_workbook_isolated
+from pipeline.sandbox import RemoteTraceback, Sandbox, SandboxFailure, SandboxPool, read_workbook_isolated
 from pipeline.validate import validate_bytes, validate_workbook
 
 NOW = datetime(2023, 6, 10, tzinfo=timezone.utc)
@@ -110,6 +110,20 @@ def test_a_forked_child_gets_its_own_worker_and_leaves_the_parents_alone():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert read_workbook_isolated(data, CFG.limits) == expected  # the parent's worker still answers
+
+
+def test_a_pool_serves_several_threads_and_survives_a_crash_among_them():
+    from concurrent.futures import ThreadPoolExecutor
+
+    datas = [(FIXTURES / name).read_bytes() for name in ("lo_template.xls", "lo_template.ods")] * 20
+    with SandboxPool(Limits(), workers=2) as pool, ThreadPoolExecutor(4) as threads:
+        books = list(threads.map(lambda d: pool.run(read_workbook, d, Limits()), datas))
+        assert [b.kind for b in books] == ["xls", "ods"] * 20
+        assert pool.starts == 2
+        with pytest.raises(SandboxFailure):
+            pool.run(jobs.abort)
+        assert list(threads.map(lambda i: pool.run(jobs.echo, i), range(10))) == list(range(10))
+        assert pool.starts == 3
 
 
 def test_read_workbook_isolated_gives_what_read_workbook_gives():
