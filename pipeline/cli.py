@@ -212,7 +212,7 @@ def backup(ctx, destination: Path | None):
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用），而不是表格。")
 @click.pass_context
 def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
-    """某月各单位的报送情况：按时、迟报、逾期，以及是否上报局领导。
+    """某月各单位的报送情况：按时、迟报、逾期，重点任务滞后、逾期，以及是否上报局领导。
 
     \b
     示例：
@@ -221,13 +221,15 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     """
     import json
 
+    from .obligations import load_obligations
     from .textable import render
     from .timeliness import STATE_LABELS, status as month_status
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
     with open_ledger(cfg, "status") as ledger:
-        result = month_status(cfg, ledger, month, when)
+        obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
+        result = month_status(cfg, ledger, month, when, obligations)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -238,10 +240,12 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         days = str(c.days_late) if c.days_late is not None else (f"逾期{c.days_overdue}" if c.days_overdue else "")
         rows.append([u.name, STATE_LABELS[c.state] + ("（曾被退回）" if u.attempts and not c.received_at else ""),
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     days, str(u.strikes), "是" if u.escalate else ""])
+                     days, *[ob.cell_text(u.name) for ob in obligations if ob.column],
+                     str(u.strikes), "是" if u.escalate else ""])
     click.echo(f"{month.label} 报送情况（截止 {result.deadline.last_day:%Y-%m-%d}，"
                f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
-    click.echo(render(["单位", "状态", "收到时间", "迟报天数", "本年迟报/逾期", "上报局领导"], rows))
+    click.echo(render(["单位", "状态", "收到时间", "迟报天数", *[ob.column for ob in obligations if ob.column],
+                       "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
     print_unseen_files(cfg)
 
@@ -265,13 +269,16 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = Fa
         annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
     from .notices import SendError, send_notices, write_notices
+    from .obligations import load_obligations
+    from .timeliness import status as month_status
 
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
     if send and cfg.smtp is None:
         raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
     with open_ledger(cfg, "notices") as ledger:
-        folder, written = write_notices(cfg, ledger, month, when)
+        obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
+        folder, written = write_notices(cfg, ledger, month, when, month_status(cfg, ledger, month, when, obligations))
         if not as_json:
             for n in written:
                 click.echo(str(folder / n.file))
@@ -317,7 +324,7 @@ def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
         click.echo(result.summary, err=True)
     try:
         with folder_lock(cfg, "merge"), open_ledger(cfg, "merge") as ledger:
-            out = do_merge(cfg, ledger, month, when, now_in(cfg))
+            out = do_merge(cfg, ledger, month, when, now_in(cfg), warn=lambda text: click.echo(text, err=True))
             ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})
     except LockBusy as exc:
         click.echo(f"错误：{exc}", err=True)

@@ -12,6 +12,7 @@ from .issues import title
 from .ledger import Ledger
 from .months import Month
 from .notices import Notice, write_notices
+from .obligations import Warn, load_obligations
 from .publish import Published, publish
 from .timeliness import MonthStatus, status
 from .workbook import write_leadership, write_master
@@ -41,16 +42,19 @@ def open_warnings(cfg: Config, ledger: Ledger, data: dataset.Dataset, month: Mon
     return out
 
 
-def write_workbooks(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime):
+def write_workbooks(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime,
+                    warn: Warn | None = None):
+    """The master and leadership workbooks; `warn` hears once of an obligation left out (a broken task list)."""
     data = dataset.load(cfg, ledger, as_of)
-    st = status(cfg, ledger, month, as_of)
+    st = status(cfg, ledger, month, as_of, load_obligations(cfg, ledger, month, as_of, warn))
     warnings = open_warnings(cfg, ledger, data, month)
-    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data), now)
+    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data, st.obligations), now)
     leadership = publish(leadership_path(cfg, month), lambda p: write_leadership(p, cfg, data, st, warnings), now)
     return master, leadership, st
 
 
-def merge(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime) -> MergeResult:
-    master, leadership, st = write_workbooks(cfg, ledger, month, as_of, now)
+def merge(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime,
+          warn: Warn | None = None) -> MergeResult:
+    master, leadership, st = write_workbooks(cfg, ledger, month, as_of, now, warn)
     folder, notices = write_notices(cfg, ledger, month, as_of, st)
     return MergeResult(master, leadership, folder, notices, st)

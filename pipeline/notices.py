@@ -135,9 +135,13 @@ def _form_phrases(month: Month) -> list[str]:
     return [f"{month.year}年{month.month}月", "安全生产", "督查情况统计表"]
 
 
-def reminder(cfg: Config, st: MonthStatus, u: UnitStatus) -> Document:
+def reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[Section] | None = None) -> Document:
+    """The unit's 催报通知: about its overdue Annex 2 form when it is overdue, and `sections` from the other
+    obligations (their reminder_section: the tasks to report, windows ending soon)."""
     m, tz = st.month, cfg.bureau.tz
     as_of = st.as_of.astimezone(tz)
+    if u.current.state != OVERDUE:
+        return _other_reminder(cfg, st, u, sections or [])
     opening = [
         f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前将{_form_title(cfg)}（附件2，填报1月至当月累计数）"
         f"报送{cfg.contact.department}。",
@@ -152,7 +156,21 @@ def reminder(cfg: Config, st: MonthStatus, u: UnitStatus) -> Document:
     if u.strikes >= cfg.escalation.strikes:
         opening.append(f"本年度你单位已有{u.strikes}个月迟报或未报，按规定将上报局主要领导。")
     return Document("reminder", ["关于催报", *_form_phrases(m), "的通知"], u.name, opening, cfg.bureau.name,
-                    letterhead=True, note=_contact(cfg))
+                    letterhead=True, sections=list(sections or []), note=_contact(cfg))
+
+
+def _other_reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[Section]) -> Document:
+    """A 催报 for a unit whose Annex 2 form is not overdue but another obligation is behind (spec 12: each
+    obligation reminds after its own deadline)."""
+    m = st.month
+    as_of = st.as_of.astimezone(cfg.bureau.tz)
+    titles = [ob.reminder_title() for ob in st.obligations if ob.needs_reminder(u.name) and ob.reminder_title()]
+    opening = [f"根据{basis(cfg)}要求，现将你单位{m.year}年{m.month}月尚需报送和抓紧推进的事项通知如下"
+               f"（统计截至{_moment_text(as_of)}）："]
+    closing = ["请于收到本通知后尽快落实并报送；报送时间以系统收到文件的时间为准。"]
+    return Document("reminder", ["关于催报", f"{m.year}年{m.month}月", *("、".join(titles) or "报送事项",), "的通知"],
+                    u.name, opening, cfg.bureau.name, letterhead=True, sections=sections, closing=closing,
+                    note=_contact(cfg))
 
 
 def annex2_section(st: MonthStatus) -> Section:
@@ -175,10 +193,13 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
     sections = [annex2_section(st), *(extra or [])]
+    sections += [sec for ob in st.obligations if (sec := ob.bulletin_section()) is not None]
     opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前报送{_form_title(cfg)}。"
                f"现将{m.year}年{m.month}月报送情况通报如下（统计截至{_moment_text(as_of)}）："]
-    if any(s.criticise for s in sections):
+    if sections[0].criticise:
         closing = ["对以上迟报、逾期未报的单位予以通报批评。请相关单位高度重视，严格落实报送要求，逾期未报的单位请立即补报。"]
+    elif any(s.criticise for s in sections):  # only another obligation names units: its section says why
+        closing = ["对以上点名的单位予以通报批评。请相关单位高度重视，按要求抓紧落实并如实报送。"]
     elif any(u.current.state == PENDING for u in st.units):
         closing = ["尚未报送的单位，请于报送截止时间前报送。"]
     else:
@@ -196,7 +217,8 @@ def _history_text(u: UnitStatus) -> str:
             label += f"{h.days_late}天"
         elif h.state == OVERDUE:
             label += f"（{h.days_overdue}天）"
-        parts.append(f"{h.month.month}月{label}")
+        reasons = u.other_strikes.get(h.month)
+        parts.append(f"{h.month.month}月{label}" + (f"，{'，'.join(reasons)}" if reasons else ""))
     return "；".join(parts)
 
 
@@ -204,9 +226,11 @@ def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Documen
     """The section's report to the bureau's main leaders: an internal memo, signed by the section."""
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
+    rules = "、".join(ob.strike_rule for ob in st.obligations if ob.strike_rule)
+    counted = f"（{rules}的月份同样计入，同一月份只计一次）" if rules else ""
     opening = [
         f"{basis(cfg)}规定，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导。"
-        f"按照本局确定的标准（本年度迟报或逾期未报累计{cfg.escalation.strikes}个月及以上，或单月逾期超过"
+        f"按照本局确定的标准（本年度迟报或逾期未报累计{cfg.escalation.strikes}个月及以上{counted}，或单月逾期超过"
         f"{cfg.escalation.overdue_days}天），统计截至{_moment_text(as_of)}，下列{len(units)}个单位达到上报标准，"
         f"其{m.year}年报送情况如下：",
     ]
@@ -270,15 +294,16 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         return doc
 
     for u in st.units:
-        if u.current.state != OVERDUE:
+        if u.current.state != OVERDUE and not any(ob.needs_reminder(u.name) for ob in st.obligations):
             continue
-        doc = numbered(reminder(cfg, st, u), u.name)
+        extra = [sec for ob in st.obligations if (sec := ob.reminder_section(u.name)) is not None]
+        doc = numbered(reminder(cfg, st, u, extra), u.name)
         docx_name = put(safe_filename(f"催报通知_{u.name}.docx"), doc.docx(issuer, moment))
         notices.append(Notice("reminder", docx_name, u.name, [], doc.title_text, doc.number))
         if u.unit.emails:
-            template_name, template = _template_for(cfg, u.name, month, staging)
+            attachments = [_template_for(cfg, u.name, month, staging) + (XLSX_TYPE,)] if u.current.state == OVERDUE else []
             eml = _email(cfg, doc, moment, list(u.unit.emails),
-                         [(template_name, template, XLSX_TYPE), (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
+                         [*attachments, (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
             notices.append(Notice("reminder_email", put(safe_filename(f"催报通知_{u.name}.eml"), eml), u.name,
                                   list(u.unit.emails), doc.title_text, doc.number))
     doc = numbered(bulletin(cfg, st, sections))

@@ -59,6 +59,9 @@ class UnitStatus:
     escalate: bool
     year_history: list[MonthState] = field(default_factory=list)
     attempts: list[Arrival] = field(default_factory=list)  # rejected files for the month (not submissions)
+    # months that are strikes because of another obligation (spec 12) -> the reasons, for the 报告
+    other_strikes: dict[Month, list[str]] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)  # each obligation's key in status --json
 
     @property
     def name(self) -> str:
@@ -69,7 +72,7 @@ class UnitStatus:
         return {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
                 "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
                 "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
-                "escalate": self.escalate, "rejected_attempts": len(self.attempts)}
+                "escalate": self.escalate, "rejected_attempts": len(self.attempts), **self.extra}
 
 
 @dataclass
@@ -78,6 +81,7 @@ class MonthStatus:
     deadline: Deadline
     as_of: datetime
     units: list[UnitStatus]
+    obligations: list = field(default_factory=list)  # obligations.Obligation, beyond Annex 2
 
     def count(self, state: str) -> int:
         return sum(1 for u in self.units if u.current.state == state)
@@ -112,8 +116,11 @@ def month_state(cfg: Config, month: Month, first: Arrival | None, as_of: datetim
     return MonthState(month, PENDING)
 
 
-def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> MonthStatus:
-    """Every unit expected to report for `month`, considering only files received at or before `as_of`."""
+def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, obligations: list | None = None) -> MonthStatus:
+    """Every unit expected to report for `month`, considering only files received at or before `as_of`.
+    `obligations` (obligations.load_obligations) add their strike months and their JSON keys: a month is one
+    strike when any obligation of the unit was late, overdue or lagging in it (spec 12)."""
+    obligations = list(obligations or [])
     firsts = ledger.first_accepted(as_of)
     rejected = [a for a in ledger.arrivals(as_of) if a.outcome == "rejected" and a.kind == "workbook"]
     units = []
@@ -123,9 +130,15 @@ def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> MonthS
         year_months = [m for m in expected_months(cfg, unit, month) if m.year == month.year]
         history = [month_state(cfg, m, firsts.get((unit.name, m.year, m.month)), as_of) for m in year_months]
         current = history[-1]
-        strikes = sum(1 for h in history if h.state in (LATE, OVERDUE))
+        other: dict[Month, list[str]] = {}
+        for ob in obligations:
+            for m, reason in ob.strike_months(unit.name).items():
+                if m.year == month.year and m <= month:
+                    other.setdefault(m, []).append(reason)
+        strikes = len({h.month for h in history if h.state in (LATE, OVERDUE)} | set(other))
         long_overdue = any(h.state == OVERDUE and h.days_overdue > cfg.escalation.overdue_days for h in history)
         attempts = [a for a in rejected if a.unit == unit.name and (a.year, a.month_to) == (month.year, month.month)]
         units.append(UnitStatus(unit, current, strikes, strikes >= cfg.escalation.strikes or long_overdue,
-                                history, attempts))
-    return MonthStatus(month, deadline(cfg, month), as_of, units)
+                                history, attempts, dict(sorted(other.items())),
+                                {ob.key: ob.unit_json(unit.name) for ob in obligations if ob.key}))
+    return MonthStatus(month, deadline(cfg, month), as_of, units, obligations)

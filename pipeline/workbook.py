@@ -154,6 +154,8 @@ def write_leadership(path: Path, cfg: Config, data: Dataset, st: MonthStatus, wa
         _summary(wb, fmt, cfg, data, st)
         _trend(wb, fmt, cfg, data, month)
         _timeliness(wb, fmt, cfg, st)
+        for ob in st.obligations:  # the key tasks' sheet (spec 11), and any other obligation's
+            ob.leadership_sheets(wb)
         _details(wb, fmt, data, month)
         _rectification(wb, fmt, data, month)
         _unit_increments(wb, fmt, data, month)
@@ -443,7 +445,9 @@ def _warnings(wb, fmt, warnings: list[dict]) -> None:
 
 # --- the master workbook -----------------------------------------------------------------------------
 
-def write_master(path: Path, cfg: Config, data: Dataset) -> None:
+def write_master(path: Path, cfg: Config, data: Dataset, obligations: list | None = None) -> None:
+    """The 台账 of every Annex 2 figure, every file received, then each obligation's own records (every
+    progress report on the key tasks)."""
     from .dataset import with_rates
 
     wb, fmt = _workbook(path, data.as_of.astimezone(cfg.bureau.tz), "安全生产督查情况统计台账")
@@ -480,5 +484,7 @@ def write_master(path: Path, cfg: Config, data: Dataset) -> None:
         _table_sheet(wb, fmt, "文件记录", "收到的全部文件（受理、退回、重复、被更正替代、材料）",
                      ["编号", "收到时间", "时间依据", "单位", "原文件名", "期间", "结果", "问题代码", "存档位置"],
                      audit, [7, 17, 12, 24, 30, 18, 12, 30, 50])
+        for ob in obligations or []:
+            ob.master_sheets(wb, fmt)
     finally:
         wb.close()

@@ -1,0 +1,174 @@
+"""The monthly obligations beyond the Annex 2 statistics (spec 9, 12), each one object the monthly loop asks
+the same questions:
+
+    column / cell_text(unit)      its column in the `annex2 status` table
+    key / unit_json(unit)         its key in each unit object of `status --json`
+    strike_months(unit)           the months of the year that are strikes because of it, each with its reason
+                                  (timeliness.status joins them with the Annex 2 months: one strike a month)
+    bulletin_section()            its section of the monthly 通报
+    needs_reminder(unit)          whether the unit gets a 催报 because of it (after its own deadline)
+    reminder_section(unit)        what the unit's 催报 says about it
+    leadership_sheets(wb)         its sheets in the month's leadership workbook
+    master_sheets(wb, fmt)        its sheets in the master workbook
+
+`load_obligations` builds the list for a month and a moment; status, notices, merge and the workbooks loop
+over it and know nothing of any one obligation. Another obligation (the monthly materials, spec 10) is one
+more class here and one more line in `load_obligations`. An obligation whose own files cannot be used (a
+broken task list) is left out with one warning: the rest of the loop carries on.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Callable
+
+from .config import Config
+from .ledger import Ledger
+from .months import Month, months_between
+from .notices import Section
+from .officialdoc import chinese_date
+
+Warn = Callable[[str], None]
+
+
+class Obligation:
+    """What every obligation answers; the defaults say "nothing to add"."""
+
+    key = ""  # its key in each unit of status --json
+    column = ""  # its column in the status table
+    strike_rule = ""  # what of it counts as a strike, for the 报告 (empty: it never does)
+
+    def cell_text(self, unit: str) -> str:
+        return ""
+
+    def unit_json(self, unit: str) -> object:
+        return None
+
+    def strike_months(self, unit: str) -> dict[Month, str]:
+        return {}
+
+    def bulletin_section(self) -> Section | None:
+        return None
+
+    def needs_reminder(self, unit: str) -> bool:
+        return False
+
+    def reminder_section(self, unit: str) -> Section | None:
+        return None
+
+    def reminder_title(self) -> str:
+        return ""
+
+    def leadership_sheets(self, wb) -> None:
+        pass
+
+    def master_sheets(self, wb, fmt: dict) -> None:
+        pass
+
+
+class TasksObligation(Obligation):
+    """The Annex 1 key tasks (spec 11): progress forms due with the materials, lagging and overdue tasks."""
+
+    key = "tasks"
+    column = "重点任务"
+
+    def __init__(self, cfg: Config, ledger: Ledger, task_list, month: Month, as_of: datetime):
+        from .task_state import load_task_data, report_rows, task_board
+
+        self.cfg, self.task_list, self.month = cfg, task_list, month
+        self.data = load_task_data(ledger, as_of)
+        self.board = task_board(cfg, task_list, self.data, month)
+        self.reports = report_rows(ledger, task_list, as_of)  # every report, for the master workbook
+        self._year_boards = None
+        self.strike_rule = "重点任务滞后或逾期" if cfg.escalation.count_tasks else ""
+
+    def _boards(self):
+        """The boards of the year's months up to the month asked about, as of the same moment (strikes)."""
+        from .task_state import task_board
+
+        if self._year_boards is None:
+            first = max(Month(self.month.year, 1), self.cfg.start)
+            self._year_boards = [task_board(self.cfg, self.task_list, self.data, m)
+                                 for m in months_between(first, self.month)]
+        return self._year_boards
+
+    def cell_text(self, unit: str) -> str:
+        return self.board.summary_text(unit)
+
+    def unit_json(self, unit: str) -> dict[str, list[str]]:
+        return self.board.unit_lists(unit)
+
+    def strike_months(self, unit: str) -> dict[Month, str]:
+        """Months with a lagging or overdue task (spec 12), when `[escalation] count_tasks` is true; the same
+        rule as task_state.task_strike_months, with the tasks named for the 报告."""
+        from .task_state import LAGGING, OVERDUE
+
+        if not self.cfg.escalation.count_tasks:
+            return {}
+        out = {}
+        for board in self._boards():
+            cells = board.of_unit(unit)
+            lagging = [c.task.id for c in cells if c.state == LAGGING]
+            overdue = [c.task.id for c in cells if c.state == OVERDUE]
+            parts = [f"{label}{len(ids)}项（{'、'.join(ids)}）" for label, ids in (("滞后", lagging), ("逾期", overdue)) if ids]
+            if parts:
+                out[board.month] = "重点任务" + "、".join(parts)
+        return out
+
+    def _late_cells(self, unit: str):
+        from .task_state import STRIKE_STATES
+
+        return [c for c in self.board.of_unit(unit) if c.state in STRIKE_STATES]
+
+    def bulletin_section(self) -> Section:
+        from .task_state import bulletin_paragraphs
+
+        late = any(self._late_cells(u) for u in self.board.units)
+        return Section("重点任务推进情况", bulletin_paragraphs(self.board), criticise=late)
+
+    def needs_reminder(self, unit: str) -> bool:
+        """After the progress form's deadline, a unit with a lagging or overdue task is reminded."""
+        return self.board.as_of >= self.board.due.boundary and bool(self._late_cells(unit))
+
+    def reminder_title(self) -> str:
+        return "重点任务推进情况"
+
+    def reminder_section(self, unit: str) -> Section | None:
+        from .task_state import reminder_lines
+
+        lines = reminder_lines(self.board, unit)
+        if not lines:
+            return None
+        due = self.board.due.last_day
+        first = (f"{self.month.year}年{self.month.month}月重点任务推进情况表（附件1责任措施清单）的报送截止时间为"
+                 f"{chinese_date(due)}24时，与月度工作材料一并报送。")
+        return Section("重点任务推进情况", [first, *lines])
+
+    def leadership_sheets(self, wb) -> None:
+        from .tasks_sheet import write_tasks_sheet
+
+        if self.board.cells:
+            write_tasks_sheet(wb, self.board)
+
+    def master_sheets(self, wb, fmt: dict) -> None:
+        from .tasks_sheet import write_reports_sheet
+
+        write_reports_sheet(wb, fmt, self.reports, self.cfg.bureau.tz)
+
+
+def load_obligations(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                     warn: Warn | None = None) -> list[Obligation]:
+    """The obligations tracked for `month` as of `as_of`. One whose own inputs are broken is left out, said
+    once through `warn` (default: the log)."""
+    from .tasks_list import TaskListError, read_task_list
+
+    warn = warn or logging.getLogger("annex2").warning
+    out: list[Obligation] = []
+    try:
+        task_list = read_task_list(cfg)
+    except TaskListError as exc:
+        more = f"（另有 {len(exc.problems) - 1} 处，运行 annex2 tasks list 查看全部）" if len(exc.problems) > 1 else ""
+        warn(f"任务清单有误，本次不含重点任务：{exc.problems[0]}{more}")
+    else:
+        out.append(TasksObligation(cfg, ledger, task_list, month, as_of))
+    return out
