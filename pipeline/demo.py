@@ -49,6 +49,28 @@ SCENARIO = [
     # 现代物流中心 sends nothing for May: overdue, and with April late that is two strikes
     ("区公路建设养护中心", 5, "2023-05-22T14:00", "xls"),
 ]
+# The key tasks (Annex 1): every unit with tasks sends its 重点任务推进情况表 by the 16th, except as noted.
+# (unit, month, received at, {task id: (完成情况, 本月进展)} for rows that differ from 推进中 with a line of progress)
+OVERDUE_TASK, OVERDUE_WINDOW = "T18", "4月底"  # the demo's list gives T18 an April deadline, to show an overdue task
+TASK_FORMS = [
+    ("局安全监督股", 4, "2023-04-12T10:00", {}),
+    ("局基本建设股", 4, "2023-04-13T15:30", {}),
+    ("局计划统计股", 4, "2023-04-14T09:20", {}),
+    ("行政审批股", 4, "2023-04-14T16:00", {}),
+    ("交通质量和安全监督站", 4, "2023-04-15T11:10", {"T14": ("未启动", "")}),  # 4月 is T14's first month: fine
+    ("区道路运输服务中心", 4, "2023-04-16T17:40", {}),
+    ("交通运输综合行政执法大队", 4, "2023-04-11T08:45", {}),
+    ("现代物流中心", 4, "2023-04-16T10:05", {}),
+    ("局安全监督股", 5, "2023-05-12T09:40", {}),  # on track all along
+    ("局基本建设股", 5, "2023-05-15T14:20", {}),
+    ("局计划统计股", 5, "2023-05-10T10:30", {}),
+    ("行政审批股", 5, "2023-05-16T11:00", {}),
+    ("交通质量和安全监督站", 5, "2023-05-16T15:30", {"T14": ("未启动", "")}),  # still not started: lagging
+    # T18 ended with April and is still 推进中: overdue
+    ("区道路运输服务中心", 5, "2023-05-14T16:15", {OVERDUE_TASK: ("推进中", "双重预防机制建设尚有2家企业未完成")}),
+    ("交通运输综合行政执法大队", 5, "2023-05-13T09:00", {}),
+    # 现代物流中心 sends no progress form for May either: its tasks lag
+]
 PEOPLE = ["李明", "王芳", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周建国"]
 
 
@@ -102,6 +124,41 @@ def _write(cfg: config_mod.Config, unit: str, month: int, style: str, n: int) ->
                            phone=f"0730-84{10000 + n * 137:05d}", offset=(2, 1))
 
 
+def _demo_task_list(cfg: config_mod.Config) -> None:
+    """The seed's list as `annex2 init` wrote it, with T18's 完成时限 set to 4月底 (the clerk edits the list)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(cfg.task_list_path)
+    ws = wb.active
+    for row in ws.iter_rows():
+        if row[0].value == OVERDUE_TASK:
+            row[5].value = OVERDUE_WINDOW
+    wb.save(cfg.task_list_path)
+
+
+def _write_task_form(cfg: config_mod.Config, task_list, unit: str, month: int, rows: dict, n: int) -> Path:
+    """The unit's progress form from `annex2 template --tasks`, filled in as a clerk would (openpyxl)."""
+    import openpyxl
+
+    from .task_form import default_filename, write_task_form
+    from .task_state import task_deadline
+
+    m = Month(2023, month)
+    folder = cfg.inbox / next(u.folder for u in cfg.units if u.name == unit)
+    path = write_task_form(folder / default_filename(unit, m), cfg, task_list, unit, m, task_deadline(cfg, m).last_day)
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    for r in range(4, ws.max_row + 1):
+        task = task_list.by_id.get(str(ws.cell(r, 1).value or ""))
+        if task is None:
+            continue
+        status, progress = rows.get(task.id, ("推进中", f"{month}月按计划推进“{task.name}”，已开展检查{(n + r) % 4 + 1}次"))
+        ws.cell(r, 5).value = progress or None
+        ws.cell(r, 6).value = status
+    wb.save(path)
+    return path
+
+
 @dataclass
 class Demo:
     root: Path
@@ -114,10 +171,13 @@ class Demo:
         receipts = sorted(self.root.glob(f"inbox/*/{RECEIPTS_DIR}"))
         return "\n".join([
             f"演示工作目录：{self.root}",
-            f"模拟了 {len(SCENARIO)} 份报表（4月、5月；模板、重新录入的表格、.xls、全角数字），"
+            f"模拟了 {len(SCENARIO)} 份报表（4月、5月；模板、重新录入的表格、.xls、全角数字）"
+            f"和 {len(TASK_FORMS)} 份重点任务推进情况表，"
             f"受理 {self.ingested.count('accepted')}、退回 {self.ingested.count('rejected')}，"
             f"并按 2023-05-31 汇总了 5 月。",
             f"5月报送情况：{m.status.summary}",
+            f"5月重点任务：{self.tasks_line()}（演示把任务清单中 {OVERDUE_TASK} 的完成时限改成了“{OVERDUE_WINDOW}”，"
+            "以演示逾期；见领导汇总表的“重点任务”表）",
             "",
             "先打开：",
             f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是月度趋势，其后是谁按时报送）",
@@ -127,6 +187,14 @@ class Demo:
             "",
             f"试试：cd {rel(self.root)} && annex2 status --month 2023-05 --as-of 2023-05-31",
         ])
+
+
+    def tasks_line(self) -> str:
+        ob = next((o for o in self.merged.status.obligations if o.key == "tasks"), None)
+        if ob is None:
+            return "任务清单有误，未纳入"
+        named = [f"{u}{ob.cell_text(u)}" for u in ob.board.units if ob.cell_text(u) not in ("正常", "—", "未到期")]
+        return "；".join(named) or "各单位均正常推进"
 
 
 class _Arrived:
@@ -158,7 +226,17 @@ def run_demo(root: Path) -> Demo:
     cfg = config_mod.load(root / config_mod.CONFIG_NAME)
     tz = cfg.bureau.tz
     as_of = parse_moment(AS_OF, tz)
+    _demo_task_list(cfg)
+    from .tasks_list import read_task_list
+
+    task_list = read_task_list(cfg)
     scripted = []
+    for n, (unit, month, received, rows) in enumerate(TASK_FORMS):
+        moment = parse_moment(received, tz)
+        path = _write_task_form(cfg, task_list, unit, month, rows, n)
+        _saved_at(path, moment - timedelta(minutes=5))
+        owner = next(u for u in cfg.units if u.name == unit)
+        scripted.append((moment, Candidate(path, "inbox", owner, moment, RULE, settled=True)))
     for n, (unit, month, received, style) in enumerate(SCENARIO):
         moment = parse_moment(received, tz)
         path = _write(cfg, unit, month, style, n)
