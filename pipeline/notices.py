@@ -165,10 +165,13 @@ def _other_reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
     titles = [ob.reminder_title() for ob in st.obligations if ob.needs_reminder(u.name) and ob.reminder_title()]
+    phrases: list[str] = []  # each title is a list of phrases (the title breaks only between them)
+    for i, t in enumerate(titles):
+        phrases += [*t[:-1], t[-1] + ("、" if i < len(titles) - 1 else "")]
     opening = [f"根据{basis(cfg)}要求，现将你单位{m.year}年{m.month}月尚需报送和抓紧推进的事项通知如下"
                f"（统计截至{_moment_text(as_of)}）："]
     closing = ["请于收到本通知后尽快落实并报送；报送时间以系统收到文件的时间为准。"]
-    return Document("reminder", ["关于催报", f"{m.year}年{m.month}月", *("、".join(titles) or "报送事项",), "的通知"],
+    return Document("reminder", ["关于催报", f"{m.year}年{m.month}月", *(phrases or ["报送事项"]), "的通知"],
                     u.name, opening, cfg.bureau.name, letterhead=True, sections=sections, closing=closing,
                     note=_contact(cfg))
 
@@ -196,10 +199,8 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
     sections += [sec for ob in st.obligations if (sec := ob.bulletin_section()) is not None]
     opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前报送{_form_title(cfg)}。"
                f"现将{m.year}年{m.month}月报送情况通报如下（统计截至{_moment_text(as_of)}）："]
-    if sections[0].criticise:
+    if any(s.criticise for s in sections):
         closing = ["对以上迟报、逾期未报的单位予以通报批评。请相关单位高度重视，严格落实报送要求，逾期未报的单位请立即补报。"]
-    elif any(s.criticise for s in sections):  # only another obligation names units: its section says why
-        closing = ["对以上点名的单位予以通报批评。请相关单位高度重视，按要求抓紧落实并如实报送。"]
     elif any(u.current.state == PENDING for u in st.units):
         closing = ["尚未报送的单位，请于报送截止时间前报送。"]
     else:

@@ -7,7 +7,7 @@ the same questions:
                                   (timeliness.status joins them with the Annex 2 months: one strike a month)
     bulletin_section()            its section of the monthly 通报
     needs_reminder(unit)          whether the unit gets a 催报 because of it (after its own deadline)
-    reminder_section(unit)        what the unit's 催报 says about it
+    reminder_section(unit)        what the unit's 催报 says about it (reminder_title: the title's phrases)
     leadership_sheets(wb)         its sheets in the month's leadership workbook
     master_sheets(wb, fmt)        its sheets in the master workbook
 
@@ -56,8 +56,9 @@ class Obligation:
     def reminder_section(self, unit: str) -> Section | None:
         return None
 
-    def reminder_title(self) -> str:
-        return ""
+    def reminder_title(self) -> list[str]:
+        """What the 催报 asks for, as title phrases (the title breaks only between them)."""
+        return []
 
     def leadership_sheets(self, wb) -> None:
         pass
@@ -130,8 +131,8 @@ class TasksObligation(Obligation):
         """After the progress form's deadline, a unit with a lagging or overdue task is reminded."""
         return self.board.as_of >= self.board.due.boundary and bool(self._late_cells(unit))
 
-    def reminder_title(self) -> str:
-        return "重点任务推进情况"
+    def reminder_title(self) -> list[str]:
+        return ["重点任务", "推进情况表"]
 
     def reminder_section(self, unit: str) -> Section | None:
         from .task_state import reminder_lines

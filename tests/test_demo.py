@@ -13,10 +13,11 @@ EXPECTED = {
     "局基本建设股": ("on_time", None, 0, False),
     "局计划统计股": ("on_time", None, 0, False),
     "行政审批股": ("on_time", None, 0, False),  # 23:30 on the 23rd
-    "交通质量和安全监督站": ("on_time", None, 0, False),  # rejected on the 21st, corrected on the 22nd
-    "区道路运输服务中心": ("late", 2, 1, False),
+    # rejected on the 21st, corrected on the 22nd; its progress form says T14 未启动 a month into the window
+    "交通质量和安全监督站": ("on_time", None, 1, False),
+    "区道路运输服务中心": ("late", 2, 1, False),  # and T18 overdue: the same month, one strike
     "交通运输综合行政执法大队": ("on_time", None, 0, False),
-    "现代物流中心": ("overdue", None, 2, True),  # April late, May missing
+    "现代物流中心": ("overdue", None, 2, True),  # April late, May missing (its May tasks lag too: same month)
     "区公路建设养护中心": ("on_time", None, 0, False),  # the .xls
 }
 
@@ -34,7 +35,7 @@ def test_demo_runs_and_matches_the_scenario(tmp_path, monkeypatch):
                  root / "outbox" / "2023-05" / "notices" / "报告_2023年迟报逾期情况_截至5月.docx"):
         assert path.is_file(), path
     assert len(list((root / "inbox" / "交通质量和安全监督站" / "回执").glob("*_错误标注.xlsx"))) == 1
-    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18
+    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18 + 15  # and the progress forms
     summary = openpyxl.load_workbook(book)["汇总"]
     assert summary["A16"].value.startswith("已报 8/9 家；未纳入：现代物流中心（逾期未报）")
 
