@@ -24,7 +24,7 @@ from typing import Callable
 
 from .config import Config
 from .ledger import Ledger
-from .months import Month, months_between
+from .months import Month
 from .notices import Section
 from .officialdoc import chinese_date
 
@@ -45,6 +45,7 @@ class Obligation:
         return None
 
     def strike_months(self, unit: str) -> dict[Month, str]:
+        """The months of the year up to the month asked about that are strikes because of it -> the reason."""
         return {}
 
     def bulletin_section(self) -> Section | None:
@@ -53,12 +54,12 @@ class Obligation:
     def needs_reminder(self, unit: str) -> bool:
         return False
 
-    def reminder_section(self, unit: str) -> Section | None:
-        return None
-
     def reminder_title(self) -> list[str]:
         """What the 催报 asks for, as title phrases (the title breaks only between them)."""
         return []
+
+    def reminder_section(self, unit: str) -> Section | None:
+        return None
 
     def leadership_sheets(self, wb) -> None:
         pass
@@ -80,18 +81,8 @@ class TasksObligation(Obligation):
         self.data = load_task_data(ledger, as_of)
         self.board = task_board(cfg, task_list, self.data, month)
         self.reports = report_rows(ledger, task_list, as_of)  # every report, for the master workbook
-        self._year_boards = None
+        self._strikes = None  # unit -> month -> lagging/overdue cells, computed when first asked
         self.strike_rule = "重点任务滞后或逾期" if cfg.escalation.count_tasks else ""
-
-    def _boards(self):
-        """The boards of the year's months up to the month asked about, as of the same moment (strikes)."""
-        from .task_state import task_board
-
-        if self._year_boards is None:
-            first = max(Month(self.month.year, 1), self.cfg.start)
-            self._year_boards = [task_board(self.cfg, self.task_list, self.data, m)
-                                 for m in months_between(first, self.month)]
-        return self._year_boards
 
     def cell_text(self, unit: str) -> str:
         return self.board.summary_text(unit)
@@ -100,20 +91,20 @@ class TasksObligation(Obligation):
         return self.board.unit_lists(unit)
 
     def strike_months(self, unit: str) -> dict[Month, str]:
-        """Months with a lagging or overdue task (spec 12), when `[escalation] count_tasks` is true; the same
-        rule as task_state.task_strike_months, with the tasks named for the 报告."""
-        from .task_state import LAGGING, OVERDUE
+        """Months with a lagging or overdue task (spec 12; task_state.task_strike_cells), when
+        `[escalation] count_tasks` is true, each with the tasks named for the 报告."""
+        from .task_state import LAGGING, OVERDUE, task_strike_cells
 
         if not self.cfg.escalation.count_tasks:
             return {}
+        if self._strikes is None:
+            self._strikes = task_strike_cells(self.cfg, self.task_list, self.data, self.month)
         out = {}
-        for board in self._boards():
-            cells = board.of_unit(unit)
-            lagging = [c.task.id for c in cells if c.state == LAGGING]
-            overdue = [c.task.id for c in cells if c.state == OVERDUE]
-            parts = [f"{label}{len(ids)}项（{'、'.join(ids)}）" for label, ids in (("滞后", lagging), ("逾期", overdue)) if ids]
-            if parts:
-                out[board.month] = "重点任务" + "、".join(parts)
+        for m, cells in self._strikes.get(unit, {}).items():
+            parts = [f"{label}{len(ids)}项（{'、'.join(ids)}）" for label, ids in (
+                ("滞后", [c.task.id for c in cells if c.state == LAGGING]),
+                ("逾期", [c.task.id for c in cells if c.state == OVERDUE])) if ids]
+            out[m] = "重点任务" + "、".join(parts)
         return out
 
     def _late_cells(self, unit: str):

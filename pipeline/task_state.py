@@ -249,16 +249,21 @@ def tasks_status(cfg: Config, ledger: Ledger, task_list: TaskList, month: Month,
 
 # --- the monthly loop ------------------------------------------------------------------------------------
 
-def task_strike_months(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, list[Month]]:
-    """unit -> the months of the year up to `month` in which it had a lagging or overdue task (as of
-    data.as_of). Spec 12: such a month is a strike when `[escalation] count_tasks` is true."""
-    out: dict[str, list[Month]] = {}
+def task_strike_cells(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, dict[Month, list[TaskCell]]]:
+    """unit -> month of the year up to `month` -> its lagging or overdue tasks then (as of data.as_of)."""
+    out: dict[str, dict[Month, list[TaskCell]]] = {}
     for m in months_between(max(Month(month.year, 1), cfg.start), month):
         board = task_board(cfg, task_list, data, m)
         for (task_id, unit), c in board.cells.items():
-            if c.state in STRIKE_STATES and m not in out.setdefault(unit, []):
-                out[unit].append(m)
+            if c.state in STRIKE_STATES:
+                out.setdefault(unit, {}).setdefault(m, []).append(c)
     return out
+
+
+def task_strike_months(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, list[Month]]:
+    """unit -> the months of the year up to `month` in which it had a lagging or overdue task (as of
+    data.as_of). Spec 12: such a month is a strike when `[escalation] count_tasks` is true."""
+    return {unit: list(months) for unit, months in task_strike_cells(cfg, task_list, data, month).items()}
 
 
 def _ids(cells: list[TaskCell]) -> str:

@@ -1,0 +1,267 @@
+"""The Annex 1 key tasks in the monthly loop (spec 12): the status column and JSON lists, the 通报 section, the
+催报 lines, task months as strikes (one a month whatever is late), the 报告's reasons, the leadership and
+master workbooks, a broken task list, and the demo's task story.
+
+The story (reporting from May 2023; the four-task list of tests/test_tasks.py; July looked at on 31 July):
+
+    task window   units                          forms (test_tasks.Scenario)
+    T01  5–8月    局安全监督股 (lead), 运输中心   运输中心 May 8 (T03 未启动), May 10 (corrected), Jul 12 (T03 未启动)
+    T02  3–6月    运输中心                       物流中心 Jun 15, Jul 20 (after the 16th)
+    T03  4–10月   运输中心
+    T04  6–12月   物流中心
+
+    July states:    T01 局安全监督股 lagging (never reports), T01 运输中心 on track, T02 运输中心 overdue
+                    (window ended in June, never 已完成), T03 运输中心 lagging (未启动 in its fourth month),
+                    T04 物流中心 lagging (its July form came after the 16th)
+    task strikes:   局安全监督股 May, Jun, Jul; 运输中心 Jun (no form: T01, T02, T03), Jul; 物流中心 Jul
+    Annex 2:        局安全监督股 on time May–Jul; 运输中心 May 2 days late, Jun/Jul on time;
+                    物流中心 May/Jun on time, Jul 3 days late; the six others never report (overdue)
+    strikes (July): 局安全监督股 3 (all tasks), 运输中心 3 (May Annex 2, Jun + Jul tasks),
+                    物流中心 1 (July late *and* lagging: one month, one strike), the others 3 (May–Jul overdue)
+"""
+import io
+import json
+
+import docx
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+from helpers import report
+from test_status import edit_config
+from test_tasks import LOGISTICS, SAFETY, Scenario, TRANSPORT
+
+OTHERS = ["局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "交通运输综合行政执法大队", "区公路建设养护中心"]
+ORDER = [SAFETY, "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", TRANSPORT,
+         "交通运输综合行政执法大队", LOGISTICS, "区公路建设养护中心"]
+AS_OF = "2023-07-31T18:00"
+EMPTY = {"lagging": [], "overdue": [], "on_track": [], "done": [], "closed": [], "pending": [], "not_started": []}
+
+
+@pytest.fixture
+def july(workdir):
+    edit_config(workdir, 'start = "2023-01"', 'start = "2023-05"')
+    s = Scenario(workdir)
+    s.report(TRANSPORT, "2023-05", "2023-05-08T10:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
+                                                        "T03": ("未启动", "")})
+    s.report(TRANSPORT, "2023-05", "2023-05-10T09:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
+                                                        "T03": ("推进中", "进校园宣传1次")})
+    s.report(TRANSPORT, "2023-07", "2023-07-12T09:00", {"T01": ("推进中", "整改隐患8处"), "T03": ("未启动", "")})
+    s.report(LOGISTICS, "2023-06", "2023-06-15T09:00", {"T04": ("推进中", "排查码头3处")})
+    s.report(LOGISTICS, "2023-07", "2023-07-20T09:00", {"T04": ("推进中", "排查码头2处")})
+    for unit, days in ((SAFETY, (20, 20, 20)), (TRANSPORT, (25, 20, 20)), (LOGISTICS, (20, 20, 26))):
+        for month, day in zip((5, 6, 7), days):
+            report(workdir, unit, f"2023-{month:02d}-{day}T10:00", name=f"附件2_{month}月.xlsx", unit=unit,
+                   month_to=month)
+    return s
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def text_of(path):
+    return [p.text for p in docx.Document(str(path)).paragraphs] + [
+        " | ".join(c.text for c in row.cells) for t in docx.Document(str(path)).tables for row in t.rows]
+
+
+# --- status ------------------------------------------------------------------------------------------------
+
+def test_status_json_adds_the_tasks_lists_and_joins_the_strikes_per_month(july):
+    result = run("status", "--month", "2023-07", "--as-of", AS_OF, "--json")
+    assert result.exit_code == 0, result.output
+    units = json.loads(result.stdout)["units"]
+    assert [u["unit"] for u in units] == ORDER
+    got = {u["unit"]: (u["state"], u["days_late"], u["strikes"], u["escalate"], u["tasks"]) for u in units}
+    assert got == {
+        SAFETY: ("on_time", None, 3, True, {**EMPTY, "lagging": ["T01"]}),
+        TRANSPORT: ("on_time", None, 3, True, {**EMPTY, "lagging": ["T03"], "overdue": ["T02"], "on_track": ["T01"]}),
+        LOGISTICS: ("late", 3, 1, False, {**EMPTY, "lagging": ["T04"]}),
+        **{u: ("overdue", None, 3, True, EMPTY) for u in OTHERS},
+    }
+    # every key that was there before is still there
+    assert set(units[0]) == {"unit", "state", "state_label", "received_at", "days_late", "days_overdue", "strikes",
+                             "escalate", "rejected_attempts", "tasks"}
+
+
+def test_status_table_has_a_key_tasks_column(july):
+    result = run("status", "--month", "2023-07", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["单位", "状态", "收到时间", "迟报天数", "重点任务", "本年迟报/逾期", "上报局领导"]
+    rows = {line.split()[0]: line for line in lines[3:12]}
+    assert rows[TRANSPORT].split() == [TRANSPORT, "按时", "2023-07-20", "10:00", "滞后", "1", "/", "逾期", "1", "3", "是"]
+    assert rows[SAFETY].split() == [SAFETY, "按时", "2023-07-20", "10:00", "滞后", "1", "3", "是"]
+    assert rows[LOGISTICS].split() == [LOGISTICS, "迟报", "2023-07-26", "10:00", "3", "滞后", "1", "1"]
+    assert rows["局基本建设股"].split() == ["局基本建设股", "逾期未报", "逾期8", "—", "3", "是"]
+
+
+def test_task_months_are_no_strike_when_count_tasks_is_false(july, workdir):
+    edit_config(workdir, "count_tasks = true", "count_tasks = false")
+    units = json.loads(run("status", "--month", "2023-07", "--as-of", AS_OF, "--json").stdout)["units"]
+    got = {u["unit"]: (u["strikes"], u["escalate"], u["tasks"]["lagging"]) for u in units}
+    assert (got[SAFETY], got[TRANSPORT], got[LOGISTICS]) == ((0, False, ["T01"]), (1, False, ["T03"]), (1, False, ["T04"]))
+
+
+def test_strike_months_of_the_obligation_are_the_task_state_rule_with_reasons(july):
+    from pipeline.ledger import Ledger
+    from pipeline.months import Month
+    from pipeline.obligations import load_obligations
+    from pipeline.task_state import load_task_data, task_strike_months
+
+    from helpers import at
+
+    with Ledger(july.cfg.ledger) as ledger:
+        (ob,) = load_obligations(july.cfg, ledger, Month(2023, 7), at(AS_OF))
+        months = task_strike_months(july.cfg, july.tl, load_task_data(ledger, at(AS_OF)), Month(2023, 7))
+    assert {u: list(ob.strike_months(u)) for u in (SAFETY, TRANSPORT, LOGISTICS)} == months
+    assert {str(m): r for m, r in ob.strike_months(TRANSPORT).items()} == {
+        "2023-06": "重点任务滞后3项（T01、T02、T03）", "2023-07": "重点任务滞后1项（T03）、逾期1项（T02）"}
+
+
+# --- notices -----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def notices(july, workdir):
+    result = run("notices", "--month", "2023-07", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    return workdir / "outbox" / "2023-07" / "notices"
+
+
+def test_the_bulletin_has_a_key_tasks_section_naming_units_and_tasks(notices):
+    text = text_of(notices / "通报_2023年7月报送情况.docx")
+    at = text.index("二、重点任务推进情况")
+    assert text[at + 1:at + 6] == [
+        "重点任务推进情况（附件1责任措施清单，7月推进情况表截止7月16日）：",
+        "局安全监督股：推进滞后1项（T01“开展隐患清零行动”）。",
+        "区道路运输服务中心：推进滞后1项（T03“学生安全专项整治”），超过完成时限未完成1项（T02“严格监管执法”）。",
+        "现代物流中心：推进滞后1项（T04“烟花爆竹专项整治”）。",
+        "对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。",
+    ]
+    assert text.index("一、安全生产督查情况统计表报送情况") < at
+
+
+def test_reminders_list_each_units_tasks_and_go_to_units_behind_on_tasks_only(notices):
+    # the six overdue units, and three whose Annex 2 came in but whose tasks lag or are overdue
+    assert sorted(p.name for p in notices.glob("催报通知_*.docx")) == sorted(f"催报通知_{u}.docx" for u in ORDER)
+    safety = text_of(notices / f"催报通知_{SAFETY}.docx")
+    assert "关于催报2023年7月重点任务\n推进情况表的通知" in safety  # not the Annex 2 title
+    at = safety.index("一、重点任务推进情况")
+    assert safety[at + 1:at + 3] == [
+        "2023年7月重点任务推进情况表（附件1责任措施清单）的报送截止时间为2023年7月16日24时，与月度工作材料一并报送。",
+        "你单位2023年7月应报送推进情况的重点任务1项：T01“开展隐患清零行动”（完成时限5月至8月，滞后）。",
+    ]
+    assert not any("逾期" in line for line in safety)  # its Annex 2 came in time: nothing about it
+    transport = text_of(notices / f"催报通知_{TRANSPORT}.docx")
+    at = transport.index("一、重点任务推进情况")
+    assert transport[at + 2:at + 4] == [
+        "你单位2023年7月应报送推进情况的重点任务2项：T01“开展隐患清零行动”（完成时限5月至8月，正常推进）；"
+        "T03“学生安全专项整治”（完成时限4月至10月，滞后）。",
+        "已超过完成时限仍未完成的：T02“严格监管执法”，请尽快完成并报送。",
+    ]
+    plain = text_of(notices / "催报通知_局基本建设股.docx")  # overdue with Annex 2, no key task of its own
+    assert "关于催报2023年7月安全生产\n督查情况统计表的通知" in plain and not any("重点任务" in line for line in plain)
+
+
+def test_reminder_lines_name_windows_ending_within_30_days(july, workdir):
+    result = run("notices", "--month", "2023-08", "--as-of", "2023-08-20T09:00")
+    assert result.exit_code == 0, result.output
+    text = text_of(workdir / "outbox" / "2023-08" / "notices" / f"催报通知_{SAFETY}.docx")
+    assert "其中30天内到期的：T01“开展隐患清零行动”（8月31日到期），请抓紧推进，完成后在推进情况表中填报“已完成”。" in text
+
+
+def test_the_report_to_the_leaders_gives_the_task_reasons_month_by_month(notices):
+    text = text_of(notices / "报告_2023年迟报逾期情况_截至7月.docx")
+    assert any("（重点任务滞后或逾期的月份同样计入，同一月份只计一次）" in line for line in text)
+    assert f"{TRANSPORT} | 3 | 5月迟报2天；6月按时，重点任务滞后3项（T01、T02、T03）；7月按时，重点任务滞后1项（T03）、逾期1项（T02）" in text
+    assert f"{SAFETY} | 3 | 5月按时，重点任务滞后1项（T01）；6月按时，重点任务滞后1项（T01）；7月按时，重点任务滞后1项（T01）" in text
+    assert not any(line.startswith(LOGISTICS + " |") for line in text)  # one strike: July, late and lagging
+
+
+# --- workbooks ---------------------------------------------------------------------------------------------
+
+def test_merge_adds_the_key_tasks_sheet_and_every_progress_report(july, workdir):
+    result = run("merge", "--month", "2023-07", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(workdir / "outbox" / "2023-07" / "安全生产督查情况汇总_2023年7月.xlsx")
+    names = book.sheetnames
+    assert names.index("重点任务") == names.index("报送情况") + 1
+    ws = book["重点任务"]
+    assert [c.value for c in ws[3]] == ["编号", "任务名称", "完成时限", SAFETY, TRANSPORT, LOGISTICS]
+    fills = {(ws.cell(r, 1).value, ws.cell(3, c).value): (ws.cell(r, c).value, ws.cell(r, c).fill.fgColor.rgb)
+             for r in range(4, 8) for c in range(4, 7) if ws.cell(r, c).value}
+    assert fills == {("T01", SAFETY): ("滞后\n（牵头）", "FFFFEB9C"), ("T01", TRANSPORT): ("正常推进", "FFC6EFCE"),
+                     ("T02", TRANSPORT): ("逾期", "FFFFC7CE"), ("T03", TRANSPORT): ("滞后", "FFFFEB9C"),
+                     ("T04", LOGISTICS): ("滞后", "FFFFEB9C")}
+    assert ws["E4"].comment.text == "7月报送（推进中）：整改隐患8处"
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0  # one page wide
+
+    master = openpyxl.load_workbook(workdir / "outbox" / "master.xlsx")["重点任务推进情况"]
+    rows = [[c.value for c in row] for row in master.iter_rows(min_row=2)]
+    assert rows[0][:9] == ["单位", "月份", "编号", "任务名称", "完成情况", "本月进展", "佐证材料", "收到时间", "当前有效"]
+    assert [(r[0], r[1], r[2], r[4], r[7], r[8]) for r in rows[1:]] == [
+        (TRANSPORT, "2023-05", "T01", "推进中", "2023-05-08 10:00", "否（已被替代）"),
+        (TRANSPORT, "2023-05", "T02", "推进中", "2023-05-08 10:00", "否（已被替代）"),
+        (TRANSPORT, "2023-05", "T03", "未启动", "2023-05-08 10:00", "否（已被替代）"),
+        (TRANSPORT, "2023-05", "T01", "推进中", "2023-05-10 09:00", "是"),
+        (TRANSPORT, "2023-05", "T02", "推进中", "2023-05-10 09:00", "是"),
+        (TRANSPORT, "2023-05", "T03", "推进中", "2023-05-10 09:00", "是"),
+        (LOGISTICS, "2023-06", "T04", "推进中", "2023-06-15 09:00", "是"),
+        (TRANSPORT, "2023-07", "T01", "推进中", "2023-07-12 09:00", "是"),
+        (TRANSPORT, "2023-07", "T03", "未启动", "2023-07-12 09:00", "是"),
+        (LOGISTICS, "2023-07", "T04", "推进中", "2023-07-20 09:00", "是"),
+    ]
+
+
+# --- a broken task list ------------------------------------------------------------------------------------
+
+def test_a_broken_task_list_is_said_once_and_the_loop_carries_on_without_tasks(july, workdir):
+    (workdir / "templates" / "annex1_tasks.xlsx").write_bytes(b"not a workbook")
+    result = run("status", "--month", "2023-07", "--as-of", AS_OF, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("任务清单有误") == 1
+    units = json.loads(result.stdout)["units"]
+    assert "tasks" not in units[0]
+    # without tasks the strikes are Annex 2's alone
+    assert {u["unit"]: u["strikes"] for u in units}[SAFETY] == 0
+    table = run("status", "--month", "2023-07", "--as-of", AS_OF)
+    assert table.exit_code == 0 and "重点任务" not in table.stdout and table.stderr.count("任务清单有误") == 1
+    merged = run("merge", "--month", "2023-07", "--as-of", AS_OF)
+    assert merged.exit_code == 0, merged.output
+    assert merged.stderr.count("任务清单有误") == 1
+    assert "重点任务" not in openpyxl.load_workbook(
+        workdir / "outbox" / "2023-07" / "安全生产督查情况汇总_2023年7月.xlsx").sheetnames
+    text = text_of(workdir / "outbox" / "2023-07" / "notices" / "通报_2023年7月报送情况.docx")
+    assert not any("重点任务" in line for line in text)
+    (workdir / "templates" / "annex1_tasks.xlsx").unlink()
+    missing = run("notices", "--month", "2023-07", "--as-of", AS_OF)
+    assert missing.exit_code == 0 and missing.stderr.count("任务清单有误") == 1 and "找不到重点任务清单" in missing.stderr
+
+
+# --- the demo ----------------------------------------------------------------------------------------------
+
+def test_the_demo_tells_the_task_story(tmp_path, monkeypatch):
+    from pipeline.demo import run_demo
+
+    demo = run_demo(tmp_path / "demo")
+    monkeypatch.chdir(demo.root)
+    units = {u["unit"]: u for u in json.loads(run("status", "--month", "2023-05", "--json").stdout)["units"]}
+    # 局安全监督股 reports every task 推进中 on time; the quality station says 未启动 for T14 a month into its
+    # window; the road transport centre's T18 ended with April (the demo's list) and is still 推进中; the
+    # logistics centre sends no May form; 区公路建设养护中心 has no task before June. T18's last report (April)
+    # says 推进中: May's form no longer lists it.
+    assert units[SAFETY]["tasks"]["on_track"] == ["T01", "T02", "T03", "T04", "T11", "T14", "T15", "T19", "T20",
+                                                   "T21", "T22", "T23"]
+    assert {u: (v["tasks"]["lagging"], v["tasks"]["overdue"]) for u, v in units.items()
+            if v["tasks"]["lagging"] or v["tasks"]["overdue"]} == {
+        "交通质量和安全监督站": (["T14"], []), TRANSPORT: ([], ["T18"]), LOGISTICS: (["T22", "T23"], [])}
+    assert units["区公路建设养护中心"]["tasks"]["not_started"] == ["T16"]
+    assert "5月重点任务：交通质量和安全监督站滞后 1；区道路运输服务中心逾期 1；现代物流中心滞后 2" in demo.summary()
+    ws = openpyxl.load_workbook(demo.merged.leadership.path)["重点任务"]
+    row = next(r for r in range(4, ws.max_row + 1) if ws.cell(r, 1).value == "T18")
+    col = next(c for c in range(4, ws.max_column + 1) if ws.cell(3, c).value == TRANSPORT)
+    assert (ws.cell(row, 3).value, ws.cell(row, col).value, ws.cell(row, col).fill.fgColor.rgb) == ("4月底", "逾期", "FFFFC7CE")
+    assert ws.cell(row, col).comment.text == "4月报送（推进中）：双重预防机制建设尚有2家企业未完成"
