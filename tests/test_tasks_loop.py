@@ -19,7 +19,6 @@ The story (reporting from May 2023; the four-task list of tests/test_tasks.py; J
     strikes (July): 局安全监督股 3 (all tasks), 运输中心 3 (May Annex 2, Jun + Jul tasks),
                     物流中心 1 (July late *and* lagging: one month, one strike), the others 3 (May–Jul overdue)
 """
-import io
 import json
 
 import docx
