@@ -149,6 +149,7 @@ class Ingester:
         self.read = read or isolated_reader()
         self.wall = wall
         self._unsynced: list[Path] = []
+        self._root, self._root_as_given = cfg.root.resolve(), Path(os.path.abspath(cfg.root))  # resolved once
         self.judge_: Judge | None = None  # one per batch: it keeps each unit's history as the batch records
 
     # --- the batch --------------------------------------------------------------------------------
@@ -594,21 +595,24 @@ class Ingester:
             return False
 
     def _source_path(self, path: Path) -> str:
+        """Where it was found, relative to the working folder (a link's own path, never its target)."""
         absolute = Path(os.path.abspath(path))
-        try:
-            text = absolute.relative_to(self.cfg.root.resolve()).as_posix()
-        except ValueError:
+        for root in (self._root, self._root_as_given):
             try:
-                text = absolute.relative_to(Path(os.path.abspath(self.cfg.root))).as_posix()
+                return text_of_path(absolute.relative_to(root).as_posix())
             except ValueError:
-                text = str(absolute)
-        return text_of_path(text)
+                pass
+        return text_of_path(str(absolute))
 
     def _rel(self, path: Path) -> str:
-        try:
-            return text_of_path(path.resolve().relative_to(self.cfg.root.resolve()).as_posix())
-        except ValueError:
-            return text_of_path(str(path.resolve()))
+        """A path we wrote (archive copy, receipt), as the ledger keeps it: relative to the working folder."""
+        absolute = Path(os.path.abspath(path))
+        for root in (self._root_as_given, self._root):
+            try:
+                return text_of_path(absolute.relative_to(root).as_posix())
+            except ValueError:
+                pass
+        return text_of_path(str(path.resolve()))
 
 
 FRESH = "文件刚刚写入，稍后再处理"
