@@ -393,6 +393,11 @@ def demo(directory: Path):
     click.echo(result.summary())
 
 
+from .cli_materials import materials  # noqa: E402
+
+cli.add_command(materials)
+
+
 def main() -> None:
     cli(prog_name="annex2")
 
