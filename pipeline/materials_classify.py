@@ -97,10 +97,14 @@ def judge_material(name: str, data: bytes, folder_unit: str | None, cfg: Config,
     --unit), None for the inbox root; `month_hint` is --month. Pure: no file, clock or ledger is touched."""
     suffix = PurePath(name).suffix.lower()
     issues: list[Issue] = []
+    sniffed = sniff(data) if data else "unknown"
     try:
-        found = probe(data, cfg.limits, suffix)
+        if suffix in SPREADSHEET_FORMAT_SUFFIXES and sniffed in ("ole", "text", "unknown"):
+            found = Probe(sniffed)  # a WPS or CSV table: refused for its format, its bytes need no parsing
+        else:
+            found = probe(data, cfg.limits, suffix)
     except Unreadable as problem:
-        found, kind = Probe(sniff(data) if data else "unknown"), None
+        found, kind = Probe(sniffed), None
         issues.append(material_issue(problem.code, problem.reason))
     else:
         kind = kind_of_probe(found, name)

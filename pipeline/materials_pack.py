@@ -256,9 +256,9 @@ def _cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialStat
     pdf.ln(3)
     pdf.set_font("cjk", size=9.5)
     heading = FontFace(emphasis=None, fill_color=(225, 225, 225))
-    with pdf.table(col_widths=(8, 42, 40, 40, 26, 18), line_height=5.2, headings_style=heading,
+    with pdf.table(col_widths=(10, 36, 39, 39, 32, 14), line_height=5.2, headings_style=heading,
                    text_align=("CENTER", "LEFT", "LEFT", "LEFT", "CENTER", "CENTER")) as table:
-        table.row(["序号", "单位", "盖章版（收到时间）", "电子版（收到时间）", "状态", "汇编页码"])
+        table.row(["序号", "单位", "盖章版（收到时间）", "电子版（收到时间）", "状态", "页码"])
         for n, s in enumerate(states, 1):
             cells = []
             for kind in ("stamped", "electronic"):
@@ -277,6 +277,6 @@ def _cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialStat
         pdf.multi_cell(0, 6, f"未并入：{note}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("cjk", size=9)
-    pdf.multi_cell(0, 5, "本汇编在封面之后按单位顺序收录各单位现行的盖章版（PDF 扫描件和图片）；电子版和全部原件见同一文件夹下"
+    pdf.multi_cell(0, 5, "本汇编在封面之后按单位顺序收录各单位现行的盖章版（PDF扫描件和图片）；电子版和全部原件见同一文件夹下"
                          f"各单位子文件夹。{cfg.bureau.name} 由 annex2 生成。", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
