@@ -70,7 +70,8 @@ def _refusal(probe_: Probe, suffix: str) -> Issue | None:
     if t in ("xlsx", "xls", "ods"):
         return material_issue("E_MATERIAL_TYPE", f"文件内容是{what}（扩展名是 {suffix or '无'}），不是工作材料；"
                                                   "附件2表格请用 .xlsx/.xls/.ods 扩展名报送")
-    if suffix in MATERIAL_SUFFIXES and t in ("unknown", "ole", "text"):
+    zip_based = suffix in (".docx", ".docm", ".dotx", ".odt", ".ofd")
+    if suffix in MATERIAL_SUFFIXES and (t in ("unknown", "ole", "text") or (t == "zip" and zip_based)):
         return material_issue("E_UNREADABLE", f"扩展名是 {suffix}，但文件内容不是这种格式（可能已损坏或只是改了扩展名）")
     return material_issue("E_MATERIAL_TYPE", f"文件内容是{what}（扩展名是 {suffix or '无'}），不是工作材料")
 

@@ -10,6 +10,7 @@ all" are needed, and that is cheaper and safer than loading the whole document m
 from __future__ import annotations
 
 import io
+import logging
 import re
 import struct
 import warnings
@@ -28,6 +29,9 @@ MAX_PDF_PAGES = 300  # pages examined for a text layer; a real monthly report is
 MAX_PIXELS = 200_000_000  # per image: a phone photo is ~50 MP; a decompression bomb is far more
 
 ODT_MIME = b"application/vnd.oasis.opendocument.text"
+# pypdf logs every flaw of a real-world PDF ("EOF marker not found") as a warning; what matters reaches the
+# judgement as an issue, so its log stays quiet unless something is an error.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 _PAINT = re.compile(rb"(?:^|\s)(?:f\*?|F|B\*?|b\*?|S|s|sh)(?=\s|$)")
 _INLINE_IMAGE = re.compile(rb"(?:^|\s)BI\s")
 
@@ -105,7 +109,17 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def probe(data: bytes, limits: Limits, name_suffix: str = "") -> Probe:
-    """Read what a material holds. Raises Unreadable (E_UNREADABLE / E_ENCRYPTED)."""
+    """Read what a material holds. Raises Unreadable (E_UNREADABLE / E_ENCRYPTED), and nothing else: the
+    parsers meet hostile bytes, and whatever one of them raises on them means the file cannot be read."""
+    try:
+        return _probe(data, limits, name_suffix)
+    except Unreadable:
+        raise
+    except Exception as exc:
+        raise Unreadable("E_UNREADABLE", f"文件内容无法解析（{type(exc).__name__}）") from None
+
+
+def _probe(data: bytes, limits: Limits, name_suffix: str) -> Probe:
     if not data:
         raise Unreadable("E_UNREADABLE", "文件是空的（0 字节），可能复制或下载没有完成")
     if len(data) > limits.max_file_mb * 1024 * 1024:

@@ -439,3 +439,80 @@ def test_a_second_pack_drops_superseded_copies(cfg):
     assert [p.name for p in second.copies] == ["电子版_执法大队5月工作情况（修改）.docx"]
     assert sorted(p.name for p in (second.folder / ZF).iterdir()) == ["电子版_执法大队5月工作情况（修改）.docx"]
     assert (second.cover_pages, second.pages) == (1, 1)
+
+
+# --- hostile and odd files: refused with a reason, never an exception -----------------------------------------
+
+def _rezip(data: bytes, change) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = change(info.filename, src.read(info))
+            if body is not None:
+                dst.writestr(info.filename, body)
+        extra = change(None, None)
+        if extra:
+            dst.writestr(*extra)
+    return out.getvalue()
+
+
+def _png_header(width, height) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def test_hostile_files_are_refused_with_a_reason(cfg):
+    from dataclasses import replace
+
+    good = docx("2023年5月工作情况")
+    bomb = _rezip(good, lambda n, d: d if n else ("word/media/image1.png", b"\0" * (3 * 1024 * 1024)))
+    entity = _rezip(good, lambda n, d: None if n is None else (
+        d.replace(b"?>", b'?><!DOCTYPE w [<!ENTITY a "aaaaaaaa">]>', 1) if n == "word/document.xml" else d))
+    no_document = _rezip(good, lambda n, d: None if n in (None, "word/document.xml") else d)
+    scan = image_pdf(2)
+    photo = jpg()
+    cases = {
+        "bomb.docx": bomb, "entity.docx": entity, "no_document.docx": no_document,
+        "huge.png": _png_header(100_000, 100_000), "half.pdf": scan[:len(scan) // 2], "half.jpg": photo[:len(photo) // 2],
+        "zero.pdf": b"", "noise.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 20,
+    }
+    got = {name: codes(judge(cfg, f"执法大队5月{name}", data)) for name, data in cases.items()}
+    assert got == {name: ["E_UNREADABLE"] for name in cases}
+    assert "压缩炸弹" in judge(cfg, "5月.docx", bomb).issues[0].message
+    assert "DOCTYPE" in judge(cfg, "5月.docx", entity).issues[0].message
+    small = replace(cfg, limits=replace(cfg.limits, max_file_mb=0.001))
+    too_big = judge_material("执法大队5月.jpg", photo, ZF, small, at("2023-05-10T09:00"), None)
+    assert codes(too_big) == ["E_UNREADABLE"] and "超过上限" in too_big.issues[0].message
+
+
+def test_ofd_and_rtf(cfg):
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("OFD.xml", '<?xml version="1.0"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"/>')
+        z.writestr("Doc_0/Pages/Page_0/Content.xml", "<ofd:Page/>")
+    ofd = judge(cfg, "执法大队5月工作情况.ofd", out.getvalue())
+    assert (ofd.ok, ofd.kind, ofd.detected_type, ofd.pages) == (True, "stamped", "ofd", 1)
+    # RTF as Word and WPS write it: GBK bytes escaped, and \u with a fallback character.
+    rtf = (b"{\\rtf1\\ansi\\ansicpg936{\\fonttbl{\\f0 SimSun;}}\\f0 "
+           + "".join(f"\\'{b:02x}" for b in "执法大队".encode("gbk")).encode() + b"\\par "
+           + b"\\u20116?\\u26376?\\u20221?\\u24037?\\u20316?\\par}")
+    j = judge(cfg, "工作情况.rtf", rtf, folder_unit=None)
+    assert (j.ok, j.kind, j.unit, j.unit_rule, j.month, j.month_rule) == (True, "electronic", ZF, "text", 5, "text")
+
+
+def test_the_judgement_pickles_for_the_sandbox(cfg):
+    import pickle
+
+    j = judge(cfg, "执法大队5月工作情况.docx", docx("正文"))
+    assert pickle.loads(pickle.dumps(j)) == j
+    assert pickle.loads(pickle.dumps(cfg)).materials == cfg.materials
