@@ -4,6 +4,7 @@ those outputs call these; nothing here writes a file."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .ledger import Ledger
@@ -13,6 +14,9 @@ from .materials_state import (STATE_LABELS, MaterialState, material_files, mater
                               rejected_materials)
 from .months import Month
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING
+
+if TYPE_CHECKING:
+    from .notices import Document
 
 
 def status_by_unit(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> dict[str, MaterialState]:
@@ -41,6 +45,26 @@ def reminder_lines(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -
                  + f"已逾期 {s.days_overdue} 天。")
         out[s.unit] = [first, f"请于收到本通知后尽快报送{missing}（盖章版请盖章后扫描成 PDF 或图片，电子版请报送 Word 文档），"
                               "放入本单位收件文件夹或发送至局安全监督股邮箱。"]
+    return out
+
+
+def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[tuple[str, "Document"]]:
+    """(unit, the 催报通知 for its materials) for each unit whose materials are overdue: a notices.Document the
+    notices writer renders as .docx and .eml like its other notices."""
+    from .notices import SEED_REF, Document
+
+    tz = cfg.bureau.tz
+    attempts = [r for r in rejected_materials(ledger, as_of) if (r["year"], r["month"]) == (month.year, month.month)]
+    out = []
+    for unit, lines in reminder_lines(cfg, ledger, month, as_of).items():
+        paras = [f"根据{SEED_REF}要求，各单位应于每月{cfg.materials.day}日前将相应月度工作情况材料（盖章版含电子版）"
+                 f"报送{cfg.contact.department}。", *lines]
+        for r in (r for r in attempts if r["unit"] == unit):
+            when = r["received_at"].astimezone(tz)
+            paras.append(f"你单位于{when:%m月%d日%H时%M分}报送的文件“{r['name']}”未能受理（原因见回执），不计为已报送。")
+        c = cfg.contact
+        out.append((unit, Document(f"关于催报{month.label}月度工作情况材料的通知", unit, paras, cfg.bureau.name,
+                                   f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}")))
     return out
 
 

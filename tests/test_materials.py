@@ -3,6 +3,7 @@ receipts; the clerk's reclassification; `annex2 materials` status and the month'
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -516,3 +517,47 @@ def test_the_judgement_pickles_for_the_sandbox(cfg):
     j = judge(cfg, "执法大队5月工作情况.docx", docx("正文"))
     assert pickle.loads(pickle.dumps(j)) == j
     assert pickle.loads(pickle.dumps(cfg)).materials == cfg.materials
+
+
+def test_the_materials_reminder_as_a_docx_names_the_missing_version(cfg):
+    import docx as python_docx
+
+    from pipeline.materials import material_reminders
+
+    with Ledger(cfg.ledger) as ledger:
+        put(cfg, ledger, "运输中心5月工作情况.docx", docx("正文"), "2023-05-16T11:00", unit=ROAD)
+        put(cfg, ledger, "运输中心5月.pdf", exe(), "2023-05-16T11:05", unit=ROAD)
+        reminders = dict(material_reminders(cfg, ledger, Month(2023, 5), at("2023-05-19T09:00")))
+    doc = reminders[ROAD]
+    assert doc.title == "关于催报2023年5月月度工作情况材料的通知" and doc.addressee == ROAD
+    text = "\n".join(p.text for p in python_docx.Document(io.BytesIO(doc.docx(cfg.bureau.name, at("2023-05-19T09:00")))).paragraphs)
+    assert "目前已收到电子版，尚缺盖章版（扫描件），已逾期 3 天。" in text
+    assert "“运输中心5月.pdf”未能受理" in text
+    assert "至今尚未报送" in "\n".join(reminders[LOGI].paragraphs)
+
+
+def test_materials_config_is_checked(workdir):
+    from pipeline.materials import materials_deadline
+
+    path = workdir / "config.toml"
+    text = path.read_text(encoding="utf-8")
+
+    def materials_section(**values):
+        head, tail = text.split("[materials]", 1)
+        for key, value in values.items():
+            tail = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", tail, count=1)
+        return head + "[materials]" + tail
+
+    edited = materials_section(day=40).replace(f'name = "{LOGI}"', f'name = "{LOGI}"\nmaterials = "否"', 1)
+    path.write_text(edited, encoding="utf-8")
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "[units] materials 应为true/false，实际是 '否'", "[materials] day 应在 1–31 之间，实际是 40"]
+    path.write_text(materials_section(month_offset=1, grace_days=2), encoding="utf-8")
+    cfg = config.load(path)
+    due = materials_deadline(cfg, Month(2023, 5))
+    assert (str(due.last_day), due.boundary.isoformat()) == ("2023-06-18", "2023-06-19T00:00:00+08:00")
+    # With a month's offset, a file arriving in June without a month is May's.
+    j = judge_material("执法大队工作情况.docx", docx("正文"), ZF, cfg, at("2023-06-10T09:00"), None)
+    assert (j.year, j.month, j.month_rule) == (2023, 5, "assumed")
