@@ -50,7 +50,7 @@ class MaterialJudgement:
 def kind_of_probe(probe_: Probe, name: str) -> str | None:
     """Stamped or electronic, from what the file holds (spec 10); None for what is not a material."""
     if probe_.detected_type == PDF:
-        if not probe_.has_text or name_says_stamped(name):
+        if probe_.scanned or name_says_stamped(name):
             return STAMPED
         return ELECTRONIC
     if probe_.detected_type in IMAGE_TYPES.values() or probe_.detected_type == OFD:

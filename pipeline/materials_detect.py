@@ -34,6 +34,7 @@ ODT_MIME = b"application/vnd.oasis.opendocument.text"
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 _PAINT = re.compile(rb"(?:^|\s)(?:f\*?|F|B\*?|b\*?|S|s|sh)(?=\s|$)")
 _INLINE_IMAGE = re.compile(rb"(?:^|\s)BI\s")
+_TEXT_MODE = re.compile(rb"(?<![\w.])([0-7])\s+Tr\b")
 
 
 class Unreadable(Exception):
@@ -50,10 +51,16 @@ class Probe:
     detected_type: str  # pdf docx doc wps odt rtf ofd jpg png tiff ... | xlsx xls ods | exe zip text html unknown
     pages: int | None = None  # None: not counted (OFD, Word documents)
     text_pages: int = 0  # pages with a text layer (PDF)
+    ocr_pages: int = 0  # of those, pages whose text is invisible (render mode 3) over a picture: an OCR'd scan
     has_text: bool = False
     has_image: bool = False
     has_drawing: bool = False  # vector marks on a PDF page (a seal exported as paths)
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def scanned(self) -> bool:
+        """A PDF whose pages show only pictures: no text layer, or only a scanner's invisible OCR text."""
+        return self.text_pages == self.ocr_pages
 
     @property
     def is_spreadsheet(self) -> bool:
@@ -159,18 +166,19 @@ def _pdf(data: bytes) -> Probe:
                     raise Unreadable("E_ENCRYPTED", "PDF 设置了打开密码")
             pages = list(pdf.pages)
             out = Probe(PDF, pages=len(pages))
-            for n, page in enumerate(pages[:MAX_PDF_PAGES]):
+            for page in pages[:MAX_PDF_PAGES]:
                 text = page.extract_text() or ""
+                content = _page_content(page)
+                image = _has_image_xobject(page.get("/Resources")) or bool(_INLINE_IMAGE.search(content))
+                out.has_image = out.has_image or image
+                out.has_drawing = out.has_drawing or bool(_PAINT.search(content))
                 if text.strip():
                     out.text_pages += 1
                     out.has_text = True
+                    if image and set(_TEXT_MODE.findall(content)) == {b"3"}:
+                        out.ocr_pages += 1
                     if len(out.lines) < MAX_LINES:
                         out.lines += _lines(text)[:MAX_LINES - len(out.lines)]
-                if not out.has_image or not out.has_drawing:
-                    content = _page_content(page)
-                    out.has_image = out.has_image or _has_image_xobject(page.get("/Resources")) or bool(
-                        _INLINE_IMAGE.search(content))
-                    out.has_drawing = out.has_drawing or bool(_PAINT.search(content))
             return out
         except Unreadable:
             raise

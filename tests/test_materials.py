@@ -561,3 +561,25 @@ def test_materials_config_is_checked(workdir):
     # With a month's offset, a file arriving in June without a month is May's.
     j = judge_material("执法大队工作情况.docx", docx("正文"), ZF, cfg, at("2023-06-10T09:00"), None)
     assert (j.year, j.month, j.month_rule) == (2023, 5, "assumed")
+
+
+def _scan_with_text(mode) -> bytes:
+    """A page that is a picture with text over it: invisible (a scanner's OCR layer) or visible."""
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    pdf.image(io.BytesIO(jpg()), x=0, y=0, w=210)
+    pdf.set_font("helvetica", size=12)
+    pdf.text_mode = mode
+    pdf.text(20, 40, "Monthly work report, May 2023")
+    return bytes(pdf.output())
+
+
+def test_a_scan_with_an_invisible_ocr_layer_is_stamped(cfg):
+    from fpdf.enums import TextMode
+
+    ocr = judge(cfg, "执法大队5月工作情况.pdf", _scan_with_text(TextMode.INVISIBLE))
+    visible = judge(cfg, "执法大队5月工作情况.pdf", _scan_with_text(TextMode.FILL))
+    assert [(j.ok, j.kind) for j in (ocr, visible)] == [(True, "stamped"), (True, "electronic")]
