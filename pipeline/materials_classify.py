@@ -25,7 +25,7 @@ MATERIAL_SUFFIXES = frozenset({".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".tif", 
                                ".docx", ".doc", ".wps", ".odt", ".rtf", ".docm", ".wpt", ".dot", ".dotx"})
 _TYPE_WORDS = {"exe": "可执行程序", "zip": "压缩包", "archive": "压缩包", "text": "纯文本文件", "html": "网页文件",
                "ole": "无法识别的 Office 文件", "unknown": "无法识别的文件", "xlsx": "Excel 表格", "xls": "Excel 表格",
-               "ods": "电子表格"}
+               "ods": "电子表格", "heic": "苹果手机的 HEIC 照片（请在手机上改为 JPG 格式拍摄或导出）"}
 
 
 @dataclass

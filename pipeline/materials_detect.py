@@ -84,6 +84,8 @@ def sniff(data: bytes) -> str:
         return "webp"
     if head.startswith(b"BM") and len(data) > 26 and struct.unpack_from("<I", data, 2)[0] in (0, len(data)):
         return "bmp"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftyphevc", b"ftypmif1", b"ftypmsf1"):
+        return "heic"  # an iPhone photo: Pillow cannot read it without a plug-in
     if head.startswith(reader.OLE_MAGIC):
         return "ole"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):

@@ -109,6 +109,7 @@ def test_each_file_is_judged_by_its_content(cfg):
         "说明5月.txt": "五月工作情况见附件".encode("utf-8"),
         "工作情况5月.pdf": exe(),
         "工作情况5月.et": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504,
+        "盖章页5月.heic": b"\x00\x00\x00\x18ftypheic" + b"\x00" * 100,
     }
     got = {name: (j.kind if j.ok else None, j.detected_type, codes(j))
            for name, j in ((n, judge(cfg, n, d)) for n, d in cases.items())}
@@ -121,6 +122,7 @@ def test_each_file_is_judged_by_its_content(cfg):
         "说明5月.txt": (None, "text", ["E_MATERIAL_TYPE"]),
         "工作情况5月.pdf": (None, "exe", ["E_MATERIAL_TYPE"]),
         "工作情况5月.et": (None, "ole", ["E_FORMAT"]),
+        "盖章页5月.heic": (None, "heic", ["E_MATERIAL_TYPE"]),
     }
     assert judge(cfg, "工作情况5月（扫描）.pdf", cases["工作情况5月（扫描）.pdf"]).pages == 2
     assert "另存为 .xlsx" in judge(cfg, "统计5月.csv", cases["统计5月.csv"]).issues[0].message
