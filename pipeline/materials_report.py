@@ -54,12 +54,12 @@ def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetim
     from .notices import SEED_REF, Document
 
     tz = cfg.bureau.tz
-    attempts = [r for r in rejected_materials(ledger, as_of) if (r["year"], r["month"]) == (month.year, month.month)]
+    attempts = {s.unit: s.attempts for s in material_states(cfg, ledger, month, as_of)}
     out = []
     for unit, lines in reminder_lines(cfg, ledger, month, as_of).items():
         paras = [f"根据{SEED_REF}要求，各单位应于每月{cfg.materials.day}日前将相应月度工作情况材料（盖章版含电子版）"
                  f"报送{cfg.contact.department}。", *lines]
-        for r in (r for r in attempts if r["unit"] == unit):
+        for r in attempts[unit]:
             when = r["received_at"].astimezone(tz)
             paras.append(f"你单位于{when:%m月%d日%H时%M分}报送的文件“{r['name']}”未能受理（原因见回执），不计为已报送。")
         c = cfg.contact

@@ -144,6 +144,7 @@ class MaterialState:
     missing: list[str] = field(default_factory=list)  # stamped / electronic, absent as of the moment
     files: list[MaterialFile] = field(default_factory=list)  # every accepted file for the month, oldest first
     deadline: Deadline | None = None
+    attempts: list[dict] = field(default_factory=list)  # refused files for the month (they count for nothing)
 
     @property
     def current_files(self) -> list[MaterialFile]:
@@ -173,7 +174,8 @@ class MaterialState:
     def to_dict(self, tz) -> dict:
         """One unit of `materials status --json` (spec 12)."""
         return {"unit": self.unit, **self.summary_dict(tz), "state_label": self.label,
-                "days_overdue": self.days_overdue, "files": [f.to_dict(tz) for f in self.files]}
+                "days_overdue": self.days_overdue, "files": [f.to_dict(tz) for f in self.files],
+                "rejected_attempts": len(self.attempts)}
 
 
 def state_of(cfg: Config, unit: str, month: Month, files: list[MaterialFile], as_of: datetime) -> MaterialState:
@@ -211,8 +213,13 @@ def expected_units(cfg: Config, month: Month) -> list[Unit]:
 def material_states(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[MaterialState]:
     """Every unit that owes materials for `month`, in config order, as of `as_of`."""
     files = material_files(ledger, as_of, month)
-    return [state_of(cfg, u.name, month, [f for f in files if f.unit == u.name], as_of)
-            for u in expected_units(cfg, month)]
+    refused = [r for r in rejected_materials(ledger, as_of) if (r["year"], r["month"]) == (month.year, month.month)]
+    states = []
+    for u in expected_units(cfg, month):
+        s = state_of(cfg, u.name, month, [f for f in files if f.unit == u.name], as_of)
+        s.attempts = [r for r in refused if r["unit"] == u.name]
+        states.append(s)
+    return states
 
 
 def year_history(cfg: Config, ledger: Ledger, unit: Unit, month: Month, as_of: datetime) -> list[MaterialState]:

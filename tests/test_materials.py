@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -385,6 +384,8 @@ def test_reminder_bulletin_strikes_and_sheet_rows(cfg):
         paragraphs = bulletin_paragraphs(cfg, ledger, Month(2023, 5), as_of)
         strikes = strike_months(cfg, ledger, Month(2023, 5), as_of)
         rows = workbook_rows(cfg, ledger, as_of)
+        states = {s.unit: s for s in material_states(cfg, ledger, Month(2023, 5), as_of)}
+    assert [(a["name"], a["codes"]) for a in states[ROAD].attempts] == [("运输中心5月.pdf", ["E_MATERIAL_TYPE"])]
     assert ZF not in reminders  # late, not overdue: the 通报 names it, no 催报
     assert reminders[ROAD][0] == ("你单位2023年5月月度工作情况材料应于2023年5月16日前报送（盖章版含电子版），"
                                   "目前已收到电子版，尚缺盖章版（扫描件），已逾期 4 天。")
