@@ -60,7 +60,7 @@ def kind_of_probe(probe_: Probe, name: str) -> str | None:
     return None
 
 
-def _refusal(probe_: Probe, suffix: str) -> Issue | None:
+def _refusal(probe_: Probe, suffix: str) -> Issue:
     """Why a file that holds no material is refused: a spreadsheet format we do not read, or not a material."""
     t = probe_.detected_type
     what = _TYPE_WORDS.get(t, "无法识别的文件")
@@ -110,7 +110,7 @@ def judge_material(name: str, data: bytes, folder_unit: str | None, cfg: Config,
     else:
         kind = kind_of_probe(found, name)
         if kind is None:
-            issues.append(_refusal(found, suffix))  # type: ignore[arg-type]
+            issues.append(_refusal(found, suffix))
         elif _empty(found):
             what = "PDF 没有任何页面" if found.pages == 0 else "文件中没有文字，也没有图片"
             issues.append(material_issue("E_EMPTY_DOCUMENT", what))

@@ -181,6 +181,8 @@ def _pdf(data: bytes) -> Probe:
                         out.ocr_pages += 1
                     if len(out.lines) < MAX_LINES:
                         out.lines += _lines(text)[:MAX_LINES - len(out.lines)]
+                if out.text_pages > out.ocr_pages and len(out.lines) >= MAX_LINES:
+                    break  # visible text and the first lines: all that decides anything is known
             return out
         except Unreadable:
             raise
