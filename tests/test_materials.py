@@ -586,3 +586,17 @@ def test_a_scan_with_an_invisible_ocr_layer_is_stamped(cfg):
     ocr = judge(cfg, "执法大队5月工作情况.pdf", _scan_with_text(TextMode.INVISIBLE))
     visible = judge(cfg, "执法大队5月工作情况.pdf", _scan_with_text(TextMode.FILL))
     assert [(j.ok, j.kind) for j in (ocr, visible)] == [(True, "stamped"), (True, "electronic")]
+
+
+def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
+    from pipeline import ledger as ledger_mod
+
+    path = tmp_path / "annex2.sqlite"
+    monkeypatch.setattr(ledger_mod, "MIGRATIONS", [m for m in ledger_mod.MIGRATIONS if m[0] == 1])
+    with Ledger(path) as old:
+        assert old.schema_version == 1
+    monkeypatch.undo()
+    with Ledger(path) as new:
+        assert new.schema_version == max(v for v, _sql in ledger_mod.MIGRATIONS)
+        columns = [r[1] for r in new.db.execute("PRAGMA table_info(material_files)")]
+    assert columns == ["arrival_id", "kind", "clerk_kind", "detected_type", "pages", "month_rule", "unit_rule"]
