@@ -46,6 +46,13 @@ class MaterialJudgement:
     def period(self) -> Month | None:
         return Month(self.year, self.month) if self.year and self.month else None
 
+    def to_dict(self) -> dict:
+        """For `validate --json`: the keys of a workbook's report, and what the material was judged to be."""
+        return {"ok": self.ok, "unit": self.unit, "year": self.year, "month_from": self.month, "month_to": self.month,
+                "issues": [i.to_dict() for i in self.issues],
+                "material": {"kind": self.kind, "type": self.detected_type, "pages": self.pages,
+                             "month_rule": self.month_rule, "unit_rule": self.unit_rule}}
+
 
 def kind_of_probe(probe_: Probe, name: str) -> str | None:
     """Stamped or electronic, from what the file holds (spec 10); None for what is not a material."""

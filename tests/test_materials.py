@@ -600,3 +600,31 @@ def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
         assert new.schema_version == max(v for v, _sql in ledger_mod.MIGRATIONS)
         columns = [r[1] for r in new.db.execute("PRAGMA table_info(material_files)")]
     assert columns == ["arrival_id", "kind", "clerk_kind", "detected_type", "pages", "month_rule", "unit_rule"]
+
+
+def test_the_demo_samples_and_scenario_tell_the_story(cfg, tmp_path):
+    from pipeline.materials_samples import MATERIALS_SCENARIO, sample_name, write_sample_material
+
+    may = Month(2023, 5)
+    with Ledger(cfg.ledger) as ledger:
+        for unit, kind, received in MATERIALS_SCENARIO:
+            path = write_sample_material(tmp_path / unit, cfg.unit_named(unit).name, may, kind)
+            assert path.name == sample_name(unit, may, kind)
+            j = judge_material(path.name, path.read_bytes(), unit, cfg, at(received), None)
+            assert (j.ok, j.kind, j.month, j.month_rule, j.issues) == (True, kind, 5, "name", [])
+            put(cfg, ledger, path.name, path.read_bytes(), received, unit=unit)
+        states = {s.unit: s for s in material_states(cfg, ledger, may, at("2023-05-31T23:59"))}
+    assert {u: (states[u].state, states[u].days_late, states[u].missing) for u in
+            ("局安全监督股", "局计划统计股", ROAD, ZF, LOGI)} == {
+        "局安全监督股": ("on_time", None, []), "局计划统计股": ("on_time", None, []),
+        ROAD: ("overdue", None, ["stamped"]), ZF: ("late", 2, []), LOGI: ("overdue", None, ["stamped", "electronic"])}
+
+
+def test_a_judgement_as_json_has_the_validate_keys(cfg):
+    j = judge(cfg, "工作情况.docx", docx("本月工作"), received="2023-06-20T10:00")
+    assert json.loads(json.dumps(j.to_dict(), ensure_ascii=False)) == {
+        "ok": True, "unit": ZF, "year": 2023, "month_from": 6, "month_to": 6,
+        "issues": [{"code": "W_MATERIAL_MONTH_ASSUMED", "severity": "warning", "sheet": None, "cell": None,
+                    "sector": None, "metric": None, "message": j.issues[0].message}],
+        "material": {"kind": "electronic", "type": "docx", "pages": None, "month_rule": "assumed",
+                     "unit_rule": "folder"}}
