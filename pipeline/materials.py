@@ -11,7 +11,8 @@
 
 The work is done in materials_detect (what a file is), materials_names (month and unit in names and text),
 materials_classify (the judgement), materials_state (ledger and state), materials_receipt, materials_report
-(status/notices/workbook data) and materials_pack (the month's folder and 材料汇编 PDF).
+(status/notices/workbook data), materials_pack (the month's folder and 材料汇编 PDF) and materials_samples
+(sample files and the demo's story).
 """
 from __future__ import annotations
 

@@ -602,22 +602,30 @@ def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
     assert columns == ["arrival_id", "kind", "clerk_kind", "detected_type", "pages", "month_rule", "unit_rule"]
 
 
-def test_the_demo_samples_and_scenario_tell_the_story(cfg, tmp_path):
+def test_the_demo_samples_and_scenario_tell_the_story(workdir, tmp_path):
     from pipeline.materials_samples import MATERIALS_SCENARIO, sample_name, write_sample_material
 
+    path = workdir / "config.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('start = "2023-01"', 'start = "2023-04"'), encoding="utf-8")
+    cfg = config.load(path)
     may = Month(2023, 5)
     with Ledger(cfg.ledger) as ledger:
-        for unit, kind, received in MATERIALS_SCENARIO:
-            path = write_sample_material(tmp_path / unit, cfg.unit_named(unit).name, may, kind)
-            assert path.name == sample_name(unit, may, kind)
+        for unit, month, kind, received in MATERIALS_SCENARIO:
+            path = write_sample_material(tmp_path / unit, unit, month, kind)
+            assert path.name == sample_name(unit, month, kind)
             j = judge_material(path.name, path.read_bytes(), unit, cfg, at(received), None)
-            assert (j.ok, j.kind, j.month, j.month_rule, j.issues) == (True, kind, 5, "name", [])
+            assert (j.ok, j.kind, j.month, j.month_rule, j.issues) == (True, kind, month.month, "name", [])
             put(cfg, ledger, path.name, path.read_bytes(), received, unit=unit)
-        states = {s.unit: s for s in material_states(cfg, ledger, may, at("2023-05-31T23:59"))}
+        as_of = at("2023-05-31T23:59")
+        states = {s.unit: s for s in material_states(cfg, ledger, may, as_of)}
+        april = {s.state for s in material_states(cfg, ledger, Month(2023, 4), as_of)}
+        strikes = strike_months(cfg, ledger, may, as_of)
+    assert april == {"on_time"}
     assert {u: (states[u].state, states[u].days_late, states[u].missing) for u in
             ("局安全监督股", "局计划统计股", ROAD, ZF, LOGI)} == {
         "局安全监督股": ("on_time", None, []), "局计划统计股": ("on_time", None, []),
         ROAD: ("overdue", None, ["stamped"]), ZF: ("late", 2, []), LOGI: ("overdue", None, ["stamped", "electronic"])}
+    assert (strikes["局安全监督股"], strikes[ZF], strikes[ROAD]) == ([], [may], [may])
 
 
 def test_a_judgement_as_json_has_the_validate_keys(cfg):
