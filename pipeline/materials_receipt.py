@@ -6,7 +6,7 @@ from .config import Config
 from .issues import CATALOGUE
 from .ledger import Ledger
 from .materials_classify import KIND_LABELS, MONTH_RULES
-from .materials_state import KINDS, material_files, materials_deadline, state_of
+from .materials_state import KINDS, expected_units, material_files, materials_deadline, state_of
 from .months import Month
 from .timeliness import LATE, ON_TIME, OVERDUE
 
@@ -61,7 +61,10 @@ def material_receipt_text(cfg: Config, ledger: Ledger, arrival_id: int) -> str:
     warnings = [i for i in issues if i["severity"] != "error"]
     if a.outcome == "material":
         lines.append("结果：已收到")
-        if a.unit and month:
+        owes = a.unit and month and any(u.name == a.unit for u in expected_units(cfg, month))
+        if a.unit and month and not owes:
+            lines += ["", f"{a.unit}不需要报送{month.label}的月度工作情况材料（见配置），本文件已存档。"]
+        elif a.unit and month:
             files = material_files(ledger, a.received_at, month, a.unit)
             state = state_of(cfg, a.unit, month, files, a.received_at)
             lines += ["", f"{month.label}材料：{set_sentence(cfg, state)}。"]

@@ -302,6 +302,8 @@ def test_rejected_files_do_not_count_and_opted_out_units_owe_nothing(workdir):
         put(cfg, ledger, "执法大队5月工作情况.pdf", exe(), "2023-05-11T09:00")
         assert state(cfg, ledger, "2023-05-20T12:00") == ("overdue", None, None, ["stamped"])
         units = [s.unit for s in material_states(cfg, ledger, Month(2023, 5), at("2023-05-20T12:00"))]
+        extra = put(cfg, ledger, "物流中心5月工作情况.docx", docx("正文"), "2023-05-10T09:00", unit=LOGI)
+        assert f"{LOGI}不需要报送2023年5月的月度工作情况材料" in material_receipt_text(cfg, ledger, extra)
     assert LOGI not in units and ZF in units and len(units) == len(cfg.units) - 1
 
 
