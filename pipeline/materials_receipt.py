@@ -54,7 +54,7 @@ def material_receipt_text(cfg: Config, ledger: Ledger, arrival_id: int) -> str:
         f"报送单位：{a.unit or '未能确定'}",
         f"材料月份：{month.label if month else '—'}" + (f"（{MONTH_RULES[month_rule]}）" if month and month_rule else ""),
         f"文件类型：{KIND_LABELS[kind] if kind else '—'}" + (
-            f"（{TYPE_LABELS[detected]}" + (f"，{pages} 页" if pages else "") + "）" if detected in TYPE_LABELS else ""),
+            f" —— {TYPE_LABELS[detected]}" + (f"，{pages} 页" if pages else "") if detected in TYPE_LABELS else ""),
     ]
     issues = ledger.issues_of(arrival_id)
     errors = [i for i in issues if i["severity"] == "error"]
