@@ -118,3 +118,5 @@ def pack_cmd(ctx, month: Month, as_of: str | None):
                f"{pack.folder}", err=True)
     for note in pack.not_joined:
         click.echo(f"未并入：{note}", err=True)
+    for note in pack.notes:
+        click.echo(f"注意：{note}", err=True)

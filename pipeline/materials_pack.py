@@ -8,6 +8,7 @@ through fpdf2 (a JPEG is embedded as it is, not re-encoded).
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -44,6 +45,7 @@ class MaterialsPack:
     pages: int = 0  # of the 汇编 PDF
     cover_pages: int = 0
     not_joined: list[str] = field(default_factory=list)  # stamped files that could not be joined, with why
+    notes: list[str] = field(default_factory=list)  # copies left as they were (open in another program)
 
 
 def pack_folder(cfg: Config, month: Month, outbox_dir: Path | None = None) -> Path:
@@ -62,7 +64,7 @@ def write_month_materials(cfg: Config, ledger: Ledger, month: Month, as_of: date
     folder = pack_folder(cfg, month, outbox_dir)
     pack = MaterialsPack(folder, None)
     for s in states:
-        pack.copies += _copy_unit(cfg, folder, s)
+        pack.copies += _copy_unit(cfg, folder, s, pack.notes)
     stamped = [(s, f) for s in states for f in s.current_files if f.kind == STAMPED]
     parts, notes = _stamped_parts(cfg, stamped)
     pack.not_joined = notes
@@ -84,7 +86,7 @@ def write_month_materials(cfg: Config, ledger: Ledger, month: Month, as_of: date
     return pack
 
 
-def _copy_unit(cfg: Config, folder: Path, state: MaterialState) -> list[Path]:
+def _copy_unit(cfg: Config, folder: Path, state: MaterialState, notes: list[str]) -> list[Path]:
     unit_dir = folder / safe_filename(state.unit)
     wanted: dict[str, MaterialFile] = {}
     for f in state.current_files:
@@ -95,13 +97,19 @@ def _copy_unit(cfg: Config, folder: Path, state: MaterialState) -> list[Path]:
     if unit_dir.is_dir():
         for old in unit_dir.iterdir():
             if old.is_file() and old.name not in wanted:
-                old.unlink()  # superseded since the last run: the archive keeps every original
+                try:
+                    old.unlink()  # superseded since the last run: the archive keeps every original
+                except OSError as exc:
+                    notes.append(f"{state.unit}/{old.name} 已被替换但无法删除（{exc.strerror or exc}），请关闭后删除")
     out = []
     for name, f in wanted.items():
         dest = unit_dir / name
-        src = cfg.root / f.archived_path
-        if not dest.exists() or dest.stat().st_size != src.stat().st_size:
-            write_atomic(dest, src.read_bytes())
+        data = (cfg.root / f.archived_path).read_bytes()
+        if not dest.exists() or dest.read_bytes() != data:
+            try:
+                write_atomic(dest, data)
+            except PermissionError as exc:  # Windows: open in Word or a PDF viewer
+                notes.append(f"{state.unit}/{name} 正被其他程序打开（{exc.strerror or exc}），未能更新")
         out.append(dest)
     return out
 
@@ -197,6 +205,7 @@ _KNOWN_FONTS = ["/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", "/usr
                 "/System/Library/Fonts/PingFang.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"]
 
 
+@functools.lru_cache(maxsize=1)
 def cjk_font() -> tuple[Path, int]:
     """A font file with simplified Chinese, and its index in a collection: 宋体 on Windows; on Linux what
     fontconfig lists for zh-cn (Simplified Chinese faces first); else well-known paths."""

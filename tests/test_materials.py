@@ -638,3 +638,14 @@ def test_a_judgement_as_json_has_the_validate_keys(cfg):
                     "sector": None, "metric": None, "message": j.issues[0].message}],
         "material": {"kind": "electronic", "type": "docx", "pages": None, "month_rule": "assumed",
                      "unit_rule": "folder"}}
+
+
+def test_materials_pack_command(workdir):
+    cfg = config.load(workdir / "config.toml")
+    with Ledger(cfg.ledger) as ledger:
+        put(cfg, ledger, STAMPED_PDF, image_pdf(2), "2023-05-15T10:00")
+    result = CliRunner().invoke(cli, ["materials", "pack", "--month", "2023-05", "--as-of", "2023-05-20"])
+    assert result.exit_code == 0, result.output
+    pdf = cfg.outbox / "2023-05" / "材料" / "材料汇编_2023年5月.pdf"
+    assert result.stdout.strip() == str(pdf)
+    assert "共 3 页（封面 1 页），复制文件 1 个" in result.stderr
