@@ -61,7 +61,8 @@ def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetim
                  f"报送{cfg.contact.department}。", *lines]
         for r in attempts[unit]:
             when = r["received_at"].astimezone(tz)
-            paras.append(f"你单位于{when:%m月%d日%H时%M分}报送的文件“{r['name']}”未能受理（原因见回执），不计为已报送。")
+            paras.append(f"你单位于{when.month}月{when.day}日{when:%H:%M}报送的文件“{r['name']}”未能受理（原因见回执），"
+                         "不计为已报送。")
         c = cfg.contact
         out.append((unit, Document(f"关于催报{month.label}月度工作情况材料的通知", unit, paras, cfg.bureau.name,
                                    f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}")))
@@ -83,7 +84,7 @@ def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: dateti
              + (f"，未到期 {len(pending)} 个。" if pending else "。")]
     if late:
         paras.append("迟报材料的单位：" + "；".join(
-            f"{s.unit}（{s.received_at:%m月%d日}报齐，迟报 {s.days_late} 天）" for s in late) + "。")
+            f"{s.unit}（{s.received_at.month}月{s.received_at.day}日报齐，迟报 {s.days_late} 天）" for s in late) + "。")
     if overdue:
         paras.append("逾期未报齐材料的单位：" + "；".join(
             f"{s.unit}（{'未报送' if not s.files else '缺' + '、'.join(KIND_SHORT[k] for k in s.missing)}）"

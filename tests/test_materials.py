@@ -392,7 +392,7 @@ def test_reminder_bulletin_strikes_and_sheet_rows(cfg):
     assert reminders[ROAD][0] == ("你单位2023年5月月度工作情况材料应于2023年5月16日前报送（盖章版含电子版），"
                                   "目前已收到电子版，尚缺盖章版（扫描件），已逾期 4 天。")
     assert len(reminders) == len(cfg.units) - 1
-    assert paragraphs[1] == f"迟报材料的单位：{ZF}（05月17日报齐，迟报 1 天）。"
+    assert paragraphs[1] == f"迟报材料的单位：{ZF}（5月17日报齐，迟报 1 天）。"
     assert f"{ROAD}（缺盖章版）" in paragraphs[2]
     # May is a strike for both; January to April were before any file and count as overdue too (start 2023-01).
     assert strikes[ZF][-1] == Month(2023, 5) and strikes[ROAD][-1] == Month(2023, 5)
