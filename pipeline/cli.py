@@ -6,43 +6,58 @@ from pathlib import Path
 
 import click
 
-from .cli_support import (MOMENT, MONTH, print_validation, validate_email, config_or_defaults, load_config,
-                          moment, month_and_moment, now_in, open_ledger, print_file_result, run_ingest)
+from .zh_click import ZhGroup
+from .cli_support import (MOMENT, MONTH, config_or_defaults, echo_json, internal_error, load_config, moment,
+                          month_and_moment, now_in, open_ledger, print_file_result, print_report_entry,
+                          print_unseen_files, run_ingest)
+from .files import WORKBOOK, kind_of
 from .ingest import folder_unit_of
 from .months import Month
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ZhGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="config.toml to use (default: ./config.toml).")
-@click.version_option(package_name="annex2")
+              envvar="ANNEX2_CONFIG", metavar="FILE",
+              help="使用这个 config.toml，或这个工作目录中的（默认：当前文件夹或其上层文件夹中最近的 config.toml；"
+                   "也可设环境变量 ANNEX2_CONFIG，或写在子命令之后）。")
+@click.version_option(package_name="annex2", message="%(prog)s 版本 %(version)s")
 def cli(config_path):
-    """annex2 — 安全生产督查情况统计表（附件2）的收集、校验与汇总。
+    """annex2 —— 安全生产督查情况统计表（附件2）的收集、校验与汇总。
 
-    Units drop their monthly Annex 2 workbooks into inbox/<unit>/; annex2 checks each one, keeps every
-    file, merges the accepted ones into a ledger and writes the workbooks and notices the bureau needs.
+    各单位每月把附件2表格放进 inbox/<单位>/（或用邮件发来）；annex2 逐个校验、保存每个原始文件、
+    把受理的表格记入台账，并生成局领导汇总表、通知文书和上报市局的附件2。
+    在工作目录（含 config.toml 的文件夹）或它的任何子文件夹中运行均可。
 
     \b
-    Example:
-        annex2 init mybureau && cd mybureau
-        annex2 template --unit 执法大队 --month 2023-05
-        annex2 validate inbox/*/*.xlsx
+    示例：
+        annex2 init D:\\安全统计              # 建立工作目录
+        cd /d D:\\安全统计                    # 进入工作目录（cmd.exe）
+        annex2 template --unit 执法大队 --month 2023-05   # 为某单位生成模板
+        annex2 validate inbox/执法大队/附件2.xlsx          # 只检查，不改动
     """
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=".")
-@click.option("--force", is_flag=True, help="Overwrite an existing config.toml.")
+@click.option("--force", is_flag=True, help="覆盖已有的 config.toml。")
 def init(directory: Path, force: bool):
-    """Lay out a working folder: config.toml, inbox/ (one sub-folder per unit, each with 回执/),
-    outbox/, archive/ and templates/annex2.xlsx.
+    """建立工作目录。
+
+    内含 config.toml、inbox/（每个单位一个子文件夹，内含 回执/）、outbox/、archive/ 和
+    templates/annex2.xlsx。不给文件夹时用当前文件夹。
 
     \b
-    Example:
-        annex2 init D:/安全统计
+    示例：
+        annex2 init D:\\安全统计
+        annex2 init "D:\\安全 统计\\2023年"     # 路径中有空格时加英文双引号
     """
+    from .config import CONFIG_NAME, find_config
     from .workspace import WorkspaceExists, init as do_init
 
+    enclosing = find_config(None, start=directory.resolve().parent)
+    if enclosing.is_file() and not (directory / CONFIG_NAME).exists() and not force:
+        raise click.ClickException(f"{directory} 位于已有的工作目录 {enclosing.parent} 之内，不能在里面再建一个"
+                                   f"（在它的任何子文件夹中都可以直接运行 annex2 的命令）。确需如此，请加 --force。")
     try:
         layout = do_init(directory, force=force)
     except WorkspaceExists as exc:
@@ -54,17 +69,17 @@ def init(directory: Path, force: bool):
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Where to write (default: 附件2[_UNIT][_YYYY年M月].xlsx in the current folder).")
-@click.option("--unit", default=None, help="Pre-fill 填报单位 with this unit (name or alias from config).")
-@click.option("--month", type=MONTH, default=None, help="Pre-fill the period 1月至M月 of this month.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="写到哪个文件（默认：当前文件夹中的 附件2[_单位][_YYYY年M月].xlsx）。")
+@click.option("--unit", default=None, metavar="UNIT", help="预先填好“填报单位”（config.toml 中的单位名称或别名）。")
+@click.option("--month", type=MONTH, default=None, help="预先填好统计期间“1月至M月”（月份如 2023-05、2023年5月）。")
 @click.pass_context
 def template(ctx, output: Path | None, unit: str | None, month: Month | None):
-    """Write the blank Annex 2 template, or one with 填报单位 and the period filled in.
+    """生成空白的附件2模板，或预先填好“填报单位”和统计期间的模板。
 
     \b
-    Example:
-        annex2 template -o 附件2.xlsx
+    示例：
+        annex2 template -o 附件2.xlsx                      # 空白模板
         annex2 template --unit 执法大队 --month 2023-05
     """
     from .template import Header, default_filename, write_template
@@ -85,83 +100,79 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None):
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the spec's JSON instead of text.")
-@click.option("--markup", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write a marked-up copy of each rejected workbook into this folder.")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用），而不是文字。")
+@click.option("--markup", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="把每个被退回表格的错误标注副本写到这个文件夹。")
 @click.pass_context
 def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
-    """Check submissions and change nothing (unless --markup is given).
+    """检查报表，不做任何改动（除非给了 --markup）。
 
-    Exit status 0 when every file passes (warnings allowed), 1 when any is rejected.
+    退出状态：全部通过（允许有提示）时为 0，有任何文件被退回时为 1。
 
     \b
-    Example:
+    示例：
         annex2 validate inbox/执法大队/附件2.xlsx
-        annex2 validate --json *.xlsx > report.json
+        annex2 validate --json *.xlsx > 校验结果.json
     """
     import json
 
-    from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
+    from .ingest import check_files
     from .markup import write_markup
-    from .parallel import validate_paths
     from .reader import check_xml_defenses
     from .validate import validate_bytes
 
     check_xml_defenses()
     cfg = load_config(ctx)
     now = now_in(cfg)
-    reports, rejected = [], False
-    workbooks = [p for p in files if kind_of(p, cfg.inbox) == WORKBOOK]
-    checked = dict(zip(workbooks, validate_paths([(p, folder_unit_of(cfg, p)) for p in workbooks], cfg, now)))
-    for path in files:
-        kind = kind_of(path, cfg.inbox)
-        if kind == EMAIL:
-            for name, v in validate_email(cfg, path, now):
-                rejected |= not v.ok
-                reports.append(v.to_dict(f"{path}#{name}"))
-                if not as_json:
-                    print_validation(f"{path}#{name}", v)
-            continue
-        if kind != WORKBOOK:
-            what = {IGNORED: "ignored", MATERIAL: "material"}.get(kind, kind)
-            reports.append({"path": str(path), what: True, "ok": True, "unit": None, "year": None,
-                            "month_from": None, "month_to": None, "issues": [], "values": {}})
-            if not as_json:
-                click.echo(f"- {'忽略' if kind == IGNORED else '附件材料（不是表格，不校验）'}  {path}")
-            continue
-        v = checked[path]
-        rejected |= not v.ok
-        reports.append(v.to_dict(str(path)))
-        if not as_json:
-            print_validation(str(path), v)
-        if markup is not None and not v.ok:
-            full = validate_bytes(path.read_bytes(), cfg, now, folder_unit_of(cfg, path))
-            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
-            click.echo(f"标注副本：{out}", err=True)
+    ledger = open_ledger(cfg, "validate", read_only=True) if cfg.ledger.exists() else None
+    try:
+        report = check_files(list(files), cfg, now, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
     if as_json:
-        click.echo(json.dumps({"files": reports}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for f in report.files:
+            print_report_entry(f)
+    if markup is not None:
+        for path in files:
+            entries = [f for f in report.files if f["path"] == str(path) and not f["ok"] and f.get("values") is not None]
+            if not entries or kind_of(path) != WORKBOOK:
+                continue
+            full = validate_bytes(path.read_bytes(), cfg, now, folder_unit_of(cfg, path))
+            if full.workbook is not None:
+                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
+                click.echo(f"标注副本：{out}", err=True)
+    rejected = not report.ok
     ctx.exit(1 if rejected else 0)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--received-at", type=MOMENT, default=None,
-              help="When the given files really arrived (required for files outside the inbox).")
-@click.option("--unit", default=None, help="The unit that sent the given files (name or alias).")
+              help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填）。")
+@click.option("--unit", default=None, metavar="UNIT", help="给出的文件由哪个单位报送（名称或别名）。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None):
-    """Process what is in the inbox (or the given files) once: check, archive, record, write receipts.
+def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, as_json: bool = False):
+    """处理一遍收件箱（或给出的文件）：校验、存档、记入台账、写回执。
 
-    Running it again changes nothing. A file given from outside the inbox is copied, never moved, and
-    needs --received-at. Exit status 1 when any file was rejected.
+    重复运行不会重复记录。收件箱以外的文件只复制、不移动，并且要用 --received-at 给出收到时间。
+    退出状态：有文件被退回时为 1，否则为 0。
 
     \b
-    Example:
-        annex2 ingest
-        annex2 ingest D:/邮件附件/附件2.xlsx --unit 执法大队 --received-at 2023-05-22T16:40
+    示例：
+        annex2 ingest                   # 处理收件箱中的全部文件
+        annex2 ingest "D:\\邮件附件\\附件2 执法大队.xlsx" --unit 执法大队 --received-at "2023年5月22日 16:40"
     """
     cfg = load_config(ctx)
-    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest")
+    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json)
+    if as_json:
+        from .summaries import ingest_summary
+
+        echo_json(ingest_summary(result))
+        ctx.exit(0 if result.ok else 1)
     for r in result.files:
         print_file_result(r, cfg)
     click.echo(result.summary, err=True)
@@ -172,11 +183,13 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
 @click.argument("destination", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.pass_context
 def backup(ctx, destination: Path | None):
-    """Copy the ledger with SQLite's online backup (safe while the watcher runs).
+    """备份台账数据库。
+
+    用 SQLite 的在线备份，watch 运行时也安全。不给文件时写到 outbox/backups/。
 
     \b
-    Example:
-        annex2 backup D:/备份/annex2-2023-05.sqlite
+    示例：
+        annex2 backup D:\\备份\\annex2-2023-05.sqlite
     """
     cfg = load_config(ctx)
     with open_ledger(cfg, "backup") as ledger:
@@ -185,18 +198,18 @@ def backup(ctx, destination: Path | None):
 
 
 @cli.command()
-@click.option("--month", type=MONTH, default=None, help="The reporting month (default: the current month).")
+@click.option("--month", type=MONTH, default=None, help="报送月份，如 2023-05 或 2023年5月（默认：本月）。")
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
-              help="Judge as of this moment; only files received by then count (default: now).")
-@click.option("--json", "as_json", is_flag=True, help="Print the spec's JSON instead of a table.")
+              help="按这个时刻判断，只算此前收到的文件（默认：现在）。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用），而不是表格。")
 @click.pass_context
 def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
-    """Who reported for the month, on time or not, and who is to be escalated.
+    """某月各单位的报送情况：按时、迟报、逾期，以及是否上报局领导。
 
     \b
-    Example:
-        annex2 status
-        annex2 status --month 2023-05 --as-of 2023-05-31 --json
+    示例：
+        annex2 status                   # 本月情况
+        annex2 status --month 2023年5月 --as-of 2023-05-31 --json   # 5月底时的情况，JSON 格式
     """
     import json
 
@@ -222,22 +235,26 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
                f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
     click.echo(render(["单位", "状态", "收到时间", "迟报天数", "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
+    print_unseen_files(cfg)
 
 
 @cli.command()
-@click.option("--month", type=MONTH, required=True, help="The reporting month, YYYY-MM.")
+@click.option("--month", type=MONTH, required=True, help="报送月份，如 2023-05 或 2023年5月。")
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
-              help="Judge as of this moment; every date in the documents is this moment (default: now).")
-@click.option("--send", is_flag=True, help="Send the e-mail drafts through the [smtp] server in config.toml.")
+              help="按这个时刻判断，文书中的日期也用它（默认：现在）。")
+@click.option("--send", is_flag=True, help="通过 config.toml 中 [smtp] 配置的邮件服务器发出邮件草稿。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文件列表。")
 @click.pass_context
-def notices(ctx, month: Month, as_of: str | None, send: bool):
-    """Write the month's notices: 催报通知 to overdue units, the monthly 通报, the escalation 报告,
-    as .docx and .eml drafts, into outbox/YYYY-MM/notices/. Nothing is sent without --send.
+def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = False):
+    """生成当月的催报通知、通报和报告。
+
+    给逾期单位的催报通知、月度通报、上报局领导的报告，写成 .docx 和 .eml 草稿，
+    放在 outbox/YYYY-MM/notices/ 中。不加 --send 不会发送任何邮件。
 
     \b
-    Example:
-        annex2 notices --month 2023-05 --as-of 2023-05-31
-        annex2 notices --month 2023-05 --send
+    示例：
+        annex2 notices --month 2023-05 --as-of 2023-05-31   # 按 5 月 31 日的情况
+        annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
     from .notices import SendError, send_notices, write_notices
 
@@ -247,38 +264,46 @@ def notices(ctx, month: Month, as_of: str | None, send: bool):
         raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
     with open_ledger(cfg, "notices") as ledger:
         folder, written = write_notices(cfg, ledger, month, when)
-        for n in written:
-            click.echo(str(folder / n.file))
+        if not as_json:
+            for n in written:
+                click.echo(str(folder / n.file))
+        sent = None
         if send:
             try:
                 sent = send_notices(cfg, ledger, folder, written, moment(cfg, None))
             except SendError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(f"已发送 {len(sent)} 封邮件", err=True)
+    if as_json:
+        from .summaries import notices_summary
+
+        echo_json(notices_summary(month, when, folder, written, len(sent) if sent is not None else None))
 
 
 @cli.command()
-@click.option("--month", type=MONTH, required=True, help="The reporting month, YYYY-MM.")
+@click.option("--month", type=MONTH, required=True, help="报送月份，如 2023-05 或 2023年5月。")
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
-              help="Write the outputs as the ledger stood at this moment (default: now).")
+              help="按台账在这个时刻的状态生成（默认：现在）。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def merge(ctx, month: Month, as_of: str | None):
-    """The clerk's monthly command: ingest what is in the inbox, then write outbox/master.xlsx, the month's
-    leadership workbook under outbox/YYYY-MM/ and the notices. Rejected files and overdue units are
-    reported, not failures (exit status 0).
+def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
+    """每月汇总：生成局领导汇总表、台账总表和通知文书。
+
+    先处理收件箱，再生成台账总表 outbox/master.xlsx、outbox/YYYY-MM/ 下的局领导汇总表和
+    通知文书。有文件被退回或单位逾期只作报告，不算失败（退出状态 0）。
 
     \b
-    Example:
-        annex2 merge --month 2023-05
-        annex2 merge --month 2023-05 --as-of 2023-05-31T18:00
+    示例：
+        annex2 merge --month 2023-05                # 汇总 5 月
+        annex2 merge --month 2023年5月 --as-of "2023年5月31日 18:00"
     """
     from .lock import LockBusy, folder_lock
     from .merge import merge as do_merge
 
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
-    result = run_ingest(ctx, cfg, (), None, None, "merge")
-    for r in result.files:
+    result = run_ingest(ctx, cfg, (), None, None, "merge", quiet=as_json)
+    for r in result.files if not as_json else ():
         print_file_result(r, cfg)
     if result.files:
         click.echo(result.summary, err=True)
@@ -292,6 +317,11 @@ def merge(ctx, month: Month, as_of: str | None):
     for published in (out.master, out.leadership):
         if published.alternative:
             click.echo(f"注意：{published.reason}", err=True)
+    if as_json:
+        from .summaries import merge_summary
+
+        echo_json(merge_summary(month, when, result, out))
+        return
     click.echo(f"领导汇总表：{out.leadership.path}")
     click.echo(f"台账总表：  {out.master.path}")
     click.echo(f"通知文书：  {out.notices_dir}（{len(out.notices)} 个文件）")
@@ -299,49 +329,68 @@ def merge(ctx, month: Month, as_of: str | None):
 
 
 @cli.command()
-@click.option("--month", type=MONTH, required=True, help="The reporting month, YYYY-MM.")
-@click.option("--as-of", "as_of", type=MOMENT, default=None, help="As the ledger stood at this moment (default: now).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write one row per unit and sector (UTF-8 with BOM).")
+@click.option("--month", type=MONTH, required=True, help="报送月份，如 2023-05 或 2023年5月。")
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help="按台账在这个时刻的状态导出（默认：现在）。")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="导出 CSV：每个单位每个行业领域一行（UTF-8 带 BOM，Excel/WPS 可直接打开）。")
 @click.option("--annex2", "annex2_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the district total as a filled-in Annex 2 for the city bureau.")
+              metavar="FILE", help="把全区合计写成填好的附件2，上报市局。")
+@click.option("--labels", type=click.Choice(["keys", "zh"]), default="keys", show_default=True,
+              help="CSV 的表头和行业领域：keys 用英文键名（供脚本），zh 用中文。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_path: Path | None):
-    """Export the merged data as CSV, or the district total as a filled-in Annex 2 (填报单位 = the bureau)
-    that the same tool can ingest one level up.
+def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_path: Path | None,
+           labels: str = "keys", as_json: bool = False):
+    """导出汇总数据：CSV，或上报市局的附件2。
+
+    CSV 每个单位每个行业领域一行；附件2 是填好全区合计的表格（填报单位为本局），
+    市局可用同一工具接收。导出时会说明合计包含了几个单位、缺了哪些单位。
 
     \b
-    Example:
-        annex2 export --month 2023-05 --csv 2023-05.csv
+    示例：
+        annex2 export --month 2023-05 --csv 2023年5月.csv
+        annex2 export --month 2023-05 --csv 2023年5月.csv --labels zh   # 中文表头
         annex2 export --month 2023-05 --annex2 云溪区_附件2_2023年5月.xlsx
     """
-    from .export import export_annex2, export_csv
+    from .export import coverage, export_annex2, export_csv
 
     if (csv_path is None) == (annex2_path is None):
         raise click.UsageError("请给出 --csv FILE 或 --annex2 FILE 之一")
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
     with open_ledger(cfg, "export") as ledger:
+        cover = coverage(cfg, ledger, month, when)
+        n = None
         if csv_path:
-            n = export_csv(cfg, ledger, month, when, csv_path)
-            click.echo(f"{csv_path}（{n} 行）")
+            n = export_csv(cfg, ledger, month, when, csv_path, labels=labels)
         else:
             export_annex2(cfg, ledger, month, when, annex2_path)
-            click.echo(str(annex2_path))
+    # Said every time on stderr, so a total that leaves units out is never sent on without a word.
+    click.echo(f"{'注意：' if not cover.complete else ''}{month.label}合计{cover.text}。", err=True)
+    if as_json:
+        from .summaries import export_summary
+
+        echo_json(export_summary(month, when, "csv" if csv_path else "annex2", csv_path or annex2_path, n, cover))
+    elif csv_path:
+        click.echo(f"{csv_path}（{n} 行）")
+    else:
+        click.echo(str(annex2_path))
 
 
 @cli.command()
 @click.option("--polling", is_flag=True, default=None,
-              help="Poll the folder instead of waiting for file events (network shares: SMB/NFS).")
+              help="定时轮询收件箱，而不是等待文件事件（收件箱在网络共享 SMB/NFS 上时使用）。")
 @click.pass_context
 def watch(ctx, polling: bool | None):
-    """Ingest files as they arrive, answer each within seconds, keep the workbooks current; run until
-    stopped (Ctrl+C or SIGTERM finish the file at hand, then exit).
+    """自动监视收件箱，随到随处理。
+
+    文件一到就处理，几秒内写好回执，并保持汇总表最新；一直运行直到停止
+    （按 Ctrl+C：处理完当前文件后退出）。
 
     \b
-    Example:
-        annex2 watch
-        annex2 watch --polling      # the inbox is on a network share
+    示例：
+        annex2 watch                # 一直运行，按 Ctrl+C 停止
+        annex2 watch --polling      # 收件箱在网络共享上
     """
     import signal
 
@@ -373,14 +422,16 @@ def watch(ctx, polling: bool | None):
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="demo")
 def demo(directory: Path):
-    """A first run: a working folder with sample units, April and May 2023 submissions in the styles units
-    really send (on time, late, one unit overdue, one rejected file and its correction), ingested and
-    merged as of 31 May — then where to look. Refuses a folder that is not empty.
+    """演示：用样例数据完整走一遍。
+
+    建立一个工作目录，模拟各单位报送 2023 年 4、5 月的表格（按时、迟报、逾期、
+    一份被退回后更正），处理并按 5 月 31 日汇总，然后告诉您先看哪些文件。
+    文件夹不是空的则不运行。
 
     \b
-    Example:
-        annex2 demo
-        annex2 demo D:/annex2-演示
+    示例：
+        annex2 demo                     # 在当前文件夹下的 demo 中演示
+        annex2 demo D:\\annex2-演示
     """
     from .demo import DemoFolderNotEmpty, run_demo
     from .reader import check_xml_defenses
@@ -393,13 +444,26 @@ def demo(directory: Path):
     click.echo(result.summary())
 
 
-from .cli_materials import materials  # noqa: E402
+from .cli_history import history, void  # noqa: E402  (commands in their own module)
 
+cli.add_command(history)
+cli.add_command(void)
+from .cli_materials import materials  # noqa: E402
 cli.add_command(materials)
 
 
 def main() -> None:
-    cli(prog_name="annex2")
+    """The clerk never sees a Python traceback: an unexpected error is logged in full and summed up in one
+    Chinese line with where the log is, exit status 3 (spec 13)."""
+    try:
+        cli(prog_name="annex2", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("已中断。", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        sys.exit(internal_error(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,11 +9,17 @@ from pathlib import Path
 import click
 
 from . import config as config_mod
+from . import zh_click
 from .ingest import folder_unit_of
 from .months import BadMonth, Month
+from .receipts import OUTCOME_LABEL
+
+zh_click.install()  # click's own words (用法、选项、错误) in Chinese, before any command prints
 
 
 class MonthType(click.ParamType):
+    """2023-05, 2023/5, 2023.5, 202305, 2023年5月 (months.Month.parse)."""
+
     name = "YYYY-MM"
 
     def convert(self, value, param, ctx):
@@ -29,19 +35,18 @@ MONTH = MonthType()
 
 
 class MomentType(click.ParamType):
-    """Kept as text; turned into a moment in the bureau's zone once the config is loaded."""
+    """Kept as ISO text (2023年5月23日 18:00 -> 2023-05-23T18:00:00); turned into a moment in the bureau's zone
+    once the config is loaded."""
 
     name = "DATE[THH:MM]"
 
     def convert(self, value, param, ctx):
-        from datetime import date, datetime
+        from .clock import BadMoment, normalize_moment
 
-        text = str(value).strip()
         try:
-            (date.fromisoformat if len(text) == 10 else datetime.fromisoformat)(text.replace(" ", "T", 1))
-        except ValueError:
-            self.fail(f"“{text}” 不是日期或时间（例如 2023-05-23 或 2023-05-23T18:30）", param, ctx)
-        return text
+            return normalize_moment(value)
+        except BadMoment as exc:
+            self.fail(str(exc), param, ctx)
 
 
 MOMENT = MomentType()
@@ -53,15 +58,18 @@ def moment(cfg: config_mod.Config, text: str | None) -> datetime:
     return parse_moment(text, cfg.bureau.tz) if text else now_in(cfg)
 
 
-def open_ledger(cfg: config_mod.Config, command: str):
+def open_ledger(cfg: config_mod.Config, command: str, read_only: bool = False):
+    from . import logs
     from .ledger import Ledger, LedgerError, network_filesystem
 
+    logs.attach(cfg.outbox, cfg.bureau.tz)
     fs = network_filesystem(cfg.ledger.parent)
     if fs:
         click.echo(f"警告：台账 {cfg.ledger} 位于网络文件系统（{fs}）上，SQLite 在网络共享上加锁不可靠，"
                    "请把 [paths] ledger 放在本机磁盘上。", err=True)
     try:
-        return Ledger(cfg.ledger, command)
+        return Ledger(cfg.ledger, command, read_only=read_only,
+                      verify=command in ("status", "backup", "export", "notices"))
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -86,47 +94,49 @@ def config_or_defaults(ctx: click.Context) -> config_mod.Config:
     return config_mod.defaults()
 
 
+def echo_json(data) -> None:
+    """A --json summary on stdout (UTF-8 text, Chinese kept readable)."""
+    import json
+
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def now_in(cfg: config_mod.Config) -> datetime:
     return datetime.now(cfg.bureau.tz)
 
 
-def print_validation(path: str, v, out=click.echo) -> None:
-    period = f"{v.year}年{v.month_from}月至{v.month_to}月" if v.year and v.month_to else "期间不明"
-    mark = "✓ 受理" if v.ok else "✗ 退回"
-    out(f"{mark}  {path}  {v.unit or v.declared_unit or '单位不明'}  {period}")
-    for it in v.issues:
-        out(f"    {'错误' if it.severity == 'error' else '提示'} {it.code}  {it.message}")
+def print_report_entry(f: dict, out=click.echo) -> None:
+    """One entry of `validate`'s report, as the clerk reads it (codes after the Chinese sentence)."""
+    if f.get("ignored"):
+        out(f"- 忽略（锁文件、临时文件或系统文件）  {f['path']}")
+        return
+    if f.get("material"):
+        out(f"- 附件材料（不是表格）  {f['path']}")
+        return
+    period = f"{f['year']}年{f['month_from']}月至{f['month_to']}月" if f.get("year") and f.get("month_to") else "期间不明"
+    mark = {"duplicate": "✓ 重复", "email": "✓ 邮件", "failed": "✗ 出错"}.get(f.get("outcome", ""), "✓ 受理" if f["ok"] else "✗ 退回")
+    out(f"{mark}  {f['path']}  {f.get('unit') or '单位不明'}  {period}")
+    for it in f["issues"]:
+        out(f"    {'错误' if it['severity'] == 'error' else '提示'}：{it['message']}（{it['code']}）")
 
 
-def validate_email(cfg, path: Path, now):
-    """Each spreadsheet attached to a saved e-mail, checked as ingest would (the sender's unit owns it)."""
-    from .mail import MailProblem, parse
-    from .validate import Validation, validate_bytes
-    from .issues import issue
-
-    try:
-        mail = parse(path.read_bytes(), now, cfg.limits.max_email_mb, cfg.limits.max_attachments)
-    except MailProblem as exc:
-        return [("", Validation([issue("E_UNREADABLE", str(exc))]))]
-    owner = cfg.unit_by_email(mail.sender) if mail.sender else None
-    says = f"发件邮箱 {mail.sender} 属于“{owner.name}”" if owner else None
-    return [(a.filename, validate_bytes(a.data, cfg, now, owner or folder_unit_of(cfg, path), says))
-            for a in mail.workbooks]
 
 
-OUTCOME_LABEL = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
-                 "resumed": "续完", "failed": "失败", "email": "邮件"}
+def file_result_lines(r) -> list[str]:
+    """One processed file as the clerk reads it: outcome, unit, name, period; then each issue, code last."""
+    line = f"{OUTCOME_LABEL.get(r.outcome, r.outcome)}  {r.unit or '单位不明'}  {r.name}"
+    if r.period:
+        line += f"  {r.period}"
+    lines = [line]
+    lines += [f"    {'错误' if it.severity == 'error' else '提示'}：{it.message}（{it.code}）" for it in r.issues]
+    if r.message:
+        lines.append(f"    {r.message}")
+    return lines
 
 
 def print_file_result(r, cfg) -> None:
-    line = f"{OUTCOME_LABEL.get(r.outcome, r.outcome)}  {r.unit or '单位不明'}  {r.path.name}"
-    if r.period:
-        line += f"  {r.period}"
-    click.echo(line)
-    for it in r.issues:
-        click.echo(f"    {'错误' if it.severity == 'error' else '提示'} {it.code}  {it.message}")
-    if r.message:
-        click.echo(f"    {r.message}")
+    for line in file_result_lines(r):
+        click.echo(line)
 
 
 def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit: str | None, command: str,
@@ -165,12 +175,14 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
             ingester = Ingester(cfg, ledger, lambda: now_in(cfg))
             if len(candidates) > 1 and not quiet:
                 with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:
-                    result = ingester.run(candidates, progress=lambda r: bar.update(1))
+                    result = ingester.run(candidates, progress=lambda r: bar.update(1), settle=True)
             else:
-                result = ingester.run(candidates)
+                result = ingester.run(candidates, settle=True)
     except LockBusy as exc:
         click.echo(f"错误：{exc}", err=True)
         ctx.exit(1)
+    for w in result.waiting:
+        click.echo(f"等待  {w.path.name}：{w.reason}", err=True)
     return result
 
 
@@ -178,3 +190,44 @@ def month_and_moment(cfg, month: Month | None, as_of: str | None):
     """--as-of (default now) and --month (default: the calendar month of that moment, bureau's zone)."""
     when = moment(cfg, as_of)
     return (month or Month.of(when.astimezone(cfg.bureau.tz))), when
+
+
+def internal_error(exc: BaseException) -> int:
+    """Log the traceback where the working folder keeps its log (a temp folder when there is none), print
+    one Chinese line, and give exit status 3."""
+    import logging
+    import traceback
+
+    from . import logs
+
+    outbox, tz = None, "Asia/Shanghai"
+    try:
+        path = config_mod.find_config(None)
+        if path.exists():
+            cfg = config_mod.load(path)
+            outbox, tz = cfg.outbox, cfg.bureau.timezone
+    except Exception:
+        pass
+    where = logs.attach(outbox, tz)
+    logging.getLogger("annex2").error("程序内部错误：%s\n%s", exc,
+                                      "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    click.echo(f"系统内部错误（{type(exc).__name__}），已记录在 {where}；请把该文件发给技术人员。"
+               "收件箱中的文件没有丢失。", err=True)
+    return 3
+
+
+def print_unseen_files(cfg, older_than_days: float = 1.0) -> None:
+    """Files the intake skips (lock, temp, system files) that have sat in the inbox for over a day: so
+    nothing sits there unseen (a unit may have saved its report under a temp name)."""
+    import time
+
+    from .collect import ignored_files
+
+    found = ignored_files(cfg, older_than_days * 86400, time.time())
+    if not found:
+        return
+    click.echo(f"\n注意：收件箱中有 {len(found)} 个文件超过一天未处理（被视为锁文件、临时文件或系统文件）：")
+    for path, age in found[:20]:
+        from .safe_names import display_name
+
+        click.echo(f"  {display_name(str(path.relative_to(cfg.inbox)))}（{age / 86400:.0f} 天）")

@@ -81,7 +81,8 @@ class Watch:
     stable_seconds: float = 2.0
     rescan_seconds: float = 60
     rebuild_debounce_seconds: float = 3.0
-    incomplete_seconds: float = 60  # a file still not a complete workbook after this long is ingested (and rejected)
+    incomplete_seconds: float = 900  # a file still not a complete container after this long is ingested (and rejected)
+    office_lock_minutes: float = 240  # a file beside an Office lock file (~$name) waits this long at most
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                "max_attachments": ((int,), 200)},
     "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
               "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0),
-              "incomplete_seconds": ((int, float), 60)},
+              "incomplete_seconds": ((int, float), 900), "office_lock_minutes": ((int, float), 240)},
     "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
@@ -255,8 +256,19 @@ def default_config_text() -> str:
     return resources.files("pipeline").joinpath("defaults/config.toml").read_text(encoding="utf-8")
 
 
-def find_config(path: Path | None) -> Path:
-    return path if path is not None else Path.cwd() / CONFIG_NAME
+def find_config(path: Path | None, start: Path | None = None) -> Path:
+    """The given path; else the nearest config.toml in `start` (default: the current folder) or a folder above
+    it, as git finds its repository, so a command run inside inbox/<unit>/ uses its working folder's config.
+    When there is none, `start/config.toml` (which does not exist: load() then says how to make one)."""
+    if path is not None:
+        path = Path(path)
+        return path / CONFIG_NAME if path.is_dir() else path  # --config D:\安全统计 means its config.toml
+    here = Path(start) if start is not None else Path.cwd()
+    for folder in (here, *here.resolve().parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return here / CONFIG_NAME
 
 
 def load(path: Path) -> Config:
@@ -266,7 +278,15 @@ def load(path: Path) -> Config:
             f"{path}: 找不到配置文件 config.toml（在 {path.parent.resolve()} 中查找）。"
             f"请先运行 `annex2 init {path.parent}` 建立工作目录，或用 --config 指定配置文件。"
         ])
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")  # Notepad writes UTF-8 with or without a BOM
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(path, [
+            f"{path}:{line}: config.toml 不是 UTF-8 编码（多半是用记事本另存为了 ANSI/GBK），中文会读成乱码。"
+            "请用记事本打开，点“文件 → 另存为”，“编码”选 UTF-8 后保存。"
+        ]) from None
     return parse(text, path)
 
 
@@ -274,7 +294,9 @@ def parse(text: str, path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"{path}: TOML 语法错误：{exc}"]) from None
+        from .toml_errors import explain
+
+        raise ConfigError(path, explain(exc, text, path)) from None
     return _Builder(text, path).build(data)
 
 

@@ -103,12 +103,14 @@ def load(cfg: Config, ledger: Ledger, as_of: datetime) -> Dataset:
     columns = ["unit", "year", "month_from", "month_to", "sector", *COUNT_KEYS, "arrival_id", "received_at", "file"]
     submissions = pd.DataFrame.from_records(records, columns=columns)
     current_ids = {a.id for a in current}
+    voided = ledger.voids()
     issue_codes = ledger.issue_codes()
     arrivals = pd.DataFrame.from_records([{
         "id": a.id, "received_at": a.received_at.astimezone(cfg.bureau.tz), "rule": a.received_rule,
         "unit": a.unit, "file": a.original_name, "kind": a.kind,
         "period": f"{a.year}年{a.month_from}月至{a.month_to}月" if a.year and a.month_to else "",
-        "status": "superseded" if a.outcome == "accepted" and a.id not in current_ids else a.outcome,
+        "status": ("voided" if a.id in voided else "superseded" if a.outcome == "accepted" and a.id not in current_ids
+                   else a.outcome),
         "codes": " ".join(issue_codes.get(a.id, [])), "archived": a.archived_path,
     } for a in ledger.arrivals(as_of)], columns=["id", "received_at", "rule", "unit", "file", "kind", "period",
                                                   "status", "codes", "archived"])

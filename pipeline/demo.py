@@ -139,7 +139,7 @@ def run_demo(root: Path) -> Demo:
     for n, (unit, month, received, style) in enumerate(SCENARIO):
         path = _write(cfg, unit, month, style, n)
         owner = next(u for u in cfg.units if u.name == unit)
-        candidates.append(Candidate(path, "inbox", owner, parse_moment(received, tz), RULE))
+        candidates.append(Candidate(path, "inbox", owner, parse_moment(received, tz), RULE, settled=True))
     with Ledger(cfg.ledger, "demo") as ledger:
         ingested = Ingester(cfg, ledger, lambda: as_of).run(candidates)
         merged = merge(cfg, ledger, Month(2023, 5), as_of, as_of)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,44 @@ from .months import Month
 from .template import Header, write_template
 
 CSV_COLUMNS = ["unit", "year", "month_from", "month_to", "sector", *[m.key for m in form.METRICS]]
+# --labels zh: the same columns for a person opening the file in Excel/WPS (keys stay the default for scripts)
+CSV_COLUMNS_ZH = ["单位", "年份", "起始月", "截止月", "行业领域", *[f"{m.label}（{m.unit}）" for m in form.METRICS]]
+SECTOR_LABELS = {s.key: s.label for s in form.SECTORS}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which expected units the month's total includes (an honest export says so)."""
+
+    month: Month
+    reported: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def expected(self) -> int:
+        return len(self.reported) + len(self.missing)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def text(self) -> str:
+        text = f"已报 {len(self.reported)}/{self.expected}"
+        return text + (f"，未含 {'、'.join(self.missing)}" if self.missing else "，全部单位均已包含")
+
+    def to_dict(self) -> dict:
+        return {"reported": list(self.reported), "missing": list(self.missing), "expected": self.expected,
+                "complete": self.complete}
+
+
+def coverage(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> Coverage:
+    """Units whose current submission is for the month, and the expected units that have none (config order)."""
+    reported = set(dataset.load(cfg, ledger, as_of).reported_units(month))
+    expected = [u.name for u in cfg.units if u.expected_in(month) and month >= cfg.start]
+    order = {name: i for i, name in enumerate(u.name for u in cfg.units)}
+    return Coverage(month, tuple(sorted(reported, key=lambda n: (order.get(n, len(order)), n))),
+                    tuple(n for n in expected if n not in reported))
 
 
 def _count(value) -> str:
@@ -25,15 +64,18 @@ def _rate(value) -> str:
     return "" if value is None or value != value else f"{value:.1f}"  # None or NaN: nothing found
 
 
-def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path) -> int:
-    """One row per unit and sector whose current submission is for the month; UTF-8 with a BOM for Excel."""
+def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path, labels: str = "keys") -> int:
+    """One row per unit and sector whose current submission is for the month; UTF-8 with a BOM for Excel.
+    labels="zh": Chinese headers and sector names instead of the keys."""
+    zh = labels == "zh"
     data = dataset.load(cfg, ledger, as_of)
     rows = dataset.with_rates(data.for_month(month).sort_values(["unit", "sector"], key=_sector_order))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS_ZH if zh else CSV_COLUMNS)
     for _, row in rows.iterrows():
-        writer.writerow([row["unit"], int(row["year"]), int(row["month_from"]), int(row["month_to"]), row["sector"],
+        sector = SECTOR_LABELS[row["sector"]] if zh else row["sector"]
+        writer.writerow([row["unit"], int(row["year"]), int(row["month_from"]), int(row["month_to"]), sector,
                          *[(_rate if m.is_rate else _count)(row[m.key]) for m in form.METRICS]])
     write_atomic(path, out.getvalue().encode("utf-8-sig"))
     return len(rows)
@@ -45,11 +87,14 @@ def _sector_order(column):
 
 
 def export_annex2(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path) -> dict:
-    """The district total in our template, 填报单位 = the bureau, so the city can ingest it like any unit's."""
+    """The district total in our template, 填报单位 = the bureau, so the city can ingest it like any unit's.
+    A note line under the footer says how many units the total covers and which are missing."""
     data = dataset.load(cfg, ledger, as_of)
+    cover = coverage(cfg, ledger, month, as_of)
     district = data.district(month)
     values = {s.key: {m.key: int(district.loc[s.key, m.key]) for m in form.COUNT_METRICS} for s in form.SECTORS}
     header = Header(unit=cfg.bureau.name, year=month.year, month_to=month.month, filler=cfg.contact.person or None,
-                    phone=cfg.contact.phone or None, filled_on=as_of.astimezone(cfg.bureau.tz).date())
+                    phone=cfg.contact.phone or None, filled_on=as_of.astimezone(cfg.bureau.tz).date(),
+                    note=f"说明：本表合计{cover.text}（数据截至 {as_of.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M}）。")
     write_template(path, cfg.bureau.short_name, header, values)
     return values

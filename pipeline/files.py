@@ -10,21 +10,38 @@ EMAIL_SUFFIXES = frozenset({".eml"})
 TEMP_SUFFIXES = frozenset({".tmp", ".temp", ".part", ".crdownload", ".partial", ".swp", ".bak", ".download"})
 IGNORED_NAMES = frozenset({INSTRUCTIONS_NAME, "thumbs.db", "desktop.ini", ".ds_store"})
 
+# Spreadsheets we do not read: the unit is told to save the form as .xlsx (E_FORMAT), never filed as material.
+REFUSED_SPREADSHEET_SUFFIXES = frozenset({".csv", ".et", ".ett", ".numbers", ".tsv"})
+MATERIAL_SUFFIXES = frozenset({".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".docx", ".doc", ".wps",
+                               ".odt", ".rtf", ".wpt", ".dotx"})
+KNOWN_SUFFIXES = WORKBOOK_SUFFIXES | EMAIL_SUFFIXES | REFUSED_SPREADSHEET_SUFFIXES | MATERIAL_SUFFIXES
+
 IGNORED, WORKBOOK, EMAIL, MATERIAL = "ignored", "workbook", "email", "material"
+REFUSED_SPREADSHEET = "spreadsheet_format"
+
+
+def is_junk(name: str) -> bool:
+    """What an office program, an OS or a copy tool leaves behind: never a unit's report. A name that only
+    looks hidden (`..x.xlsx`, `.5月报表.xlsx`) with a suffix we know is a real file and is processed."""
+    lower = name.lower()
+    if name.startswith(("~$", ".~lock.", "._", ".tmp-", ".~", "~")) or name.endswith(("#", "~")):
+        return True
+    if lower in IGNORED_NAMES or Path(lower).suffix in TEMP_SUFFIXES:
+        return True
+    if name.startswith("."):
+        return Path(lower).suffix not in KNOWN_SUFFIXES
+    return False
 
 
 def kind_of(path: Path, inbox: Path | None = None) -> str:
-    """Lock files (`~$*`, `.~lock.*#`), hidden and temp files, receipts and our instruction file are ignored."""
+    """Lock files (`~$*`, `.~lock.*#`), OS junk and temp files, receipts and our instruction file are ignored."""
     path = Path(path)
-    name = path.name
-    lower = name.lower()
-    if (name.startswith(("~$", ".~lock.", ".", "~")) or name.endswith(("#", "~")) or lower in IGNORED_NAMES
-            or path.suffix.lower() in TEMP_SUFFIXES):
+    if is_junk(path.name):
         return IGNORED
     if inbox is not None:
         try:
-            parts = path.resolve().relative_to(Path(inbox).resolve()).parts[:-1]
-        except ValueError:
+            parts = path.parent.resolve().relative_to(Path(inbox).resolve()).parts
+        except (ValueError, OSError):
             parts = ()
         if RECEIPTS_DIR in parts or any(p.startswith(".") for p in parts):
             return IGNORED
@@ -33,4 +50,6 @@ def kind_of(path: Path, inbox: Path | None = None) -> str:
         return WORKBOOK
     if suffix in EMAIL_SUFFIXES:
         return EMAIL
+    if suffix in REFUSED_SPREADSHEET_SUFFIXES:
+        return REFUSED_SPREADSHEET
     return MATERIAL

@@ -1,103 +1,90 @@
-"""Inbox -> archive + ledger + receipts. Nothing is lost, in this order: copy the original into the archive
-and fsync, commit the ledger, write the receipt, remove the inbox copy. A crash between any two steps leaves
-the file either still in the inbox (the next run handles it) or archived and recorded — never both counted."""
+"""The intake layer: inbox -> archive + ledger + receipts, the same for `ingest`, `watch`, `merge` and
+`demo`, for workbooks, e-mails and every other file.
+
+Nothing is lost, in this order: copy the original into the archive and fsync, commit the ledger (one
+transaction; a unique key on the arrival, so two processes racing cannot record it twice), write the
+receipt, and remove the inbox copy only if it is still the very file that was archived. A crash between
+any two steps leaves the file either still in the inbox (the next run handles it) or archived and recorded
+— never both counted. Judging (judge.py) has no side effects and runs inside an error boundary; the
+untrusted bytes are parsed in a child process (sandbox.py) where they cannot hurt this one."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import sys
+import sqlite3
+import stat as stat_mod
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from .collect import (Candidate, arrival_time, folder_unit_of, in_clerk_folder, in_inbox,  # noqa: F401
+                      scan_inbox, text_of_path)
 from .config import Config, Unit
-from .durable import write_atomic
+from .durable import abandoned_temp, fsync_dir, write_atomic
 from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
-from .history import history_rules
 from .issues import Issue, issue
+from .judge import Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import write_markup
-from .months import Month
-from .receipts import receipt_folder, receipt_name, receipt_text
-from .safe_names import safe_filename
+from .readiness import wait_reason
+from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
+from .safe_names import display_name, safe_filename
 from .validate import Validation, validate_bytes
 from .workspace import RECEIPTS_DIR
 
+log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]
+CHUNK = 1024 * 1024
+LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
+LINK = "link"
 
 
 def no_faults(step: str, path: Path) -> None:
     """Production: nothing. Tests pass a function that raises at a named step."""
 
 
-@dataclass(frozen=True)
-class Candidate:
-    path: Path
-    source: str  # inbox | external
-    folder_unit: Unit | None = None
-    received_at: datetime | None = None  # None: the file's arrival time from its metadata
-    rule: str | None = None
+def isolated_reader() -> Callable:
+    """The child-process reader (sandbox.py): untrusted bytes never reach this process's parsers."""
+    try:
+        from .sandbox import read_workbook_isolated
+    except ImportError:  # TRANSITIONAL until sandbox.py lands
+        from .reader import read_workbook as read_workbook_isolated
+    return read_workbook_isolated
+
+
+class LedgerFault(Exception):
+    "The ledger cannot be written (full disk, read-only or damaged file); nothing of this file was recorded"
 
 
 @dataclass
 class FileResult:
     path: Path
-    outcome: str  # accepted | rejected | duplicate | material | resumed | failed
+    outcome: str  # accepted | rejected | duplicate | material | email | resumed | failed
     unit: str | None = None
     arrival_id: int | None = None
     period: str = ""
     message: str = ""
     issues: list[Issue] = field(default_factory=list)
+    name: str = ""  # as shown to people (an e-mail's attachment: 邮件名#附件名)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or display_name(self.path.name)
 
 
 @dataclass(frozen=True)
-class Incoming:
-    """One file's bytes and where and when it came from (an e-mail attachment is one too)."""
-
-    name: str
-    data: bytes
-    sha256: str
-    source_path: str
-    ctime_ns: int | None
-    received_at: datetime
-    rule: str
-    # What names the archive copy: the same for the same arrival however its received time was found (a
-    # watcher event before a crash, the metadata on the rescan after it), so a re-run overwrites its own copy.
-    stamp: datetime | None = None
-
-    def at(self, received_at: datetime, rule: str) -> "Incoming":
-        return Incoming(self.name, self.data, self.sha256, self.source_path, self.ctime_ns, received_at, rule,
-                        self.stamp)
-
-
-@dataclass
-class Judged:
-    outcome: str  # accepted | rejected | duplicate | material | email
-    unit: str | None
-    period: tuple[int | None, int | None, int | None]
-    validation: Validation | None = None
-    duplicate: Arrival | None = None
-    issues: list[Issue] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.validation is not None and not self.issues:
-            self.issues = self.validation.issues
-
-    def result(self, path: Path, arrival_id: int, name: str | None = None) -> FileResult:
-        y, f, t = self.period
-        label = f"{y}年{f}月至{t}月" if y and t else ""
-        return FileResult(path if name is None else path.with_name(f"{path.name}#{name}"), self.outcome,
-                          self.unit, arrival_id, label, issues=self.issues)
-
-
-OUTCOME_SHORT = {"accepted": "已受理", "rejected": "退回", "duplicate": "重复报送，未重复计入", "material": "已存档（附件材料）"}
+class Waiting:
+    path: Path
+    reason: str
 
 
 @dataclass
 class BatchResult:
     files: list[FileResult] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
+    fault: str | None = None  # the ledger could not be written: the batch stopped here
     seconds: float = 0.0
 
     def count(self, outcome: str) -> int:
@@ -105,251 +92,294 @@ class BatchResult:
 
     @property
     def summary(self) -> str:
-        return (f"受理 {self.count('accepted')}，退回 {self.count('rejected')}，重复 {self.count('duplicate')}，"
+        text = (f"受理 {self.count('accepted')}，退回 {self.count('rejected')}，重复 {self.count('duplicate')}，"
                 f"材料 {self.count('material')}，续处理 {self.count('resumed')}，失败 {self.count('failed')}，"
-                f"用时 {self.seconds:.1f} 秒")
+                f"等待 {len(self.waiting)}，用时 {self.seconds:.1f} 秒")
+        return text + (f"\n{self.fault}" if self.fault else "")
 
     @property
     def ok(self) -> bool:
-        return self.count("rejected") == 0 and self.count("failed") == 0
+        return self.count("rejected") == 0 and self.count("failed") == 0 and self.fault is None
 
 
-def arrival_time(st: os.stat_result, cfg: Config) -> datetime:
-    """When a file reached the folder: the inode change time, which a copy or move sets (the mtime survives
-    a copy, so it says when the unit saved it, not when it arrived). Windows: the creation time."""
-    ns = st.st_ctime_ns
-    if sys.platform == "win32" and hasattr(st, "st_birthtime_ns"):
-        ns = st.st_birthtime_ns
-    return datetime.fromtimestamp(ns / 1e9, cfg.bureau.tz)
+@dataclass(frozen=True)
+class Loaded:
+    cand: Candidate
+    st: os.stat_result
+    file: Incoming
+    kind: str
 
 
-def scan_inbox(cfg: Config, folder: Path | None = None) -> list[Candidate]:
-    """Every file under the inbox (or one of its folders) that is not ignored."""
-    inbox = cfg.inbox
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder or inbox):
-        dirnames[:] = sorted(d for d in dirnames if d != RECEIPTS_DIR and not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if kind_of(path, inbox) != IGNORED and path.is_file():
-                out.append(Candidate(path, "inbox", folder_unit_of(cfg, path)))
-    return out
-
-
-def folder_unit_of(cfg: Config, path: Path) -> Unit | None:
-    try:
-        rel = Path(path).resolve().relative_to(cfg.inbox.resolve())
-    except ValueError:
-        return None
-    return cfg.unit_by_folder(rel.parts[0]) if len(rel.parts) > 1 else None
-
-
-def in_inbox(cfg: Config, path: Path) -> bool:
-    try:
-        Path(path).resolve().relative_to(cfg.inbox.resolve())
-        return True
-    except ValueError:
-        return False
+def file_key(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
 class Ingester:
     def __init__(self, cfg: Config, ledger: Ledger, clock: Callable[[], datetime],
-                 stat: Callable[[Path], os.stat_result] = os.stat, faults: Faults = no_faults):
+                 stat: Callable[[Path], os.stat_result] = os.lstat, faults: Faults = no_faults,
+                 read: Callable | None = None, wall: Callable[[], float] = time.time):
         self.cfg, self.ledger, self.clock, self.stat, self.faults = cfg, ledger, clock, stat, faults
+        self.read = read or isolated_reader()
+        self.wall = wall
+
+    # --- the batch --------------------------------------------------------------------------------
 
     def run(self, candidates: list[Candidate], progress: Callable[[FileResult], None] | None = None,
-            stop: Callable[[], bool] = lambda: False) -> BatchResult:
-        """Process the candidates oldest first; `stop()` is asked between files (SIGTERM: finish the one at hand)."""
+            stop: Callable[[], bool] = lambda: False, settle: bool = False) -> BatchResult:
+        """Process the candidates oldest first; `stop()` is asked between files (SIGTERM: finish the one at
+        hand). With `settle`, files that are only too fresh to judge are waited for once (the CLI's ingest)."""
         started = time.monotonic()
         self._sweep_temp_files()
         result = BatchResult()
-        timed = []
-        for cand in candidates:
-            try:
-                st = self.stat(cand.path)
-            except FileNotFoundError:
-                continue  # gone before we got to it (another batch took it)
-            timed.append((cand.received_at or arrival_time(st, self.cfg), cand, st))
-        # Oldest first, so that of two files for the same month the earlier really is the first one.
-        for received_at, cand, st in sorted(timed, key=lambda t: (t[0], str(t[1].path))):
-            if stop():
-                break
-            outcomes = self.one(cand, st, received_at)
-            result.files += outcomes
-            if progress:
-                progress(outcomes[-1])
+        try:
+            self._retry_failed(result)
+            loaded = self._load_all(candidates, result)
+            if settle and result.waiting:
+                loaded += self._settle(result)
+            # Oldest first, so that of two files for the same month the earlier really is the first one.
+            for item in sorted(loaded, key=lambda l: (l.file.received_at, str(l.cand.path))):
+                if stop():
+                    break
+                outcomes = self.one(item)
+                result.files += outcomes
+                if progress and outcomes:
+                    progress(outcomes[-1])
+        except LedgerFault as fault:
+            result.fault = str(fault)
         result.seconds = time.monotonic() - started
         return result
 
-    def _sweep_temp_files(self) -> None:
-        """Half-written archive copies from a killed run (their originals are still in the inbox)."""
-        if self.cfg.archive.exists():
-            for tmp in self.cfg.archive.rglob(".tmp-*"):
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
+    def _load_all(self, candidates: list[Candidate], result: BatchResult) -> list[Loaded]:
+        out = []
+        for cand in candidates:
+            got = self.load(cand)
+            if isinstance(got, Waiting):
+                result.waiting.append(got)
+            elif got is not None:
+                out.append(got)
+        return out
 
-    def one(self, cand: Candidate, st: os.stat_result, received_at: datetime) -> list[FileResult]:
+    def _settle(self, result: BatchResult) -> list[Loaded]:
+        """Wait out the stability window once for files that were merely fresh (nothing else waits here)."""
+        fresh = [w for w in result.waiting if w.reason == FRESH]
+        if not fresh:
+            return []
+        time.sleep(self.cfg.watch.stable_seconds)
+        result.waiting = [w for w in result.waiting if w.reason != FRESH]
+        return self._load_all([Candidate(w.path, "inbox", folder_unit_of(self.cfg, w.path)) for w in fresh], result)
+
+    def _sweep_temp_files(self) -> None:
+        """Half-written archive copies and receipts from a killed run (their originals are still in the inbox,
+        or recorded and re-receipted); a file another live process is writing right now is left alone."""
+        places = [(self.cfg.archive, "**/.tmp-*"), (self.cfg.inbox, f"*/{RECEIPTS_DIR}/.tmp-*"),
+                  (self.cfg.outbox, "receipts/*/.tmp-*")]
+        for folder, pattern in places:
+            if folder.exists():
+                for tmp in folder.glob(pattern):
+                    if abandoned_temp(tmp, self.wall()):
+                        try:
+                            tmp.unlink()
+                        except OSError:
+                            pass
+
+    # --- reading one arrival ------------------------------------------------------------------------
+
+    def load(self, cand: Candidate) -> Loaded | Waiting | None:
+        """The arrival's bytes, read once, or why it is not ready yet; None when it is gone."""
+        path = cand.path
         try:
-            return self._one(cand, st, received_at)
+            st = self.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # gone before we got to it (another batch took it)
+        except OSError as exc:
+            return Waiting(path, f"无法读取文件（{exc.strerror or exc}），下次再试")
+        if stat_mod.S_ISLNK(st.st_mode):
+            return self._link(cand, st)
+        if not stat_mod.S_ISREG(st.st_mode):
+            return None
+        kind = kind_of(path)
+        if cand.source == "inbox":
+            reason = wait_reason(path, st, self.cfg, self.wall(), settled=cand.settled)
+            if reason:
+                return Waiting(path, reason)
+        limit = self.cfg.limits.max_email_mb if kind == EMAIL else self.cfg.limits.max_file_mb
+        too_big = st.st_size > limit * 1024 * 1024
+        try:
+            data, sha = _read(path, st, whole=not too_big)
+        except _Changed:
+            return Waiting(path, CHANGING)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return Waiting(path, f"无法读取文件（{exc.strerror or exc}），下次再试")
+        received = cand.received_at or arrival_time(st, self.cfg)
+        explicit = cand.received_at is not None and cand.rule not in (None, "watcher_event")
+        file = Incoming(display_name(path.name, LONGEST_NAME), data, sha, st.st_size, self._source_path(path),
+                        st.st_ctime_ns if cand.source == "inbox" else None, received,
+                        cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk"),
+                        received if explicit or cand.source != "inbox" else arrival_time(st, self.cfg),
+                        {"raw_name": os.fsencode(path.name).hex()} if display_name(path.name, LONGEST_NAME) != path.name else {})
+        return Loaded(cand, st, file, kind)
+
+    def _link(self, cand: Candidate, st: os.stat_result) -> Loaded:
+        """A symbolic link is never followed: its target is neither read nor archived, only named."""
+        try:
+            target = display_name(os.readlink(cand.path))
+        except OSError:
+            target = "（无法读取）"
+        note = f"符号链接 -> {target}\n".encode("utf-8")
+        received = cand.received_at or arrival_time(st, self.cfg)
+        file = Incoming(display_name(cand.path.name), note, hashlib.sha256(note).hexdigest(), len(note),
+                        self._source_path(cand.path), st.st_ctime_ns, received, cand.rule or "inbox_ctime",
+                        arrival_time(st, self.cfg), {"link_target": target})
+        return Loaded(cand, st, file, LINK)
+
+    # --- one arrival ----------------------------------------------------------------------------------
+
+    def one(self, item: Loaded) -> list[FileResult]:
+        cand, file = item.cand, item.file
+        key = self._key(item)
+        same = self.ledger.by_key(key) if key else None
+        if same is None and cand.source == "inbox":
+            same = self.ledger.same_arrival(file.source_path, file.size, file.ctime_ns, file.sha256)
+        if same is not None:
+            return [self._resume(same, item)]
+        judged = self.judge(item)
+        try:
+            return self.commit(item, judged, key)
+        except LedgerFault:
+            raise
         except OSError as exc:
             reason = "磁盘空间不足" if getattr(exc, "errno", None) == 28 else f"无法写入（{exc.strerror or exc}）"
             return [FileResult(cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；处理好后重新运行即可")]
 
-    def _one(self, cand: Candidate, st: os.stat_result, received_at: datetime) -> list[FileResult]:
-        cfg, path = self.cfg, cand.path
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        source_path = self._source_path(path)
-        ctime_ns = st.st_ctime_ns if cand.source == "inbox" else None
-        if cand.source == "inbox":
-            same = self.ledger.same_arrival(source_path, len(data), ctime_ns, sha)
-            if same is not None:
-                return [self._resume(same, path)]
-        stamp = arrival_time(st, cfg) if cand.source == "inbox" else received_at
-        file = Incoming(path.name, data, sha, source_path, ctime_ns, received_at,
-                        cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk"), stamp)
-        kind = kind_of(path)
-        if kind == EMAIL:
-            return self._email(cand, file)
-        now = self.clock()
+    def judge(self, item: Loaded) -> Judged:
+        cand, file = item.cand, item.file
+        if item.kind == LINK:
+            return Judged("rejected", LINK, cand.folder_unit.name if cand.folder_unit else None, issues=[issue(
+                "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取，请放入文件本身")])
+        judge = Judge(self.cfg, self.ledger, self.clock(), self.read)
+        return judge.file(file, item.kind, cand.folder_unit,
+                          clerk_folder=cand.source == "inbox" and in_clerk_folder(self.cfg, cand.path))
+
+    def commit(self, item: Loaded, judged: Judged, key: str | None, retry_of: Arrival | None = None) -> list[FileResult]:
+        """Archive (fsync) -> one ledger transaction -> receipts -> remove from the inbox."""
+        cand = item.cand
+        file = judged.retimed or item.file
         owner = cand.folder_unit
-        if kind == WORKBOOK:
-            judged = self._judge(file, owner, None, now)
+        created: list[Path] = []
+        if retry_of is not None:
+            archived = self.cfg.root / retry_of.archived_path
         else:
-            judged = Judged("material", owner.name if owner else None, (None, None, None))
-        archived = self._archive(file, judged.unit, "")
-        self.faults("archived", path)
-        receipts = receipt_folder(cfg, owner.name if owner else None, judged.unit)
-        with self.ledger.transaction() as db:
-            arrival_id = self._record(db, now, cand.source, kind, file, judged, owner, archived,
-                                      receipts / receipt_name(file.received_at, file.name))
-        self.faults("committed", path)
-        self._write_receipt(arrival_id, judged.validation)
-        self.faults("receipted", path)
-        if cand.source == "inbox":
-            self._remove(path, arrival_id)
-        self.faults("removed", path)
-        return [judged.result(path, arrival_id)]
+            archived = self._archive(file, judged.unit, "", item, created)
+        part_archives = [self._archive(p, judged.unit, f"附件{i + 1}_", None, created)
+                         for i, (p, _j) in enumerate(judged.parts)]
+        self.faults("archived", cand.path)
+        receipts = receipt_folder(self.cfg, owner.name if owner else None, judged.unit)
+        local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time, every run alike
+        now = self.clock()
+        try:
+            with self.ledger.transaction() as db:
+                top = self._record(db, now, cand.source if retry_of is None else "retry", file, judged, owner,
+                                   archived, receipts / receipt_name(local, file.name), key=key,
+                                   retry_of=retry_of.id if retry_of else None)
+                ids: list[int] = []
+                for (p, j), part_archive in zip(judged.parts, part_archives):
+                    receipt = receipts / receipt_name(local, p.name) if j.kind == WORKBOOK else None
+                    dup = ids[j.duplicate_part] if j.duplicate_part is not None else None
+                    ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipt, parent_id=top,
+                                            duplicate_id=dup))
+        except sqlite3.IntegrityError:
+            if key and (other := self.ledger.by_key(key)) is not None:  # another process recorded it first
+                return [self._resume(other, item)]
+            self._unlink_all(created)
+            raise
+        except sqlite3.Error as exc:
+            self._unlink_all(created)  # no orphan copy: the arrival stays in the inbox for the next run
+            raise LedgerFault(ledger_fault_text(self.cfg, exc)) from None
+        self.faults("committed", cand.path)
+        for (p, j), part_id in zip(judged.parts, ids):
+            if j.kind == WORKBOOK:
+                self._receipt_guarded(part_id, j.validation)
+        self._receipt_guarded(top, judged.validation)
+        self.faults("receipted", cand.path)
+        if cand.source == "inbox" and retry_of is None:
+            self._remove(item, top)
+        self.faults("removed", cand.path)
+        results = [FileResult(cand.path, j.outcome, j.unit, pid, j.period_label, issues=j.issues,
+                              name=f"{file.name}#{p.name}") for (p, j), pid in zip(judged.parts, ids)]
+        return results + [FileResult(cand.path, judged.outcome, judged.unit, top, judged.period_label,
+                                     judged.note, judged.issues, name=file.name)]
 
-    def _judge(self, file: "Incoming", owner: Unit | None, owner_says: str | None, now: datetime) -> "Judged":
-        """A workbook's outcome: a duplicate of an accepted submission of the same unit, or validated."""
-        matches = [a for a in self.ledger.accepted_with_hash(file.sha256) if owner is None or a.unit == owner.name]
-        if matches:
-            d = matches[0]
-            return Judged("duplicate", d.unit, (d.year, d.month_from, d.month_to), duplicate=d)
-        v = validate_bytes(file.data, self.cfg, now, owner, owner_says)
-        self._add_history(v)
-        return Judged("accepted" if v.ok else "rejected", v.unit, (v.year, v.month_from, v.month_to), validation=v)
+    def _key(self, item: Loaded) -> str | None:
+        """What identifies an arrival: the same file found again (after a crash, by a racing process) has
+        the same key, and the ledger refuses a second record of it."""
+        f = item.file
+        if item.cand.source == "inbox":
+            return file_key("inbox", f.source_path, f.ctime_ns, f.sha256)
+        return file_key(item.cand.source, f.source_path, f.received_at.isoformat(), f.sha256)
 
-    def _archive(self, file: "Incoming", unit: str | None, part: str) -> Path:
+    def _archive(self, file: Incoming, unit: str | None, part: str, item: Loaded | None, created: list[Path]) -> Path:
         """Where the original is kept: outside the inbox, a name that is safe and the same for the same
         arrival (a re-run after a crash overwrites its own half-done copy instead of making a second)."""
         stamp = (file.stamp or file.received_at).astimezone(self.cfg.bureau.tz)
-        key = hashlib.sha256(f"{file.source_path}|{len(file.data)}|{file.ctime_ns}|{stamp.isoformat()}|"
-                             f"{file.sha256}".encode()).hexdigest()[:10]
-        name = safe_filename(f"{stamp:%Y%m%d-%H%M%S}_{key}_{part}{file.name}")
+        key = file_key(file.source_path, file.size, file.ctime_ns, stamp.isoformat(), file.sha256)[:10]
+        name = safe_filename(f"{stamp:%Y%m%d-%H%M%S}_{key}_{part}{file.name}", max_bytes=200)
         path = self.cfg.archive / f"{stamp:%Y-%m}" / safe_filename(unit or "未知单位") / name
-        write_atomic(path, file.data)
+        existed = path.exists()
+        if file.data is not None:
+            write_atomic(path, file.data)
+        else:
+            assert item is not None
+            _copy_chunked(item.cand.path, path, file.sha256)
+        if not existed:
+            created.append(path)
         return path
 
-    def _record(self, db, now: datetime, source: str, kind: str, file: "Incoming", judged: "Judged",
-                owner: Unit | None, archived: Path, receipt: Path | None, parent_id: int | None = None) -> int:
+    def _unlink_all(self, paths: list[Path]) -> None:
+        for p in paths:
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    def _record(self, db, now: datetime, source: str, file: Incoming, judged: Judged, owner: Unit | None,
+                archived: Path, receipt: Path | None, parent_id: int | None = None, key: str | None = None,
+                retry_of: int | None = None, duplicate_id: int | None = None) -> int:
         v = judged.validation
+        y, f, t = judged.period
+        dup = judged.duplicate.id if judged.duplicate else duplicate_id
         return self.ledger.record(
             db, now=now, original_name=file.name, source=source, source_path=file.source_path,
-            source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=len(file.data), received_at=file.received_at,
-            received_rule=file.rule, kind=kind, unit=judged.unit, folder_unit=owner.name if owner else None,
-            declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
-            month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome,
-            duplicate_of=judged.duplicate.id if judged.duplicate else None, parent_id=parent_id,
+            source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=file.size, received_at=file.received_at,
+            received_rule=file.rule, kind=judged.kind, unit=judged.unit, folder_unit=owner.name if owner else None,
+            declared_unit=v.declared_unit if v else None, year=y, month_from=f, month_to=t,
+            sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
             archived_path=self._rel(archived), receipt_path=self._rel(receipt) if receipt else None,
+            arrival_key=key, retry_of=retry_of,
             values=v.counts if judged.outcome == "accepted" and v else None,
             issues=judged.issues, event=judged.outcome,
-            detail={"file": file.name, "sha256": file.sha256, "rule": file.rule})
+            detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
 
-    def _email(self, cand: Candidate, file: "Incoming") -> list[FileResult]:
-        """A saved e-mail: each spreadsheet attachment is a submission, received when the bureau's server
-        stamped the e-mail; the rest are materials. All of it is archived and recorded in one transaction."""
-        from . import mail as mail_mod
+    # --- receipts ---------------------------------------------------------------------------------
 
-        cfg, now = self.cfg, self.clock()
+    def _receipt_guarded(self, arrival_id: int, validation: Validation | None) -> None:
+        """A receipt that cannot be written is logged; the arrival is recorded and the batch goes on."""
         try:
-            mail = mail_mod.parse(file.data, now, cfg.limits.max_email_mb, cfg.limits.max_attachments)
-        except mail_mod.MailProblem as problem:
-            mail, broken = None, str(problem)
-        else:
-            broken = None
-        if mail is not None and mail.received_at is not None and file.rule != "clerk":
-            file = file.at(mail.received_at.astimezone(cfg.bureau.tz), mail.rule)  # type: ignore[arg-type]
-        elif file.rule != "clerk":
-            file = file.at(file.received_at, "email_arrival")
-        sender_unit = cfg.unit_by_email(mail.sender) if mail and mail.sender else None
-        owner = sender_unit or cand.folder_unit
-        owner_says = f"发件邮箱 {mail.sender} 属于“{sender_unit.name}”" if sender_unit and mail else None
-        parts: list[tuple[Incoming, str, Judged]] = []
-        for att in (mail.attachments if mail else []):
-            part = Incoming(att.filename, att.data, hashlib.sha256(att.data).hexdigest(),
-                            f"{file.source_path}#{att.index}", None, file.received_at, file.rule, file.stamp)
-            if att.is_workbook:
-                parts.append((part, WORKBOOK, self._judge(part, owner, owner_says, now)))
-            else:
-                parts.append((part, MATERIAL, Judged("material", owner.name if owner else None, (None, None, None))))
-        units = {j.unit for _p, k, j in parts if k == WORKBOOK and j.unit}
-        unit = owner.name if owner else (units.pop() if len(units) == 1 else None)
-        earlier = self.ledger.emails_with_hash(file.sha256)  # the same e-mail saved and dropped again
-        container = Judged("duplicate" if earlier else ("rejected" if broken else "email"), unit, (None, None, None),
-                           duplicate=earlier[0] if earlier else None,
-                           issues=[issue("E_UNREADABLE", broken)] if broken else [])
-        email_archive = self._archive(file, unit, "")
-        part_archives = [self._archive(p, unit, f"附件{i + 1}_") for i, (p, _k, _j) in enumerate(parts)]
-        self.faults("archived", cand.path)
-        receipts = receipt_folder(cfg, cand.folder_unit.name if cand.folder_unit else None, unit)
-        with self.ledger.transaction() as db:
-            email_id = self._record(db, now, cand.source, EMAIL, file, container, owner, email_archive,
-                                    receipts / receipt_name(file.received_at, file.name))
-            part_ids = [self._record(db, now, "email", kind, p, j, owner, archived,
-                                     receipts / receipt_name(file.received_at, p.name) if kind == WORKBOOK else None,
-                                     parent_id=email_id)
-                        for (p, kind, j), archived in zip(parts, part_archives)]
-        self.faults("committed", cand.path)
-        for (p, kind, j), part_id in zip(parts, part_ids):
-            if kind == WORKBOOK:
-                self._write_receipt(part_id, j.validation)
-        self._write_receipt(email_id, None)
-        self.faults("receipted", cand.path)
-        if cand.source == "inbox":
-            self._remove(cand.path, email_id)
-        self.faults("removed", cand.path)
-        results = [j.result(cand.path, pid, name=p.name) for (p, _k, j), pid in zip(parts, part_ids)]
-        note = "邮件中没有附件2表格" if mail and not mail.workbooks else (broken or "")
-        return results + [FileResult(cand.path, container.outcome, unit, email_id, message=note, issues=container.issues)]
-
-    def _add_history(self, v: Validation) -> None:
-        """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""
-        if not v.ok or v.month is None or v.located is None or not v.unit:
-            return
-        earlier = [a for a in self.ledger.current(unit=v.unit) if Month(a.year, a.month_to) < v.month]  # type: ignore[arg-type]
-        if not earlier:
-            return
-        values = self.ledger.values_for([a.id for a in earlier])
-        series = [(Month(a.year, a.month_to), values[a.id]) for a in earlier]  # type: ignore[arg-type]
-        v.issues += list(history_rules(v.located, v.month, v.counts, series))
+            self._write_receipt(arrival_id, validation)
+        except Exception as exc:
+            log.exception("回执写入失败（登记号 %s）", arrival_id)
+            if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+                raise
 
     def _write_receipt(self, arrival_id: int, validation: Validation | None) -> None:
         a = self.ledger.arrival(arrival_id)
-        receipt = self.cfg.root / a.receipt_path  # type: ignore[operator]
+        if not a.receipt_path:
+            return
+        receipt = self.cfg.root / a.receipt_path
         markup_name = None
         if a.outcome == "rejected" and a.kind == WORKBOOK:
-            markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")
-            markup_name = markup.name
-            if validation is None:  # resuming after a crash: the workbook is in the archive
-                validation = validate_bytes((self.cfg.root / a.archived_path).read_bytes(), self.cfg, self.clock(),
-                                            self.cfg.unit_named(a.folder_unit))
-            tmp = markup.with_name(".tmp-" + markup.name)
-            write_markup(tmp, validation.workbook, validation.issues, a.original_name)
-            os.replace(tmp, markup)
+            markup_name = self._markup(a, receipt, validation)
         dup_time = self.ledger.arrival(a.duplicate_of).received_at if a.duplicate_of else None
         attachments = None
         if a.kind == EMAIL:
@@ -363,32 +393,211 @@ class Ingester:
                             duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments)
         write_atomic(receipt, text.encode("utf-8-sig"))
 
-    def _resume(self, arrival: Arrival, path: Path) -> FileResult:
+    def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> str | None:
+        markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")
+        try:
+            if validation is None or validation.workbook is None:  # resuming: the workbook is in the archive
+                validation = validate_bytes((self.cfg.root / a.archived_path).read_bytes(), self.cfg, self.clock(),
+                                            self.cfg.unit_named(a.folder_unit), read=self.read)
+            if validation.workbook is None:
+                return None
+            tmp = markup.with_name(".tmp-" + markup.name)
+            write_markup(tmp, validation.workbook, validation.issues, a.original_name)
+            os.replace(tmp, markup)
+            return markup.name
+        except Exception:
+            log.exception("标注副本生成失败（登记号 %s）", a.id)
+            return None
+
+    # --- after a crash, after a failure ----------------------------------------------------------------
+
+    def _resume(self, arrival: Arrival, item: Loaded) -> FileResult:
         """A recorded arrival whose inbox copy survived a crash: finish the job, count nothing twice."""
         if arrival.receipt_path and not (self.cfg.root / arrival.receipt_path).exists():
-            self._write_receipt(arrival.id, None)
-        self._remove(path, arrival.id)
-        self.ledger.log("resumed", self.clock(), arrival.id, {"file": path.name})
-        return FileResult(path, "resumed", arrival.unit, arrival.id, message="上次中断后已记录，本次仅完成移出收件箱")
+            self._receipt_guarded(arrival.id, None)
+        if item.cand.source == "inbox":
+            self._remove(item, arrival.id)
+        self.ledger.log("resumed", self.clock(), arrival.id, {"file": item.file.name})
+        return FileResult(item.cand.path, "resumed", arrival.unit, arrival.id, message="上次中断后已记录，本次仅完成移出收件箱",
+                          name=item.file.name)
 
-    def _remove(self, path: Path, arrival_id: int) -> None:
+    def _retry_failed(self, result: BatchResult) -> None:
+        """A file that ended `failed` is judged once more from its archive copy, then left recorded."""
+        for a in self.ledger.failed_unretried():
+            path = self.cfg.root / a.archived_path
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            owner = self.cfg.unit_named(a.folder_unit)
+            file = Incoming(a.original_name, data, a.sha256, a.size, a.source_path, None, a.received_at,
+                            a.received_rule, a.received_at)
+            cand = Candidate(path, "retry", owner, a.received_at, a.received_rule)
+            item = Loaded(cand, os.stat(path), file, a.kind if a.kind != LINK else MATERIAL)
+            try:
+                judge = Judge(self.cfg, self.ledger, self.clock(), self.read)
+                judged = judge.file(file, item.kind, owner, clerk_folder=a.folder_unit is None)
+            except Exception as exc:
+                judged = failed(item.kind, a.original_name, exc)
+            if judged.retimed is not None:
+                judged.retimed = judged.retimed.at(a.received_at, a.received_rule)  # the first verdict's time stands
+            result.files += self.commit(item, judged, None, retry_of=a)
+
+    def _remove(self, item: Loaded, arrival_id: int) -> None:
+        """Remove the inbox copy only if it is still the very file that was archived; a file replaced
+        meanwhile (same name, new content) stays, and is the next run's new arrival."""
+        path, before = item.cand.path, item.st
+        try:
+            now = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns) \
+                and not _same_content(path, item.file.sha256):
+            self.ledger.log("replaced_in_inbox", self.clock(), arrival_id, {"file": item.file.name})
+            return
         try:
             path.unlink()
+            fsync_dir(path.parent)
         except FileNotFoundError:
             pass
         except PermissionError:
             # Excel on Windows holds the file open; it is archived and recorded, the next run removes it.
-            self.ledger.log("remove_deferred", self.clock(), arrival_id, {"file": path.name})
+            self.ledger.log("remove_deferred", self.clock(), arrival_id, {"file": item.file.name})
 
     def _source_path(self, path: Path) -> str:
-        resolved = path.resolve()
+        absolute = Path(os.path.abspath(path))
         try:
-            return resolved.relative_to(self.cfg.root).as_posix()
+            text = absolute.relative_to(self.cfg.root.resolve()).as_posix()
         except ValueError:
-            return str(resolved)
+            try:
+                text = absolute.relative_to(Path(os.path.abspath(self.cfg.root))).as_posix()
+            except ValueError:
+                text = str(absolute)
+        return text_of_path(text)
 
     def _rel(self, path: Path) -> str:
         try:
-            return path.resolve().relative_to(self.cfg.root).as_posix()
+            return text_of_path(path.resolve().relative_to(self.cfg.root.resolve()).as_posix())
         except ValueError:
-            return str(path.resolve())
+            return text_of_path(str(path.resolve()))
+
+
+FRESH = "文件刚刚写入，稍后再处理"
+CHANGING = "文件正在变化（仍在复制或保存），下次再处理"
+
+
+class _Changed(Exception):
+    "The file changed while it was being read"
+
+
+def _open_no_follow(path: Path):
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags), "rb")
+
+
+def _read(path: Path, st: os.stat_result, whole: bool) -> tuple[bytes | None, str]:
+    """The bytes (when within limits) and their hash, read in chunks from one open handle; the handle's
+    own stat must match what was seen before, so what is judged is what is archived."""
+    digest, chunks = hashlib.sha256(), []
+    with _open_no_follow(path) as f:
+        opened = os.fstat(f.fileno())
+        if (opened.st_size, opened.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or \
+                (getattr(st, "st_ino", 0) and opened.st_ino != st.st_ino):
+            raise _Changed
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            if whole:
+                chunks.append(chunk)
+        after = os.fstat(f.fileno())
+    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        raise _Changed
+    return (b"".join(chunks) if whole else None), digest.hexdigest()
+
+
+def _copy_chunked(source: Path, dest: Path, sha256: str) -> None:
+    """A file over the size limit is archived without ever being held in memory."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".tmp-{os.getpid()}-" + dest.name)
+    digest = hashlib.sha256()
+    try:
+        with _open_no_follow(source) as src, open(tmp, "wb") as out:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise OSError("文件在存档时发生了变化")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(dest.parent)
+
+
+def _same_content(path: Path, sha256: str) -> bool:
+    try:
+        digest = hashlib.sha256()
+        with _open_no_follow(path) as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def ledger_fault_text(cfg: Config, exc: BaseException) -> str:
+    """What the clerk reads when the ledger cannot be written."""
+    text = str(exc).lower()
+    if "full" in text or "disk" in text:
+        why = "磁盘空间不足"
+    elif "readonly" in text or "read-only" in text or "permission" in text:
+        why = "台账文件只读或没有写入权限"
+    elif "malformed" in text or "not a database" in text or "corrupt" in text:
+        why = "台账文件已损坏（请用 annex2 backup 的备份恢复）"
+    elif "locked" in text or "busy" in text:
+        why = "台账正被其他程序占用"
+    else:
+        why = f"台账无法写入（{exc}）"
+    return (f"错误：{why}：{cfg.ledger}。本批尚未登记的文件仍在收件箱中，没有任何文件丢失；"
+            "处理好后重新运行 annex2 ingest 即可。")
+
+
+# --- validate: the same judgement without a commit -------------------------------------------------------
+
+def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | None = None,
+                read: Callable | None = None) -> Report:
+    """What `annex2 validate` prints: each file judged exactly as ingest would judge it (with the history
+    rules when a ledger is given), and nothing written."""
+    judge = Judge(cfg, ledger, now, read or isolated_reader())
+    report = Report()
+    for path in paths:
+        path = Path(path)
+        kind = kind_of(path, cfg.inbox)
+        shown = text_of_path(str(path))
+        if kind == IGNORED:
+            report.files.append({"path": shown, "ignored": True, "ok": True, "unit": None, "year": None,
+                                 "month_from": None, "month_to": None, "issues": [], "values": {}})
+            continue
+        owner = folder_unit_of(cfg, path)
+        try:
+            st = os.lstat(path)
+            if stat_mod.S_ISLNK(st.st_mode):
+                judged = Judged("rejected", LINK, owner.name if owner else None, issues=[issue(
+                    "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取")])
+            else:
+                limit = cfg.limits.max_email_mb if kind == EMAIL else cfg.limits.max_file_mb
+                data, sha = _read(path, st, whole=st.st_size <= limit * 1024 * 1024)
+                file = Incoming(display_name(path.name, LONGEST_NAME), data, sha, st.st_size, shown, None, now, "clerk")
+                judged = judge.file(file, kind, owner, clerk_folder=in_clerk_folder(cfg, path))
+        except (OSError, _Changed) as exc:
+            judged = Judged("rejected", kind, issues=[issue("E_UNREADABLE", f"文件无法读取（{exc}）")])
+        except Exception as exc:
+            judged = failed(kind, shown, exc)
+        if judged.parts:
+            report.files += [entry(f"{shown}#{p.name}", j) for p, j in judged.parts]
+            if judged.outcome in ("rejected", "failed") or not judged.parts:
+                report.files.append(entry(shown, judged))
+        else:
+            report.files.append(entry(shown, judged))
+    return report

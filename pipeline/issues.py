@@ -10,6 +10,8 @@ ERROR, WARNING = "error", "warning"
 CATALOGUE: dict[str, tuple[str, str, str]] = {
     "E_UNREADABLE": (ERROR, "文件无法读取", "请用 Excel 或 WPS 打开确认无误后，另存为 .xlsx 重新报送"),
     "E_ENCRYPTED": (ERROR, "文件设置了密码", "请取消密码（Excel：文件→信息→保护工作簿→用密码进行加密，清空密码）后重新报送"),
+    "E_FORMAT": (ERROR, "表格格式无法读取", "请在 WPS/Excel 中另存为 .xlsx（使用附件2模板）后重新报送"),
+    "E_INTERNAL": (ERROR, "系统处理出错", "系统处理出错，已记录，请联系局安全监督股；不需要重新报送"),
     "E_NOT_ANNEX2": (ERROR, "文件中找不到附件2", "请使用附件2模板（安全生产督查情况统计表）填报"),
     "E_UNIT_UNKNOWN": (ERROR, "填报单位不明", "请在“填报单位（章）”后填写本单位全称"),
     "E_UNIT_MISMATCH": (ERROR, "填报单位与报送来源不符", "请确认填报单位，并放入本单位自己的文件夹（或用本单位邮箱）报送"),
@@ -27,7 +29,6 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "W_FROM_MONTH": (WARNING, "统计期间不是从 1 月开始", "附件2 应填写 1 月至本月的累计数，请核对"),
     "W_UNSIGNED": (WARNING, "未签字", "请填写单位负责人和填表人"),
     "W_PHONE": (WARNING, "联系电话缺失或有误", "请填写可以联系到填表人的电话号码"),
-    "E_FORMAT": (ERROR, "表格格式无法读取", "请在 WPS/Excel 中另存为 .xlsx（使用附件2模板）后重新报送"),
     "E_EMPTY_DOCUMENT": (ERROR, "文档是空的", "请确认文件内容完整（有文字，或有盖章页的扫描图像）后重新报送"),
     "E_MATERIAL_TYPE": (ERROR, "不是可以受理的材料文件",
                         "月度工作情况材料请报送电子版（Word：.docx/.doc/.wps）和盖章版（扫描成 PDF 或 JPG/PNG 图片）"),

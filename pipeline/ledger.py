@@ -69,6 +69,62 @@ MIGRATIONS: list[tuple[int, str]] = [
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     -- The current submission for (unit, year, to-month): the accepted one received last (spec 8.11).
     """),
+    # Robustness (spec 13): outcome `failed` (an internal error on one file, retried once), a unique key on
+    # what identifies an arrival (two processes racing cannot record it twice), and the retry's link.
+    # SQLite cannot alter a CHECK constraint, so the table is rebuilt (foreign keys are off meanwhile).
+    (2, """
+    CREATE TABLE arrivals_v2 (
+        id INTEGER PRIMARY KEY,
+        original_name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_ctime_ns INTEGER,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received_utc TEXT NOT NULL,
+        received_rule TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        unit TEXT,
+        folder_unit TEXT,
+        declared_unit TEXT,
+        year INTEGER, month_from INTEGER, month_to INTEGER, sheet TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'duplicate', 'material', 'email', 'failed')),
+        duplicate_of INTEGER REFERENCES arrivals(id),
+        parent_id INTEGER REFERENCES arrivals(id),
+        archived_path TEXT NOT NULL,
+        receipt_path TEXT,
+        recorded_at TEXT NOT NULL,
+        command TEXT NOT NULL,
+        arrival_key TEXT UNIQUE,              -- NULL for e-mail parts; see Ledger.arrival_key
+        retry_of INTEGER REFERENCES arrivals(id)
+    );
+    INSERT INTO arrivals_v2 (id, original_name, source, source_path, source_ctime_ns, sha256, size, received_utc,
+        received_rule, kind, unit, folder_unit, declared_unit, year, month_from, month_to, sheet, outcome,
+        duplicate_of, parent_id, archived_path, receipt_path, recorded_at, command)
+        SELECT id, original_name, source, source_path, source_ctime_ns, sha256, size, received_utc,
+        received_rule, kind, unit, folder_unit, declared_unit, year, month_from, month_to, sheet, outcome,
+        duplicate_of, parent_id, archived_path, receipt_path, recorded_at, command FROM arrivals;
+    DROP TABLE arrivals;
+    ALTER TABLE arrivals_v2 RENAME TO arrivals;
+    CREATE INDEX arrivals_sha ON arrivals (sha256);
+    CREATE INDEX arrivals_period ON arrivals (unit, year, month_to, outcome, received_utc);
+    CREATE INDEX arrivals_source ON arrivals (source_path, size, source_ctime_ns);
+    CREATE UNIQUE INDEX arrivals_one_retry ON arrivals (retry_of) WHERE retry_of IS NOT NULL;
+    """),
+    (3, """
+    -- A clerk's withdrawal of an accepted submission (annex2 void). The arrival keeps its outcome; a voided one
+    -- counts for nothing (values, timeliness, duplicates). Permanent: a void is corrected by a new submission.
+    CREATE TABLE voided (
+        arrival_id INTEGER PRIMARY KEY REFERENCES arrivals(id),
+        at_utc TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+        command TEXT NOT NULL
+    );
+    CREATE TRIGGER voided_permanent_u BEFORE UPDATE ON voided
+        BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
+    CREATE TRIGGER voided_permanent_d BEFORE DELETE ON voided
+        BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
+    """),
     (5, """
     -- Monthly work materials (spec 10): what each material file was judged to be. The arrival row holds its
     -- unit, year and month (month_from = month_to) and outcome ('material' or 'rejected').
@@ -84,9 +140,27 @@ MIGRATIONS: list[tuple[int, str]] = [
     """),
 ]
 
+# Migrations that rebuild a table run with foreign keys off (SQLite ignores the pragma inside a transaction).
+REBUILDS = frozenset({2})
+
+_NOT_VOIDED = "id NOT IN (SELECT arrival_id FROM voided)"
+
 
 class LedgerError(Exception):
     "The ledger database cannot be opened or is from a newer version of annex2"
+
+
+def ledger_open_text(path: Path, exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        why = "无法写入（文件只读、没有权限或所在磁盘只读）"
+    elif "not a database" in text or "malformed" in text:
+        why = "已损坏（不是有效的台账文件）；请用 annex2 backup 做过的备份替换它"
+    elif "full" in text:
+        why = "无法写入（磁盘空间不足）"
+    else:
+        why = f"无法打开（{exc}）"
+    return f"台账数据库 {path} {why}"
 
 
 def utc_text(moment: datetime) -> str:
@@ -122,11 +196,12 @@ class Arrival:
     declared_unit: str | None
     folder_unit: str | None
     sheet: str | None
+    retry_of: int | None = None
 
 
 _ARRIVAL_COLS = ("id, original_name, source, source_path, sha256, size, received_utc, received_rule, kind, unit, "
                  "year, month_from, month_to, outcome, archived_path, receipt_path, duplicate_of, parent_id, "
-                 "declared_unit, folder_unit, sheet")
+                 "declared_unit, folder_unit, sheet, retry_of")
 
 
 def _arrival(row) -> Arrival:
@@ -166,18 +241,29 @@ def network_filesystem(path: Path) -> str | None:
 
 
 class Ledger:
-    def __init__(self, path: Path, command: str = "annex2"):
+    def __init__(self, path: Path, command: str = "annex2", read_only: bool = False, verify: bool = False):
+        """`read_only`: for commands that only look (validate); `verify`: refuse a damaged file instead of
+        reading it (status, backup)."""
         self.path = Path(path)
         self.command = command
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = FULL")
-            self._migrate()
+            if read_only:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = FULL")
+            if verify and (problem := self.quick_check()) is not None:
+                self.db.close()
+                raise LedgerError(f"台账数据库 {self.path} 已损坏（{problem}），为免读出错误数据已停止。"
+                                  "请用 annex2 backup 做过的备份替换它，或联系技术人员。")
+            if not read_only:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"台账数据库 {self.path} 无法打开：{exc}") from None
+            raise LedgerError(ledger_open_text(self.path, exc)) from None
 
     def close(self) -> None:
         self.db.close()
@@ -207,10 +293,17 @@ class Ledger:
         for version, script in MIGRATIONS:
             if version in done:
                 continue
-            with self.transaction() as db:
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
+            if version in REBUILDS:
+                self.db.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self.transaction() as db:
+                    for statement in _statements(script):
+                        db.execute(statement)
+                    if version in REBUILDS and db.execute("PRAGMA foreign_key_check").fetchone():
+                        raise LedgerError(f"台账 {self.path} 升级时发现不一致的记录，已撤销升级")
+                    db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
+            finally:
+                self.db.execute("PRAGMA foreign_keys = ON")
 
     @property
     def schema_version(self) -> int:
@@ -246,6 +339,17 @@ class Ledger:
         with self.transaction() as db:
             self.event(db, kind, now, arrival_id, detail)
 
+    def void(self, db: sqlite3.Connection, arrival_id: int, now: datetime, reason: str) -> None:
+        """Withdraw an accepted submission (call inside `transaction()`); the event log says so."""
+        db.execute("INSERT INTO voided (arrival_id, at_utc, reason, command) VALUES (?, ?, ?, ?)",
+                   (arrival_id, utc_text(now), reason, self.command))
+        self.event(db, "voided", now, arrival_id, {"reason": reason})
+
+    def voids(self) -> dict[int, tuple[datetime, str]]:
+        """arrival id -> (when it was voided, why)."""
+        return {aid: (from_utc_text(at), reason)
+                for aid, at, reason in self.db.execute("SELECT arrival_id, at_utc, reason FROM voided")}
+
     def set_receipt(self, arrival_id: int, receipt: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (receipt, arrival_id))
@@ -269,7 +373,26 @@ class Ledger:
 
     def accepted_with_hash(self, sha256: str) -> list[Arrival]:
         return [_arrival(r) for r in self.db.execute(
-            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id", (sha256,))]
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' AND {_NOT_VOIDED} "
+            "ORDER BY id", (sha256,))]
+
+    def by_key(self, key: str) -> Arrival | None:
+        row = self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE arrival_key = ?", (key,)).fetchone()
+        return _arrival(row) if row else None
+
+    def failed_unretried(self) -> list[Arrival]:
+        """Files that ended `failed` and have not had their one retry yet (spec 13)."""
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals a WHERE outcome = 'failed' AND parent_id IS NULL "
+            "AND retry_of IS NULL AND NOT EXISTS (SELECT 1 FROM arrivals r WHERE r.retry_of = a.id) ORDER BY id")]
+
+    def quick_check(self) -> str | None:
+        """None when the database file is sound, else SQLite's first complaint."""
+        try:
+            row = self.db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return None if row and row[0] == "ok" else (row[0] if row else "无结果")
 
     def children(self, arrival_id: int) -> list[Arrival]:
         return [_arrival(r) for r in self.db.execute(
@@ -305,8 +428,8 @@ class Ledger:
         return out
 
     def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
-        """The current submission of each (unit, year, to-month): the accepted one received last."""
-        cond, args = ["outcome = 'accepted'"], []
+        """The current submission of each (unit, year, to-month): the accepted one received last, not voided."""
+        cond, args = ["outcome = 'accepted'", "kind = 'workbook'", _NOT_VOIDED], []
         if as_of is not None:
             cond.append("received_utc <= ?")
             args.append(utc_text(as_of))
@@ -322,8 +445,8 @@ class Ledger:
         return [_arrival(r) for r in rows]
 
     def first_accepted(self, as_of: datetime | None = None) -> dict[tuple[str, int, int], Arrival]:
-        """(unit, year, to-month) -> the first accepted submission: it decides timeliness (spec 4)."""
-        cond, args = "outcome = 'accepted'", []
+        """(unit, year, to-month) -> the first accepted submission not voided: it decides timeliness (spec 4)."""
+        cond, args = f"outcome = 'accepted' AND kind = 'workbook' AND {_NOT_VOIDED}", []
         if as_of is not None:
             cond, args = cond + " AND received_utc <= ?", [utc_text(as_of)]
         rows = self.db.execute(f"""
@@ -332,6 +455,14 @@ class Ledger:
                 FROM arrivals WHERE {cond})
             WHERE n = 1""", args)
         return {(a.unit, a.year, a.month_to): a for a in map(_arrival, rows)}  # type: ignore[misc]
+
+    def arrivals_of(self, unit: str, year: int | None = None, month_to: int | None = None) -> list[Arrival]:
+        """Every arrival of a unit (by its recognised unit, or the inbox folder it came from), oldest first."""
+        cond, args = "(unit = ? OR (unit IS NULL AND folder_unit = ?))", [unit, unit]
+        if year is not None:
+            cond, args = cond + " AND year = ? AND month_to = ?", [*args, year, month_to]
+        return [_arrival(r) for r in self.db.execute(
+            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE {cond} ORDER BY received_utc, id", args)]
 
     def values_for(self, arrival_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
         out: dict[int, dict[str, dict[str, int]]] = {i: {} for i in arrival_ids}

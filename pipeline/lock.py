@@ -18,8 +18,8 @@ class LockBusy(Exception):
 
     def __init__(self, path: Path, holder: str):
         self.path, self.holder = path, holder
-        super().__init__(f"另一个 annex2 进程正在处理（{holder}），等待超时。请稍后再试；"
-                         f"如确认没有其他进程在运行，可删除锁文件 {path}")
+        super().__init__(f"另一个 annex2 进程正在处理（{holder}），等待超时。请等它处理完后再试"
+                         "（annex2 watch 在运行时，每批文件处理完就会让出）。")
 
 
 def _try_lock(fd: int) -> bool:

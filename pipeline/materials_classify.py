@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import PurePath
 
 from .config import Config
+from .files import MATERIAL_SUFFIXES as FILE_MATERIAL_SUFFIXES, REFUSED_SPREADSHEET_SUFFIXES
 from .issues import Issue, has_errors, material_issue
 from .materials_detect import IMAGE_TYPES, OFD, PDF, WORD_TYPES, Probe, Unreadable, probe, sniff
 from .materials_names import month_in, month_in_lines, name_says_stamped, unit_in_lines, units_in
@@ -20,9 +21,8 @@ KIND_LABELS = {STAMPED: "盖章版（扫描件）", ELECTRONIC: "电子版"}
 KIND_SHORT = {STAMPED: "盖章版", ELECTRONIC: "电子版"}
 MONTH_RULES = {"option": "按报送时指定的月份", "name": "按文件名", "text": "按文件正文开头", "assumed": "按收到时间推定"}
 
-SPREADSHEET_FORMAT_SUFFIXES = frozenset({".csv", ".et", ".ett", ".tsv"})
-MATERIAL_SUFFIXES = frozenset({".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp",
-                               ".docx", ".doc", ".wps", ".odt", ".rtf", ".docm", ".wpt", ".dot", ".dotx"})
+SPREADSHEET_FORMAT_SUFFIXES = REFUSED_SPREADSHEET_SUFFIXES  # .csv .et .ett …: E_FORMAT, save as .xlsx
+MATERIAL_SUFFIXES = FILE_MATERIAL_SUFFIXES | {".bmp", ".gif", ".webp", ".docm", ".dot"}
 _TYPE_WORDS = {"exe": "可执行程序", "zip": "压缩包", "archive": "压缩包", "text": "纯文本文件", "html": "网页文件",
                "ole": "无法识别的 Office 文件", "unknown": "无法识别的文件", "xlsx": "Excel 表格", "xls": "Excel 表格",
                "ods": "电子表格", "heic": "苹果手机的 HEIC 照片（请在手机上改为 JPG 格式拍摄或导出）"}
@@ -71,8 +71,8 @@ def _refusal(probe_: Probe, suffix: str) -> Issue:
     """Why a file that holds no material is refused: a spreadsheet format we do not read, or not a material."""
     t = probe_.detected_type
     what = _TYPE_WORDS.get(t, "无法识别的文件")
-    if suffix in SPREADSHEET_FORMAT_SUFFIXES and t in ("text", "ole", "unknown", "xls"):
-        label = "CSV 文本表格" if suffix in (".csv", ".tsv") else "WPS 表格（.et/.ett）"
+    if suffix in SPREADSHEET_FORMAT_SUFFIXES and t in ("text", "ole", "unknown", "xls", "zip"):
+        label = {".csv": "CSV 文本表格", ".tsv": "TSV 文本表格", ".numbers": "苹果 Numbers 表格"}.get(suffix, "WPS 表格（.et/.ett）")
         return material_issue("E_FORMAT", f"这是{label}，系统不读取这种格式")
     if t in ("xlsx", "xls", "ods"):
         return material_issue("E_MATERIAL_TYPE", f"文件内容是{what}（扩展名是 {suffix or '无'}），不是工作材料；"
@@ -107,7 +107,7 @@ def judge_material(name: str, data: bytes, folder_unit: str | None, cfg: Config,
     issues: list[Issue] = []
     sniffed = sniff(data) if data else "unknown"
     try:
-        if suffix in SPREADSHEET_FORMAT_SUFFIXES and sniffed in ("ole", "text", "unknown"):
+        if suffix in SPREADSHEET_FORMAT_SUFFIXES and sniffed in ("ole", "text", "unknown", "zip"):
             found = Probe(sniffed)  # a WPS or CSV table: refused for its format, its bytes need no parsing
         else:
             found = probe(data, cfg.limits, suffix)

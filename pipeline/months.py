@@ -5,11 +5,19 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-_MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+import unicodedata
+
+# 2023-05, 2023-5, 2023/5, 2023.5, 202305, 2023年5月, 2023年05月 (full-width digits and spaces allowed)
+_MONTH_FORMS = (
+    re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})$"),
+    re.compile(r"^(\d{4})(\d{2})$"),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月(?:份)?$"),
+)
+MONTH_EXAMPLES = "2023-05、2023/5、2023.5、202305 或 2023年5月"
 
 
 class BadMonth(ValueError):
-    "A month is not written as YYYY-MM with a month from 1 to 12"
+    "A month is not written as a year and a month from 1 to 12 (YYYY-MM, 2023/5, 2023年5月 …)"
 
 
 @dataclass(frozen=True, order=True)
@@ -23,10 +31,13 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> "Month":
-        m = _MONTH.match(str(text))
-        if not m:
-            raise BadMonth(f"“{text}” 不是 YYYY-MM 格式的月份（例如 2023-05）")
-        return cls(int(m.group(1)), int(m.group(2)))
+        """A month as people type it: 2023-05, 2023/5, 2023.5, 202305, 2023年5月 (see MONTH_EXAMPLES)."""
+        cleaned = unicodedata.normalize("NFKC", str(text)).strip()
+        for form in _MONTH_FORMS:
+            m = form.match(cleaned)
+            if m:
+                return cls(int(m.group(1)), int(m.group(2)))
+        raise BadMonth(f"“{text}” 不是月份，请写成 {MONTH_EXAMPLES}")
 
     @classmethod
     def of(cls, moment: date | datetime) -> "Month":

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .durable import fsync_dir
+from .durable import UMASK, fsync_dir
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,10 @@ def publish(target: Path, write: Callable[[Path], None], now: datetime) -> Publi
     (Excel on Windows holds open files), the old one stays and a timestamped alternative is written."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=str(target.parent), prefix=".tmp-", suffix=target.suffix)
+    fd, name = tempfile.mkstemp(dir=str(target.parent), prefix=f".tmp-{os.getpid()}-", suffix=target.suffix)
     os.close(fd)
     tmp = Path(name)
+    os.chmod(tmp, 0o666 & ~UMASK)  # readable as the umask says, not mkstemp's 0600
     try:
         write(tmp)
         with open(tmp, "rb+") as f:

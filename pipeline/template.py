@@ -40,6 +40,7 @@ class Header:
     filler: str | None = None
     phone: str | None = None
     filled_on: date | None = None
+    note: str | None = None  # a line under the footer (export --annex2: how many units the total covers)
 
 
 def default_filename(unit: str | None, month: Month | None) -> str:
@@ -115,7 +116,7 @@ def _write(wb: xlsxwriter.Workbook, short_name: str, header: Header, values) -> 
     ws.fit_to_pages(1, 1)
     ws.center_horizontally()
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    ws.print_area(0, 0, FOOTER_ROW2, LAST_COL)
+    ws.print_area(0, 0, FOOTER_ROW2 + (2 if header.note else 0), LAST_COL)
     ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True, "format_columns": True,
                     "format_rows": True})
     ws.activate()
@@ -206,6 +207,8 @@ def _footer(ws, f, header: Header) -> None:
         ws.write_datetime(r2, 1, datetime.combine(header.filled_on, datetime.min.time()), f["input_date"])
     ws.merge_range(r2, 5, r2, 6, form.FOOTER_PHONE, f["label_right"])
     ws.merge_range(r2, 7, r2, 9, header.phone or "", f["input_text"])
+    if header.note:
+        ws.merge_range(r2 + 2, 0, r2 + 2, LAST_COL, header.note, f["label"])
 
 
 def _validations(ws) -> None:

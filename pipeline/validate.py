@@ -62,11 +62,12 @@ def fmt(value: float | None) -> str:
 
 
 def validate_bytes(data: bytes, cfg: Config, now: datetime, folder_unit: Unit | None = None,
-                   owner_says: str | None = None) -> Validation:
+                   owner_says: str | None = None, read=read_workbook) -> Validation:
     """Check one workbook's bytes. `folder_unit` is the unit the file is known to come from (the owner of its
-    inbox sub-folder, or of the sender's address); `owner_says` tells how we know, for the message."""
+    inbox sub-folder, or of the sender's address); `owner_says` tells how we know, for the message. `read`
+    parses the bytes (intake passes the child-process reader: untrusted bytes never reach this process's parser)."""
     try:
-        book = read_workbook(data, cfg.limits)
+        book = read(data, cfg.limits)
     except ReadProblem as problem:
         return Validation([issue(problem.code, problem.reason)])
     return validate_workbook(book, cfg, now, folder_unit, owner_says)

@@ -7,7 +7,6 @@ import logging
 import logging.handlers
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +17,14 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .config import Config
-from .files import IGNORED, WORKBOOK, kind_of
+from .files import IGNORED, kind_of
 from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
 from .ledger import Ledger
 from .lock import LockBusy, folder_lock
+from .logs import BureauTimeFormatter
 from .months import Month
-from .reader import OLE_MAGIC, ZIP_MAGIC
+from .readiness import container_complete
+from .receipts import OUTCOME_LABEL
 
 MAX_BACKOFF = 60.0
 
@@ -38,24 +39,7 @@ class Pending:
     next_check: float = 0.0
     backoff: float = 0.5
     first_checked: float = field(default_factory=time.monotonic)
-
-
-def complete_container(path: Path) -> bool:
-    """A workbook is complete when its zip central directory reads, or its OLE header is there."""
-    if kind_of(path) != WORKBOOK:
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-        if head.startswith(ZIP_MAGIC):
-            with zipfile.ZipFile(path) as z:
-                z.infolist()
-            return True
-        if head.startswith(OLE_MAGIC):
-            return path.stat().st_size >= 1024 and path.stat().st_size % 512 == 0
-        return len(head) > 0  # not a container at all: validation will say so
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return False
+    closed: bool = False  # the writer closed it after its last change (inotify's close-write)
 
 
 class _Events(FileSystemEventHandler):
@@ -65,7 +49,9 @@ class _Events(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
             return
-        if event.event_type in ("created", "modified", "closed"):
+        if event.event_type == "closed":
+            self.watcher.saw(Path(event.src_path), closed=True)
+        elif event.event_type in ("created", "modified"):
             self.watcher.saw(Path(event.src_path))
         elif event.event_type == "moved":
             self.watcher.saw(Path(event.dest_path))  # Office saves: temp file renamed into place
@@ -91,20 +77,20 @@ class Watcher:
         log_file = log_file or cfg.outbox / "logs" / "watch.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(BureauTimeFormatter(cfg.bureau.tz))
         self.log.addHandler(handler)
 
     # --- events and scans ------------------------------------------------------------------------
 
-    def saw(self, path: Path) -> None:
+    def saw(self, path: Path, closed: bool = False) -> None:
         if kind_of(path, self.cfg.inbox) == IGNORED:
             return
         now = self.clock()
         with self.lock:
             if path not in self.pending:
                 self.pending[path] = Pending(path, now)
-            else:
-                self.pending[path].next_check = 0.0
+            self.pending[path].next_check = 0.0
+            self.pending[path].closed = closed
 
     def scan(self) -> None:
         """Files already there (at start, and every rescan as a net for dropped events): metadata time."""
@@ -139,16 +125,17 @@ class Watcher:
                 continue
             if (st.st_size, st.st_mtime_ns) != (p.size, p.mtime_ns):
                 p.size, p.mtime_ns, p.stable_since = st.st_size, st.st_mtime_ns, now
-                p.next_check = now + min(self.cfg.watch.stable_seconds / 4, 0.5)
-                continue
-            if now - p.stable_since < self.cfg.watch.stable_seconds:
+            complete = container_complete(p.path, st.st_size)
+            if complete is True or (complete is None and p.closed):
+                ready.append(p)  # the container says it is whole, or the writer closed it
+            elif complete is None and now - p.stable_since >= self.cfg.watch.stable_seconds:
+                ready.append(p)  # nothing tells: unchanged over the stability window
+            elif complete is False and now - p.first_checked > self.cfg.watch.incomplete_seconds:
+                ready.append(p)  # a copy that broke off never completes: taken, and rejected with a reason
+            elif complete is None:
                 p.next_check = p.stable_since + self.cfg.watch.stable_seconds
-                continue
-            # a copy that broke off never completes: after a while it is ingested, and rejected with a reason
-            if complete_container(p.path) or now - p.first_checked > self.cfg.watch.incomplete_seconds:
-                ready.append(p)
             else:
-                p.next_check = now + min(p.backoff, self.cfg.watch.incomplete_seconds / 4)
+                p.next_check = now + min(p.backoff, 1.0)
                 p.backoff = min(p.backoff * 2, MAX_BACKOFF)
         return ready
 
@@ -156,29 +143,37 @@ class Watcher:
 
     def _batch(self, ready: list[Pending]) -> BatchResult | None:
         candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), p.seen_at,
-                                "watcher_event" if p.seen_at else None) for p in ready]
+                                "watcher_event" if p.seen_at else None, settled=True) for p in ready]
         try:
             with folder_lock(self.cfg, "watch"), Ledger(self.cfg.ledger, "watch") as ledger:
                 result = Ingester(self.cfg, ledger, self.clock).run(candidates, stop=self.stop_event.is_set)
         except LockBusy as exc:
-            self.log.warning("lock busy: %s", exc)
+            self.log.warning("文件夹正被其他进程处理：%s", exc)
             for p in ready:
                 p.next_check = time.monotonic() + 2
             return None
         except Exception:  # a bug must not kill the watcher: the files stay pending and are retried
-            self.log.exception("batch failed; will retry")
+            self.log.exception("本批处理出错，稍后重试")
             for p in ready:
                 p.next_check = time.monotonic() + p.backoff
                 p.backoff = min(p.backoff * 2, MAX_BACKOFF)
             return None
         done = {r.path for r in result.files}
+        waiting = {w.path for w in result.waiting}
         with self.lock:
             for p in ready:
-                if p.path in done and not any(r.path == p.path and r.outcome == "failed" for r in result.files):
-                    self.pending.pop(p.path, None)
-                elif p.path in done:
-                    p.next_check = time.monotonic() + p.backoff
+                if p.path in waiting or p.path not in done:
+                    p.next_check = time.monotonic() + min(p.backoff, 2.0)
                     p.backoff = min(p.backoff * 2, MAX_BACKOFF)
+                    p.closed = False
+                elif any(r.path == p.path and r.outcome == "failed" and r.arrival_id is None for r in result.files):
+                    p.next_check = time.monotonic() + p.backoff  # nothing recorded (disk full): try again later
+                    p.backoff = min(p.backoff * 2, MAX_BACKOFF)
+                else:
+                    self.pending.pop(p.path, None)
+        if result.fault:
+            self.out(result.fault)
+            self.log.error(result.fault)
         for r in result.files:
             self._report(r)
         if result.files:
@@ -188,9 +183,9 @@ class Watcher:
 
     def _report(self, r: FileResult) -> None:
         stamp = self.clock().astimezone(self.cfg.bureau.tz).strftime("%Y-%m-%d %H:%M:%S")
-        line = f"{stamp}  {r.outcome:<9} {r.unit or '单位不明'}  {r.path.name}"
+        line = f"{stamp}  {OUTCOME_LABEL.get(r.outcome, r.outcome)}  {r.unit or '单位不明'}  {r.name}"
         if r.issues:
-            line += "  " + " ".join(i.code for i in r.issues)
+            line += "  " + "；".join(f"{i.message}（{i.code}）" for i in r.issues[:3])
         if r.message:
             line += f"  {r.message}"
         self.out(line)
@@ -210,7 +205,7 @@ class Watcher:
         except LockBusy:
             self.last_batch = time.monotonic()  # try again after another quiet spell
         except Exception:
-            self.log.exception("rebuilding the workbooks failed; will retry")
+            self.log.exception("更新汇总表失败，稍后重试")
             self.last_batch = time.monotonic()
 
     def _rebuild_workbooks(self) -> None:
@@ -226,14 +221,14 @@ class Watcher:
     def run(self, tick: float = 0.2, on_started: Callable[[], None] | None = None) -> None:
         self._start_observer()  # first the observer, then the scan: nothing falls between them
         self.scan()
-        self.log.info("watching %s (%s)", self.cfg.inbox, "polling" if self.polling else "native events")
+        self.log.info("开始监视 %s（%s）", self.cfg.inbox, "轮询方式" if self.polling else "系统文件事件")
         if on_started:
             on_started()
         last_scan = time.monotonic()
         try:
             while not self.stop_event.is_set():
                 if not self.observer.is_alive():
-                    self.log.warning("the file observer died; restarting it")
+                    self.log.warning("文件监视线程已停止，正在重新启动")
                     self._start_observer()
                     self.scan()
                 if time.monotonic() - last_scan >= self.cfg.watch.rescan_seconds:

@@ -19,7 +19,7 @@ from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStat
 
 MAX_TEXT = 32767  # Excel's limit for one cell
 STATUS_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
-                 "superseded": "已被更正替代", "email": "邮件"}
+                 "superseded": "已被更正替代", "email": "邮件", "voided": "已撤销"}
 SECTOR_LABEL = {s.key: s.label for s in form.ROWS}
 
 

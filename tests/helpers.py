@@ -1,5 +1,6 @@
 """Shared steps for tests that drive a working folder: drop files into the inbox, ingest them at set times."""
 import os
+import time
 from datetime import datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -27,19 +28,21 @@ def drop(work, folder, name, **kw):
 def arriving_at(moment):
     """A stat() whose inode change time says the file arrived at `moment` (the arrival rule's input)."""
     def stat(path):
-        real = os.stat(path)
-        return SimpleNamespace(st_ctime_ns=int(round(moment.timestamp() * 1e9)), st_size=real.st_size,
-                               st_mtime_ns=real.st_mtime_ns)
+        real = os.lstat(path)
+        fields = {name: getattr(real, name) for name in dir(real) if name.startswith("st_")}
+        return SimpleNamespace(**{**fields, "st_ctime_ns": int(round(moment.timestamp() * 1e9))})
     return stat
 
 
 def ingest(work, now="2023-06-10T09:00", arrived=None, faults=None, cfg=None):
     """One batch through the library; `arrived` places every file's arrival (its ctime) at that moment."""
     cfg = cfg or config.load(work / "config.toml")
-    stat = os.stat if arrived is None else arriving_at(at(arrived))
+    stat = os.lstat if arrived is None else arriving_at(at(arrived))
     with Ledger(cfg.ledger) as ledger:
         kwargs = {"faults": faults} if faults else {}
-        return Ingester(cfg, ledger, lambda: at(now), stat=stat, **kwargs).run(scan_inbox(cfg))
+        # The folder is looked at a minute after the files were written: every copy has settled.
+        return Ingester(cfg, ledger, lambda: at(now), stat=stat, wall=lambda: time.time() + 60,
+                        **kwargs).run(scan_inbox(cfg))
 
 
 def report(work, folder, arrived, name=None, now=None, **kw):

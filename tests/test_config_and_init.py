@@ -109,10 +109,10 @@ def test_init_lays_out_a_working_folder_and_refuses_to_overwrite(tmp_path):
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     top = CliRunner().invoke(cli, ["--help"])
-    assert top.exit_code == 0 and "Example" in top.output
+    assert top.exit_code == 0 and "示例" in top.output
     for name, command in cli.commands.items():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0
-        assert "Example" in result.output, name
+        assert "示例" in result.output, name
         assert f"annex2 {name}" in result.output, name
         assert f"`annex2 {name}" in readme, name

@@ -85,7 +85,8 @@ def test_timeliness_from_the_email_headers(mailwork, tmp_path, received, date, r
 def test_an_absurd_or_missing_time_falls_back_to_the_files_arrival(mailwork, tmp_path):
     put(mailwork, eml(date="Thu, 01 Jan 1970 00:00:00 +0000", attachments=[("附件2.xlsx", workbook(tmp_path), XLSX)]))
     ingest(mailwork, arrived="2023-05-22T08:00")
-    assert rows(mailwork, "SELECT received_rule FROM arrivals WHERE kind = 'workbook'") == [("email_arrival",)]
+    # no usable header time: the e-mail file's own arrival in the inbox decides
+    assert rows(mailwork, "SELECT received_rule FROM arrivals WHERE kind = 'workbook'") == [("inbox_ctime",)]
     assert state(mailwork).state == "on_time"
 
 
@@ -126,7 +127,7 @@ def test_an_email_as_a_real_client_writes_it(mailwork, tmp_path):
     (tmp_path / "x").mkdir()
     put(mailwork, raw, "foxmail.eml")
     result = ingest(mailwork, arrived="2023-05-25T09:00")
-    got = sorted((r.path.name.split("#")[1], r.outcome) for r in result.files if "#" in r.path.name)
+    got = sorted((r.name.split("#")[1], r.outcome) for r in result.files if "#" in r.name)
     # the second workbook declares 质监站 but came from the brigade's address: rejected
     assert got == [("附件2_执法大队_5月.xlsx", "accepted"), ("附件2_质监站_4月.xlsx", "rejected")]
     rejected = next(r for r in result.files if r.outcome == "rejected")

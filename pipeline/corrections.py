@@ -1,0 +1,198 @@
+"""One unit's history, and the clerk's withdrawal of a wrongly accepted submission (void).
+
+Decisions (README "History and corrections"):
+- A void never deletes: the arrival, its archived original and its values stay; the `voided` table and the
+  event log say who withdrew it, when and why. A void is permanent; what undoes it is a new submission.
+- A voided submission counts for nothing: not in merge or export, not for timeliness, not as the original
+  of a duplicate. So when the voided one was a correction, the submission it replaced is current again and
+  timeliness stays with the first accepted one (spec 8.6); when the voided one was itself the first accepted,
+  the month's timeliness moves to the next accepted submission that remains (it may now be late), or the
+  month has no report at all. The void's output and the unit's receipt say which.
+- A void applies whatever --as-of is asked later (it corrects the record, it is not an arrival).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .config import Config
+from .durable import write_atomic
+from .ledger import Arrival, Ledger
+from .months import Month
+from .receipts import Replaced, Timeliness, receipt_folder, void_receipt_text
+from .safe_names import safe_filename
+
+RULE_LABELS = {
+    "watcher_event": "监视程序发现文件的时间",
+    "inbox_ctime": "文件放入收件箱的时间",
+    "clerk": "经办人指定的时间",
+    "email_received": "本局邮件服务器收到的时间",
+    "email_date": "邮件的发送时间",
+    "email_arrival": "邮件放入收件箱的时间",
+    "demo_script": "演示脚本设定的时间",
+}
+OUTCOME_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复报送", "material": "附件材料",
+                  "email": "邮件", "failed": "处理出错"}
+STATUS_LABELS = {"current": "有效（当前计入汇总）", "superseded": "已被更正替换", "voided": "已撤销"}
+
+
+class VoidRefused(Exception):
+    "This arrival cannot be voided: not found, not an accepted submission, or already voided"
+
+
+def _key(a: Arrival) -> tuple:
+    return (a.unit, a.year, a.month_to)
+
+
+def timeliness_for(cfg: Config, first: Arrival | None) -> Timeliness | None:
+    """按时/迟报 of a month, decided by its first accepted submission."""
+    if first is None or first.year is None or first.month_to is None:
+        return None
+    from .timeliness import deadline
+
+    due = deadline(cfg, Month(first.year, first.month_to))
+    received = first.received_at.astimezone(cfg.bureau.tz)
+    late = (received.date() - due.last_day).days if received >= due.boundary else 0
+    return Timeliness(due.last_day, first.received_at, late)
+
+
+def _replaced(a: Arrival | None) -> Replaced | None:
+    return Replaced(a.id, a.original_name, a.received_at) if a else None
+
+
+def receipt_context(cfg: Config, ledger: Ledger, arrival_id: int) -> dict:
+    """For an accepted submission's receipt: `timeliness` (迟报 N 天 or 按时, from the month's first accepted
+    submission) and `replaces` (the submission this correction replaces, or None). Pass as keyword arguments
+    to receipts.receipt_text. Empty for anything but a (not voided) accepted submission."""
+    a = ledger.arrival(arrival_id)
+    if a.outcome != "accepted" or a.year is None or arrival_id in ledger.voids():
+        return {}
+    same = [x for x in ledger.arrivals_of(a.unit, a.year, a.month_to)  # type: ignore[arg-type]
+            if x.outcome == "accepted" and x.id not in ledger.voids()]
+    earlier = [x for x in same if (x.received_at, x.id) < (a.received_at, a.id)]
+    first = earlier[0] if earlier else a
+    return {"timeliness": timeliness_for(cfg, first), "replaces": _replaced(earlier[-1] if earlier else None)}
+
+
+@dataclass
+class VoidResult:
+    voided: Arrival
+    reason: str
+    at: datetime
+    current_again: Arrival | None  # the submission that is current for the month now (None: no report left)
+    first_before: Arrival  # the first accepted submission before the void
+    first_after: Arrival | None  # the one that decides timeliness now
+    receipt: Path | None
+
+    @property
+    def timeliness_changed(self) -> bool:
+        return self.first_after is None or self.first_after.id != self.first_before.id
+
+    def to_dict(self, cfg: Config) -> dict:
+        tz = cfg.bureau.tz
+        t = timeliness_for(cfg, self.first_after)
+        return {
+            "id": self.voided.id, "unit": self.voided.unit, "year": self.voided.year,
+            "month_to": self.voided.month_to, "reason": self.reason,
+            "voided_at": self.at.astimezone(tz).isoformat(timespec="seconds"),
+            "current_id": self.current_again.id if self.current_again else None,
+            "first_received_at": (self.first_after.received_at.astimezone(tz).isoformat(timespec="seconds")
+                                  if self.first_after else None),
+            "days_late": t.days_late if t else None,
+            "timeliness_changed": self.timeliness_changed,
+            "receipt": str(self.receipt) if self.receipt else None,
+        }
+
+
+def void(cfg: Config, ledger: Ledger, arrival_id: int, reason: str, now: datetime) -> VoidResult:
+    """Withdraw an accepted submission: record it (never delete), write the unit's receipt, say what is current."""
+    reason = reason.strip()
+    if not reason:
+        raise VoidRefused("请用 --reason 写明撤销原因")
+    row = ledger.db.execute("SELECT 1 FROM arrivals WHERE id = ?", (arrival_id,)).fetchone()
+    if row is None:
+        raise VoidRefused(f"台账中没有编号为 {arrival_id} 的文件（用 annex2 history --unit 单位 查看编号）")
+    a = ledger.arrival(arrival_id)
+    if a.outcome != "accepted":
+        raise VoidRefused(f"编号 {arrival_id}（{a.original_name}）不是已受理的报表（{OUTCOME_LABELS.get(a.outcome, a.outcome)}），"
+                          "只能撤销已受理的报表")
+    voids = ledger.voids()
+    if arrival_id in voids:
+        when, why = voids[arrival_id]
+        raise VoidRefused(f"编号 {arrival_id}（{a.original_name}）已于 {when.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M} "
+                          f"撤销（{why}）")
+    month = Month(a.year, a.month_to)  # type: ignore[arg-type]
+    first_before = ledger.first_accepted()[_key(a)]
+    with ledger.transaction() as db:
+        ledger.void(db, arrival_id, now, reason)
+    first_after = ledger.first_accepted().get(_key(a))
+    current_again = next((c for c in ledger.current(unit=a.unit) if (c.year, c.month_to) == (month.year, month.month)),
+                         None)
+    text = void_receipt_text(cfg, arrival_id=a.id, original_name=a.original_name, received_at=a.received_at,
+                             unit=a.unit, year=a.year, month_from=a.month_from, month_to=a.month_to,  # type: ignore[arg-type]
+                             reason=reason, voided_at=now, current_again=_replaced(current_again),
+                             timeliness=timeliness_for(cfg, first_after))
+    known = any(u.name == a.unit for u in cfg.units)  # the unit's own 回执/ folder, however the file came
+    folder = receipt_folder(cfg, a.unit if known else None, a.unit)
+    receipt = folder / safe_filename(f"回执_{now.astimezone(cfg.bureau.tz):%Y%m%d-%H%M%S}_撤销_{Path(a.original_name).stem}.txt")
+    write_atomic(receipt, text.encode("utf-8-sig"))
+    ledger.log("void_receipt", now, arrival_id, {"receipt": _rel(cfg, receipt)})
+    return VoidResult(a, reason, now, current_again, first_before, first_after, receipt)
+
+
+def _rel(cfg: Config, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class HistoryRow:
+    arrival: Arrival
+    status: str  # current | superseded | voided | the outcome (rejected, duplicate, material, email)
+    codes: list[str]
+    void: tuple[datetime, str] | None
+
+
+@dataclass
+class UnitHistory:
+    unit: str
+    month: Month | None
+    rows: list[HistoryRow]
+
+    def to_dict(self, cfg: Config) -> dict:
+        tz = cfg.bureau.tz
+        return {"unit": self.unit, "month": str(self.month) if self.month else None, "arrivals": [{
+            "id": r.arrival.id, "file": r.arrival.original_name,
+            "received_at": r.arrival.received_at.astimezone(tz).isoformat(timespec="seconds"),
+            "received_rule": r.arrival.received_rule, "kind": r.arrival.kind,
+            "year": r.arrival.year, "month_from": r.arrival.month_from, "month_to": r.arrival.month_to,
+            "outcome": r.arrival.outcome, "status": r.status, "codes": r.codes,
+            "voided_at": r.void[0].astimezone(tz).isoformat(timespec="seconds") if r.void else None,
+            "void_reason": r.void[1] if r.void else None,
+            "archived_path": r.arrival.archived_path, "receipt_path": r.arrival.receipt_path,
+        } for r in self.rows]}
+
+
+def unit_history(cfg: Config, ledger: Ledger, unit: str, month: Month | None = None) -> UnitHistory:
+    """Every arrival of the unit (optionally for one to-month), oldest first, with what became of it."""
+    arrivals = ledger.arrivals_of(unit, month.year if month else None, month.month if month else None)
+    current = {a.id for a in ledger.current(unit=unit)}
+    voids = ledger.voids()
+    codes = ledger.issue_codes()
+    rows = []
+    for a in arrivals:
+        if a.id in voids:
+            status = "voided"
+        elif a.outcome == "accepted":
+            status = "current" if a.id in current else "superseded"
+        else:
+            status = a.outcome
+        rows.append(HistoryRow(a, status, codes.get(a.id, []), voids.get(a.id)))
+    return UnitHistory(unit, month, rows)
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status) or OUTCOME_LABELS.get(status, status)

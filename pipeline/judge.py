@@ -1,0 +1,227 @@
+"""Judging one arrival: what it is, whose it is, when it came, and whether it is accepted. Nothing here
+writes: `validate` prints what these functions return, and `ingest` commits it, so the two always agree.
+
+Every judgement runs inside an error boundary: whatever a file does to a parser, it ends as an outcome
+(`failed` with E_INTERNAL at worst), never as an exception that stops the batch."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from .config import Config, Unit
+from .files import EMAIL, MATERIAL, REFUSED_SPREADSHEET, WORKBOOK, kind_of
+from .history import history_rules
+from .issues import Issue, issue
+from .ledger import Arrival, Ledger
+from .months import Month
+from .reader import read_workbook
+from .validate import Validation, validate_bytes
+
+log = logging.getLogger("annex2")
+Reader = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One arrival's bytes and where and when it came from (an e-mail attachment is one too)."""
+
+    name: str  # as shown to people: sanitized
+    data: bytes | None  # None: over the size limit, never read whole (archived in chunks)
+    sha256: str
+    size: int
+    source_path: str
+    ctime_ns: int | None
+    received_at: datetime
+    rule: str
+    # What names the archive copy: the same for the same arrival however its received time was found (a
+    # watcher event before a crash, the metadata on the rescan after it), so a re-run overwrites its own copy.
+    stamp: datetime | None = None
+    detail: dict = field(default_factory=dict)  # recorded, not trusted: header times, the raw name's bytes
+
+    def at(self, received_at: datetime, rule: str, **detail) -> "Incoming":
+        return Incoming(self.name, self.data, self.sha256, self.size, self.source_path, self.ctime_ns,
+                        received_at, rule, self.stamp, {**self.detail, **detail})
+
+    @staticmethod
+    def of_bytes(name: str, data: bytes, source_path: str, received_at: datetime, rule: str,
+                 stamp: datetime | None = None) -> "Incoming":
+        return Incoming(name, data, hashlib.sha256(data).hexdigest(), len(data), source_path, None,
+                        received_at, rule, stamp)
+
+
+@dataclass
+class Judged:
+    outcome: str  # accepted | rejected | duplicate | material | email | failed
+    kind: str  # workbook | material | email | spreadsheet_format | link
+    unit: str | None = None
+    period: tuple[int | None, int | None, int | None] = (None, None, None)
+    validation: Validation | None = None
+    duplicate: Arrival | None = None
+    duplicate_part: int | None = None  # an earlier attachment of the same e-mail with the same bytes
+    issues: list[Issue] = field(default_factory=list)
+    parts: list[tuple[Incoming, "Judged"]] = field(default_factory=list)  # an e-mail's attachments
+    note: str = ""
+    retimed: Incoming | None = None  # an e-mail's own file, with the time and headers judging found
+
+    def __post_init__(self) -> None:
+        if self.validation is not None and not self.issues:
+            self.issues = self.validation.issues
+
+    @property
+    def period_label(self) -> str:
+        y, f, t = self.period
+        return f"{y}年{f}月至{t}月" if y and t else ""
+
+
+def failed(kind: str, where: str, exc: BaseException) -> Judged:
+    """The error boundary's verdict: the traceback goes to the log, the unit gets E_INTERNAL."""
+    log.error("处理文件出错（%s）：%s\n%s", where, exc,
+              "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return Judged("failed", kind, issues=[issue("E_INTERNAL", f"处理时出现 {type(exc).__name__}")])
+
+
+class Judge:
+    """Judges arrivals for one working folder. `ledger` (optional) gives the history rules and duplicates;
+    `read` parses workbook bytes (the child-process reader in intake)."""
+
+    def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook):
+        self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
+
+    def file(self, file: Incoming, kind: str, owner: Unit | None, clerk_folder: bool) -> Judged:
+        try:
+            if file.data is None:
+                limit = self.cfg.limits.max_email_mb if kind == EMAIL else self.cfg.limits.max_file_mb
+                return Judged("rejected", kind, owner.name if owner else None, issues=[issue(
+                    "E_UNREADABLE", f"文件大小 {file.size / 1024 / 1024:.1f} MB，超过上限 {limit:g} MB")])
+            if kind == EMAIL:
+                return self.email(file, owner, clerk_folder)
+            return self.single(file, kind, owner, None)
+        except Exception as exc:  # the boundary: one file never stops the others
+            return failed(kind, file.name, exc)
+
+    def single(self, file: Incoming, kind: str, owner: Unit | None, owner_says: str | None) -> Judged:
+        if kind == WORKBOOK:
+            return self.workbook(file, owner, owner_says)
+        unit = owner.name if owner else None
+        if kind == REFUSED_SPREADSHEET:
+            suffix = Path(file.name).suffix.lower() or "（无扩展名）"
+            return Judged("rejected", kind, unit, issues=[issue("E_FORMAT", f"{suffix} 格式的表格系统无法读取")])
+        return Judged("material", MATERIAL, unit)
+
+    def workbook(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
+        """A duplicate of an accepted submission of the same unit, or validated (with the unit's history)."""
+        if self.ledger is not None:
+            matches = [a for a in self.ledger.accepted_with_hash(file.sha256)
+                       if a.kind == WORKBOOK and (owner is None or a.unit == owner.name)]
+            if matches:
+                d = matches[0]
+                return Judged("duplicate", WORKBOOK, d.unit, (d.year, d.month_from, d.month_to), duplicate=d)
+        assert file.data is not None
+        v = validate_bytes(file.data, self.cfg, self.now, owner, owner_says, read=self.read)
+        self.add_history(v)
+        return Judged("accepted" if v.ok else "rejected", WORKBOOK, v.unit, (v.year, v.month_from, v.month_to),
+                      validation=v)
+
+    def add_history(self, v: Validation) -> None:
+        """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""
+        if self.ledger is None or not v.ok or v.month is None or v.located is None or not v.unit:
+            return
+        earlier = [a for a in self.ledger.current(unit=v.unit) if Month(a.year, a.month_to) < v.month]  # type: ignore[arg-type]
+        if not earlier:
+            return
+        values = self.ledger.values_for([a.id for a in earlier])
+        series = [(Month(a.year, a.month_to), values[a.id]) for a in earlier]  # type: ignore[arg-type]
+        v.issues += list(history_rules(v.located, v.month, v.counts, series))
+
+    def email(self, file: Incoming, folder_unit: Unit | None, clerk_folder: bool) -> Judged:
+        """A saved e-mail. Its identity and time cannot be forged from inside a unit's folder: there it belongs
+        to the folder's unit (a From: of another unit is E_UNIT_MISMATCH) and it arrived when it reached the
+        folder; the headers' times are recorded, not trusted. Only e-mails the clerk saves into the inbox root
+        take the bureau server's Received: stamp — never later than the file's own arrival."""
+        from . import mail as mail_mod
+
+        cfg = self.cfg
+        try:
+            mail = mail_mod.parse(file.data or b"", self.now, cfg.limits.max_email_mb, cfg.limits.max_attachments)
+        except mail_mod.MailProblem as problem:
+            unit = folder_unit.name if folder_unit else None
+            return Judged("rejected", EMAIL, unit, issues=[issue("E_UNREADABLE", str(problem))])
+        headers = {"from": mail.sender, "header_time": mail.received_at.isoformat() if mail.received_at else None,
+                   "header_rule": mail.rule}
+        sender_unit = cfg.unit_by_email(mail.sender) if mail.sender else None
+        issues: list[Issue] = []
+        if folder_unit is not None:
+            owner, owner_says = folder_unit, None
+            if sender_unit is not None and sender_unit != folder_unit:
+                issues.append(issue("E_UNIT_MISMATCH", f"邮件发件人 {mail.sender} 属于“{sender_unit.name}”，"
+                                    f"却放在“{folder_unit.name}”的文件夹中"))
+        else:
+            owner = sender_unit
+            owner_says = f"发件邮箱 {mail.sender} 属于“{sender_unit.name}”" if sender_unit else None
+        if clerk_folder and mail.received_at is not None and file.rule != "clerk":
+            stamp = mail.received_at.astimezone(cfg.bureau.tz)
+            if stamp < file.received_at:  # never later than it reached us
+                file = file.at(stamp, mail.rule or "email_received")
+        parts: list[tuple[Incoming, Judged]] = []
+        seen: dict[str, int] = {}
+        for att in mail.attachments:
+            part = Incoming.of_bytes(att.filename, att.data, f"{file.source_path}#{att.index}", file.received_at,
+                                     file.rule, file.stamp)
+            kind = kind_of(Path(att.filename or "附件"))
+            kind = MATERIAL if kind == EMAIL else kind  # a nested .eml is kept as material, not opened
+            if part.sha256 in seen:  # the same file attached twice is one submission
+                judged = Judged("duplicate", kind, owner.name if owner else None, duplicate_part=seen[part.sha256])
+            else:
+                try:
+                    judged = self.single(part, kind if kind != "ignored" else MATERIAL, owner, owner_says)
+                except Exception as exc:
+                    judged = failed(kind, f"{file.name}#{att.filename}", exc)
+                seen[part.sha256] = len(parts)
+            if issues and judged.outcome in ("accepted", "material"):
+                judged = Judged("rejected", judged.kind, judged.unit, judged.period, judged.validation,
+                                issues=[*judged.issues, *issues])
+            parts.append((part, judged))
+        units = {j.unit for _p, j in parts if j.kind == WORKBOOK and j.unit}
+        unit = owner.name if owner else (units.pop() if len(units) == 1 else None)
+        earlier = self.ledger.emails_with_hash(file.sha256) if self.ledger is not None else []
+        outcome = "duplicate" if earlier else ("rejected" if issues else "email")
+        note = "" if mail.workbooks else "邮件中没有附件2表格"
+        return Judged(outcome, EMAIL, unit, duplicate=earlier[0] if earlier else None, issues=issues,
+                      parts=parts, note=note, retimed=file.at(file.received_at, file.rule, **headers))
+
+
+@dataclass
+class Report:
+    """What `annex2 validate` prints: one entry per file (an e-mail's attachments each have one)."""
+
+    files: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f["ok"] for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {"files": self.files}
+
+
+def entry(path: str, judged: Judged) -> dict:
+    """One file's JSON entry (spec 7)."""
+    v = judged.validation
+    if v is not None:
+        out = v.to_dict(path)
+        out["issues"] = [i.to_dict() for i in judged.issues]
+        out["ok"] = judged.outcome in ("accepted", "duplicate", "material", "email")
+    else:
+        y, f, t = judged.period
+        out = {"path": path, "ok": judged.outcome in ("accepted", "duplicate", "material", "email"),
+               "unit": judged.unit, "year": y, "month_from": f, "month_to": t,
+               "issues": [i.to_dict() for i in judged.issues], "values": {}}
+    out["outcome"] = judged.outcome
+    if judged.kind == MATERIAL and judged.outcome == "material":
+        out["material"] = True
+    return out
