@@ -17,10 +17,10 @@ def materials():
     系统按文件内容判断类型，按文件名或正文开头判断月份，并出具回执。
 
     \b
-    示例（Example）：
-        annex2 materials status --month 2023-05
-        annex2 materials set-kind 42 stamped
-        annex2 materials pack --month 2023-05
+    示例：
+        annex2 materials status --month 2023-05     # 5月各单位材料报送情况
+        annex2 materials set-kind 42 stamped        # 把 42 号文件改为盖章版
+        annex2 materials pack --month 2023-05       # 生成5月材料汇编
     """
 
 
@@ -37,9 +37,9 @@ def status_cmd(ctx, month: Month | None, as_of: str | None, as_json: bool):
     同一版本后报的文件替换先报的（原件都保留），是否按时仍以首次报齐为准。
 
     \b
-    示例（Example）：
-        annex2 materials status --month 2023-05
-        annex2 materials status --month 2023-05 --as-of 2023-05-20 --json
+    示例：
+        annex2 materials status --month 2023-05      # 5月材料报送情况（表格）
+        annex2 materials status --month 2023-05 --as-of 2023-05-20 --json   # 截至5月20日，输出 JSON
     """
     from .materials_state import STATE_LABELS, materials_status
     from .textable import render
@@ -76,9 +76,9 @@ def set_kind_cmd(ctx, file_id: int, kind: str):
     命名为“工作情况.pdf”，系统按有文字层判为电子版，经办人核实后可改为盖章版。
 
     \b
-    示例（Example）：
-        annex2 materials set-kind 42 stamped
-        annex2 materials set-kind 43 electronic
+    示例：
+        annex2 materials set-kind 42 stamped       # 42 号文件改为盖章版
+        annex2 materials set-kind 43 electronic    # 43 号文件改为电子版
     """
     from .materials_state import KIND_LABELS, NotAMaterial, set_kind
 
@@ -101,8 +101,8 @@ def pack_cmd(ctx, month: Month, as_of: str | None):
     封面列出各单位报送了什么、何时报送、谁还缺，后面按单位顺序合并全部盖章版（PDF 和图片），便于打印或转发。
 
     \b
-    示例（Example）：
-        annex2 materials pack --month 2023-05
+    示例：
+        annex2 materials pack --month 2023-05      # 生成5月材料文件夹和材料汇编
     """
     from .materials_pack import NoCjkFont, write_month_materials
 
