@@ -91,7 +91,7 @@ _FILE_SQL = """
     SELECT a.id, a.original_name, COALESCE(m.clerk_kind, m.kind), m.kind, a.received_utc, a.received_rule,
            m.detected_type, m.pages, m.month_rule, a.archived_path, a.unit, a.year, a.month_to
     FROM arrivals a JOIN material_files m ON m.arrival_id = a.id
-    WHERE a.kind = 'material' AND a.outcome = 'material' {where}
+    WHERE a.kind = 'material' AND a.outcome = 'material' AND a.id NOT IN (SELECT arrival_id FROM voided) {where}
     ORDER BY a.received_utc, a.id"""
 
 
