@@ -11,6 +11,7 @@ from .cli_support import (MOMENT, MONTH, config_or_defaults, echo_json, internal
                           month_and_moment, now_in, open_ledger, print_file_result, print_report_entry,
                           print_unseen_files, run_ingest)
 from .files import WORKBOOK, kind_of
+from .cli_tasks import tasks as tasks_group, write_task_form_command
 from .ingest import folder_unit_of
 from .months import Month
 
@@ -73,17 +74,22 @@ def init(directory: Path, force: bool):
               help="写到哪个文件（默认：当前文件夹中的 附件2[_单位][_YYYY年M月].xlsx）。")
 @click.option("--unit", default=None, metavar="UNIT", help="预先填好“填报单位”（config.toml 中的单位名称或别名）。")
 @click.option("--month", type=MONTH, default=None, help="预先填好统计期间“1月至M月”（月份如 2023-05、2023年5月）。")
+@click.option("--tasks", "task_form", is_flag=True,
+              help="改为生成该单位该月的重点任务推进情况表（附件1，需 --unit 和 --month）。")
 @click.pass_context
-def template(ctx, output: Path | None, unit: str | None, month: Month | None):
+def template(ctx, output: Path | None, unit: str | None, month: Month | None, task_form: bool):
     """生成空白的附件2模板，或预先填好“填报单位”和统计期间的模板。
 
     \b
     示例：
         annex2 template -o 附件2.xlsx                      # 空白模板
-        annex2 template --unit 执法大队 --month 2023-05
+        annex2 template --unit 执法大队 --month 2023-05           # 预填单位和期间
+        annex2 template --tasks --unit 执法大队 --month 2023-05   # 重点任务推进情况表
     """
     from .template import Header, default_filename, write_template
 
+    if task_form:
+        return write_task_form_command(ctx, output, unit, month)
     cfg = config_or_defaults(ctx)
     unit_name = None
     if unit:
@@ -448,6 +454,7 @@ from .cli_history import history, void  # noqa: E402  (commands in their own mod
 
 cli.add_command(history)
 cli.add_command(void)
+cli.add_command(tasks_group)
 from .cli_materials import materials  # noqa: E402
 cli.add_command(materials)
 

@@ -62,6 +62,7 @@ class Deadline:
 class Escalation:
     strikes: int = 2
     overdue_days: int = 7
+    count_tasks: bool = True  # a month with a lagging or overdue Annex 1 task is a strike (spec 12)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,30 @@ class Smtp:
 
 
 @dataclass(frozen=True)
+class Tasks:
+    """Annex 1 key tasks (spec 11): the list's year, where the clerk keeps the list, and when the monthly
+    progress form is due (with the materials, day 16 by default)."""
+
+    year: int | None = None  # None: the reporting year ([reporting] start)
+    file: str = "templates/annex1_tasks.xlsx"
+    day: int = 16
+    month_offset: int = 0
+    inclusive: bool = True
+    grace_days: int = 0
+    ending_days: int = 30  # a window ending within this many days is marked as ending soon
+    names: tuple[tuple[str, str], ...] = ()  # [tasks.names]: a spelling in the task list -> a configured unit
+
+    def unit_for(self, text: str) -> str | None:
+        """The configured unit name [tasks.names] gives for a spelling in the task list, or None."""
+        key = name_key(text)
+        return next((unit for spelling, unit in self.names if name_key(spelling) == key), None)
+
+    @property
+    def deadline(self) -> Deadline:
+        return Deadline(self.day, self.month_offset, self.inclusive, self.grace_days)
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     bureau: Bureau
@@ -120,6 +145,16 @@ class Config:
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
     materials: Deadline = Deadline(day=16)  # [materials]: when the monthly work materials are due (spec 9)
+    tasks: Tasks = Tasks()
+
+    @property
+    def task_year(self) -> int:
+        """The year of the Annex 1 task list: [tasks] year, else the reporting year (never today's)."""
+        return self.tasks.year or self.start.year
+
+    @property
+    def task_list_path(self) -> Path:
+        return self.root / self.tasks.file
 
     @property
     def inbox(self) -> Path:
@@ -211,12 +246,17 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "materials": {"day": ((int,), 16), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
                   "grace_days": ((int,), 0)},
 }
+_SCHEMA["escalation"]["count_tasks"] = ((bool,), True)
+_SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
+                    "month_offset": ((int,), 0), "inclusive": ((bool,), True), "grace_days": ((int,), 0),
+                    "ending_days": ((int,), 30), "names": ((dict,), {})}
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
     "from": ((str,), None), "until": ((str,), None), "materials": ((bool,), True),
 }
 _TYPE_NAMES = {str: "文本", int: "整数", float: "数字", bool: "true/false", list: "列表"}
+_TYPE_NAMES[dict] = "表"
 
 
 class _Lines:
@@ -285,7 +325,7 @@ def load(path: Path) -> Config:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError(path, [
             f"{path}:{line}: config.toml 不是 UTF-8 编码（多半是用记事本另存为了 ANSI/GBK），中文会读成乱码。"
-            "请用记事本打开，点“文件 → 另存为”，“编码”选 UTF-8 后保存。"
+            "请用 UTF-8 编码保存 config.toml：用记事本打开，点“文件 → 另存为”，“编码”选 UTF-8 后保存。"
         ]) from None
     return parse(text, path)
 
@@ -395,6 +435,21 @@ class _Builder:
                               vals.get("materials", True)))
         return tuple(units)
 
+    def check_tasks(self, t: dict[str, Any], units: tuple[Unit, ...]) -> None:
+        if t.get("year") is not None and not 2000 <= t["year"] <= 2100:
+            self.problem(self.lines.of("tasks", "year"), f"[tasks] year 应为四位年份，实际是 {t['year']}")
+        if "day" in t and not 1 <= t["day"] <= 31:
+            self.problem(self.lines.of("tasks", "day"), f"[tasks] day 应在 1–31 之间，实际是 {t['day']}")
+        for key in ("month_offset", "grace_days", "ending_days"):
+            if key in t and t[key] < 0:
+                self.problem(self.lines.of("tasks", key), f"[tasks] {key} 不能为负数")
+        known = {u.name for u in units}
+        for spelling, unit in t.get("names", {}).items():
+            line = self.lines.of("tasks.names", spelling)
+            if not isinstance(unit, str) or unit not in known:
+                self.problem(line, f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（name），实际是 {unit!r}")
+        t["names"] = tuple((k, v) for k, v in t.get("names", {}).items())
+
     def build(self, data: dict) -> Config:
         for key in data:
             if key not in _SCHEMA and key != "units":
@@ -418,6 +473,7 @@ class _Builder:
                          ("escalation", "overdue_days"), ("materials", "grace_days"), ("materials", "month_offset")):
             if key in s[sec] and s[sec][key] < 0:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
+        self.check_tasks(s["tasks"], units)
         if self.problems:
             raise ConfigError(self.path, self.problems)
         root = self.path.resolve().parent
@@ -434,6 +490,7 @@ class _Builder:
             paths={k: (root / v) for k, v in s["paths"].items()},
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
             materials=Deadline(**s["materials"]),
+            tasks=Tasks(**s["tasks"]),
         )
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 from .collect import (Candidate, arrival_time, folder_unit_of, in_clerk_folder, in_inbox,  # noqa: F401
                       scan_inbox, text_of_path)
 from .config import Config, Unit
+from .corrections import receipt_context
 from .durable import abandoned_temp, fsync_dir, write_atomic
 from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
 from .issues import Issue, issue
@@ -390,7 +391,8 @@ class Ingester:
         text = receipt_text(self.cfg, original_name=a.original_name, received_at=a.received_at,
                             received_rule=a.received_rule, unit=a.unit, year=a.year, month_from=a.month_from,
                             month_to=a.month_to, outcome=a.outcome, issues=self.ledger.issues_of(a.id),
-                            duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments)
+                            duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments,
+                            **(receipt_context(self.cfg, self.ledger, a.id) if a.kind == WORKBOOK else {}))
         write_atomic(receipt, text.encode("utf-8-sig"))
 
     def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> str | None:

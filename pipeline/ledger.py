@@ -145,6 +145,29 @@ REBUILDS = frozenset({2})
 
 _NOT_VOIDED = "id NOT IN (SELECT arrival_id FROM voided)"
 
+# Annex 1 key tasks (spec 11): each accepted progress form's rows (an arrivals row of kind 'task_form'
+# holds its unit, year and month_to), and the clerk's 销号 of a (task, unit).
+MIGRATIONS.append((6, """
+    CREATE TABLE task_reports (
+        arrival_id INTEGER NOT NULL REFERENCES arrivals(id),
+        task_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('unstarted', 'in_progress', 'completed')),
+        progress TEXT NOT NULL DEFAULT '',
+        evidence TEXT NOT NULL DEFAULT '',
+        cell TEXT,
+        PRIMARY KEY (arrival_id, task_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE task_closes (
+        id INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        at_utc TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        command TEXT NOT NULL
+    );
+    CREATE INDEX task_closes_task ON task_closes (task_id, unit, at_utc);
+    """))
+
 
 class LedgerError(Exception):
     "The ledger database cannot be opened or is from a newer version of annex2"

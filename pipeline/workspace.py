@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import config as config_mod
 from . import form
+from .tasks_list import write_task_list
 from .template import Header, write_template
 
 RECEIPTS_DIR = "回执"
@@ -53,6 +54,8 @@ def init(root: Path, force: bool = False, config_text: str | None = None) -> Lay
     created += ensure_folders(cfg)
     write_template(cfg.template, cfg.bureau.short_name, Header())
     created.append(cfg.template)
+    if not cfg.task_list_path.exists():  # the clerk's own list: never overwritten, even with --force
+        created.append(write_task_list(cfg.task_list_path))
     return Layout(root, tuple(created))
 
 

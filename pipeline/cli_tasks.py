@@ -1,0 +1,169 @@
+"""`annex2 tasks …` and `annex2 template --tasks`: the Annex 1 key tasks at the command line (spec 11, 12).
+Parses options, calls the library, prints. A task list that cannot be used exits 2 naming its rows and cells."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger
+from .months import Month
+
+
+def _task_list(ctx: click.Context, cfg):
+    from .tasks_list import TaskListError, read_task_list
+
+    try:
+        return read_task_list(cfg)
+    except TaskListError as exc:
+        click.echo("重点任务清单有误，请改正后再运行：", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        ctx.exit(2)
+
+
+def _unit(cfg, text: str, option: str = "--unit") -> str:
+    found = cfg.unit_named(text)
+    if found is None:
+        raise click.BadParameter(f"“{text}” 不是 config.toml 中的单位或别名", param_hint=option)
+    return found.name
+
+
+@click.group("tasks")
+def tasks():
+    """附件1 重点任务（责任措施清单）：清单、各单位每月推进状态、销号。
+
+    清单是工作目录中的 templates/annex1_tasks.xlsx（可用 Excel/WPS 修改），每次运行都重新读取。
+    各单位每月用“重点任务推进情况表”报送进展（annex2 template --tasks 生成），与月度工作材料同时截止。
+
+    \b
+    示例：
+        annex2 tasks list
+        annex2 tasks status --month 2023-06
+        annex2 tasks close T01 --unit 运输中心 --note "隐患清零已完成，见6月台账"
+    """
+
+
+@tasks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（规格 §12 的格式）。")
+@click.pass_context
+def list_tasks(ctx, as_json: bool):
+    """列出清单中的每项任务：完成时限及其起止月份、牵头单位和落实单位。
+
+    完成时限无法识别、或责任单位不在 config.toml 的单位和别名中时，逐条指出行号和单元格，退出状态 2。
+
+    \b
+    示例：
+        annex2 tasks list
+        annex2 tasks list --json > 任务清单.json
+    """
+    from .textable import render
+
+    cfg = load_config(ctx)
+    tl = _task_list(ctx, cfg)
+    if as_json:
+        click.echo(json.dumps({"year": tl.year, "tasks": [t.to_dict() for t in tl.tasks]}, ensure_ascii=False, indent=2))
+        return
+    rows = [[t.id, t.name, t.window.text or "（空白）", f"{t.window.first.month}–{t.window.last.month}月",
+             "、".join(t.lead) or "—", "、".join(t.units) or "—"] for t in tl.tasks]
+    click.echo(f"{tl.year}年 重点任务清单（{tl.source}，{len(tl.tasks)} 项）")
+    click.echo(render(["编号", "任务名称", "完成时限", "起止", "牵头", "落实"], rows))
+
+
+@tasks.command("status")
+@click.option("--month", type=MONTH, default=None, help="月份 YYYY-MM（默认：当前月份）。")
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help="按此时刻的台账判断，只计此前收到的表（默认：现在）。")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（规格 §12 的格式）。")
+@click.pass_context
+def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
+    """各单位每项重点任务在该月的状态：正常推进、滞后、逾期、已完成、已销号、未开始（未到期：截止前尚未报送）。
+
+    \b
+    示例：
+        annex2 tasks status --month 2023-06
+        annex2 tasks status --month 2023-06 --as-of 2023-06-30 --json
+    """
+    from .task_state import STATE_LABELS, tasks_status
+    from .textable import render
+
+    cfg = load_config(ctx)
+    month, when = month_and_moment(cfg, month, as_of)
+    tl = _task_list(ctx, cfg)
+    with open_ledger(cfg, "tasks status") as ledger:
+        board = tasks_status(cfg, ledger, tl, month, when)
+    if as_json:
+        click.echo(json.dumps(board.to_dict(), ensure_ascii=False, indent=2))
+        return
+    tz = cfg.bureau.tz
+    click.echo(f"{month.label} 重点任务推进情况（推进情况表截止 {board.due.last_day:%Y-%m-%d}，"
+               f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
+    rows = []
+    for c in board.cells.values():
+        latest = f"{c.latest.month.month}月 {c.latest.status_label}" if c.latest else ""
+        rows.append([c.task.id, c.task.name, c.unit + ("（牵头）" if c.role == "lead" else ""),
+                     c.task.window.text or "（空白）", STATE_LABELS[c.state], latest])
+    click.echo(render(["编号", "任务名称", "单位", "完成时限", "状态", "最近一次报送"], rows))
+    click.echo("；".join(f"{u}：{board.summary_text(u)}" for u in board.units))
+
+
+@tasks.command("close")
+@click.argument("task_id")
+@click.option("--unit", required=True, help="销号的责任单位（名称或别名）。")
+@click.option("--note", default="", help="说明（例如核实的依据）。")
+@click.pass_context
+def close(ctx, task_id: str, unit: str, note: str):
+    """销号：确认某单位的一项任务已完成（记入台账的事件日志，此后该单位该任务的状态为“已销号”）。
+
+    \b
+    示例：
+        annex2 tasks close T01 --unit 运输中心 --note "经核实已完成隐患清零"
+    """
+    from .task_state import CloseRefused, close_task
+
+    cfg = load_config(ctx)
+    name = _unit(cfg, unit)
+    tl = _task_list(ctx, cfg)
+    with open_ledger(cfg, "tasks close") as ledger:
+        try:
+            close_task(ledger, tl, task_id, name, note, now_in(cfg))
+        except CloseRefused as exc:
+            raise click.BadParameter(str(exc), param_hint="TASK_ID / --unit") from None
+    click.echo(f"已销号：{task_id.strip().upper()} {name}")
+
+
+@tasks.command("init")
+@click.option("--force", is_flag=True, help="覆盖已有的清单（清单中的修改会丢失）。")
+@click.pass_context
+def init_list(ctx, force: bool):
+    """按附件1原文写出重点任务清单（[tasks] file，默认 templates/annex1_tasks.xlsx），用于 annex2 init 之前建立的工作目录。
+
+    \b
+    示例：
+        annex2 tasks init
+    """
+    from .tasks_list import write_task_list
+
+    cfg = load_config(ctx)
+    path = cfg.task_list_path
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} 已存在，未做任何改动。如确需按原文重写，请加 --force。")
+    click.echo(str(write_task_list(path)))
+
+
+def write_task_form_command(ctx: click.Context, output: Path | None, unit: str | None, month: Month | None) -> None:
+    """`annex2 template --tasks --unit U --month M`: the unit's progress form for the month."""
+    from .task_form import default_filename, write_task_form
+    from .task_state import task_deadline
+
+    if not unit or month is None:
+        raise click.UsageError("生成重点任务推进情况表需要 --unit 和 --month，例如：annex2 template --tasks --unit 运输中心 --month 2023-06")
+    cfg = load_config(ctx)
+    name = _unit(cfg, unit)
+    tl = _task_list(ctx, cfg)
+    output = output or Path(default_filename(name, month))
+    write_task_form(output, cfg, tl, name, month, task_deadline(cfg, month).last_day)
+    active = tl.active(name, month)
+    click.echo(str(output))
+    click.echo(f"{name} {month.label}：{len(active)} 项任务" + (f"（{'、'.join(t.id for t in active)}）" if active else ""),
+               err=True)
