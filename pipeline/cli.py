@@ -75,7 +75,7 @@ def init(directory: Path, force: bool):
 @click.option("--unit", default=None, metavar="UNIT", help="预先填好“填报单位”（config.toml 中的单位名称或别名）。")
 @click.option("--month", type=MONTH, default=None, help="预先填好统计期间“1月至M月”（月份如 2023-05、2023年5月）。")
 @click.option("--tasks", "task_form", is_flag=True,
-              help="改为生成该单位该月的重点任务推进情况表（附件1，需 --unit 和 --month）。")
+              help="改为生成该单位该月的重点任务推进情况表（附件1），须同时给出单位和月份。")
 @click.pass_context
 def template(ctx, output: Path | None, unit: str | None, month: Month | None, task_form: bool):
     """生成空白的附件2模板，或预先填好“填报单位”和统计期间的模板。
@@ -146,9 +146,11 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
             entries = [f for f in report.files if f["path"] == str(path) and not f["ok"] and f.get("values") is not None]
             if not entries or kind_of(path) != WORKBOOK:
                 continue
-            full = validate_bytes(path.read_bytes(), cfg, now, folder_unit_of(cfg, path))
+            data = path.read_bytes()
+            full = validate_bytes(data, cfg, now, folder_unit_of(cfg, path))
             if full.workbook is not None:
-                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name)
+                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name,
+                                   source=data, now=now)
                 click.echo(f"标注副本：{out}", err=True)
     rejected = not report.ok
     ctx.exit(1 if rejected else 0)

@@ -39,8 +39,8 @@ def tasks():
 
     \b
     示例：
-        annex2 tasks list
-        annex2 tasks status --month 2023-06
+        annex2 tasks list                     # 列出全部任务
+        annex2 tasks status --month 2023-06   # 6月各单位任务进度
         annex2 tasks close T01 --unit 运输中心 --note "隐患清零已完成，见6月台账"
     """
 
@@ -55,8 +55,8 @@ def list_tasks(ctx, as_json: bool):
 
     \b
     示例：
-        annex2 tasks list
-        annex2 tasks list --json > 任务清单.json
+        annex2 tasks list                     # 列出全部任务
+        annex2 tasks list --json > 任务清单.json   # 给脚本用
     """
     from .textable import render
 
@@ -81,8 +81,8 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 
     \b
     示例：
-        annex2 tasks status --month 2023-06
-        annex2 tasks status --month 2023-06 --as-of 2023-06-30 --json
+        annex2 tasks status --month 2023-06   # 6月各单位任务进度
+        annex2 tasks status --month 2023-06 --as-of 2023-06-30 --json   # 按 6月30日 的情况
     """
     from .task_state import STATE_LABELS, tasks_status
     from .textable import render
@@ -140,7 +140,7 @@ def init_list(ctx, force: bool):
 
     \b
     示例：
-        annex2 tasks init
+        annex2 tasks init                     # 补写任务清单
     """
     from .tasks_list import write_task_list
 

@@ -132,6 +132,15 @@ class Tasks:
 
 
 @dataclass(frozen=True)
+class Notices:
+    """How the bureau's documents are numbered and what they cite (GB/T 9704 发文字号: 岳云交安〔2023〕3号)."""
+
+    doc_prefix: str = "岳云交安"
+    basis_number: str = "岳云交发〔2023〕15号"
+    basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     bureau: Bureau
@@ -146,6 +155,7 @@ class Config:
     smtp: Smtp | None = None
     materials: Deadline = Deadline(day=16)  # [materials]: when the monthly work materials are due (spec 9)
     tasks: Tasks = Tasks()
+    notices: Notices = field(default_factory=Notices)
 
     @property
     def task_year(self) -> int:
@@ -243,8 +253,13 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
+<<<<<<< HEAD
     "materials": {"day": ((int,), 16), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
                   "grace_days": ((int,), 0)},
+=======
+    "notices": {"doc_prefix": ((str,), Notices.doc_prefix), "basis_number": ((str,), Notices.basis_number),
+                "basis_title": ((str,), Notices.basis_title)},
+>>>>>>> main
 }
 _SCHEMA["escalation"]["count_tasks"] = ((bool,), True)
 _SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
@@ -443,11 +458,12 @@ class _Builder:
         for key in ("month_offset", "grace_days", "ending_days"):
             if key in t and t[key] < 0:
                 self.problem(self.lines.of("tasks", key), f"[tasks] {key} 不能为负数")
-        known = {u.name for u in units}
+        # A spelling whose unit is not (or no longer) configured is not a config error: it only matters to the
+        # task list, which names the row whose 责任单位 cannot be resolved (`annex2 tasks list`).
         for spelling, unit in t.get("names", {}).items():
-            line = self.lines.of("tasks.names", spelling)
-            if not isinstance(unit, str) or unit not in known:
-                self.problem(line, f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（name），实际是 {unit!r}")
+            if not isinstance(unit, str):
+                self.problem(self.lines.of("tasks.names", spelling),
+                             f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（文本），实际是 {unit!r}")
         t["names"] = tuple((k, v) for k, v in t.get("names", {}).items())
 
     def build(self, data: dict) -> Config:
@@ -491,6 +507,7 @@ class _Builder:
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
             materials=Deadline(**s["materials"]),
             tasks=Tasks(**s["tasks"]),
+            notices=Notices(**s["notices"]),
         )
 
 

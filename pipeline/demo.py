@@ -4,13 +4,16 @@ unit overdue, one file rejected and then corrected — then May is merged as of 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from . import config as config_mod
+from . import docprops
 from . import form
 from .clock import parse_moment
 from .ingest import BatchResult, Candidate, Ingester
@@ -117,13 +120,33 @@ class Demo:
             f"5月报送情况：{m.status.summary}",
             "",
             "先打开：",
-            f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是谁按时报送）",
+            f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是月度趋势，其后是谁按时报送）",
             f"  2. 通报        {rel(m.notices_dir / f'通报_2023年5月报送情况.docx')}",
             f"  3. 退回的回执  {rel(receipts[0].parent.parent / '交通质量和安全监督站' / RECEIPTS_DIR)}（红色标注的副本）",
             f"其他：台账总表 {rel(m.master.path)}；通知文书 {rel(m.notices_dir)}；原件存档 {rel(self.root / 'archive')}",
             "",
             f"试试：cd {rel(self.root)} && annex2 status --month 2023-05 --as-of 2023-05-31",
         ])
+
+
+class _Arrived:
+    """A file's stat() as the story has it: it reached the inbox at its scripted moment (the inode change time
+    ingest reads as the arrival), everything else as on disk. The archive, receipts and ledger then carry
+    the story's dates, not the day the demo was run."""
+
+    def __init__(self, real: os.stat_result, moment: datetime):
+        self._real = real
+        self.st_ctime_ns = self.st_birthtime_ns = int(round(moment.timestamp() * 1e9))
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+
+def _saved_at(path: Path, moment: datetime) -> None:
+    """Stamp a sample workbook as saved by its unit at `moment`: its document properties and its mtime."""
+    if path.suffix == ".xlsx":
+        docprops.stamp(path, moment)
+    os.utime(path, (moment.timestamp(), moment.timestamp()))
 
 
 def run_demo(root: Path) -> Demo:
@@ -135,12 +158,18 @@ def run_demo(root: Path) -> Demo:
     cfg = config_mod.load(root / config_mod.CONFIG_NAME)
     tz = cfg.bureau.tz
     as_of = parse_moment(AS_OF, tz)
-    candidates = []
+    scripted = []
     for n, (unit, month, received, style) in enumerate(SCENARIO):
+        moment = parse_moment(received, tz)
         path = _write(cfg, unit, month, style, n)
+        _saved_at(path, moment - timedelta(minutes=7))  # the unit saved it a few minutes before sending
         owner = next(u for u in cfg.units if u.name == unit)
-        candidates.append(Candidate(path, "inbox", owner, parse_moment(received, tz), RULE, settled=True))
+        scripted.append((moment, Candidate(path, "inbox", owner, moment, RULE, settled=True)))
+    ingested = BatchResult()
     with Ledger(cfg.ledger, "demo") as ledger:
-        ingested = Ingester(cfg, ledger, lambda: as_of).run(candidates)
+        # one file at a time, each at its own moment: validated, recorded and archived as of then
+        for moment, cand in sorted(scripted, key=lambda t: t[0]):
+            arrived = lambda p, m=moment: _Arrived(os.stat(p), m)
+            ingested.files += Ingester(cfg, ledger, lambda m=moment: m, stat=arrived).run([cand]).files
         merged = merge(cfg, ledger, Month(2023, 5), as_of, as_of)
     return Demo(root.resolve(), ingested, merged)

@@ -398,13 +398,14 @@ class Ingester:
     def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> str | None:
         markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")
         try:
+            source = (self.cfg.root / a.archived_path).read_bytes()
             if validation is None or validation.workbook is None:  # resuming: the workbook is in the archive
-                validation = validate_bytes((self.cfg.root / a.archived_path).read_bytes(), self.cfg, self.clock(),
-                                            self.cfg.unit_named(a.folder_unit), read=self.read)
+                validation = validate_bytes(source, self.cfg, self.clock(), self.cfg.unit_named(a.folder_unit),
+                                            read=self.read)
             if validation.workbook is None:
                 return None
-            tmp = markup.with_name(".tmp-" + markup.name)
-            write_markup(tmp, validation.workbook, validation.issues, a.original_name)
+            tmp = markup.with_name(f".tmp-{os.getpid()}-" + markup.name)
+            write_markup(tmp, validation.workbook, validation.issues, a.original_name, source=source, now=self.clock())
             os.replace(tmp, markup)
             return markup.name
         except Exception:

@@ -125,6 +125,21 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TRIGGER voided_permanent_d BEFORE DELETE ON voided
         BEGIN SELECT RAISE(ABORT, 'a void is permanent'); END;
     """),
+    (4, """
+    -- 发文字号: one running number per (year, prefix); the same document (kind, month, unit) keeps its number
+    -- when the notices are written again, so a re-run never uses up numbers.
+    CREATE TABLE doc_numbers (
+        year INTEGER NOT NULL,
+        prefix TEXT NOT NULL,
+        n INTEGER NOT NULL CHECK (n >= 1),
+        kind TEXT NOT NULL,                   -- reminder | bulletin | escalation | ...
+        month TEXT NOT NULL,                  -- the reporting month the document is about, YYYY-MM
+        unit TEXT NOT NULL DEFAULT '',        -- the addressee of a per-unit document ('' for the others)
+        issued_utc TEXT NOT NULL,
+        PRIMARY KEY (year, prefix, n),
+        UNIQUE (year, prefix, kind, month, unit)
+    );
+    """),
     (5, """
     -- Monthly work materials (spec 10): what each material file was judged to be. The arrival row holds its
     -- unit, year and month (month_from = month_to) and outcome ('material' or 'rejected').

@@ -1,18 +1,308 @@
-"""The marked-up copy of a rejected workbook: 错误说明 first, then the sheets with each offending cell red."""
+"""The marked-up copy of a rejected workbook, in the shape the unit knows: 错误说明 first (the problems in
+Chinese, the codes after), then the form with each offending cell red (a warning amber) and the message as a
+comment.
+
+- An .xlsx (or .xlsm) whose original bytes are given: the unit's own workbook, opened by openpyxl with the XML
+  defences on, so its borders, merged cells and formulas stay as they were. What could reach out of the file
+  goes: external links, hyperlinks, macros, and any formula beyond plain arithmetic over cells (replaced by
+  its cached value).
+- An .xls/.ods (openpyxl cannot write them), or an .xlsx without its bytes: the unit's values on our template's
+  layout, each problem marked on the template's cell for the same sector and metric or field.
+- No form found (or unreadable): the problems, and the sheets' values as read.
+"""
 from __future__ import annotations
 
+import io
 import re
+import warnings
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
 import xlsxwriter
 
+from . import form
 from .issues import CATALOGUE, Issue
 from .reader import WorkbookData, col_index
 
+NOTES = "错误说明"
+RED, AMBER = "FFFF7C80", "FFFFE699"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _A1 = re.compile(r"^([A-Z]+)(\d+)$")
+# Functions a form's own formulas use; anything else (WEBSERVICE, HYPERLINK, INDIRECT, CALL …) is dropped.
+SAFE_FUNCTIONS = frozenset({
+    "SUM", "ROUND", "ROUNDUP", "ROUNDDOWN", "INT", "ABS", "IF", "IFERROR", "ISERROR", "ISNUMBER", "ISBLANK",
+    "N", "AND", "OR", "NOT", "AVERAGE", "MAX", "MIN", "COUNT", "COUNTA", "COUNTIF", "SUMIF", "SUMPRODUCT",
+    "VALUE", "TEXT", "LEN", "TRIM"})
 
+
+@dataclass(frozen=True)
+class Mark:
+    """Where an issue is shown in the copy: a sheet and cell of the copy, or nowhere (listed only)."""
+
+    issue: Issue
+    sheet: str | None
+    cell: str | None
+
+
+def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str,
+                 source: bytes | None = None, now: datetime | None = None) -> Path:
+    """Write the copy to `path` (.xlsx). `source`: the original file's bytes (needed to keep an .xlsx's form);
+    `now`: the moment the copy is dated (its document properties), else the clock's."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = False
+    if book is not None and book.kind == "xlsx" and source is not None:
+        try:
+            _own_workbook(path, source, issues, original_name)
+            done = True
+        except Exception:  # a workbook openpyxl cannot take apart: fall back to the template's layout
+            pass
+    if not done:
+        located = _locate(book)
+        if located is not None:
+            try:
+                _on_template(path, located, issues, original_name)
+                done = True
+            except Exception:  # whatever the form held, the unit still gets its list of problems
+                pass
+    if not done:
+        _values_only(path, book, issues, original_name)
+    if now is not None:
+        from .docprops import stamp
+
+        stamp(path, now)
+    return path
+
+
+# --- the unit's own workbook ---------------------------------------------------------------------------
+
+def _own_workbook(path: Path, source: bytes, issues: list[Issue], original_name: str) -> None:
+    import openpyxl
+
+    from .reader import check_xml_defenses
+
+    check_xml_defenses()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about every extension it does not keep
+        wb = openpyxl.load_workbook(io.BytesIO(source), keep_links=False, keep_vba=False)
+        cached = openpyxl.load_workbook(io.BytesIO(source), data_only=True, keep_links=False)
+    for ws in wb.worksheets:
+        _defuse(ws, cached[ws.title])
+    for name in list(wb.defined_names):
+        if not safe_formula("=" + str(wb.defined_names[name].attr_text)):
+            del wb.defined_names[name]
+    marks = []
+    for it in issues:
+        ws = wb[it.sheet] if it.sheet in wb.sheetnames else None
+        cell = _top_left(ws, it.cell) if ws is not None and it.cell and _A1.match(it.cell) else None
+        marks.append(Mark(it, ws.title if cell else None, cell))
+    _mark(wb, marks)
+    _notes_sheet(wb, marks, original_name, own=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb.save(path)
+
+
+def _defuse(ws, cached) -> None:
+    """Keep the form's own formulas; replace any other by its cached value; drop hyperlinks."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.hyperlink is not None:
+                cell.hyperlink = None
+            # an array formula is an object holding its text
+            if cell.data_type == "f" and not safe_formula(str(getattr(cell.value, "text", cell.value))):
+                cell.value = cached[cell.coordinate].value
+
+
+def safe_formula(text: str) -> bool:
+    """Arithmetic over cells of this workbook with the plain functions a form uses; no link outward."""
+    upper = text.upper()
+    if re.search(r"[\[|]", upper):  # another workbook ([1]Sheet!A1) or DDE (cmd|' /c …'!A1)
+        return False
+    names = set(re.findall(r"([A-Z][A-Z0-9._]*)\s*\(", upper))
+    return names <= SAFE_FUNCTIONS
+
+
+def _top_left(ws, ref: str) -> str:
+    """A merged cell's top-left cell (where its value and fill live), or the cell itself."""
+    for rng in ws.merged_cells.ranges:
+        if ref in rng:
+            return rng.start_cell.coordinate
+    return ref
+
+
+# --- our template's layout -------------------------------------------------------------------------------
+
+def _locate(book: WorkbookData | None):
+    if book is None:
+        return None
+    from .validate import choose_form
+
+    located, _problem = choose_form(book)
+    if located is None or located.missing_metrics:
+        return None
+    return located
+
+
+def _on_template(path: Path, located, issues: list[Issue], original_name: str) -> None:
+    import openpyxl
+
+    from . import template as t
+
+    period = located.period
+    fields = located.fields
+    header = t.Header(fields["unit"].text if "unit" in fields else None,
+                      _int(period.year) if period else None, _int(period.month_to) if period else None,
+                      fields["head"].text if "head" in fields else None,
+                      fields["filler"].text if "filler" in fields else None,
+                      fields["phone"].text if "phone" in fields else None)
+    blank = path.with_name(".tmp-template-" + path.name)
+    try:
+        t.write_template(blank, "", header)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(io.BytesIO(blank.read_bytes()))
+    finally:
+        blank.unlink(missing_ok=True)
+    ws = wb[t.SHEET_NAME]
+    ws["A1"] = _title_of(located)
+    if period is not None:
+        ws.cell(t.FROM_CELL[0] + 1, t.FROM_CELL[1] + 1, _int(period.month_from))
+    if "date" in fields and fields["date"].text:
+        ws.cell(t.FOOTER_ROW2 + 1, 2, fields["date"].text)
+    where: dict[str, str] = {}  # the original's cell -> the template's
+    for i, sector in enumerate(form.SECTORS):
+        row = t.FIRST_SECTOR_ROW + i
+        for m in form.COUNT_METRICS:
+            slot = located.slot(sector.key, m.key)
+            target = ws.cell(row + 1, t.METRIC_COL[m.key] + 1)
+            if slot is not None:
+                target.value = _cell_value(slot.raw)
+                where[slot.cell] = target.coordinate
+    for key, (r, c) in {"unit": (t.UNIT_ROW, 1), "head": (t.FOOTER_ROW1, 1), "filler": (t.FOOTER_ROW1, 7),
+                        "date": (t.FOOTER_ROW2, 1), "phone": (t.FOOTER_ROW2, 7)}.items():
+        if key in fields and fields[key].cell:
+            where[fields[key].cell] = ws.cell(r + 1, c + 1).coordinate
+    if period is not None and period.cell:
+        where[period.cell] = ws.cell(t.TO_CELL[0] + 1, t.TO_CELL[1] + 1).coordinate
+    marks = []
+    for it in issues:
+        cell = None
+        if it.sector and it.metric and it.sector in {s.key for s in form.ROWS}:
+            row = t.TOTAL_ROW if it.sector == form.TOTAL.key else \
+                t.FIRST_SECTOR_ROW + [s.key for s in form.SECTORS].index(it.sector)
+            cell = ws.cell(row + 1, t.METRIC_COL[it.metric] + 1).coordinate
+        elif it.sector and it.sector in {s.key for s in form.SECTORS}:
+            cell = ws.cell(t.FIRST_SECTOR_ROW + [s.key for s in form.SECTORS].index(it.sector) + 1, 1).coordinate
+        elif it.sheet == located.sheet.name and it.cell in where:
+            cell = where[it.cell]
+        marks.append(Mark(it, ws.title if cell else None, cell))
+    ws.protection.sheet = False  # the unit corrects the copy in place if it likes
+    _mark(wb, marks)
+    _notes_sheet(wb, marks, original_name, own=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb.save(path)
+
+
+def _title_of(located) -> str:
+    from .locate import as_text
+
+    for r in range(0, located.anchor[0]):
+        for value in located.sheet.rows[r]:
+            text = as_text(value).strip()
+            if "统计表" in text:
+                return text
+    return form.title("")
+
+
+def _int(value):
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _cell_value(raw):
+    if isinstance(raw, bool):
+        return str(raw).upper()
+    if isinstance(raw, (int, float)):
+        return int(raw) if isinstance(raw, float) and raw.is_integer() else raw
+    if isinstance(raw, (datetime, date, time)):
+        return raw.isoformat()
+    return None if raw in (None, "") else str(raw)
+
+
+# --- shared: marks and the notes sheet ---------------------------------------------------------------
+
+def _mark(wb, marks: list[Mark]) -> None:
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    by_cell: dict[tuple[str, str], list[Issue]] = {}
+    for m in marks:
+        if m.cell:
+            by_cell.setdefault((m.sheet, m.cell), []).append(m.issue)
+    for (sheet, ref), its in by_cell.items():
+        cell = wb[sheet][ref]
+        colour = RED if any(i.severity == "error" for i in its) else AMBER
+        cell.fill = PatternFill(fill_type="solid", fgColor=colour, bgColor=colour)
+        text = "\n".join(i.message for i in its)
+        if cell.comment is not None:
+            text = f"{cell.comment.text}\n——\n{text}"
+        comment = Comment(text, "annex2")
+        comment.width, comment.height = 360, 150
+        cell.comment = comment
+
+
+def _notes_sheet(wb, marks: list[Mark], original_name: str, own: bool) -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.worksheet.page import PageMargins
+
+    ws = wb.create_sheet(NOTES, 0)
+    for other in wb.worksheets:
+        other.sheet_view.tabSelected = False  # only the notes selected: no grouped sheets when it opens
+    ws.sheet_view.tabSelected = True
+    wb.active = 0
+    where = "后面是你单位原来的表格" if own else "后面是按附件2模板重新排版的你单位报表（原表格式无法保留）"
+    headers = ["序号", "级别", "问题", "工作表", "单元格", "说明", "代码"]
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
+    ws["A1"] = (f"文件“{original_name}”未通过校验，请按下列说明修改后重新报送。{where}："
+                "红色单元格为错误，黄色为提示，鼠标移到单元格上可看到说明。")
+    ws["A1"].font = Font(name="宋体", size=12, bold=True)
+    ws["A1"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[1].height = 48
+    thin = Side(style="thin")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for c, text in enumerate(headers, start=1):
+        cell = ws.cell(3, c, text)
+        cell.font = Font(name="宋体", bold=True)
+        cell.fill = PatternFill(fill_type="solid", fgColor="FFD9E1F2")
+        cell.border = box
+    for n, m in enumerate(marks, start=1):
+        it = m.issue
+        original = it.cell or ""
+        if m.cell and (m.cell != it.cell or m.sheet != it.sheet):
+            original = f"{m.cell}（原表 {it.cell}）" if it.cell else m.cell
+        values = [n, "错误" if it.severity == "error" else "提示", CATALOGUE[it.code][1],
+                  m.sheet or it.sheet or "", original, it.message, it.code]
+        for c, value in enumerate(values, start=1):
+            cell = ws.cell(3 + n, c, value)
+            cell.font = Font(name="宋体")
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.border = box
+    for letter, w in zip("ABCDEFG", (6, 6, 20, 12, 16, 70, 20)):
+        ws.column_dimensions[letter].width = w
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "3:3"
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+
+
+# --- nothing to lay out: the values as read ------------------------------------------------------------
 
 def _sheet_name(name: str, taken: set[str]) -> str:
     base = _BAD_SHEET_CHARS.sub("_", name).strip("'")[:31] or "Sheet"
@@ -24,36 +314,31 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return out
 
 
-def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str) -> Path:
+def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str) -> None:
     """Values only (never a formula, never a link): the copy must be as safe to open as it is to read."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     try:
-        wrap = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体"})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体", "border": 1})
         head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "font_name": "宋体"})
         red = wb.add_format({"bg_color": "#FF7C80", "border": 2, "border_color": "#C00000", "font_name": "宋体"})
         amber = wb.add_format({"bg_color": "#FFE699", "border": 2, "border_color": "#BF8F00", "font_name": "宋体"})
         plain = wb.add_format({"font_name": "宋体"})
-        taken: set[str] = {"错误说明"}
-        notes = wb.add_worksheet("错误说明")
+        taken: set[str] = {NOTES.lower()}
+        notes = wb.add_worksheet(NOTES)
         intro = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体", "font_size": 12, "bold": True})
         notes.merge_range(0, 0, 0, 6, f"文件“{original_name}”未通过校验，请按下列说明修改后重新报送。"
                                       "后面的工作表是原表的内容：红色单元格为错误，黄色为提示，鼠标移到单元格上可看到说明。", intro)
-        notes.set_row(0, 36)
-        for c, text in enumerate(("序号", "级别", "代码", "问题", "工作表", "单元格", "说明")):
+        notes.set_row(0, 48)
+        for c, text in enumerate(("序号", "级别", "问题", "工作表", "单元格", "说明", "代码")):
             notes.write_string(2, c, text, head)
         for i, it in enumerate(issues, start=1):
-            row = (str(i), "错误" if it.severity == "error" else "提示", it.code, CATALOGUE[it.code][1],
-                   it.sheet or "", it.cell or "", it.message)
+            row = (str(i), "错误" if it.severity == "error" else "提示", CATALOGUE[it.code][1],
+                   it.sheet or "", it.cell or "", it.message, it.code)
             for c, text in enumerate(row):
                 notes.write_string(2 + i, c, text, wrap)
-        notes.set_column(0, 1, 6)
-        notes.set_column(2, 2, 20)
-        notes.set_column(3, 3, 18)
-        notes.set_column(4, 5, 10)
-        notes.set_column(6, 6, 70)
+        for c, w in enumerate((6, 6, 20, 12, 10, 70, 20)):
+            notes.set_column(c, c, w)
         notes.set_landscape()
         notes.set_paper(9)
         notes.fit_to_pages(1, 0)  # the message column must reach the paper
@@ -82,7 +367,6 @@ def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], ori
             ws.fit_to_pages(1, 0)
     finally:
         wb.close()
-    return path
 
 
 def _write_value(ws, r: int, c: int, value, fmt, force: bool) -> None:

@@ -18,44 +18,80 @@ from . import form
 from .config import Config
 from .ledger import Ledger
 from .months import Month
-from .officialdoc import OfficialDocument, chinese_date
+from .docnumbers import number as doc_number
+from .officialdoc import OfficialDocument, Table, chinese_date
 from .safe_names import safe_filename
-from .timeliness import LATE, ON_TIME, OVERDUE, STATE_LABELS, MonthStatus, UnitStatus, status
+from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus, UnitStatus, status
 
-SEED_REF = "《岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案》（岳云交发〔2023〕15号）"
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
+ORDINALS = "一二三四五六七八九十"
+
+
+@dataclass
+class Section:
+    """One part of a notice: a heading (numbered 一、二、… when the document is rendered) and its paragraphs.
+    The 通报 has one section per obligation; code that tracks another obligation appends its own."""
+
+    title: str
+    paragraphs: list[str]
+    criticise: bool = False  # it names late, overdue or lagging units: the 通报 closes with 通报批评
 
 
 @dataclass
 class Document:
-    """One notice, rendered both as a .docx and as the text of an e-mail."""
+    """One notice, rendered both as a .docx and as the text of an e-mail. `title` is a list of phrases: the
+    title breaks only between them. `letterhead`: a bureau document (red 版头, signed by the bureau); without
+    it a section's memo (plain, signed by the section)."""
 
-    title: str
+    kind: str  # reminder | bulletin | escalation
+    title: list[str]
     addressee: str
-    paragraphs: list[str]
+    opening: list[str]
     signer: str
+    letterhead: bool
+    sections: list[Section] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
     note: str = ""
-    table: tuple[list[str], list[list[str]], list[float]] | None = None
+    table: Table | None = None
+    number: str = ""
+
+    @property
+    def title_text(self) -> str:
+        return "".join(self.title)
+
+    def numbered_sections(self) -> list[tuple[str, list[str]]]:
+        return [(f"{ORDINALS[i] if i < len(ORDINALS) else i + 1}、{s.title}", s.paragraphs)
+                for i, s in enumerate(self.sections)]
 
     def docx(self, issuer: str, moment: datetime) -> bytes:
-        doc = OfficialDocument(issuer, self.title, moment)
+        doc = OfficialDocument(self.title, moment, issuer=issuer if self.letterhead else None,
+                               number=self.number, author=self.signer)
         doc.addressee(self.addressee)
-        for text in self.paragraphs:
+        for text in self.opening:
             doc.paragraph(text)
         if self.table:
-            doc.table(*self.table)
-        doc.signature(self.signer)
-        if self.note:
-            doc.note(self.note)
+            doc.table(self.table)
+        for heading, paragraphs in self.numbered_sections():
+            doc.heading(heading)
+            for text in paragraphs:
+                doc.item(text)
+        for text in self.closing:
+            doc.paragraph(text)
+        doc.closing(self.signer, self.note)
         return doc.to_bytes()
 
     def text(self, moment: datetime) -> str:
-        lines = [self.title, "", f"{self.addressee}：", ""]
-        lines += [f"    {p}" for p in self.paragraphs]
+        lines = [self.title_text]
+        if self.number:
+            lines.append(self.number)
+        lines += ["", f"{self.addressee}：", ""]
+        lines += [f"    {p}" for p in self.opening]
         if self.table:
-            headers, rows, _widths = self.table
-            lines += ["", " | ".join(headers)] + [" | ".join(r) for r in rows]
+            lines += ["", " | ".join(self.table.headers)] + [" | ".join(r) for r in self.table.rows]
+        for heading, paragraphs in self.numbered_sections():
+            lines += [f"    {heading}"] + [f"    {p}" for p in paragraphs]
+        lines += [f"    {p}" for p in self.closing]
         lines += ["", self.signer, chinese_date(moment)]
         if self.note:
             lines += ["", f"（{self.note}）"]
@@ -64,15 +100,20 @@ class Document:
 
 @dataclass
 class Notice:
-    kind: str  # reminder | bulletin | escalation
+    kind: str
     file: str
     unit: str = ""
     recipients: list[str] = field(default_factory=list)
     subject: str = ""
+    number: str = ""
 
 
 def _moment_text(moment: datetime) -> str:
     return f"{chinese_date(moment)}{moment.hour}时{moment.minute:02d}分"
+
+
+def _deadline_text(st: MonthStatus) -> str:
+    return f"{chinese_date(st.deadline.last_moment)}24时"
 
 
 def _contact(cfg: Config) -> str:
@@ -84,47 +125,67 @@ def _form_title(cfg: Config) -> str:
     return f"《{form.title(cfg.bureau.short_name)}》"
 
 
+def basis(cfg: Config) -> str:
+    """The document the notices rest on, as cited: 《title》（number）."""
+    n = cfg.notices
+    return f"《{n.basis_title}》（{n.basis_number}）" if n.basis_number else f"《{n.basis_title}》"
+
+
+def _form_phrases(month: Month) -> list[str]:
+    return [f"{month.year}年{month.month}月", "安全生产", "督查情况统计表"]
+
+
 def reminder(cfg: Config, st: MonthStatus, u: UnitStatus) -> Document:
     m, tz = st.month, cfg.bureau.tz
     as_of = st.as_of.astimezone(tz)
-    paras = [
-        f"根据{SEED_REF}要求，各单位应于每月{cfg.deadline.day}日前将{_form_title(cfg)}（附件2，填报1月至当月累计数）"
+    opening = [
+        f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前将{_form_title(cfg)}（附件2，填报1月至当月累计数）"
         f"报送{cfg.contact.department}。",
-        f"截至{_moment_text(as_of)}，你单位{m.year}年{m.month}月报表（{m.year}年1月至{m.month}月累计数）尚未报送，"
-        f"报送截止时间为{chinese_date(st.deadline.last_moment)}，已逾期{u.current.days_overdue}天。",
+        f"你单位{m.year}年{m.month}月报表（{m.year}年1月至{m.month}月累计数）的报送截止时间为{_deadline_text(st)}。"
+        f"统计截至{_moment_text(as_of)}，你单位尚未报送，已逾期{u.current.days_overdue}天。",
     ]
     for attempt in u.attempts:
         when = attempt.received_at.astimezone(tz)
-        paras.append(f"你单位于{_moment_text(when)}报送的文件“{attempt.original_name}”未通过校验，已被退回（原因见回执），"
-                     "退回的文件不计为已报送，请按回执修改后重新报送。")
-    paras.append("请于收到本通知后尽快按附件2格式填报并报送；报送时间以系统收到文件的时间为准。")
+        opening.append(f"你单位于{_moment_text(when)}报送的文件“{attempt.original_name}”未通过校验，已被退回（原因见回执），"
+                       "退回的文件不计为已报送，请按回执修改后重新报送。")
+    opening.append("请于收到本通知后尽快按附件2格式填报并报送；报送时间以系统收到文件的时间为准。")
     if u.strikes >= cfg.escalation.strikes:
-        paras.append(f"本年度你单位已有{u.strikes}个月迟报或未报，按规定将上报局主要领导。")
-    return Document(f"关于催报{m.year}年{m.month}月安全生产督查情况统计表的通知", u.name, paras,
-                    cfg.bureau.name, _contact(cfg))
+        opening.append(f"本年度你单位已有{u.strikes}个月迟报或未报，按规定将上报局主要领导。")
+    return Document("reminder", ["关于催报", *_form_phrases(m), "的通知"], u.name, opening, cfg.bureau.name,
+                    letterhead=True, note=_contact(cfg))
 
 
-def bulletin(cfg: Config, st: MonthStatus) -> Document:
+def annex2_section(st: MonthStatus) -> Section:
+    """The 通报's section on the Annex 2 statistics: who was on time, late, overdue."""
     m = st.month
-    as_of = st.as_of.astimezone(cfg.bureau.tz)
     on_time = [u for u in st.units if u.current.state == ON_TIME]
     late = [u for u in st.units if u.current.state == LATE]
     overdue = [u for u in st.units if u.current.state == OVERDUE]
-    paras = [
-        f"根据{SEED_REF}要求，各单位应于每月{cfg.deadline.day}日前报送{_form_title(cfg)}。"
-        f"截至{_moment_text(as_of)}，{m.year}年{m.month}月应报{len(st.units)}家，已报{st.reported}家，"
-        f"其中按时报送{len(on_time)}家，迟报{len(late)}家，逾期未报{len(overdue)}家。现将有关情况通报如下：",
-        "一、按时报送的单位：" + ("、".join(u.name for u in on_time) or "无") + "。",
-        "二、迟报的单位：" + ("、".join(f"{u.name}（迟报{u.current.days_late}天）" for u in late) or "无") + "。",
-        "三、逾期未报的单位：" + ("、".join(f"{u.name}（已逾期{u.current.days_overdue}天）" for u in overdue) or "无") + "。",
-    ]
-    if late or overdue:
-        paras.append("对以上迟报、逾期未报的单位予以通报批评。请相关单位高度重视，严格落实报送要求，"
-                     "逾期未报的单位请立即补报。")
+    return Section("安全生产督查情况统计表报送情况", criticise=bool(late or overdue), paragraphs=[
+        f"{m.year}年{m.month}月报表的报送截止时间为{_deadline_text(st)}。应报{len(st.units)}家，已报{st.reported}家，"
+        f"其中按时报送{len(on_time)}家，迟报{len(late)}家，逾期未报{len(overdue)}家。",
+        "（一）按时报送的单位：" + ("、".join(u.name for u in on_time) or "无") + "。",
+        "（二）迟报的单位：" + ("、".join(f"{u.name}（迟报{u.current.days_late}天）" for u in late) or "无") + "。",
+        "（三）逾期未报的单位：" + ("、".join(f"{u.name}（已逾期{u.current.days_overdue}天）" for u in overdue) or "无") + "。",
+    ])
+
+
+def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -> Document:
+    """The monthly 通报: the Annex 2 section, then any `extra` sections (materials, key tasks) in order."""
+    m = st.month
+    as_of = st.as_of.astimezone(cfg.bureau.tz)
+    sections = [annex2_section(st), *(extra or [])]
+    opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前报送{_form_title(cfg)}。"
+               f"现将{m.year}年{m.month}月报送情况通报如下（统计截至{_moment_text(as_of)}）："]
+    if any(s.criticise for s in sections):
+        closing = ["对以上迟报、逾期未报的单位予以通报批评。请相关单位高度重视，严格落实报送要求，逾期未报的单位请立即补报。"]
+    elif any(u.current.state == PENDING for u in st.units):
+        closing = ["尚未报送的单位，请于报送截止时间前报送。"]
     else:
-        paras.append("各单位均按时报送，望继续保持。")
-    return Document(f"关于{m.year}年{m.month}月安全生产督查情况统计表报送情况的通报", "局属各单位、局机关相关股室",
-                    paras, cfg.bureau.name, _contact(cfg))
+        closing = ["各单位均按时报送，望继续保持。"]
+    return Document("bulletin", ["关于", *_form_phrases(m), "报送情况的通报"], "局属各单位、局机关相关股室",
+                    opening, cfg.bureau.name, letterhead=True, sections=sections, closing=closing,
+                    note=_contact(cfg))
 
 
 def _history_text(u: UnitStatus) -> str:
@@ -140,18 +201,21 @@ def _history_text(u: UnitStatus) -> str:
 
 
 def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Document:
+    """The section's report to the bureau's main leaders: an internal memo, signed by the section."""
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
-    paras = [
-        f"{SEED_REF}规定，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导。"
+    opening = [
+        f"{basis(cfg)}规定，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导。"
         f"按照本局确定的标准（本年度迟报或逾期未报累计{cfg.escalation.strikes}个月及以上，或单月逾期超过"
-        f"{cfg.escalation.overdue_days}天），截至{_moment_text(as_of)}，下列{len(units)}个单位达到上报标准，"
+        f"{cfg.escalation.overdue_days}天），统计截至{_moment_text(as_of)}，下列{len(units)}个单位达到上报标准，"
         f"其{m.year}年报送情况如下：",
     ]
     rows = [[u.name, str(u.strikes), _history_text(u)] for u in units]
-    return Document(f"关于{m.year}年安全生产督查情况统计表迟报、未报情况的报告", "局主要领导", paras,
-                    cfg.contact.department or cfg.bureau.name, _contact(cfg),
-                    (["单位", "迟报/逾期月数", "各月情况"], rows, [42, 24, 90]))
+    closing = ["以上情况，请局主要领导阅示。"]
+    return Document("escalation", ["关于", f"{m.year}年", "安全生产", "督查情况统计表", "迟报、未报情况的报告"],
+                    "局主要领导", opening, cfg.contact.department or cfg.bureau.name,
+                    letterhead=not cfg.contact.department, closing=closing, note=_contact(cfg),
+                    table=Table(["单位", "迟报/逾期月数", "各月情况"], rows, [42, 32, 82]))
 
 
 def _email(cfg: Config, doc: Document, moment: datetime, recipients: list[str],
@@ -160,9 +224,9 @@ def _email(cfg: Config, doc: Document, moment: datetime, recipients: list[str],
     sender = (cfg.smtp.sender if cfg.smtp and cfg.smtp.sender else cfg.contact.email) or "annex2@localhost"
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Subject"] = doc.title
+    msg["Subject"] = doc.title_text
     msg["Date"] = format_datetime(moment)
-    digest = hashlib.sha256((doc.title + msg["To"] + moment.isoformat()).encode()).hexdigest()[:20]
+    digest = hashlib.sha256((doc.title_text + msg["To"] + moment.isoformat()).encode()).hexdigest()[:20]
     domain = sender.split("@")[-1] if "@" in sender else "localhost"
     msg["Message-ID"] = f"<annex2.{digest}@{domain}>"
     msg.set_content(doc.text(moment))
@@ -184,8 +248,10 @@ def _template_for(cfg: Config, unit: str, month: Month, folder: Path) -> tuple[s
 
 
 def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
-                  st: MonthStatus | None = None) -> tuple[Path, list[Notice]]:
-    """Write the month's notices into outbox/YYYY-MM/notices/, replacing an earlier run's set whole."""
+                  st: MonthStatus | None = None, sections: list[Section] | None = None) -> tuple[Path, list[Notice]]:
+    """Write the month's notices into outbox/YYYY-MM/notices/, replacing an earlier run's set whole. Each
+    document gets its 发文字号 from the ledger (the same document keeps its number on a re-run). `sections`
+    are appended to the 通报 after its Annex 2 section (one per further obligation)."""
     st = st or status(cfg, ledger, month, as_of)
     target = cfg.outbox / str(month) / "notices"
     staging = target.with_name(".notices-new")
@@ -199,38 +265,43 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         (staging / name).write_bytes(data)
         return name
 
+    def numbered(doc: Document, unit: str = "") -> Document:
+        doc.number = str(doc_number(ledger, cfg.notices.doc_prefix, doc.kind, month, unit, moment))
+        return doc
+
     for u in st.units:
         if u.current.state != OVERDUE:
             continue
-        doc = reminder(cfg, st, u)
+        doc = numbered(reminder(cfg, st, u), u.name)
         docx_name = put(safe_filename(f"催报通知_{u.name}.docx"), doc.docx(issuer, moment))
-        notices.append(Notice("reminder", docx_name, u.name, [], doc.title))
+        notices.append(Notice("reminder", docx_name, u.name, [], doc.title_text, doc.number))
         if u.unit.emails:
             template_name, template = _template_for(cfg, u.name, month, staging)
             eml = _email(cfg, doc, moment, list(u.unit.emails),
                          [(template_name, template, XLSX_TYPE), (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
             notices.append(Notice("reminder_email", put(safe_filename(f"催报通知_{u.name}.eml"), eml), u.name,
-                                  list(u.unit.emails), doc.title))
-    doc = bulletin(cfg, st)
+                                  list(u.unit.emails), doc.title_text, doc.number))
+    doc = numbered(bulletin(cfg, st, sections))
     name = put(f"通报_{month.year}年{month.month}月报送情况.docx", doc.docx(issuer, moment))
-    notices.append(Notice("bulletin", name, "", [], doc.title))
+    notices.append(Notice("bulletin", name, "", [], doc.title_text, doc.number))
     addresses = [e for u in st.units for e in u.unit.emails]
     if addresses:
         eml = _email(cfg, doc, moment, addresses, [(name, (staging / name).read_bytes(), DOCX_TYPE)])
         notices.append(Notice("bulletin_email", put(f"通报_{month.year}年{month.month}月报送情况.eml", eml), "",
-                              addresses, doc.title))
+                              addresses, doc.title_text, doc.number))
     escalated = [u for u in st.units if u.escalate]
     if escalated:
-        doc = escalation(cfg, st, escalated)
+        doc = numbered(escalation(cfg, st, escalated))
         name = put(f"报告_{month.year}年迟报逾期情况_截至{month.month}月.docx", doc.docx(issuer, moment))
-        notices.append(Notice("escalation", name, "、".join(u.name for u in escalated), [], doc.title))
+        notices.append(Notice("escalation", name, "、".join(u.name for u in escalated), [], doc.title_text,
+                              doc.number))
     index = io.StringIO()
     writer = csv.writer(index, lineterminator="\r\n")
-    writer.writerow(["类别", "文件", "单位", "收件人", "标题"])
+    writer.writerow(["类别", "发文字号", "文件", "单位", "收件人", "标题"])
     kinds = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
              "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导"}
     for n in notices:
-        writer.writerow([kinds[n.kind], n.file, n.unit, ";".join(n.recipients), n.subject])
+        writer.writerow([kinds[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject])
     put("index.csv", index.getvalue().encode("utf-8-sig"))
     _replace_folder(staging, target)
     return target, notices

@@ -188,8 +188,8 @@ def resolve_units(text: str, cfg: Config) -> tuple[tuple[str, ...], tuple[str, .
     lead_names, impl_names = split_units(text)
 
     def unit(name: str) -> str | None:
-        found = cfg.unit_named(name)
-        return found.name if found else cfg.tasks.unit_for(name)
+        found = cfg.unit_named(name) or cfg.unit_named(cfg.tasks.unit_for(name))  # [tasks.names] may give an alias
+        return found.name if found else None
 
     unknown = [n for n in lead_names + impl_names if unit(n) is None]
     if unknown:

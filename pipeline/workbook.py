@@ -14,6 +14,7 @@ from . import form
 from .config import Config
 from .dataset import COUNT_KEYS, Dataset
 from .months import Month
+from .textable import width as text_cols
 from .template import FIRST_SECTOR_ROW, HEAD_ROW1, LAST_COL, METRIC_COL, TOTAL_ROW, write_form_header
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus
 
@@ -115,10 +116,32 @@ def _table_sheet(wb, fmt, name: str, title: str, headers: list[str], rows: list[
             else:
                 cell_fmt = fmt["cell"]
             sheet.put(r, c, value, cell_fmt)
-    for c, w in enumerate(widths):
+    for c, w in enumerate(fit_widths(headers, rows, widths)):
         ws.set_column(c, c, w)
     _print_setup(ws, 2, len(headers) - 1)
     return sheet
+
+
+def fit_widths(headers: list[str], rows: list[list], minimum: list[float], cap: float = 60) -> list[float]:
+    """Column widths (Excel's units: a Chinese character takes two) that show each header on one line and
+    each value up to `cap` wide, never narrower than `minimum`."""
+    out = []
+    for c, (header, least) in enumerate(zip(headers, minimum)):
+        values = [text_cols(_shown(r[c])) for r in rows if c < len(r)]
+        out.append(max(least, text_cols(header) + 2, min(cap, max(values, default=0) + 2)))
+    return out
+
+
+def _shown(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
 
 
 # --- the leadership workbook -------------------------------------------------------------------------
@@ -127,11 +150,13 @@ def write_leadership(path: Path, cfg: Config, data: Dataset, st: MonthStatus, wa
     month = st.month
     wb, fmt = _workbook(path, data.as_of.astimezone(cfg.bureau.tz), f"{month.label}安全生产督查情况汇总")
     try:
+        # printed in this order: the form (page 1), the trend (page 2), then who reported and the details
         _summary(wb, fmt, cfg, data, st)
+        _trend(wb, fmt, cfg, data, month)
         _timeliness(wb, fmt, cfg, st)
         _details(wb, fmt, data, month)
         _rectification(wb, fmt, data, month)
-        _trend(wb, fmt, data, month)
+        _unit_increments(wb, fmt, data, month)
         _warnings(wb, fmt, warnings)
     finally:
         wb.close()
@@ -196,7 +221,9 @@ def _timeliness(wb, fmt, cfg: Config, st: MonthStatus) -> None:
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
                      c.days_late, c.days_overdue, u.strikes, "是" if u.escalate else "", len(u.attempts)])
         formats.append(fmt[c.state])
-    _table_sheet(wb, fmt, "报送情况", f"{st.month.label}报送情况（截止 {st.deadline.last_day:%Y-%m-%d}）——{st.summary}",
+    title = (f"{st.month.label}报送情况（报送截止 {st.deadline.last_day:%Y-%m-%d} 24:00；"
+             f"统计截至 {st.as_of.astimezone(tz):%Y-%m-%d %H:%M}）——{st.summary}")
+    _table_sheet(wb, fmt, "报送情况", title,
                  ["序号", "单位", "状态", "收到时间", "迟报天数", "逾期天数", "本年迟报/逾期（月）", "上报局领导",
                   "被退回次数"], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10], formats)
 
@@ -235,8 +262,8 @@ def _details(wb, fmt, data: Dataset, month: Month) -> None:
     ws.autofilter(1, 0, max(r - 1, 1), len(headers) - 1)
     ws.set_column(0, 0, 24)
     ws.set_column(1, 2, 12)
-    ws.set_column(3, len(headers) - 1, 9)
-    ws.set_row(1, 42)
+    ws.set_column(3, len(headers) - 1, 10)  # headers wrap: five characters a line, three lines
+    ws.set_row(1, 44)
     _print_setup(ws, 2, len(headers) - 1)
 
 
@@ -273,72 +300,145 @@ def _rectification(wb, fmt, data: Dataset, month: Month) -> None:
             else:
                 sheet.put(r, 2 + j, int(row[k]), fmt["num"])
         r += 1
-    ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 14)
-    ws.set_column(2, len(headers) - 1, 13)
+    for c, w in enumerate(fit_widths(headers, [], [24, 14, *[13] * len(keys)])):
+        ws.set_column(c, c, w)
     _print_setup(ws, 2, len(headers) - 1)
 
 
-def _trend(wb, fmt, data: Dataset, month: Month) -> None:
-    ws = wb.add_worksheet("月度趋势")
-    sheet = Sheet(ws, fmt)
+def trend_rows(cfg: Config, data: Dataset, month: Month) -> list[dict]:
+    """The trend table: one row per month from the first month reports were expected this year to `month`.
+    Months before `[reporting] start` have no row; a month without reports keeps its row with no figures
+    (None, never 0). When reporting began after January, the first month's increment is the cumulative
+    from January and says so (`1–4月累计`)."""
+    first = max(cfg.start, Month(month.year, 1))
+    if first > month:
+        return []
     trend = data.trend(month.year, month.month)
-    headers = ["月份", "报送单位数", "其中跨月增量单位数", "发现隐患（增量）", "已整改隐患（增量）", "组织督查人员（增量）",
-               "督查检查单位数（增量）", "重大隐患整改率（累计）", "其他隐患整改率（累计）"]
-    ws.merge_range(0, 0, 0, len(headers) - 1, f"{month.year}年月度趋势（各单位累计数相减得出的月增量之和）", fmt["title"])
-    sheet.row(1, headers, fmt["head"])
-    for i, t in trend.iterrows():
-        r = 2 + i
-        sheet.put(r, 0, f"{int(t['month'])}月", fmt["center"])
-        sheet.put(r, 1, int(t["units"]), fmt["num"])
-        sheet.put(r, 2, int(t["spanning_units"]), fmt["num"])
+    rows = []
+    for _, t in trend[trend["month"] >= first.month].iterrows():
+        m = int(t["month"])
+        cumulative = m == first.month and m > 1
+        reported = int(t["units"]) > 0
+
+        def figure(key):
+            value = t[key]
+            return None if value is None or pd.isna(value) else value
+
+        rows.append({
+            "label": f"1–{m}月累计" if cumulative else f"{m}月", "month": m, "cumulative": cumulative,
+            "units": int(t["units"]), "spanning_units": int(t["spanning_units"]),
+            **{k: (None if figure(k) is None else int(figure(k)))
+               for k in ("found", "fixed", "inspectors", "units_inspected")},
+            "major_fix_rate": figure("major_fix_rate") if reported else None,
+            "other_fix_rate": figure("other_fix_rate") if reported else None,
+        })
+    return rows
+
+
+def _blanks_as_gaps(chart) -> None:
+    """Say `dispBlanksAs gap` in the file: xlsxwriter leaves it out as Excel's default, but a reader that
+    does not take the file for Excel's (LibreOffice) then draws a blank as 0."""
+    chart.show_blanks_as("gap")
+    chart._write_disp_blanks_as = lambda: chart._xml_empty_tag("c:dispBlanksAs", [("val", "gap")])
+
+
+def _trend(wb, fmt, cfg: Config, data: Dataset, month: Month) -> None:
+    """One printed page: the table (a row per month), then the two charts beside each other."""
+    name = "月度趋势"
+    ws = wb.add_worksheet(name)
+    sheet = Sheet(ws, fmt)
+    rows = trend_rows(cfg, data, month)
+    groups = [("月增量（各单位累计数相减）", 3, 6), ("整改率（1月起累计）", 7, 8)]
+    headers = ["月份", "报送单位数", "其中跨月增量的单位数", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数",
+               "重大隐患", "其他隐患"]
+    last_col = len(headers) - 1
+    ws.merge_range(0, 0, 0, last_col, f"{month.year}年月度趋势", fmt["title"])
+    ws.set_row(0, 28)
+    for c in range(3):
+        ws.merge_range(1, c, 2, c, headers[c], fmt["head"])
+    for label, first, last in groups:
+        ws.merge_range(1, first, 1, last, label, fmt["head"])
+        for c in range(first, last + 1):
+            sheet.put(2, c, headers[c], fmt["head"])
+    top = 3
+    for i, t in enumerate(rows):
+        r = top + i
+        sheet.put(r, 0, t["label"], fmt["center"])
+        sheet.put(r, 1, t["units"], fmt["num"])
+        sheet.put(r, 2, t["spanning_units"], fmt["num"])
         for c, key in ((3, "found"), (4, "fixed"), (5, "inspectors"), (6, "units_inspected")):
-            sheet.put(r, c, None if pd.isna(t[key]) else int(t[key]), fmt["num"])
-        sheet.rate(r, 7, t["major_fix_rate"])
-        sheet.rate(r, 8, t["other_fix_rate"])
-    last = 2 + len(trend) - 1
-    columns = wb.add_chart({"type": "column"})
-    for c, name, color in ((3, "发现隐患", "#4472C4"), (4, "已整改隐患", "#70AD47")):
-        columns.add_series({"name": name, "categories": ["月度趋势", 2, 0, last, 0],
-                            "values": ["月度趋势", 2, c, last, c], "fill": {"color": color}})
-    columns.set_title({"name": "每月发现与整改的隐患（项）", "name_font": {"name": "黑体", "size": 11}})
-    columns.set_legend({"position": "bottom"})
-    ws.insert_chart(last + 2, 0, columns, {"x_scale": 1.3, "y_scale": 1.0})
-    line = wb.add_chart({"type": "line"})
-    for c, name in ((7, "重大隐患整改率"), (8, "其他隐患整改率")):
-        line.add_series({"name": name, "categories": ["月度趋势", 2, 0, last, 0],
-                         "values": ["月度趋势", 2, c, last, c], "marker": {"type": "circle"}})
-    line.set_title({"name": "隐患整改率（累计）", "name_font": {"name": "黑体", "size": 11}})
-    line.set_y_axis({"num_format": "0%", "min": 0, "max": 1})
-    line.set_legend({"position": "bottom"})
-    ws.insert_chart(last + 2, 5, line, {"x_scale": 1.1, "y_scale": 1.0})
-    # each unit's increments, so a skipped month shows as a span, never as a 0
+            sheet.put(r, c, t[key], fmt["num"])  # None stays blank: unknown is not 0
+        for c, key in ((7, "major_fix_rate"), (8, "other_fix_rate")):
+            value = t[key]
+            sheet.put(r, c, None if value is None else value / 100, fmt["pct"])
+    last = top + len(rows) - 1
+    notes = ["说明：空白表示该月没有报表（或没有发现隐患，整改率无从计算），不是 0；各单位的月增量见“各单位月增量”表。"]
+    if rows and rows[0]["cumulative"]:
+        notes.append(f"{rows[0]['label']}：{cfg.start.month}月起报，第一份报表是 1 月至 {rows[0]['month']} 月的累计数，"
+                     "不是一个月的增量，因此不画入月度柱形图。")
+    ws.merge_range(last + 1, 0, last + 1, last_col, "".join(notes), fmt["note"])
+    ws.set_row(last + 1, 30)
+    chart_row = last + 3
+    monthly_first = top + (1 if rows and rows[0]["cumulative"] else 0)  # the cumulative row is left out of the bars
+    widths = [14, 12, 12, 12, 12, 14, 16, 12, 12]
+    table_px = sum(int(w * 7 + 5) for w in widths)  # Excel's pixels for a column width (default font)
+    chart_px = (table_px - 10) // 2  # two charts side by side under the table, as wide as it
+    size = {"x_scale": chart_px / 480, "y_scale": 1.3}  # 480 × 288 px is xlsxwriter's chart size
+    if rows and monthly_first <= last:
+        monthly = rows[monthly_first - top:]
+        columns = wb.add_chart({"type": "column"})
+        for c, key, label, color in ((3, "found", "发现隐患", "#4472C4"), (4, "fixed", "已整改隐患", "#70AD47")):
+            columns.add_series({"name": label, "categories": [name, monthly_first, 0, last, 0],
+                                "values": [name, monthly_first, c, last, c], "fill": {"color": color},
+                                # the cached points: xlsxwriter would cache a bordered blank cell as 0
+                                "values_data": [t[key] for t in monthly]})
+        title = "每月新发现与整改的隐患（项）"
+        if rows[0]["cumulative"]:
+            title += f"，{rows[0]['label']}见表"
+        columns.set_title({"name": title, "name_font": {"name": "黑体", "size": 11}})
+        columns.set_legend({"position": "bottom"})
+        _blanks_as_gaps(columns)
+        ws.insert_chart(chart_row, 0, columns, size)
+    if rows:
+        line = wb.add_chart({"type": "line"})
+        for c, key, label in ((7, "major_fix_rate", "重大隐患整改率"), (8, "other_fix_rate", "其他隐患整改率")):
+            line.add_series({"name": label, "categories": [name, top, 0, last, 0],
+                             "values": [name, top, c, last, c], "marker": {"type": "circle"},
+                             "values_data": [None if t[key] is None else t[key] / 100 for t in rows]})
+        line.set_title({"name": "隐患整改率（1月起累计）", "name_font": {"name": "黑体", "size": 11}})
+        line.set_y_axis({"num_format": "0%", "min": 0, "max": 1})
+        line.set_legend({"position": "bottom"})
+        _blanks_as_gaps(line)
+        ws.insert_chart(chart_row, 0, line, {**size, "x_offset": chart_px + 10})
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w)
+    ws.set_row(2, 20)
+    _print_setup(ws, 3, last_col, one_page=True)
+
+
+def _unit_increments(wb, fmt, data: Dataset, month: Month) -> None:
+    """Each unit's increments: a skipped month shows as a span (3–4月), never as a 0."""
     inc = data.increments()
     inc = inc[(inc["year"] == month.year) & (inc["month"] <= month.month)]
     per_unit = inc.groupby(["unit", "month", "label"], sort=True)[COUNT_KEYS].sum().reset_index()
-    start = last + 19
-    sheet.put(start, 0, "各单位月增量（跨月的增量注明所跨月份；漏报月份本身的增量不可知，留空）", fmt["bold"])
-    unit_headers = ["单位", "月份", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数"]
-    sheet.row(start + 1, unit_headers, fmt["head"])
-    for i, row in per_unit.iterrows():
-        r = start + 2 + i
-        sheet.put(r, 0, row["unit"])
-        sheet.put(r, 1, row["label"])
-        sheet.put(r, 2, int(row["major_hazards"] + row["other_hazards"]), fmt["num"])
-        sheet.put(r, 3, int(row["major_fixed"] + row["other_fixed"]), fmt["num"])
-        sheet.put(r, 4, int(row["inspectors"]), fmt["num"])
-        sheet.put(r, 5, int(row["units_inspected"]), fmt["num"])
-    ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 18)
-    ws.set_column(2, len(headers) - 1, 14)
-    ws.set_row(1, 44)
-    _print_setup(ws, 2, len(headers) - 1)
+    rows = [[row["unit"], row["label"], int(row["major_hazards"] + row["other_hazards"]),
+             int(row["major_fixed"] + row["other_fixed"]), int(row["inspectors"]), int(row["units_inspected"])]
+            for _, row in per_unit.iterrows()]
+    _table_sheet(wb, fmt, "各单位月增量", f"{month.year}年各单位月增量（跨月的增量注明所跨月份；漏报月份本身的增量不可知）",
+                 ["单位", "月份", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数"], rows, [24, 18, 12, 12, 14, 16])
 
 
 def _warnings(wb, fmt, warnings: list[dict]) -> None:
-    rows = [[w["unit"], w["period"], w["code"], w["title"], w["cell"], w["message"]] for w in warnings]
+    if not warnings:  # one line that says so, not a header over nothing (which prints as a blank-looking page)
+        ws = wb.add_worksheet("校验提示")
+        ws.merge_range(0, 0, 0, 5, "本月无校验提示：已受理的报表没有待核对的问题。", fmt["title"])
+        ws.set_row(0, 28)
+        ws.set_column(0, 5, 16)
+        _print_setup(ws, 0, 5)
+        return
+    rows = [[w["unit"], w["period"], w["title"], w["cell"], w["message"], w["code"]] for w in warnings]
     _table_sheet(wb, fmt, "校验提示", "已受理报表中仍待核对的提示（不影响受理）",
-                 ["单位", "期间", "代码", "问题", "单元格", "说明"], rows, [24, 14, 22, 18, 8, 80])
+                 ["单位", "期间", "问题", "单元格", "说明", "代码"], rows, [24, 14, 18, 8, 80, 22])
 
 
 # --- the master workbook -----------------------------------------------------------------------------

@@ -112,13 +112,14 @@ def test_increments_and_trend_with_a_skipped_month(workdir):
     assert 3 not in traffic["month"].tolist()  # the skipped month's own increment is unknown, not 0
     merge(workdir)
     ws = openpyxl.load_workbook(leadership(workdir))["月度趋势"]
-    months = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 7)] for r in range(3, 8)}
+    months = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 7)] for r in range(4, 9)}
     # units, spanning units, found, fixed, inspectors: sample totals in January, then only traffic moves
     assert months["1月"] == [1, 0, 54, 46, 37]
     assert months["2月"] == [1, 0, 0, 0, 5]
     assert months["3月"] == [0, 0, None, None, None]
     assert months["4月"] == [1, 1, 0, 0, 11]
-    unit_rows = [[c.value for c in row] for row in ws.iter_rows(min_row=1) if row[0].value == EXEC]
+    unit_rows = [[c.value for c in row] for row in openpyxl.load_workbook(leadership(workdir))["各单位月增量"].iter_rows()
+                 if row[0].value == EXEC]
     assert [(r[1], r[4]) for r in unit_rows] == [("1月", 37), ("2月", 5), ("3–4月（跨2个月）", 11), ("5月", 5)]
     assert len(openpyxl.load_workbook(leadership(workdir))["月度趋势"]._charts) == 2
 

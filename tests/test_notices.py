@@ -58,18 +58,24 @@ def test_the_set_of_notices(may):
         "报告_2023年迟报逾期情况_截至5月.docx", "index.csv"])
     assert names == expected
     rows = list(csv.reader(io.StringIO((may / "index.csv").read_text(encoding="utf-8-sig"))))
-    assert rows[0] == ["类别", "文件", "单位", "收件人", "标题"]
+    assert rows[0] == ["类别", "发文字号", "文件", "单位", "收件人", "标题"]
     assert len(rows) == 1 + 11  # 7 reminders, 1 reminder e-mail, the 通报 and its e-mail, the 报告
-    assert ["催报通知（邮件草稿）", f"催报通知_{LOGISTICS}.eml", LOGISTICS, "wl@example.cn",
+    # numbered in the order written: the overdue units' reminders in config order, the 通报, the 报告
+    assert ["催报通知（邮件草稿）", "岳云交安〔2023〕6号", f"催报通知_{LOGISTICS}.eml", LOGISTICS, "wl@example.cn",
             "关于催报2023年5月安全生产督查情况统计表的通知"] in rows
+    assert [(r[0], r[1]) for r in rows if r[0] in ("通报", "报告局主要领导")] == [
+        ("通报", "岳云交安〔2023〕8号"), ("报告局主要领导", "岳云交安〔2023〕9号")]
 
 
 def test_reminder_names_the_unit_the_days_and_the_rejected_attempt(may):
     text = text_of(may / f"催报通知_{LOGISTICS}.docx")
     assert "岳阳市云溪区交通运输局" in text
-    assert "关于催报2023年5月安全生产督查情况统计表的通知" in text
+    assert "关于催报2023年5月安全生产\n督查情况统计表的通知\n" in text  # broken between phrases
     assert f"{LOGISTICS}：" in text
-    assert "截至2023年5月31日18时00分" in text and "报送截止时间为2023年5月23日，已逾期8天" in text
+    assert "岳云交安〔2023〕6号" in text
+    assert "报送截止时间为2023年5月23日24时" in text and "统计截至2023年5月31日18时00分" in text
+    assert "已逾期8天" in text
+    assert "《岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案》（岳云交发〔2023〕15号）" in text
     assert "2023年5月22日9时30分报送的文件“物流中心5月.xlsx”未通过校验" in text
     assert "本年度你单位已有5个月迟报或未报，按规定将上报局主要领导" in text
     assert "孟致红" in text and "13786027232" in text
@@ -80,10 +86,11 @@ def test_reminder_names_the_unit_the_days_and_the_rejected_attempt(may):
 
 def test_bulletin_names_late_and_overdue_units(may):
     text = text_of(may / "通报_2023年5月报送情况.docx")
-    assert "2023年5月应报9家，已报2家，其中按时报送1家，迟报1家，逾期未报7家" in text
-    assert f"一、按时报送的单位：{EXEC}。" in text
-    assert f"二、迟报的单位：{QUALITY}（迟报3天）。" in text
-    overdue_line = next(line for line in text.splitlines() if line.startswith("三、逾期未报的单位"))
+    assert "一、安全生产督查情况统计表报送情况" in text
+    assert "应报9家，已报2家，其中按时报送1家，迟报1家，逾期未报7家" in text
+    assert f"（一）按时报送的单位：{EXEC}。" in text
+    assert f"（二）迟报的单位：{QUALITY}（迟报3天）。" in text
+    overdue_line = next(line for line in text.splitlines() if line.startswith("（三）逾期未报的单位"))
     for unit in NEVER + [LOGISTICS]:
         assert f"{unit}（已逾期8天）" in overdue_line
     assert "予以通报批评" in text
@@ -92,6 +99,8 @@ def test_bulletin_names_late_and_overdue_units(may):
 def test_escalation_memo_lists_units_over_the_thresholds_with_their_year(may):
     text = text_of(may / "报告_2023年迟报逾期情况_截至5月.docx")
     assert "局主要领导：" in text and "下列7个单位达到上报标准" in text
+    # a section's memo: signed by the section, no red letterhead of the bureau
+    assert "岳阳市云溪区交通运输局" not in text and text.count("局安全监督股") >= 2
     for unit in NEVER + [LOGISTICS]:
         assert unit in text
     assert EXEC not in text and QUALITY not in text

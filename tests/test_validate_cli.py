@@ -82,13 +82,13 @@ def test_marked_up_copy(workdir):
     wb = openpyxl.load_workbook(workdir / "marked" / "bad_错误标注.xlsx")
     assert wb.sheetnames[0] == "错误说明"
     notes = wb["错误说明"]
-    listed = [(notes.cell(r, 3).value, notes.cell(r, 6).value) for r in range(4, notes.max_row + 1)]
+    listed = [(notes.cell(r, 7).value, notes.cell(r, 5).value) for r in range(4, notes.max_row + 1)]  # code, cell
     assert listed == [("E_VALUE_TYPE", "C8"), ("E_FIXED_GT_FOUND", "G9")]
     ws = wb["附件2"]
     assert ws["G9"].fill.fgColor.rgb.endswith("FF7C80")
     assert "大于 重大隐患数 2" in ws["G9"].comment.text
     assert ws["C8"].value == "若干" and ws["C8"].comment is not None
-    assert ws["B9"].fill.fgColor.rgb in (None, "00000000")  # untouched cells stay plain
+    assert ws["B9"].fill.fgColor.rgb == "FFFFF9DB"  # untouched cells keep the form's own (input) fill
     # text from the submission is written as text, never as a formula
     assert ws["H16"].value == '=HYPERLINK("http://x","点我")' and ws["H16"].data_type == "s"
 

@@ -1,0 +1,133 @@
+"""The notices as a leader and a unit see them on paper: numbered (发文字号) per year, citing the basis from
+config, titles broken between phrases, and no page that holds only the signature or the contact line."""
+import csv
+import io
+import re
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.demo import run_demo
+from pipeline.officialdoc import text_width, title_lines
+
+from office import convert
+
+
+def index_numbers(work, month):
+    rows = list(csv.reader(io.StringIO(
+        (work / "outbox" / month / "notices" / "index.csv").read_text(encoding="utf-8-sig"))))
+    return [(r[0], r[1]) for r in rows[1:] if not r[0].endswith("（邮件草稿）")]
+
+
+def test_title_breaks_between_phrases_in_a_balanced_shape():
+    assert text_width("关于2023年5月") == 6.5
+    assert title_lines(["关于", "2023年5月", "安全生产", "督查情况统计表", "报送情况的通报"]) == [
+        "关于2023年5月安全生产督查情况统计表", "报送情况的通报"]  # 17.5 over 7: the first line the longer
+    assert title_lines(["关于催报", "2023年5月", "安全生产", "督查情况统计表", "的通知"]) == [
+        "关于催报2023年5月安全生产", "督查情况统计表的通知"]  # 12.5 over 10
+    assert title_lines(["关于", "2023年5月", "工作的通知"]) == ["关于2023年5月工作的通知"]  # fits one line
+
+
+def test_numbering_runs_on_across_months_and_restarts_in_a_new_year(workdir):
+    """Nobody reports: every month each of the 9 units gets a reminder, then the 通报 and the 报告."""
+    def notices(month, as_of):
+        result = CliRunner().invoke(cli, ["notices", "--month", month, "--as-of", as_of])
+        assert result.exit_code == 0, result.output
+
+    notices("2023-04", "2023-04-30")
+    april = index_numbers(workdir, "2023-04")
+    assert [n for _k, n in april] == [f"岳云交安〔2023〕{n}号" for n in range(1, 12)]
+    assert april[-2:] == [("通报", "岳云交安〔2023〕10号"), ("报告局主要领导", "岳云交安〔2023〕11号")]
+    notices("2023-05", "2023-05-31")
+    assert [n for _k, n in index_numbers(workdir, "2023-05")] == [f"岳云交安〔2023〕{n}号" for n in range(12, 23)]
+    notices("2023-04", "2023-04-30T23:00")  # written again: the same documents keep their numbers
+    assert index_numbers(workdir, "2023-04") == april
+    notices("2023-12", "2024-01-05")  # December's notices go out in January: the new year counts from 1
+    assert [n for _k, n in index_numbers(workdir, "2023-12")] == [f"岳云交安〔2024〕{n}号" for n in range(1, 12)]
+
+
+def test_numbering_and_basis_come_from_config(workdir):
+    text = (workdir / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('doc_prefix = "岳云交安"', 'doc_prefix = "云交安监"').replace(
+        'basis_number = "岳云交发〔2023〕15号"', 'basis_number = "云交发〔2024〕3号"').replace(
+        'basis_title = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"', 'basis_title = "安全生产工作要点"')
+    (workdir / "config.toml").write_text(text, encoding="utf-8")
+    assert CliRunner().invoke(cli, ["notices", "--month", "2024-02", "--as-of", "2024-02-28"]).exit_code == 0
+    import docx
+
+    bulletin = docx.Document(str(workdir / "outbox" / "2024-02" / "notices" / "通报_2024年2月报送情况.docx"))
+    text = "\n".join(p.text for p in bulletin.paragraphs)
+    assert "云交安监〔2024〕10号" in text
+    assert "根据《安全生产工作要点》（云交发〔2024〕3号）要求" in text and "岳云交发" not in text
+
+
+def pages_of(pdf):
+    count = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                            text=True).stdout).group(1))
+    return [subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout for n in range(1, count + 1)]
+
+
+def squeeze(text):
+    return "".join(text.split())  # pdftotext spaces out digits among Chinese text
+
+
+@pytest.mark.office
+def test_the_demo_months_notices_print_as_official_documents(tmp_path):
+    demo = run_demo(tmp_path / "demo")
+    folder = demo.merged.notices_dir
+    contact = "（联系人：局安全监督股孟致红，联系电话：13786027232，邮箱：841099245@qq.com）"
+    expected = {  # document -> (发文字号, signer, title lines)
+        "催报通知_现代物流中心": ("岳云交安〔2023〕1号", "岳阳市云溪区交通运输局",
+                         ["关于催报2023年5月安全生产", "督查情况统计表的通知"]),
+        "通报_2023年5月报送情况": ("岳云交安〔2023〕2号", "岳阳市云溪区交通运输局",
+                            ["关于2023年5月安全生产督查情况统计表", "报送情况的通报"]),
+        "报告_2023年迟报逾期情况_截至5月": ("岳云交安〔2023〕3号", "局安全监督股",
+                                ["关于2023年安全生产督查情况统计表", "迟报、未报情况的报告"]),
+    }
+    assert sorted(p.stem for p in folder.glob("*.docx")) == sorted(expected)
+    for stem, (number, signer, title) in expected.items():
+        pdf = convert(folder / f"{stem}.docx", "pdf", tmp_path / "pdf", recalc=False)
+        pages = pages_of(pdf)
+        first = squeeze(pages[0])
+        assert number in first, stem
+        assert "岳云交发〔2023〕15号" in first and "打好安全生产翻身仗" in first, stem
+        lines = [squeeze(line) for line in pages[0].splitlines() if line.strip()]
+        at = lines.index(title[0])
+        assert lines[at:at + len(title)] == title, (stem, lines[:8])
+        assert ("岳阳市云溪区交通运输局" in lines[:2]) == (signer != "局安全监督股"), stem  # the memo has no 版头
+        for n, page in enumerate(pages, start=1):
+            rest = re.sub(r"—\d+—", "", squeeze(page))
+            for closing in (contact, signer, "2023年5月31日"):
+                rest = rest.replace(closing, "")
+            assert rest, f"{stem}: page {n} holds only the signature and the contact line"
+        assert signer + "2023年5月31日" + contact in squeeze(pages[-1]), stem  # together, in this order
+
+
+def test_the_bulletin_takes_a_section_per_obligation(workdir):
+    """Other obligations (materials, key tasks) append their own sections; one that names late units makes the
+    通报 close with 通报批评 even when every Annex 2 came in time."""
+    import docx
+
+    from pipeline import config
+    from pipeline.ledger import Ledger
+    from pipeline.months import Month
+    from pipeline.notices import Section, bulletin
+    from pipeline.timeliness import status
+
+    from helpers import at
+
+    cfg = config.load(workdir / "config.toml")
+    with Ledger(cfg.ledger) as ledger:
+        st = status(cfg, ledger, Month(2023, 5), at("2023-05-10T12:00"))  # before the 23rd: all pending
+    plain = bulletin(cfg, st)
+    assert plain.closing == ["尚未报送的单位，请于报送截止时间前报送。"]
+    doc = bulletin(cfg, st, [Section("月度工作情况材料报送情况", ["（一）迟报的单位：现代物流中心（迟报2天）。"],
+                                     criticise=True)])
+    assert [h for h, _p in doc.numbered_sections()] == ["一、安全生产督查情况统计表报送情况", "二、月度工作情况材料报送情况"]
+    assert doc.closing[0].startswith("对以上迟报、逾期未报的单位予以通报批评")
+    (workdir / "b.docx").write_bytes(doc.docx(cfg.bureau.name, at("2023-05-10T12:00")))
+    text = [p.text for p in docx.Document(str(workdir / "b.docx")).paragraphs]
+    assert text.index("二、月度工作情况材料报送情况") + 1 == text.index("（一）迟报的单位：现代物流中心（迟报2天）。")
