@@ -253,13 +253,10 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
-<<<<<<< HEAD
     "materials": {"day": ((int,), 16), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
                   "grace_days": ((int,), 0)},
-=======
     "notices": {"doc_prefix": ((str,), Notices.doc_prefix), "basis_number": ((str,), Notices.basis_number),
                 "basis_title": ((str,), Notices.basis_title)},
->>>>>>> main
 }
 _SCHEMA["escalation"]["count_tasks"] = ((bool,), True)
 _SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),

@@ -19,8 +19,8 @@ from __future__ import annotations
 from .materials_classify import ELECTRONIC, KIND_LABELS, STAMPED, MaterialJudgement, assumed_month, judge_material
 from .materials_pack import MaterialsPack, write_month_materials
 from .materials_receipt import material_receipt_text
-from .materials_report import (bulletin_paragraphs, material_reminders, reminder_lines, status_by_unit, unit_sentence,
-                               workbook_rows)
+from .materials_report import (bulletin_paragraphs, material_reminders, materials_section, reminder_lines,
+                               status_by_unit, unit_sentence, workbook_rows)
 from .materials_state import (MaterialFile, MaterialState, MaterialsStatus, NotAMaterial, material_arrival_fields,
                               material_files, material_states, materials_deadline, materials_status, record_material,
                               set_kind, strike_months)
@@ -28,7 +28,8 @@ from .materials_state import (MaterialFile, MaterialState, MaterialsStatus, NotA
 __all__ = [
     "ELECTRONIC", "KIND_LABELS", "STAMPED", "MaterialFile", "MaterialJudgement", "MaterialState", "MaterialsPack",
     "MaterialsStatus", "NotAMaterial", "assumed_month", "bulletin_paragraphs", "judge_material",
-    "material_arrival_fields", "material_files", "material_reminders", "material_receipt_text", "material_states", "materials_deadline",
+    "material_arrival_fields", "material_files", "material_reminders", "material_receipt_text", "material_states",
+    "materials_deadline", "materials_section",
     "materials_status", "record_material", "reminder_lines", "set_kind", "status_by_unit", "strike_months",
     "unit_sentence", "workbook_rows", "write_month_materials",
 ]

@@ -16,7 +16,7 @@ from .months import Month
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING
 
 if TYPE_CHECKING:
-    from .notices import Document
+    from .notices import Document, Section
 
 
 def status_by_unit(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> dict[str, MaterialState]:
@@ -49,29 +49,43 @@ def reminder_lines(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -
 
 
 def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[tuple[str, "Document"]]:
-    """(unit, the 催报通知 for its materials) for each unit whose materials are overdue: a notices.Document the
-    notices writer renders as .docx and .eml like its other notices."""
-    from .notices import SEED_REF, Document
+    """(unit, the 催报通知 for its materials) for each unit whose materials are overdue: a notices.Document
+    (kind "materials_reminder", so its 发文字号 is its own) that write_notices renders like its other notices."""
+    from .notices import Document, basis
 
     tz = cfg.bureau.tz
     attempts = {s.unit: s.attempts for s in material_states(cfg, ledger, month, as_of)}
     out = []
     for unit, lines in reminder_lines(cfg, ledger, month, as_of).items():
-        paras = [f"根据{SEED_REF}要求，各单位应于每月{cfg.materials.day}日前将相应月度工作情况材料（盖章版含电子版）"
-                 f"报送{cfg.contact.department}。", *lines]
+        opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.materials.day}日前将相应月度工作情况材料（盖章版含电子版）"
+                   f"报送{cfg.contact.department}。", *lines]
         for r in attempts[unit]:
             when = r["received_at"].astimezone(tz)
-            paras.append(f"你单位于{when.month}月{when.day}日{when:%H:%M}报送的文件“{r['name']}”未能受理（原因见回执），"
-                         "不计为已报送。")
+            opening.append(f"你单位于{when.month}月{when.day}日{when:%H:%M}报送的文件“{r['name']}”未能受理（原因见回执），"
+                           "不计为已报送。")
         c = cfg.contact
-        out.append((unit, Document(f"关于催报{month.label}月度工作情况材料的通知", unit, paras, cfg.bureau.name,
-                                   f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}")))
+        out.append((unit, Document("materials_reminder", ["关于催报", month.label, "月度工作情况材料", "的通知"], unit,
+                                   opening, cfg.bureau.name, letterhead=True,
+                                   note=f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}")))
     return out
 
 
+def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> "Section | None":
+    """The 通报's section on the materials (pass it in `write_notices(..., sections=[...])`); None when no unit
+    owes materials for the month. It criticises when a unit is late or overdue."""
+    from .notices import Section
+
+    paragraphs = bulletin_paragraphs(cfg, ledger, month, as_of)
+    if not paragraphs:
+        return None
+    states = material_states(cfg, ledger, month, as_of)
+    return Section("月度工作情况材料报送情况", paragraphs,
+                   criticise=any(s.state in (LATE, OVERDUE) for s in states))
+
+
 def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[str]:
-    """The 通报's section on materials (its heading is the caller's): one summary paragraph, then the late
-    and the incomplete units by name."""
+    """The 通报's section on materials (its heading is the caller's, see materials_section): a summary, then
+    the units on time, late and incomplete, by name."""
     states = material_states(cfg, ledger, month, as_of)
     if not states:
         return []
@@ -79,18 +93,16 @@ def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: dateti
     overdue = [s for s in states if s.state == OVERDUE]
     on_time = [s for s in states if s.state == ON_TIME]
     pending = [s for s in states if s.state == PENDING]
-    paras = [f"{month.label}月度工作情况材料（盖章版含电子版）应于{_date(cfg, month)}前报送，应报 {len(states)} 个单位："
-             f"按时报齐 {len(on_time)} 个，迟报 {len(late)} 个，逾期未报齐 {len(overdue)} 个"
-             + (f"，未到期 {len(pending)} 个。" if pending else "。")]
-    if late:
-        paras.append("迟报材料的单位：" + "；".join(
-            f"{s.unit}（{s.received_at.month}月{s.received_at.day}日报齐，迟报 {s.days_late} 天）" for s in late) + "。")
-    if overdue:
-        paras.append("逾期未报齐材料的单位：" + "；".join(
-            f"{s.unit}（{'未报送' if not s.files else '缺' + '、'.join(KIND_SHORT[k] for k in s.missing)}）"
-            for s in overdue) + "。")
-    if not late and not overdue and not pending:
-        paras.append("各单位均按时报齐材料。")
+    paras = [f"{month.label}月度工作情况材料（盖章版含电子版）的报送截止时间为{_date(cfg, month)}24时。"
+             f"应报{len(states)}家，按时报齐{len(on_time)}家，迟报{len(late)}家，逾期未报齐{len(overdue)}家"
+             + (f"，未到期{len(pending)}家。" if pending else "。"),
+             "（一）按时报齐的单位：" + ("、".join(s.unit for s in on_time) or "无") + "。",
+             "（二）迟报的单位：" + ("、".join(
+                 f"{s.unit}（{s.received_at.month}月{s.received_at.day}日报齐，迟报{s.days_late}天）" for s in late) or "无")
+             + "。",
+             "（三）逾期未报齐的单位：" + ("、".join(
+                 f"{s.unit}（{'未报送' if not s.files else '缺' + '、'.join(KIND_SHORT[k] for k in s.missing)}）"
+                 for s in overdue) or "无") + "。"]
     return paras
 
 

@@ -392,8 +392,10 @@ def test_reminder_bulletin_strikes_and_sheet_rows(cfg):
     assert reminders[ROAD][0] == ("你单位2023年5月月度工作情况材料应于2023年5月16日前报送（盖章版含电子版），"
                                   "目前已收到电子版，尚缺盖章版（扫描件），已逾期 4 天。")
     assert len(reminders) == len(cfg.units) - 1
-    assert paragraphs[1] == f"迟报材料的单位：{ZF}（5月17日报齐，迟报 1 天）。"
-    assert f"{ROAD}（缺盖章版）" in paragraphs[2]
+    assert paragraphs[0].startswith("2023年5月月度工作情况材料（盖章版含电子版）的报送截止时间为2023年5月16日24时。"
+                                    f"应报{len(cfg.units)}家，按时报齐0家，迟报1家，逾期未报齐{len(cfg.units) - 1}家。")
+    assert paragraphs[2] == f"（二）迟报的单位：{ZF}（5月17日报齐，迟报1天）。"
+    assert f"{ROAD}（缺盖章版）" in paragraphs[3]
     # May is a strike for both; January to April were before any file and count as overdue too (start 2023-01).
     assert strikes[ZF][-1] == Month(2023, 5) and strikes[ROAD][-1] == Month(2023, 5)
     assert [(r["单位"], r["类型"], r["状态"], r["问题"]) for r in rows] == [
@@ -524,21 +526,38 @@ def test_the_judgement_pickles_for_the_sandbox(cfg):
     assert pickle.loads(pickle.dumps(cfg)).materials == cfg.materials
 
 
-def test_the_materials_reminder_as_a_docx_names_the_missing_version(cfg):
+def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
     import docx as python_docx
 
-    from pipeline.materials import material_reminders
+    from pipeline.materials import material_reminders, materials_section
+    from pipeline.notices import bulletin
+    from pipeline.timeliness import status
 
+    as_of = at("2023-05-19T09:00")
     with Ledger(cfg.ledger) as ledger:
         put(cfg, ledger, "运输中心5月工作情况.docx", docx("正文"), "2023-05-16T11:00", unit=ROAD)
         put(cfg, ledger, "运输中心5月.pdf", exe(), "2023-05-16T11:05", unit=ROAD)
-        reminders = dict(material_reminders(cfg, ledger, Month(2023, 5), at("2023-05-19T09:00")))
+        put(cfg, ledger, WORD, docx("正文"), "2023-05-10T11:00")
+        put(cfg, ledger, STAMPED_PDF, image_pdf(), "2023-05-17T11:00")
+        reminders = dict(material_reminders(cfg, ledger, Month(2023, 5), as_of))
+        section = materials_section(cfg, ledger, Month(2023, 5), as_of)
+        annex2 = status(cfg, ledger, Month(2023, 5), as_of)
+
+    def text(document):
+        return "\n".join(p.text for p in python_docx.Document(io.BytesIO(document.docx(cfg.bureau.name, as_of))).paragraphs)
+
     doc = reminders[ROAD]
-    assert doc.title == "关于催报2023年5月月度工作情况材料的通知" and doc.addressee == ROAD
-    text = "\n".join(p.text for p in python_docx.Document(io.BytesIO(doc.docx(cfg.bureau.name, at("2023-05-19T09:00")))).paragraphs)
-    assert "目前已收到电子版，尚缺盖章版（扫描件），已逾期 3 天。" in text
-    assert "“运输中心5月.pdf”未能受理" in text
-    assert "至今尚未报送" in "\n".join(reminders[LOGI].paragraphs)
+    assert (doc.kind, doc.title_text, doc.addressee) == ("materials_reminder", "关于催报2023年5月月度工作情况材料的通知", ROAD)
+    assert ZF not in reminders  # late, complete: no reminder
+    reminder = text(doc)
+    assert "目前已收到电子版，尚缺盖章版（扫描件），已逾期 3 天。" in reminder
+    assert "“运输中心5月.pdf”未能受理" in reminder
+    assert "至今尚未报送" in text(reminders[LOGI])
+    assert section.title == "月度工作情况材料报送情况" and section.criticise
+    read_back = text(bulletin(cfg, annex2, [section]))
+    assert "二、月度工作情况材料报送情况" in read_back
+    assert f"（二）迟报的单位：{ZF}（5月17日报齐，迟报1天）。" in read_back
+    assert f"{ROAD}（缺盖章版）" in read_back and "予以通报批评" in read_back
 
 
 def test_materials_config_is_checked(workdir):
