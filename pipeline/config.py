@@ -74,6 +74,9 @@ class Limits:
     lock_wait_seconds: float = 120
     max_email_mb: float = 60
     max_attachments: int = 200
+    parse_memory_mb: float = 512  # memory of the child process that reads an untrusted file (POSIX only)
+    parse_seconds: float = 20  # time that child may take for one file
+    max_count: int = 10_000_000  # a count above this is not a figure anyone reports (and sums cannot wrap)
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "limits": {"max_file_mb": ((int, float), 20), "max_uncompressed_mb": ((int, float), 200),
                "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000),
                "lock_wait_seconds": ((int, float), 120), "max_email_mb": ((int, float), 60),
-               "max_attachments": ((int,), 200)},
+               "max_attachments": ((int,), 200), "parse_memory_mb": ((int, float), 512),
+               "parse_seconds": ((int, float), 20), "max_count": ((int,), 10_000_000)},
     "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
               "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0),
               "incomplete_seconds": ((int, float), 900), "office_lock_minutes": ((int, float), 240)},

@@ -13,6 +13,7 @@ from .config import Config
 from .durable import write_atomic
 from .ledger import Ledger
 from .months import Month
+from .safe_names import csv_cell
 from .template import Header, write_template
 
 CSV_COLUMNS = ["unit", "year", "month_from", "month_to", "sector", *[m.key for m in form.METRICS]]
@@ -75,7 +76,8 @@ def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path:
     writer.writerow(CSV_COLUMNS_ZH if zh else CSV_COLUMNS)
     for _, row in rows.iterrows():
         sector = SECTOR_LABELS[row["sector"]] if zh else row["sector"]
-        writer.writerow([row["unit"], int(row["year"]), int(row["month_from"]), int(row["month_to"]), sector,
+        writer.writerow([csv_cell(row["unit"]), int(row["year"]), int(row["month_from"]), int(row["month_to"]),
+                         csv_cell(sector),
                          *[(_rate if m.is_rate else _count)(row[m.key]) for m in form.METRICS]])
     write_atomic(path, out.getvalue().encode("utf-8-sig"))
     return len(rows)

@@ -49,10 +49,8 @@ def no_faults(step: str, path: Path) -> None:
 
 def isolated_reader() -> Callable:
     """The child-process reader (sandbox.py): untrusted bytes never reach this process's parsers."""
-    try:
-        from .sandbox import read_workbook_isolated
-    except ImportError:  # TRANSITIONAL until sandbox.py lands
-        from .reader import read_workbook as read_workbook_isolated
+    from .sandbox import read_workbook_isolated
+
     return read_workbook_isolated
 
 

@@ -24,6 +24,7 @@ import xlsxwriter
 from . import form
 from .issues import CATALOGUE, Issue
 from .reader import WorkbookData, col_index
+from .safe_names import display_name
 
 NOTES = "错误说明"
 RED, AMBER = "FFFF7C80", "FFFFE699"
@@ -327,7 +328,7 @@ def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], ori
         taken: set[str] = {NOTES.lower()}
         notes = wb.add_worksheet(NOTES)
         intro = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体", "font_size": 12, "bold": True})
-        notes.merge_range(0, 0, 0, 6, f"文件“{original_name}”未通过校验，请按下列说明修改后重新报送。"
+        notes.merge_range(0, 0, 0, 6, f"文件“{display_name(original_name)}”未通过校验，请按下列说明修改后重新报送。"
                                       "后面的工作表是原表的内容：红色单元格为错误，黄色为提示，鼠标移到单元格上可看到说明。", intro)
         notes.set_row(0, 48)
         for c, text in enumerate(("序号", "级别", "问题", "工作表", "单元格", "说明", "代码")):

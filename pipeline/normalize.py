@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 # Typed in a count cell to mean "none".
@@ -14,6 +15,7 @@ COUNT_SUFFIXES = ("人次", "个", "家", "项", "人", "次", "处", "起", "�
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _SPACES = re.compile(r"\s+")
+MAX_COUNT = 10_000_000  # the default of config [limits] max_count
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,11 @@ def clean_text(raw: Any) -> str:
     return _SPACES.sub("", unicodedata.normalize("NFKC", str(raw)))
 
 
-def count(raw: Any) -> Parsed:
-    """A count cell: blank and the usual "none" marks are 0; `3项`, `1,234`, `１２` are numbers."""
+def count(raw: Any, max_count: int = MAX_COUNT) -> Parsed:
+    """A count cell: blank and the usual "none" marks are 0; `3项`, `1,234`, `１２` are numbers. A number that
+    is not finite, or whose size is over `max_count`, is not a count (`1e19`, `1e400`, `inf`), and neither
+    is a text so small it would round to 0 (`1e-400`): every value returned is finite and at most
+    `max_count` in size, so no sum of them can overflow."""
     if raw is None:
         return Parsed(0.0)
     if isinstance(raw, bool):
@@ -36,6 +41,8 @@ def count(raw: Any) -> Parsed:
     if isinstance(raw, (int, float)):
         if isinstance(raw, float) and (math.isnan(raw) or math.isinf(raw)):
             return Parsed(None, "不是有效数字")
+        if abs(raw) > max_count:  # compared before float(): an int of 400 digits does not fit a float
+            return Parsed(None, _too_large(max_count))
         return Parsed(float(raw))
     if isinstance(raw, (datetime, date, time)):
         return Parsed(None, "是日期或时间")
@@ -49,8 +56,18 @@ def count(raw: Any) -> Parsed:
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     if _NUMBER.match(text):
-        return Parsed(float(text))
+        exact = Decimal(text)  # exact whatever the exponent: 1e400 and 1e-400 are judged before any rounding
+        if abs(exact) > max_count:
+            return Parsed(None, _too_large(max_count))
+        value = float(exact)
+        if value == 0 and exact != 0:
+            return Parsed(None, "不是有效数字（数值过小）")
+        return Parsed(value)
     return Parsed(None, "不是数字")
+
+
+def _too_large(max_count: int) -> str:
+    return f"超出计数的上限 {max_count:,}（不是有效的计数）"
 
 
 def rate(raw: Any) -> Parsed:

@@ -20,7 +20,7 @@ from .ledger import Ledger
 from .months import Month
 from .docnumbers import number as doc_number
 from .officialdoc import OfficialDocument, Table, chinese_date
-from .safe_names import safe_filename
+from .safe_names import csv_cell, display_name, safe_filename
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus, UnitStatus, status
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -146,7 +146,7 @@ def reminder(cfg: Config, st: MonthStatus, u: UnitStatus) -> Document:
     ]
     for attempt in u.attempts:
         when = attempt.received_at.astimezone(tz)
-        opening.append(f"你单位于{_moment_text(when)}报送的文件“{attempt.original_name}”未通过校验，已被退回（原因见回执），"
+        opening.append(f"你单位于{_moment_text(when)}报送的文件“{display_name(attempt.original_name)}”未通过校验，已被退回（原因见回执），"
                        "退回的文件不计为已报送，请按回执修改后重新报送。")
     opening.append("请于收到本通知后尽快按附件2格式填报并报送；报送时间以系统收到文件的时间为准。")
     if u.strikes >= cfg.escalation.strikes:
@@ -301,7 +301,7 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     kinds = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
              "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导"}
     for n in notices:
-        writer.writerow([kinds[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject])
+        writer.writerow([csv_cell(text) for text in (kinds[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject)])
     put("index.csv", index.getvalue().encode("utf-8-sig"))
     _replace_folder(staging, target)
     return target, notices

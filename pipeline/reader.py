@@ -35,6 +35,9 @@ class ReadProblem(Exception):
         self.reason = reason
         super().__init__(f"{code}: {reason}")
 
+    def __reduce__(self):  # crosses from the sandbox's child process to the parent
+        return (ReadProblem, (self.code, self.reason))
+
 
 @dataclass
 class SheetData:
@@ -76,6 +79,18 @@ def _describe(data: bytes) -> str:
     return "文件内容不是 Excel/WPS 表格（可能只是改了扩展名）"
 
 
+def check_size(path, limits: Limits, max_mb: float | None = None) -> int:
+    """A file's size from the filesystem (lstat: a link is not followed), before a byte of it is read; raises
+    ReadProblem when it is over `max_mb` (default `limits.max_file_mb`). Returns the size."""
+    import os
+
+    size = os.lstat(path).st_size
+    limit = limits.max_file_mb if max_mb is None else max_mb
+    if size > limit * 1024 * 1024:
+        raise _fail(f"文件大小 {size / 1024 / 1024:.1f} MB，超过上限 {limit:g} MB")
+    return size
+
+
 def read_workbook(data: bytes, limits: Limits) -> WorkbookData:
     if not data:
         raise _fail("文件是空的（0 字节），可能复制或下载没有完成")
@@ -92,14 +107,20 @@ def _read_ole(data: bytes) -> WorkbookData:
     import msoffcrypto
     import olefile
 
+    _check_ole_header(data)
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
     except Exception:
         raise _fail("文件已损坏（OLE 结构无法读取）") from None
     try:
+        if any(e is not None and e.entry_type in (olefile.STGTY_STREAM, olefile.STGTY_ROOT) and e.size > len(data)
+               for e in ole.direntries):
+            raise _fail(_OLE_SIZE)
         streams = {"/".join(s).lower() for s in ole.listdir()}
         stream = "workbook" if "workbook" in streams else "book"
         biff = ole.openstream(stream).read() if stream in streams else b""
+    except ReadProblem:
+        raise
     except Exception:
         raise _fail("文件已损坏（OLE 结构无法读取）") from None
     finally:
@@ -120,11 +141,40 @@ def _read_ole(data: bytes) -> WorkbookData:
     return _values(data, "xls", _xls_formulas(biff))
 
 
+_OLE_SIZE = "文件已损坏或不完整（OLE 结构与文件大小不符）"
+
+
+def _check_ole_header(data: bytes) -> None:
+    """The counts in an OLE header (sectors of the allocation tables, where the directory starts) must fit
+    the file's size. A copy cut short, or a header that claims thousands of sectors in 12 KB, is refused
+    before any parser sizes its buffers by them."""
+    import struct
+
+    if len(data) < 512:
+        raise _fail(_OLE_SIZE)
+    major, byte_order, shift, mini_shift = struct.unpack_from("<HHHH", data, 0x1A)
+    if byte_order != 0xFFFE or (major, shift) not in ((3, 9), (4, 12)) or mini_shift != 6:
+        raise _fail("文件已损坏（OLE 文件头无效）")
+    sector = 1 << shift
+    sectors = -(-(len(data) - sector) // sector)  # the header takes the first sector's room
+    n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
+    _first_minifat, n_minifat, _first_difat, n_difat = struct.unpack_from("<IIII", data, 0x3C)
+    if not 0 < n_fat <= sectors or n_minifat > sectors or n_difat > sectors or first_dir >= sectors:
+        raise _fail(_OLE_SIZE)
+
+
 def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
+    import struct
+
+    eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory: its entry count
+    if eocd >= 0 and eocd + 12 <= len(data):  # comes before zipfile builds an object for every entry
+        entries = struct.unpack_from("<H", data, eocd + 10)[0]
+        if entries != 0xFFFF and entries > limits.max_zip_members:
+            raise _fail(f"压缩包内有 {entries} 个部件，超过上限 {limits.max_zip_members}")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except Exception:  # zipfile raises many types for a damaged directory (BadZipFile, ValueError, struct.error…)
         raise _fail("文件不完整或已损坏（压缩结构无法读取），可能复制或下载没有完成") from None
     if len(infos) > limits.max_zip_members:
         raise _fail(f"压缩包内有 {len(infos)} 个部件，超过上限 {limits.max_zip_members}")
@@ -133,49 +183,138 @@ def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
         raise _fail(f"解压后大小 {total / 1024 / 1024:.0f} MB，超过上限 {limits.max_uncompressed_mb:g} MB（疑似压缩炸弹）")
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
-            raise _fail(f"部件 {info.filename} 的压缩比异常（疑似压缩炸弹）")
-    names = {i.filename for i in infos}
-    try:
-        _refuse_entities(zf, infos)
-        if "mimetype" in names and zf.read("mimetype").strip() == ODS_MIME:
-            formulas = _ods_formulas(zf) if "content.xml" in names else {}
-            return _values(data, "ods", formulas)
-        if "xl/workbook.xml" in names:
-            return _values(data, "xlsx", _xlsx_formulas(zf, names))
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError, RuntimeError) as exc:
-        if "encrypted" in str(exc).lower():
-            raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码") from None
-        raise _fail("文件不完整或已损坏（压缩数据无法解开）") from None
-    if "word/document.xml" in names:
+            raise _fail(f"部件 {_shown(info.filename)} 的压缩比异常（疑似压缩炸弹）")
+    members = _Members(data, infos, limits)
+    names = members.names
+    if "mimetype" in names and members.read("mimetype").strip() == ODS_MIME:
+        formulas = _ods_formulas(members.read("content.xml")) if "content.xml" in names else {}
+        members.check_rest()
+        return _values(data, "ods", formulas)
+    if "xl/workbook.xml" in names:
+        formulas = _xlsx_formulas(members)
+        members.check_rest()
+        return _values(data, "xlsx", formulas)
+    if "word/document.xml" in names:  # not a spreadsheet: no parser will read its parts, so neither do we
         raise _fail("这是一个 Word 文档，不是表格")
     if "mimetype" in names:
         raise _fail("这是一个 OpenDocument 文件，但不是电子表格 (.ods)")
     raise _fail("压缩包里没有表格（不是 .xlsx / .ods 文件）")
 
 
+def _shown(name: str) -> str:
+    from .safe_names import display_name
+
+    return display_name(name, 80)
+
+
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 PROLOG_LIMIT = 64 * 1024
+CHUNK = 1024 * 1024  # inflated bytes held at a time while a member is only checked
+_XML_PARTS = (".xml", ".rels", ".vml")
+_CORRUPT = "文件不完整或已损坏（压缩数据无法解开）"
 
 
-def _refuse_entities(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
-    """A DOCTYPE (and with it any entity) can only stand in the prolog, before the root element: read each
-    XML part only that far. A prolog longer than any real file's is refused as well."""
-    for info in infos:
-        if not info.filename.endswith((".xml", ".rels", ".vml")):
-            continue
-        with zf.open(info) as part:
-            head = b""
-            while True:
-                chunk = part.read(256 if not head else 4096)  # the root element is almost always in the first line or two
-                head += chunk
-                root = _ROOT_START.search(head)
-                if root or not chunk:
-                    break
-                if len(head) > PROLOG_LIMIT:
-                    raise _fail(f"部件 {info.filename} 的开头异常（疑似恶意文件），出于安全原因不予读取")
-        prolog = head[: root.start()] if root else head
-        if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog or b"<!doctype" in prolog:
-            raise _fail(f"部件 {info.filename} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
+class _Members:
+    """Each member of the zip inflated once, here, before any other parser sees it: with a running count
+    that stops at the size its directory entry declares and at `max_uncompressed_mb` for all of them
+    together, whatever the headers say; its CRC checked; an XML part refused on the way if its prolog
+    declares a DOCTYPE (so no entity is ever expanded, by us or by calamine). `read` keeps a member's
+    bytes (the few parts we parse ourselves); `check_rest` inflates the others and throws the bytes away,
+    so what calamine inflates afterwards is known to be what the directory says."""
+
+    def __init__(self, data: bytes, infos: list[zipfile.ZipInfo], limits: Limits):
+        self.data = memoryview(data)
+        self.infos = infos
+        self.by_name = {i.filename: i for i in infos}  # the last of two same-named entries, as zipfile does
+        self.names = set(self.by_name)
+        self.budget = int(limits.max_uncompressed_mb * 1024 * 1024)
+        self.limit_mb = limits.max_uncompressed_mb
+        self.done: set[int] = set()
+
+    def read(self, name: str) -> bytes:
+        info = self.by_name[name]
+        return b"".join(self._inflate(info))
+
+    def check_rest(self) -> None:
+        for info in self.infos:
+            if id(info) not in self.done:
+                for _chunk in self._inflate(info):
+                    pass
+
+    def _inflate(self, info: zipfile.ZipInfo):
+        import struct
+        import zlib
+
+        self.done.add(id(info))
+        shown = _shown(info.filename)
+        if info.flag_bits & 0x1:
+            raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码")
+        offset = info.header_offset
+        if offset < 0 or bytes(self.data[offset:offset + 4]) != ZIP_MAGIC or offset + 30 > len(self.data):
+            raise _fail(_CORRUPT)
+        name_len, extra_len = struct.unpack_from("<HH", self.data, offset + 26)
+        start = offset + 30 + name_len + extra_len
+        raw = self.data[start:start + info.compress_size]
+        if len(raw) < info.compress_size:
+            raise _fail(_CORRUPT)
+        if info.compress_type == zipfile.ZIP_STORED:
+            pieces = (raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK))
+            inflater = None
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            inflater = zlib.decompressobj(-15)
+            pieces = _inflated(inflater, raw)
+        else:
+            raise _fail(f"部件 {shown} 使用了表格文件不用的压缩方式（{info.compress_type}）")
+        size, crc = 0, 0
+        xml = info.filename.endswith(_XML_PARTS)
+        head = b"" if xml else None
+        try:
+            for piece in pieces:
+                size += len(piece)
+                if size > info.file_size:
+                    raise _fail(f"部件 {shown} 解压后比它声明的 {info.file_size} 字节大（疑似压缩炸弹），不予读取")
+                self.budget -= len(piece)
+                if self.budget < 0:
+                    raise _fail(f"解压后大小超过上限 {self.limit_mb:g} MB（疑似压缩炸弹）")
+                crc = zlib.crc32(piece, crc)
+                if head is not None:
+                    head = _check_prolog(head + bytes(piece), shown)
+                yield bytes(piece)
+        except zlib.error:
+            raise _fail(_CORRUPT) from None
+        if head:
+            _check_prolog(head, shown, final=True)
+        if (inflater is not None and not inflater.eof) or size != info.file_size or crc != info.CRC:
+            raise _fail(_CORRUPT)
+
+
+def _inflated(inflater, raw: memoryview):
+    """Inflate `raw` in pieces of at most CHUNK bytes: a member that expands a thousandfold never sits in
+    memory whole."""
+    for i in range(0, len(raw), 64 * 1024):
+        out = inflater.decompress(raw[i:i + 64 * 1024], CHUNK)
+        yield out
+        while inflater.unconsumed_tail and not inflater.eof:
+            yield inflater.decompress(inflater.unconsumed_tail, CHUNK)
+        if inflater.eof:
+            return
+
+
+def _check_prolog(head: bytes, shown: str, final: bool = False) -> bytes | None:
+    """A DOCTYPE (and with it any entity) can only stand in the prolog, before the root element. Returns
+    the bytes seen so far while the root is not found yet, None once the prolog has been judged. A prolog
+    longer than any real file's is refused as well."""
+    root = _ROOT_START.search(head)
+    if root is None and not final:
+        if len(head) > PROLOG_LIMIT:
+            raise _fail(f"部件 {shown} 的开头异常（疑似恶意文件），出于安全原因不予读取")
+        return head
+    prolog = head[: root.start()] if root else head
+    if root is not None and root.start() > PROLOG_LIMIT:
+        raise _fail(f"部件 {shown} 的开头异常（疑似恶意文件），出于安全原因不予读取")
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog or b"<!doctype" in prolog:
+        raise _fail(f"部件 {shown} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
+    return None
 
 
 _REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
@@ -202,23 +341,23 @@ def _attrs(text: bytes) -> dict[bytes, str]:
     return {k.split(b":")[-1]: unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(text)}
 
 
-def _xlsx_formulas(zf: zipfile.ZipFile, names: set[str]) -> dict[str, tuple[frozenset, frozenset]]:
+def _xlsx_formulas(members: "_Members") -> dict[str, tuple[frozenset, frozenset]]:
     """Sheet name -> (formula cells, formula cells without a cached value), from the sheet XML. The
     workbook part and its relationships are read with plain patterns: their DOCTYPE was refused already,
     and they are two small lists (sheet name -> part)."""
-    rels_name = "xl/_rels/workbook.xml.rels"
+    rels_name, names = "xl/_rels/workbook.xml.rels", members.names
     if rels_name not in names:
         return {}
     targets = {}
-    for attrs in map(_attrs, _REL_TAG.findall(zf.read(rels_name))):
+    for attrs in map(_attrs, _REL_TAG.findall(members.read(rels_name))):
         target = attrs.get(b"Target", "")
         targets[attrs.get(b"Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
     out = {}
-    for attrs in map(_attrs, _SHEET_TAG.findall(zf.read("xl/workbook.xml"))):
+    for attrs in map(_attrs, _SHEET_TAG.findall(members.read("xl/workbook.xml"))):
         part = targets.get(attrs.get(b"id"))
         if not part or part not in names:
             continue
-        out[attrs.get(b"name")] = _formula_cells(zf.read(part))
+        out[attrs.get(b"name")] = _formula_cells(members.read(part))
     return out
 
 
@@ -228,21 +367,23 @@ _CELL_CLOSE = re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\b")
 
 def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
     """Only the few formula cells matter: find each `<f`, step back to the cell that holds it, look ahead
-    to the cell's end for a cached `<v>`."""
+    to the cell's end for a cached `<v>`. One forward pass: the step back never goes behind the end of the
+    cell found last (the holding cell starts after it), so each byte is looked at a bounded number of
+    times whatever the number of formulas."""
     formulas, missing = set(), set()
     pos = 0
     while True:
         f = _HAS_F.search(xml, pos)
         if not f:
             break
-        start = max(xml.rfind(b"<c ", 0, f.start()), xml.rfind(b":c ", 0, f.start()))
+        start = max(xml.rfind(b"<c ", pos, f.start()), xml.rfind(b":c ", pos, f.start()))
         end_match = _CELL_CLOSE.search(xml, f.end())
         end = end_match.start() if end_match else len(xml)
-        pos = end
+        pos = max(end, f.end())
         if start < 0:
             continue
-        tag_end = xml.find(b">", start)
-        ref = _REF.search(xml, start, tag_end)
+        tag_end = xml.find(b">", start, f.start())
+        ref = _REF.search(xml, start, tag_end) if tag_end >= 0 else None
         if not ref:
             continue
         cell = (int(ref.group(2)) - 1, col_index(ref.group(1).decode()))
@@ -270,6 +411,10 @@ def _xls_formulas(biff: bytes) -> dict[str, tuple[frozenset, frozenset]]:
                 names[offset] = raw.decode("utf-16-le" if high else "latin-1", errors="replace")
             elif kind == 0x0809:  # BOF
                 current = names.get(pos)
+            elif kind == 0x0200 and len(body) >= 14:  # DIMENSIONS (BIFF8): first row, last row + 1, columns
+                first_row, end_row, first_col, end_col = struct.unpack_from("<IIHH", body, 0)
+                if not (first_row <= end_row <= 65536 and first_col <= end_col <= 256):
+                    raise _fail("文件已损坏（工作表的范围超出了 .xls 格式的上限）")
             elif kind == 0x0006 and current is not None and len(body) >= 4:  # FORMULA
                 row, col = struct.unpack_from("<HH", body, 0)
                 out.setdefault(current, set()).add((row, col))
@@ -279,12 +424,21 @@ def _xls_formulas(biff: bytes) -> dict[str, tuple[frozenset, frozenset]]:
     return {name: (frozenset(cells), frozenset()) for name, cells in out.items()}
 
 
-def _ods_formulas(zf: zipfile.ZipFile) -> dict[str, tuple[frozenset, frozenset]]:
-    content = zf.read("content.xml")
+def _ods_formulas(content: bytes) -> dict[str, tuple[frozenset, frozenset]]:
     if b"table:formula" not in content:
         return {}
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import iterparse
 
+    try:
+        return _ods_table_formulas(content, iterparse)
+    except (ParseError, DefusedXmlException, ValueError, OverflowError):
+        raise _fail("表格内容无法解析（content.xml 已损坏）") from None
+
+
+def _ods_table_formulas(content: bytes, iterparse) -> dict[str, tuple[frozenset, frozenset]]:
     t = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
     o = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
     out: dict[str, tuple[frozenset, frozenset]] = {}
@@ -340,7 +494,9 @@ def _values(data: bytes, kind: str, formulas: dict[str, tuple[frozenset, frozens
         raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码") from None
     except ReadProblem:
         raise
-    except Exception as exc:  # calamine raises several types for broken files; all mean the same here
+    except BaseException as exc:  # calamine raises several types for broken files, and panics (a BaseException)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, MemoryError)):
+            raise
         if "password" in str(exc).lower() or "encrypt" in str(exc).lower():
             raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码") from None
         raise _fail(f"表格内容无法解析（{type(exc).__name__}）") from None

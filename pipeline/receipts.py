@@ -8,7 +8,7 @@ from pathlib import Path
 from . import form
 from .config import Config
 from .issues import CATALOGUE
-from .safe_names import safe_filename
+from .safe_names import display_name, safe_filename
 from .workspace import RECEIPTS_DIR
 
 OUTCOME_TEXT = {
@@ -86,7 +86,7 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
     lines = [
         f"回执 —— {form.title(cfg.bureau.short_name)}",
         "",
-        f"文件：{original_name}",
+        f"文件：{display_name(original_name)}",  # a line break in a name must not forge a line of the receipt
         f"收到时间：{received_at.astimezone(tz):%Y-%m-%d %H:%M:%S}（{cfg.bureau.timezone}）",
         f"填报单位：{unit or '未能确定'}",
         f"统计期间：{period}",
@@ -103,12 +103,12 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
     for title, group in (("需要改正的错误", errors), ("请核对的提示（不影响受理）", warnings)):
         if group:
             lines += ["", f"{title}："]
-            lines += [f"  {n}. {CATALOGUE[i['code']][1]} —— {i['message']}（{i['code']}）"
+            lines += [f"  {n}. {CATALOGUE[i['code']][1]} —— {display_name(i['message'], 2000)}（{i['code']}）"
                       for n, i in enumerate(group, 1)]
     if markup_name:
-        lines += ["", f"有误的单元格已在“{markup_name}”中标红并加了批注。"]
+        lines += ["", f"有误的单元格已在“{display_name(markup_name)}”中标红并加了批注。"]
     if attachments:
-        lines += ["", "邮件中的附件："] + [f"  - {a}" for a in attachments]
+        lines += ["", "邮件中的附件："] + [f"  - {display_name(a)}" for a in attachments]
     if outcome == "accepted":
         lines += ["", "如需更正，请直接报送更正后的表格：新表格会替换本表的数据，报送时间仍以首次受理为准。"]
     c = cfg.contact

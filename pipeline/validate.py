@@ -10,8 +10,9 @@ from .config import Config, Unit
 from .issues import Issue, has_errors, issue
 from .locate import LocatedForm, Slot, as_text, locate_all
 from .months import Month
-from .normalize import count, is_whole, looks_like_phone, rate
+from .normalize import MAX_COUNT, count, is_whole, looks_like_phone, rate
 from .reader import ReadProblem, WorkbookData, read_workbook
+from .safe_names import display_name
 
 Values = dict[str, dict[str, float | None]]
 
@@ -62,12 +63,18 @@ def fmt(value: float | None) -> str:
 
 
 def validate_bytes(data: bytes, cfg: Config, now: datetime, folder_unit: Unit | None = None,
-                   owner_says: str | None = None, read=read_workbook) -> Validation:
+                   owner_says: str | None = None, read=read_workbook, isolated: bool = False) -> Validation:
     """Check one workbook's bytes. `folder_unit` is the unit the file is known to come from (the owner of its
     inbox sub-folder, or of the sender's address); `owner_says` tells how we know, for the message. `read`
-    parses the bytes (intake passes the child-process reader: untrusted bytes never reach this process's parser)."""
+    parses the bytes; `isolated` (or intake's reader) parses them in the sandbox's child process, where a
+    reader that aborts, hangs or eats memory costs this file an E_UNREADABLE, not the process."""
+    from .sandbox import SandboxFailure, read_workbook_isolated
+
     try:
-        book = read(data, cfg.limits)
+        try:
+            book = (read_workbook_isolated if isolated else read)(data, cfg.limits)
+        except SandboxFailure as failure:
+            return Validation([issue("E_UNREADABLE", failure.reason_zh)])
     except ReadProblem as problem:
         return Validation([issue(problem.code, problem.reason)])
     return validate_workbook(book, cfg, now, folder_unit, owner_says)
@@ -90,7 +97,7 @@ def validate_workbook(book: WorkbookData, cfg: Config, now: datetime, folder_uni
     result.issues += list(unit_rules(result, located, cfg, folder_unit, owner_says))
     result.issues += list(period_rules(result, located, cfg, now))
     result.issues += list(row_rules(located))
-    result.issues += list(value_rules(result, located))
+    result.issues += list(value_rules(result, located, cfg.limits.max_count))
     result.issues += list(footer_rules(located))
     return result
 
@@ -176,13 +183,15 @@ def row_rules(located: LocatedForm) -> Iterator[Issue]:
             yield issue("E_SECTOR_MISSING", what, sheet=sheet, cell=p.cell)
 
 
-def _count(slot: Slot, sheet: str, sector: str, metric: str) -> tuple[float | None, Issue | None]:
+def _count(slot: Slot, sheet: str, sector: str, metric: str,
+           max_count: int = MAX_COUNT) -> tuple[float | None, Issue | None]:
     where = dict(sheet=sheet, cell=slot.cell, sector=sector, metric=metric)
     if slot.no_cached_value:
         return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 是一个没有计算结果的公式，无法得知数值", **where)
-    parsed = count(slot.raw)
+    parsed = count(slot.raw, max_count)
     if parsed.value is None:
-        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 填的是“{as_text(slot.raw)}”，{parsed.problem}", **where)
+        shown = display_name(as_text(slot.raw), 40)  # a cell's text may be 32,000 characters, or hold a line break
+        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 填的是“{shown}”，{parsed.problem}", **where)
     if parsed.value < 0:
         return None, issue("E_NEGATIVE", f"{label(sector, metric)} 为 {fmt(parsed.value)}，不能小于 0", **where)
     if not is_whole(parsed.value):
@@ -190,7 +199,7 @@ def _count(slot: Slot, sheet: str, sector: str, metric: str) -> tuple[float | No
     return int(round(parsed.value)), None
 
 
-def value_rules(result: Validation, located: LocatedForm) -> Iterator[Issue]:
+def value_rules(result: Validation, located: LocatedForm, max_count: int = MAX_COUNT) -> Iterator[Issue]:
     sheet = located.sheet.name
     counts: dict[str, dict[str, float | None]] = {}
     for sector in form.SECTORS:
@@ -199,7 +208,7 @@ def value_rules(result: Validation, located: LocatedForm) -> Iterator[Issue]:
         row: dict[str, float | None] = {}
         for metric in form.COUNT_METRICS:
             slot = located.slot(sector.key, metric.key)
-            value, problem = _count(slot, sheet, sector.key, metric.key) if slot else (0, None)
+            value, problem = _count(slot, sheet, sector.key, metric.key, max_count) if slot else (0, None)
             if problem:
                 yield problem
             row[metric.key] = value

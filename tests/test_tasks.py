@@ -560,11 +560,12 @@ def test_the_bulletin_section_reads_back_from_a_docx(scenario):
 
     import docx
 
-    from pipeline.notices import Document
+    from pipeline.notices import Document, Section
 
     _s, board = scenario.states("2023-07", "2023-07-31T23:59")
-    doc = Document("关于2023年7月重点任务推进情况的通报", "局属各单位、局机关相关股室", bulletin_paragraphs(board),
-                   scenario.cfg.bureau.name)
+    doc = Document("bulletin", ["关于2023年7月", "重点任务推进情况的通报"], "局属各单位、局机关相关股室", [],
+                   scenario.cfg.bureau.name, True,
+                   sections=[Section("重点任务推进情况", bulletin_paragraphs(board), criticise=True)])
     text = [p.text for p in docx.Document(io.BytesIO(doc.docx(scenario.cfg.bureau.name, at("2023-07-31T18:00")))).paragraphs]
     assert "区道路运输服务中心：推进滞后1项（T03“学生安全专项整治”），超过完成时限未完成1项（T02“严格监管执法”）。" in text
     assert "现代物流中心：推进滞后1项（T04“烟花爆竹专项整治”）。" in text

@@ -1,0 +1,28 @@
+"""Top-level functions for the sandbox tests (the child imports them by name, so they live in a module)."""
+import os
+
+
+def echo(x):
+    return x
+
+
+def abort():
+    os.abort()
+
+
+def allocate(megabytes):
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)
+
+
+def spin():
+    while True:
+        pass
+
+
+def raise_value_error(text):
+    raise ValueError(text)
+
+
+def exit_hard(code):
+    os._exit(code)
