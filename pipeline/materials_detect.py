@@ -328,42 +328,46 @@ def _doc_text(word: bytes, table: bytes, limit: int = 20000) -> str:
 
 # --- zip: docx, odt, ofd (and spreadsheets in disguise) -------------------------------------------------
 
-def _check_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: Limits) -> None:
-    """The workbook reader's limits for zip containers. reader.py keeps them inline in _read_zip; when it
-    exposes them as check_zip(zf, infos, limits), that is used (see the report for the lead)."""
-    shared = getattr(reader, "check_zip", None)
+def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    """The workbook reader's limits on a zip's directory (member count, declared total size, ratio). reader.py
+    keeps them inline in _read_zip; when it exposes them as check_zip_directory(infos, limits), that is used
+    (see the report for the lead). The members themselves are inflated by reader._Members, which counts
+    what really comes out and refuses a DOCTYPE on the way."""
+    shared = getattr(reader, "check_zip_directory", None)
     if shared is not None:
-        shared(zf, infos, limits)
-    else:
-        if len(infos) > limits.max_zip_members:
-            raise reader.ReadProblem("E_UNREADABLE", f"压缩包内有 {len(infos)} 个部件，超过上限 {limits.max_zip_members}")
-        if sum(i.file_size for i in infos) > limits.max_uncompressed_mb * 1024 * 1024:
-            raise reader.ReadProblem("E_UNREADABLE", "解压后大小超过上限（疑似压缩炸弹）")
-        for info in infos:
-            if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
-                raise reader.ReadProblem("E_UNREADABLE", f"部件 {info.filename} 的压缩比异常（疑似压缩炸弹）")
-    reader._refuse_entities(zf, infos)
+        shared(infos, limits)
+        return
+    if len(infos) > limits.max_zip_members:
+        raise reader.ReadProblem("E_UNREADABLE", f"压缩包内有 {len(infos)} 个部件，超过上限 {limits.max_zip_members}")
+    if sum(i.file_size for i in infos) > limits.max_uncompressed_mb * 1024 * 1024:
+        raise reader.ReadProblem("E_UNREADABLE", "解压后大小超过上限（疑似压缩炸弹）")
+    for info in infos:
+        if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
+            raise reader.ReadProblem("E_UNREADABLE", f"部件 {info.filename} 的压缩比异常（疑似压缩炸弹）")
 
 
 def _zip(data: bytes, limits: Limits) -> Probe:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except Exception:  # zipfile raises many types for a damaged directory
         raise Unreadable("E_UNREADABLE", "文件不完整或已损坏（压缩结构无法读取），可能复制或下载没有完成") from None
     try:
-        _check_zip(zf, infos, limits)
-        names = {i.filename for i in infos}
-        mimetype = zf.read("mimetype").strip() if "mimetype" in names else b""
+        _check_directory(infos, limits)
+        members = reader._Members(data, infos, limits)
+        names = members.names
+        mimetype = members.read("mimetype").strip() if "mimetype" in names else b""
         if "word/document.xml" in names:
-            lines, has_text = _xml_lines(zf, "word/document.xml", "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}")
+            lines = _xml_lines(members.read("word/document.xml"),
+                               "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}")
             pictures = any(n.startswith("word/media/") for n in names)
-            return Probe(DOCX, has_text=has_text, has_image=pictures, lines=lines)
+            return Probe(DOCX, has_text=bool(lines), has_image=pictures, lines=lines)
         if mimetype == ODT_MIME and "content.xml" in names:
-            lines, has_text = _xml_lines(zf, "content.xml", "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}")
+            lines = _xml_lines(members.read("content.xml"), "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}")
             pictures = any(n.startswith("Pictures/") for n in names)
-            return Probe(ODT, has_text=has_text, has_image=pictures, lines=lines)
+            return Probe(ODT, has_text=bool(lines), has_image=pictures, lines=lines)
         if "OFD.xml" in names:
+            members.read("OFD.xml")  # its prolog is checked like any XML part
             pages = sum(1 for n in names if re.search(r"(?i)/pages/[^/]+/content\.xml$", n))
             return Probe(OFD, pages=pages or None, has_image=True)
         if "xl/workbook.xml" in names:
@@ -373,15 +377,11 @@ def _zip(data: bytes, limits: Limits) -> Probe:
         return Probe("zip")
     except reader.ReadProblem as problem:
         raise Unreadable(problem.code, problem.reason) from None
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError, RuntimeError) as exc:
-        if "encrypted" in str(exc).lower():
-            raise Unreadable("E_ENCRYPTED", "压缩文档设置了密码") from None
-        raise Unreadable("E_UNREADABLE", "文件不完整或已损坏（压缩数据无法解开）") from None
 
 
-def _xml_lines(zf: zipfile.ZipFile, part: str, ns: str) -> tuple[list[str], bool]:
-    """The first lines of a word-processing part (paragraphs of docx `w:p`/`w:t`, odt `text:p`/`text:h`) and
-    whether it has any text at all. Streams the XML and stops once enough is known."""
+def _xml_lines(xml: bytes, ns: str) -> list[str]:
+    """The first lines of a word-processing part (paragraphs of docx `w:p`/`w:t`, odt `text:p`/`text:h`);
+    empty when it has no text at all. Stops once enough lines are found."""
     from defusedxml.ElementTree import ParseError, iterparse
 
     paragraph = {ns + "p", ns + "h"}
@@ -390,21 +390,20 @@ def _xml_lines(zf: zipfile.ZipFile, part: str, ns: str) -> tuple[list[str], bool
     lines: list[str] = []
     current: list[str] = []
     try:
-        with zf.open(part) as stream:
-            for event, el in iterparse(stream, events=("end",)):
-                if el.tag == text_tag and not odt:
-                    current.append(el.text or "")
-                elif el.tag in paragraph:
-                    line = "".join(current) if not odt else "".join(el.itertext())
-                    current = []
-                    if line.strip():
-                        lines.append(line.strip())
-                        if len(lines) >= MAX_LINES:
-                            break
-                    el.clear()
+        for _event, el in iterparse(io.BytesIO(xml), events=("end",)):
+            if el.tag == text_tag and not odt:
+                current.append(el.text or "")
+            elif el.tag in paragraph:
+                line = "".join(current) if not odt else "".join(el.itertext())
+                current = []
+                if line.strip():
+                    lines.append(line.strip())
+                    if len(lines) >= MAX_LINES:
+                        break
+                el.clear()
     except ParseError:
         raise Unreadable("E_UNREADABLE", "文档内容（XML）已损坏，无法读取") from None
-    return lines, bool(lines)
+    return lines
 
 
 # --- RTF ----------------------------------------------------------------------------------------------

@@ -668,3 +668,12 @@ def test_materials_pack_command(workdir):
     pdf = cfg.outbox / "2023-05" / "材料" / "材料汇编_2023年5月.pdf"
     assert result.stdout.strip() == str(pdf)
     assert "共 3 页（封面 1 页），复制文件 1 个" in result.stderr
+
+
+def test_judged_in_the_sandbox_as_intake_will(cfg):
+    from pipeline.sandbox import run_untrusted
+
+    data = image_pdf(2)
+    j = run_untrusted(judge_material, "执法大队5月工作情况.pdf", data, ZF, cfg, at("2023-05-10T09:00"), None,
+                      limits=cfg.limits)
+    assert (j.ok, j.kind, j.unit, j.month, j.pages) == (True, "stamped", ZF, 5, 2)
