@@ -27,7 +27,7 @@ from .corrections import receipt_context
 from .durable import abandoned_temp, fsync_dir, write_atomic
 from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
 from .issues import Issue, issue
-from .judge import Incoming, Judge, Judged, Report, entry, failed
+from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import write_markup
 from .readiness import wait_reason
@@ -41,6 +41,7 @@ Faults = Callable[[str, Path], None]
 CHUNK = 1024 * 1024
 LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
 LINK = "link"
+RECEIPTED_PARTS = (WORKBOOK, TASK_FORM)  # e-mail attachments that get a receipt of their own
 
 
 def no_faults(step: str, path: Path) -> None:
@@ -282,12 +283,14 @@ class Ingester:
                 top = self._record(db, now, cand.source if retry_of is None else "retry", file, judged, owner,
                                    archived, receipts / receipt_name(local, file.name), key=key,
                                    retry_of=retry_of.id if retry_of else None)
+                self._record_extra(db, top, judged)
                 ids: list[int] = []
                 for (p, j), part_archive in zip(judged.parts, part_archives):
-                    receipt = receipts / receipt_name(local, p.name) if j.kind == WORKBOOK else None
+                    receipt = receipts / receipt_name(local, p.name) if j.kind in RECEIPTED_PARTS else None
                     dup = ids[j.duplicate_part] if j.duplicate_part is not None else None
                     ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipt, parent_id=top,
                                             duplicate_id=dup))
+                    self._record_extra(db, ids[-1], j)
         except sqlite3.IntegrityError:
             if key and (other := self.ledger.by_key(key)) is not None:  # another process recorded it first
                 return [self._resume(other, item)]
@@ -298,9 +301,9 @@ class Ingester:
             raise LedgerFault(ledger_fault_text(self.cfg, exc)) from None
         self.faults("committed", cand.path)
         for (p, j), part_id in zip(judged.parts, ids):
-            if j.kind == WORKBOOK:
-                self._receipt_guarded(part_id, j.validation)
-        self._receipt_guarded(top, judged.validation)
+            if j.kind in RECEIPTED_PARTS:
+                self._receipt_guarded(part_id, j)
+        self._receipt_guarded(top, judged)
         self.faults("receipted", cand.path)
         if cand.source == "inbox" and retry_of is None:
             self._remove(item, top)
@@ -345,27 +348,36 @@ class Ingester:
     def _record(self, db, now: datetime, source: str, file: Incoming, judged: Judged, owner: Unit | None,
                 archived: Path, receipt: Path | None, parent_id: int | None = None, key: str | None = None,
                 retry_of: int | None = None, duplicate_id: int | None = None) -> int:
-        v = judged.validation
-        y, f, t = judged.period
+        v = judged.validation or judged.task  # both know the unit as typed and the sheet
         dup = judged.duplicate.id if judged.duplicate else duplicate_id
         return self.ledger.record(
             db, now=now, original_name=file.name, source=source, source_path=file.source_path,
             source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=file.size, received_at=file.received_at,
             received_rule=file.rule, kind=judged.kind, unit=judged.unit, folder_unit=owner.name if owner else None,
-            declared_unit=v.declared_unit if v else None, year=y, month_from=f, month_to=t,
-            sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
+            declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
+            month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
             archived_path=self._rel(archived), receipt_path=self._rel(receipt) if receipt else None,
             arrival_key=key, retry_of=retry_of,
-            values=v.counts if judged.outcome == "accepted" and v else None,
+            values=judged.validation.counts if judged.outcome == "accepted" and judged.validation else None,
             issues=judged.issues, event=judged.outcome,
             detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
 
     # --- receipts ---------------------------------------------------------------------------------
 
-    def _receipt_guarded(self, arrival_id: int, validation: Validation | None) -> None:
+    def _record_extra(self, db, arrival_id: int, judged: Judged) -> None:
+        """What an obligation keeps beyond the arrival row, in the same transaction."""
+        if judged.task is not None:
+            from .task_form import record_task_form
+
+            record_task_form(db, arrival_id, judged.task)  # type: ignore[arg-type]
+
+    def _receipt_guarded(self, arrival_id: int, judged: Judged | None) -> None:
         """A receipt that cannot be written is logged; the arrival is recorded and the batch goes on."""
         try:
-            self._write_receipt(arrival_id, validation)
+            if self.ledger.arrival(arrival_id).kind == TASK_FORM:
+                self._write_task_receipt(arrival_id, judged.task if judged else None)
+            else:
+                self._write_receipt(arrival_id, judged.validation if judged else None)
         except Exception as exc:
             log.exception("回执写入失败（登记号 %s）", arrival_id)
             if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
@@ -392,6 +404,27 @@ class Ingester:
                             duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments,
                             **(receipt_context(self.cfg, self.ledger, a.id) if a.kind == WORKBOOK else {}))
         write_atomic(receipt, text.encode("utf-8-sig"))
+
+    def _write_task_receipt(self, arrival_id: int, task) -> None:
+        from .months import Month
+        from .task_form import task_form_receipt_text
+        from .task_state import replaced_form_time, task_deadline
+        from .tasks_list import read_task_list
+
+        a = self.ledger.arrival(arrival_id)
+        if not a.receipt_path:
+            return
+        if task is None:  # resuming after a crash: judge the archived form again
+            from .task_form import check_task_form
+
+            book = self.read((self.cfg.root / a.archived_path).read_bytes(), self.cfg.limits)
+            task = check_task_form(book, self.cfg, a.folder_unit, self.clock(), read_task_list(self.cfg))
+        month = Month(a.year, a.month_to) if a.year and a.month_to else None
+        text = task_form_receipt_text(
+            self.cfg, original_name=a.original_name, received_at=a.received_at, judgement=task,
+            task_list=read_task_list(self.cfg), due=task_deadline(self.cfg, month) if month else None,
+            replaces=replaced_form_time(self.ledger, a.unit, month, a.received_at) if month and a.unit else None)
+        write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"))
 
     def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> str | None:
         markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")

@@ -19,10 +19,13 @@ from .history import history_rules
 from .issues import Issue, issue
 from .ledger import Arrival, Ledger
 from .months import Month
-from .reader import read_workbook
-from .validate import Validation, validate_bytes
+from .reader import ReadProblem, read_workbook
+from .sandbox import SandboxFailure
+from .task_form import is_task_form
+from .validate import Validation, validate_workbook
 
 log = logging.getLogger("annex2")
+TASK_FORM = "task_form"
 Reader = Callable[..., object]
 
 
@@ -57,7 +60,7 @@ class Incoming:
 @dataclass
 class Judged:
     outcome: str  # accepted | rejected | duplicate | material | email | failed
-    kind: str  # workbook | material | email | spreadsheet_format | link
+    kind: str  # workbook | task_form | material | email | spreadsheet_format | link
     unit: str | None = None
     period: tuple[int | None, int | None, int | None] = (None, None, None)
     validation: Validation | None = None
@@ -67,6 +70,7 @@ class Judged:
     parts: list[tuple[Incoming, "Judged"]] = field(default_factory=list)  # an e-mail's attachments
     note: str = ""
     retimed: Incoming | None = None  # an e-mail's own file, with the time and headers judging found
+    task: object | None = None  # a progress form's TaskFormJudgement
 
     def __post_init__(self) -> None:
         if self.validation is not None and not self.issues:
@@ -91,6 +95,7 @@ class Judge:
 
     def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook):
         self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
+        self._task_list = None  # read once, when the first progress form comes
 
     def file(self, file: Incoming, kind: str, owner: Unit | None, clerk_folder: bool) -> Judged:
         try:
@@ -122,10 +127,36 @@ class Judge:
                 d = matches[0]
                 return Judged("duplicate", WORKBOOK, d.unit, (d.year, d.month_from, d.month_to), duplicate=d)
         assert file.data is not None
-        v = validate_bytes(file.data, self.cfg, self.now, owner, owner_says, read=self.read)
+        try:
+            book = self.read(file.data, self.cfg.limits)
+        except ReadProblem as problem:
+            return Judged("rejected", WORKBOOK, owner.name if owner else None,
+                          validation=Validation([issue(problem.code, problem.reason)]))
+        except SandboxFailure as failure:
+            return Judged("rejected", WORKBOOK, owner.name if owner else None,
+                          validation=Validation([issue("E_UNREADABLE", failure.reason_zh)]))
+        if is_task_form(book):  # a 重点任务推进情况表 (spec 11), due with the materials
+            return self.task_form(book, owner)
+        v = validate_workbook(book, self.cfg, self.now, owner, owner_says)
         self.add_history(v)
         return Judged("accepted" if v.ok else "rejected", WORKBOOK, v.unit, (v.year, v.month_from, v.month_to),
                       validation=v)
+
+    def task_form(self, book, owner: Unit | None) -> Judged:
+        """A progress form on the Annex 1 tasks. A broken task list is not the unit's fault: the form ends
+        `failed` (retried on the next run) and the clerk is told to mend the list."""
+        from .task_form import check_task_form
+        from .tasks_list import TaskListError, read_task_list
+
+        if self._task_list is None:
+            try:
+                self._task_list = read_task_list(self.cfg)
+            except TaskListError as exc:
+                log.error("重点任务清单有误，推进情况表暂不能校验：%s", "；".join(exc.problems))
+                return Judged("failed", TASK_FORM, owner.name if owner else None, issues=[issue(
+                    "E_INTERNAL", "重点任务清单有误，本表暂不能校验（系统会再处理一次）")])
+        j = check_task_form(book, self.cfg, owner.name if owner else None, self.now, self._task_list)
+        return Judged(j.outcome, TASK_FORM, j.unit, (j.year, j.month, j.month), issues=list(j.issues), task=j)
 
     def add_history(self, v: Validation) -> None:
         """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""
