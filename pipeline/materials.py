@@ -9,6 +9,16 @@
     set_kind(ledger, arrival_id, kind, now)           the clerk's reclassification (event log)
     write_month_materials(cfg, ledger, month, as_of, outbox_dir) -> MaterialsPack
 
+Intake, for a file of kind MATERIAL (or an e-mail attachment that is not a spreadsheet):
+
+    j = run_untrusted(judge_material, name, data, owner_name_or_None, cfg, received_at, month_hint,
+                      limits=cfg.limits)                  # sandbox.py; j.is_spreadsheet: validate it as Annex 2
+    with ledger.transaction() as db:
+        arrival_id = ledger.record(db, ..., issues=j.issues, event="material" if j.ok else "rejected",
+                                   **material_arrival_fields(j))
+        record_material(db, arrival_id, j)
+    write the receipt: material_receipt_text(cfg, ledger, arrival_id)   (after the commit: it reads the ledger)
+
 The work is done in materials_detect (what a file is), materials_names (month and unit in names and text),
 materials_classify (the judgement), materials_state (ledger and state), materials_receipt, materials_report
 (status/notices/workbook data), materials_pack (the month's folder and 材料汇编 PDF) and materials_samples
