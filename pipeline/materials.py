@@ -21,7 +21,7 @@ Intake, for a file of kind MATERIAL (or an e-mail attachment that is not a sprea
 
 The work is done in materials_detect (what a file is), materials_names (month and unit in names and text),
 materials_classify (the judgement), materials_state (ledger and state), materials_receipt, materials_report
-(status/notices/workbook data), materials_pack (the month's folder and 材料汇编 PDF) and materials_samples
+(status/notices/workbook data), materials_sheet (the master workbook's 材料 sheet), materials_pack (the month's folder and 材料汇编 PDF) and materials_samples
 (sample files and the demo's story).
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .materials_pack import MaterialsPack, write_month_materials
 from .materials_receipt import material_receipt_text
 from .materials_report import (bulletin_paragraphs, material_reminders, materials_section, reminder_lines,
                                status_by_unit, unit_sentence, workbook_rows)
+from .materials_sheet import write_materials_sheet
 from .materials_state import (MaterialFile, MaterialState, MaterialsStatus, NotAMaterial, material_arrival_fields,
                               material_files, material_states, materials_deadline, materials_status, record_material,
                               set_kind, strike_months)
@@ -41,5 +42,5 @@ __all__ = [
     "material_arrival_fields", "material_files", "material_reminders", "material_receipt_text", "material_states",
     "materials_deadline", "materials_section",
     "materials_status", "record_material", "reminder_lines", "set_kind", "status_by_unit", "strike_months",
-    "unit_sentence", "workbook_rows", "write_month_materials",
+    "unit_sentence", "workbook_rows", "write_materials_sheet", "write_month_materials",
 ]

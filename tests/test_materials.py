@@ -677,3 +677,28 @@ def test_judged_in_the_sandbox_as_intake_will(cfg):
     j = run_untrusted(judge_material, "执法大队5月工作情况.pdf", data, ZF, cfg, at("2023-05-10T09:00"), None,
                       limits=cfg.limits)
     assert (j.ok, j.kind, j.unit, j.month, j.pages) == (True, "stamped", ZF, 5, 2)
+
+
+def test_the_master_workbooks_materials_sheet(cfg, tmp_path):
+    import openpyxl
+    import xlsxwriter
+
+    from pipeline.materials_sheet import write_materials_sheet
+
+    with Ledger(cfg.ledger) as ledger:
+        put(cfg, ledger, WORD, docx("正文"), "2023-05-15T10:00")
+        put(cfg, ledger, "执法大队5月工作情况（修改）.docx", docx("改"), "2023-05-16T10:00")
+        put(cfg, ledger, "运输中心5月.pdf", exe(), "2023-05-16T11:05", unit=ROAD)
+        rows = workbook_rows(cfg, ledger, at("2023-05-20T12:00"))
+    path = tmp_path / "master.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    write_materials_sheet(wb, rows, at("2023-05-20T12:00"))
+    wb.close()
+    ws = openpyxl.load_workbook(path)["材料"]
+    assert ws["A1"].value == "月度工作情况材料收文记录（统计至 2023-05-20 12:00）"
+    assert [c.value for c in ws[2]][:5] == ["编号", "单位", "材料月份", "文件名", "类型"]
+    got = [(ws.cell(r, 2).value, ws.cell(r, 4).value, ws.cell(r, 5).value, ws.cell(r, 11).value, ws.cell(r, 12).value)
+           for r in range(3, 6)]
+    assert got == [(ZF, WORD, "电子版", "已被替换", None), (ZF, "执法大队5月工作情况（修改）.docx", "电子版", "现行", None),
+                   (ROAD, "运输中心5月.pdf", None, "退回", "E_MATERIAL_TYPE")]
+    assert ws.cell(5, 4).font.color.rgb == "FFC00000"
