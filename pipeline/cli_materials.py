@@ -56,7 +56,7 @@ def status_cmd(ctx, month: Month | None, as_of: str | None, as_json: bool):
     for s in result.units:
         files = "；".join(f"[{f.id}] {'盖章版' if f.kind == 'stamped' else '电子版'} {f.name}"
                          f"{'' if f.current else '（已被替换）'}" for f in s.files)
-        note = (s.label if s.state != "on_time" else "") + (f"（退回 {len(s.attempts)} 个文件）" if s.attempts else "")
+        note = s.note + (f"（另有 {len(s.attempts)} 个文件被退回）" if s.attempts else "")
         rows.append([s.unit, STATE_LABELS[s.state], note,
                      s.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.received_at else "", files])
     due = result.deadline.last_day

@@ -166,6 +166,18 @@ class MaterialState:
         got = self.received_kinds
         return "未到期" + (f"（已收{'、'.join(KIND_SHORT[k] for k in got)}）" if got else "")
 
+    @property
+    def note(self) -> str:
+        """What the state alone does not say, for the 说明 column: 迟报 2 天 / 缺盖章版，逾期 4 天 / 已收电子版."""
+        if self.state == LATE:
+            return f"迟报 {self.days_late} 天"
+        if self.state == OVERDUE:
+            what = "未报送" if not self.files else "缺" + "、".join(KIND_SHORT[k] for k in self.missing)
+            return f"{what}，逾期 {self.days_overdue} 天"
+        if self.state == PENDING and self.files:
+            return "已收" + "、".join(KIND_SHORT[k] for k in self.received_kinds)
+        return ""
+
     def summary_dict(self, tz) -> dict:
         """The `materials` object of `status --json` (spec 12)."""
         return {"state": self.state, "received_at": self.received_at.astimezone(tz).isoformat(timespec="seconds")

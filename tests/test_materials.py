@@ -369,7 +369,8 @@ def test_materials_status_json_and_table(workdir):
     assert table.exit_code == 0
     line = next(l for l in table.output.splitlines() if l.startswith(ZF))
     assert "迟报 1 天" in line and "2023-05-17 08:30" in line and f"[{scan}] 盖章版" in line
-    assert "逾期（缺盖章版）" in next(l for l in table.output.splitlines() if l.startswith(ROAD))
+    assert "缺盖章版，逾期 4 天" in next(l for l in table.output.splitlines() if l.startswith(ROAD))
+    assert "未报送，逾期 4 天" in next(l for l in table.output.splitlines() if l.startswith(LOGI))
     assert table.output.splitlines()[-1] == f"材料齐全 1/{len(cfg.units)}，按时 0，迟报 1，逾期未齐 {len(cfg.units) - 1}"
 
 
