@@ -464,6 +464,8 @@ from .cli_history import history, void  # noqa: E402  (commands in their own mod
 cli.add_command(history)
 cli.add_command(void)
 cli.add_command(tasks_group)
+from .cli_materials import materials  # noqa: E402
+cli.add_command(materials)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class Unit:
     folder: str = ""
     first: Month | None = None  # `from` in config
     last: Month | None = None  # `until` in config
+    materials: bool = True  # false: the unit sends no monthly work materials (spec 9)
 
     def expected_in(self, month: Month) -> bool:
         return (self.first is None or month >= self.first) and (self.last is None or month <= self.last)
@@ -155,6 +156,7 @@ class Config:
     units: tuple[Unit, ...]
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
+    materials: Deadline = Deadline(day=16)  # [materials]: when the monthly work materials are due (spec 9)
     tasks: Tasks = Tasks()
     notices: Notices = field(default_factory=Notices)
 
@@ -255,6 +257,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
                 "email": ((str,), "")},
     "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
              "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
+    "materials": {"day": ((int,), 16), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
+                  "grace_days": ((int,), 0)},
     "notices": {"doc_prefix": ((str,), Notices.doc_prefix), "basis_number": ((str,), Notices.basis_number),
                 "basis_title": ((str,), Notices.basis_title)},
 }
@@ -265,7 +269,7 @@ _SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_t
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
-    "from": ((str,), None), "until": ((str,), None),
+    "from": ((str,), None), "until": ((str,), None), "materials": ((bool,), True),
 }
 _TYPE_NAMES = {str: "文本", int: "整数", float: "数字", bool: "true/false", list: "列表"}
 _TYPE_NAMES[dict] = "表"
@@ -443,7 +447,8 @@ class _Builder:
             if folder in folders:
                 self.problem(self.lines.of("units", "folder", index=i), f"文件夹 “{folder}” 同时属于 “{folders[folder]}” 和 “{name}”")
             folders.setdefault(folder, name)
-            units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last))
+            units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last,
+                              vals.get("materials", True)))
         return tuple(units)
 
     def check_tasks(self, t: dict[str, Any], units: tuple[Unit, ...]) -> None:
@@ -478,8 +483,11 @@ class _Builder:
         d = s["deadline"]
         if "day" in d and not 1 <= d["day"] <= 31:
             self.problem(self.lines.of("deadline", "day"), f"[deadline] day 应在 1–31 之间，实际是 {d['day']}")
+        m = s["materials"]
+        if "day" in m and not 1 <= m["day"] <= 31:
+            self.problem(self.lines.of("materials", "day"), f"[materials] day 应在 1–31 之间，实际是 {m['day']}")
         for sec, key in (("deadline", "grace_days"), ("deadline", "month_offset"), ("escalation", "strikes"),
-                         ("escalation", "overdue_days")):
+                         ("escalation", "overdue_days"), ("materials", "grace_days"), ("materials", "month_offset")):
             if key in s[sec] and s[sec][key] < 0:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
         self.check_tasks(s["tasks"], units)
@@ -498,6 +506,7 @@ class _Builder:
             units=units,
             paths={k: (root / v) for k, v in s["paths"].items()},
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
+            materials=Deadline(**s["materials"]),
             tasks=Tasks(**s["tasks"]),
             notices=Notices(**s["notices"]),
         )

@@ -96,6 +96,7 @@ class Judge:
     def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook):
         self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
         self._task_list = None  # read once, when the first progress form comes
+        self._history: dict[str, dict[Month, dict]] = {}
 
     def file(self, file: Incoming, kind: str, owner: Unit | None, clerk_folder: bool) -> Judged:
         try:
@@ -162,12 +163,25 @@ class Judge:
         """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""
         if self.ledger is None or not v.ok or v.month is None or v.located is None or not v.unit:
             return
-        earlier = [a for a in self.ledger.current(unit=v.unit) if Month(a.year, a.month_to) < v.month]  # type: ignore[arg-type]
-        if not earlier:
-            return
-        values = self.ledger.values_for([a.id for a in earlier])
-        series = [(Month(a.year, a.month_to), values[a.id]) for a in earlier]  # type: ignore[arg-type]
-        v.issues += list(history_rules(v.located, v.month, v.counts, series))
+        series = sorted((m, c) for m, c in self._history_of(v.unit).items() if m < v.month)
+        if series:
+            v.issues += list(history_rules(v.located, v.month, v.counts, series))
+
+    def _history_of(self, unit: str) -> dict[Month, dict]:
+        """The unit's current figures by month, read from the ledger once per batch and kept up to date by
+        `remember` as the batch records more (so the rules never re-read a growing history per file)."""
+        if unit not in self._history:
+            assert self.ledger is not None
+            current = self.ledger.current(unit=unit)
+            values = self.ledger.values_for([a.id for a in current])
+            self._history[unit] = {Month(a.year, a.month_to): values[a.id] for a in current}  # type: ignore[arg-type]
+        return self._history[unit]
+
+    def remember(self, judged: "Judged") -> None:
+        """An accepted Annex 2 was recorded: it is its unit's current submission for its month now."""
+        v = judged.validation
+        if judged.outcome == "accepted" and v is not None and v.unit and v.month and v.unit in self._history:
+            self._history[v.unit][v.month] = v.counts
 
     def email(self, file: Incoming, folder_unit: Unit | None, clerk_folder: bool) -> Judged:
         """A saved e-mail. Its identity and time cannot be forged from inside a unit's folder: there it belongs

@@ -309,7 +309,7 @@ def test_receipt_names_the_tasks_and_the_deadline(cfg, seed_list, tmp_path):
     bad = _judge(path, cfg, seed_list, LOGISTICS)
     text = task_form_receipt_text(cfg, original_name="f.xlsx", received_at=at("2023-06-15T10:00"), judgement=bad,
                                   task_list=seed_list, due=task_deadline(cfg, Month(2023, 6)))
-    assert "结果：退回" in text and "[E_TASK_STATUS] 完成情况填写有误 —— F4 T09 的完成情况“差不多”不是可选的三项之一" in text
+    assert "结果：退回" in text and "完成情况填写有误 —— F4 T09 的完成情况“差不多”不是可选的三项之一" in text and "（E_TASK_STATUS）" in text
     good = _judge(_filled(tmp_path / "g.xlsx", cfg, seed_list, LOGISTICS, Month(2023, 6), LOGISTICS_JUNE),
                   cfg, seed_list, LOGISTICS)
     text = task_form_receipt_text(cfg, original_name="g.xlsx", received_at=at("2023-06-17T10:00"), judgement=good,
