@@ -217,17 +217,20 @@ def _summary(wb, fmt, cfg: Config, data: Dataset, st: MonthStatus) -> None:
 def _timeliness(wb, fmt, cfg: Config, st: MonthStatus) -> None:
     tz = cfg.bureau.tz
     rows, formats = [], []
+    columns = [ob for ob in st.obligations if ob.column]  # each further obligation's state (重点任务: 滞后 1)
     for i, u in enumerate(st.units, start=1):
         c = u.current
         rows.append([i, u.name, STATE_LABELS[c.state],
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     c.days_late, c.days_overdue, u.strikes, "是" if u.escalate else "", len(u.attempts)])
+                     c.days_late, c.days_overdue, u.strikes, "是" if u.escalate else "", len(u.attempts),
+                     *[ob.cell_text(u.name) for ob in columns]])
         formats.append(fmt[c.state])
     title = (f"{st.month.label}报送情况（报送截止 {st.deadline.last_day:%Y-%m-%d} 24:00；"
              f"统计截至 {st.as_of.astimezone(tz):%Y-%m-%d %H:%M}）——{st.summary}")
     _table_sheet(wb, fmt, "报送情况", title,
                  ["序号", "单位", "状态", "收到时间", "迟报天数", "逾期天数", "本年迟报/逾期（月）", "上报局领导",
-                  "被退回次数"], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10], formats)
+                  "被退回次数", *[ob.column for ob in columns]], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10, *[14] * len(columns)],
+                 formats)
 
 
 def _metric_row(sheet: Sheet, r: int, leading: list, values: pd.Series, bold: bool = False) -> None:

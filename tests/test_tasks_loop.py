@@ -187,6 +187,10 @@ def test_merge_adds_the_key_tasks_sheet_and_every_progress_report(july, workdir)
     book = openpyxl.load_workbook(workdir / "outbox" / "2023-07" / "安全生产督查情况汇总_2023年7月.xlsx")
     names = book.sheetnames
     assert names.index("重点任务") == names.index("报送情况") + 1
+    timeliness = book["报送情况"]
+    assert timeliness.cell(2, 10).value == "重点任务"
+    assert {timeliness.cell(r, 2).value: timeliness.cell(r, 10).value for r in range(3, 12)} == {
+        SAFETY: "滞后 1", TRANSPORT: "滞后 1 / 逾期 1", LOGISTICS: "滞后 1", **{u: "—" for u in OTHERS}}
     ws = book["重点任务"]
     assert [c.value for c in ws[3]] == ["编号", "任务名称", "完成时限", SAFETY, TRANSPORT, LOGISTICS]
     fills = {(ws.cell(r, 1).value, ws.cell(3, c).value): (ws.cell(r, c).value, ws.cell(r, c).fill.fgColor.rgb)
