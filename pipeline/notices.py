@@ -303,6 +303,7 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         notices.append(Notice("reminder", docx_name, u.name, [], doc.title_text, doc.number))
         if u.unit.emails:
             attachments = [_template_for(cfg, u.name, month, staging) + (XLSX_TYPE,)] if u.current.state == OVERDUE else []
+            attachments += [a for ob in st.obligations for a in ob.reminder_attachments(u.name, staging)]
             eml = _email(cfg, doc, moment, list(u.unit.emails),
                          [*attachments, (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
             notices.append(Notice("reminder_email", put(safe_filename(f"催报通知_{u.name}.eml"), eml), u.name,

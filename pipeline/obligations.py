@@ -7,7 +7,8 @@ the same questions:
                                   (timeliness.status joins them with the Annex 2 months: one strike a month)
     bulletin_section()            its section of the monthly 通报
     needs_reminder(unit)          whether the unit gets a 催报 because of it (after its own deadline)
-    reminder_section(unit)        what the unit's 催报 says about it (reminder_title: the title's phrases)
+    reminder_section(unit)        what the unit's 催报 says about it (reminder_title: the title's phrases;
+                                  reminder_attachments: what its e-mail carries, e.g. the form to fill in)
     leadership_sheets(wb)         its sheets in the month's leadership workbook
     master_sheets(wb, fmt)        its sheets in the master workbook
 
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Callable
 
 from .config import Config
 from .ledger import Ledger
 from .months import Month
-from .notices import Section
+from .notices import XLSX_TYPE, Section
 from .officialdoc import chinese_date
 
 Warn = Callable[[str], None]
@@ -60,6 +62,10 @@ class Obligation:
 
     def reminder_section(self, unit: str) -> Section | None:
         return None
+
+    def reminder_attachments(self, unit: str, folder: Path) -> list[tuple[str, bytes, tuple[str, str]]]:
+        """Files the 催报's e-mail carries for the unit (name, bytes, MIME type); `folder` is scratch space."""
+        return []
 
     def leadership_sheets(self, wb) -> None:
         pass
@@ -135,6 +141,18 @@ class TasksObligation(Obligation):
         first = (f"{self.month.year}年{self.month.month}月重点任务推进情况表（附件1责任措施清单）的报送截止时间为"
                  f"{chinese_date(due)}24时，与月度工作材料一并报送。")
         return Section("重点任务推进情况", [first, *lines])
+
+    def reminder_attachments(self, unit: str, folder: Path) -> list[tuple[str, bytes, tuple[str, str]]]:
+        """The unit's progress form for the month, ready to fill in (when it has tasks to report)."""
+        from .task_form import default_filename, write_task_form
+
+        if not self.task_list.active(unit, self.month):
+            return []
+        path = write_task_form(folder / default_filename(unit, self.month), self.cfg, self.task_list, unit,
+                               self.month, self.board.due.last_day)
+        data = path.read_bytes()
+        path.unlink()
+        return [(path.name, data, XLSX_TYPE)]
 
     def leadership_sheets(self, wb) -> None:
         from .tasks_sheet import write_tasks_sheet

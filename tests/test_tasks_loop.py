@@ -164,6 +164,24 @@ def test_reminders_list_each_units_tasks_and_go_to_units_behind_on_tasks_only(no
     assert "关于催报2023年7月安全生产\n督查情况统计表的通知" in plain and not any("重点任务" in line for line in plain)
 
 
+def test_a_task_reminder_e_mail_carries_the_units_progress_form(july, workdir, tmp_path):
+    import email
+    from email import policy
+
+    edit_config(workdir, 'aliases = ["安全监督股", "安监股", "局安监股"]\nemails = []',
+                'aliases = ["安全监督股", "安监股", "局安监股"]\nemails = ["aj@example.cn"]')
+    assert run("notices", "--month", "2023-07", "--as-of", AS_OF).exit_code == 0
+    eml = workdir / "outbox" / "2023-07" / "notices" / f"催报通知_{SAFETY}.eml"
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["Subject"] == "关于催报2023年7月重点任务推进情况表的通知"
+    attachments = {part.get_filename(): part.get_content() for part in msg.iter_attachments()}
+    form = f"重点任务推进情况表_{SAFETY}_2023年7月.xlsx"
+    assert set(attachments) == {form, f"催报通知_{SAFETY}.docx"}  # no Annex 2 template: that came in time
+    (tmp_path / "f.xlsx").write_bytes(attachments[form])
+    ws = openpyxl.load_workbook(tmp_path / "f.xlsx").active
+    assert [ws.cell(r, 1).value for r in range(4, 6)] == ["T01", None]  # its one task of July
+
+
 def test_reminder_lines_name_windows_ending_within_30_days(july, workdir):
     result = run("notices", "--month", "2023-08", "--as-of", "2023-08-20T09:00")
     assert result.exit_code == 0, result.output
