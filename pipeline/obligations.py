@@ -180,5 +180,9 @@ def load_obligations(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         more = f"（另有 {len(exc.problems) - 1} 处，运行 annex2 tasks list 查看全部）" if len(exc.problems) > 1 else ""
         warn(f"任务清单有误，本次不含重点任务：{exc.problems[0]}{more}")
     else:
-        out.append(TasksObligation(cfg, ledger, task_list, month, as_of))
+        if task_list.year == month.year:
+            out.append(TasksObligation(cfg, ledger, task_list, month, as_of))
+        else:  # last year's windows would make every unfinished task overdue all of this year
+            warn(f"重点任务清单是{task_list.year}年的（config.toml 中 [tasks] year），{month.label}不含重点任务；"
+                 f"新的一年请更新任务清单和 [tasks] year。")
     return out

@@ -262,6 +262,13 @@ def test_a_broken_task_list_is_said_once_and_the_loop_carries_on_without_tasks(j
     assert missing.exit_code == 0 and missing.stderr.count("任务清单有误") == 1 and "找不到重点任务清单" in missing.stderr
 
 
+def test_a_month_outside_the_lists_year_has_no_tasks_and_says_why(july):
+    result = run("status", "--month", "2024-01", "--as-of", "2024-01-31", "--json")
+    assert result.exit_code == 0, result.output
+    assert "tasks" not in json.loads(result.stdout)["units"][0]
+    assert "重点任务清单是2023年的（config.toml 中 [tasks] year），2024年1月不含重点任务" in result.stderr
+
+
 # --- the demo ----------------------------------------------------------------------------------------------
 
 def test_the_demo_tells_the_task_story(tmp_path, monkeypatch):
