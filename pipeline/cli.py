@@ -161,9 +161,12 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 @click.option("--received-at", type=MOMENT, default=None,
               help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填）。")
 @click.option("--unit", default=None, metavar="UNIT", help="给出的文件由哪个单位报送（名称或别名）。")
+@click.option("--month", type=MONTH, default=None,
+              help="给出的工作材料属于哪个月（文件名和正文都没写月份时用），如 2023-05。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, as_json: bool = False):
+def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, month: Month | None = None,
+           as_json: bool = False):
     """处理一遍收件箱（或给出的文件）：校验、存档、记入台账、写回执。
 
     重复运行不会重复记录。收件箱以外的文件只复制、不移动，并且要用 --received-at 给出收到时间。
@@ -175,7 +178,7 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
         annex2 ingest "D:\\邮件附件\\附件2 执法大队.xlsx" --unit 执法大队 --received-at "2023年5月22日 16:40"
     """
     cfg = load_config(ctx)
-    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json)
+    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json, month=month)
     if as_json:
         from .summaries import ingest_summary
 

@@ -42,7 +42,7 @@ CHUNK = 1024 * 1024
 GROUP = 64  # arrivals committed together: one durability barrier and one transaction for the lot
 LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
 LINK = "link"
-RECEIPTED_PARTS = (WORKBOOK, TASK_FORM)  # e-mail attachments that get a receipt of their own
+RECEIPTED_PARTS = (WORKBOOK, TASK_FORM, MATERIAL)  # e-mail attachments that get a receipt of their own
 
 
 def no_faults(step: str, path: Path) -> None:
@@ -144,10 +144,11 @@ def file_key(*parts: object) -> str:
 class Ingester:
     def __init__(self, cfg: Config, ledger: Ledger, clock: Callable[[], datetime],
                  stat: Callable[[Path], os.stat_result] = os.lstat, faults: Faults = no_faults,
-                 read: Callable | None = None, wall: Callable[[], float] = time.time):
+                 read: Callable | None = None, wall: Callable[[], float] = time.time, month_hint=None):
         self.cfg, self.ledger, self.clock, self.stat, self.faults = cfg, ledger, clock, stat, faults
         self.read = read or isolated_reader()
         self.wall = wall
+        self.month_hint = month_hint  # the clerk's --month, for materials
         self._unsynced: list[Path] = []
         self._root, self._root_as_given = cfg.root.resolve(), Path(os.path.abspath(cfg.root))  # resolved once
         self.judge_: Judge | None = None  # one per batch: it keeps each unit's history as the batch records
@@ -167,7 +168,7 @@ class Ingester:
             if settle and result.waiting:
                 loaded += self._settle(result)
             # Oldest first, so that of two files for the same month the earlier really is the first one.
-            self.judge_ = Judge(self.cfg, self.ledger, self.clock(), self.read)
+            self.judge_ = Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
             group: list[Prepared] = []
             for item in sorted(loaded, key=lambda l: (l.file.received_at, str(l.cand.path))):
                 if stop():
@@ -314,7 +315,7 @@ class Ingester:
         if item.kind == LINK:
             return Judged("rejected", LINK, cand.folder_unit.name if cand.folder_unit else None, issues=[issue(
                 "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取，请放入文件本身")])
-        judge = self.judge_ or Judge(self.cfg, self.ledger, self.clock(), self.read)
+        judge = self.judge_ or Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
         return judge.file(file, item.kind, cand.folder_unit,
                           clerk_folder=cand.source == "inbox" and in_clerk_folder(self.cfg, cand.path))
 
@@ -463,13 +464,20 @@ class Ingester:
             from .task_form import record_task_form
 
             record_task_form(db, arrival_id, judged.task)  # type: ignore[arg-type]
+        if judged.material is not None:
+            from .materials import record_material
+
+            record_material(db, arrival_id, judged.material)  # type: ignore[arg-type]
 
     def _receipt_guarded(self, arrival_id: int, judged: Judged | None) -> list[Path]:
         """A receipt that cannot be written is logged; the arrival is recorded and the batch goes on. Returns
         what was written (made durable by the caller's barrier)."""
         try:
-            if self.ledger.arrival(arrival_id).kind == TASK_FORM:
+            kind = self.ledger.arrival(arrival_id).kind
+            if kind == TASK_FORM:
                 return self._write_task_receipt(arrival_id, judged.task if judged else None)
+            if kind == MATERIAL:
+                return self._write_material_receipt(arrival_id)
             return self._write_receipt(arrival_id, judged.validation if judged else None)
         except Exception as exc:
             log.exception("回执写入失败（登记号 %s）", arrival_id)
@@ -499,6 +507,15 @@ class Ingester:
                             **(receipt_context(self.cfg, self.ledger, a.id) if a.kind == WORKBOOK else {}))
         written = [write_atomic(receipt, text.encode("utf-8-sig"), durable=False)]
         return written + ([receipt.with_name(markup_name)] if markup_name else [])
+
+    def _write_material_receipt(self, arrival_id: int) -> list[Path]:
+        from .materials import material_receipt_text
+
+        a = self.ledger.arrival(arrival_id)
+        if not a.receipt_path:
+            return []
+        text = material_receipt_text(self.cfg, self.ledger, arrival_id)
+        return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
 
     def _write_task_receipt(self, arrival_id: int, task) -> list[Path]:
         from .months import Month
@@ -564,7 +581,7 @@ class Ingester:
             cand = Candidate(path, "retry", owner, a.received_at, a.received_rule)
             item = Loaded(cand, os.stat(path), file, a.kind if a.kind != LINK else MATERIAL)
             try:
-                judge = Judge(self.cfg, self.ledger, self.clock(), self.read)
+                judge = Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
                 judged = judge.file(file, item.kind, owner, clerk_folder=a.folder_unit is None)
             except Exception as exc:
                 judged = failed(item.kind, a.original_name, exc)

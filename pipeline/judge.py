@@ -20,7 +20,7 @@ from .issues import Issue, issue
 from .ledger import Arrival, Ledger
 from .months import Month
 from .reader import ReadProblem, read_workbook
-from .sandbox import SandboxFailure
+from .sandbox import SandboxFailure, run_untrusted
 from .task_form import is_task_form
 from .validate import Validation, validate_workbook
 
@@ -71,6 +71,7 @@ class Judged:
     note: str = ""
     retimed: Incoming | None = None  # an e-mail's own file, with the time and headers judging found
     task: object | None = None  # a progress form's TaskFormJudgement
+    material: object | None = None  # a work material's MaterialJudgement
 
     def __post_init__(self) -> None:
         if self.validation is not None and not self.issues:
@@ -93,9 +94,11 @@ class Judge:
     """Judges arrivals for one working folder. `ledger` (optional) gives the history rules and duplicates;
     `read` parses workbook bytes (the child-process reader in intake)."""
 
-    def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook):
+    def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook,
+                 month_hint: Month | None = None):
         self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
         self._task_list = None  # read once, when the first progress form comes
+        self.month_hint = month_hint  # the clerk's --month, for materials
         self._history: dict[str, dict[Month, dict]] = {}
 
     def file(self, file: Incoming, kind: str, owner: Unit | None, clerk_folder: bool) -> Judged:
@@ -117,7 +120,23 @@ class Judge:
         if kind == REFUSED_SPREADSHEET:
             suffix = Path(file.name).suffix.lower() or "（无扩展名）"
             return Judged("rejected", kind, unit, issues=[issue("E_FORMAT", f"{suffix} 格式的表格系统无法读取")])
-        return Judged("material", MATERIAL, unit)
+        return self.material(file, owner, owner_says)
+
+    def material(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
+        """A monthly work material (spec 10): stamped or electronic, its unit and month; judged in the
+        sandbox like a workbook. Bytes that are really a workbook are validated as one."""
+        from .materials import judge_material
+
+        try:
+            j = run_untrusted(judge_material, file.name, file.data, owner.name if owner else None, self.cfg,
+                              file.received_at, self.month_hint, limits=self.cfg.limits)
+        except SandboxFailure as failure:
+            return Judged("rejected", MATERIAL, owner.name if owner else None,
+                          issues=[issue("E_UNREADABLE", failure.reason_zh)])
+        if j.is_spreadsheet:
+            return self.workbook(file, owner, owner_says)
+        return Judged("material" if j.ok else "rejected", MATERIAL, j.unit, (j.year, j.month, j.month),
+                      issues=list(j.issues), material=j)
 
     def workbook(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
         """A duplicate of an accepted submission of the same unit, or validated (with the unit's history)."""
@@ -267,6 +286,6 @@ def entry(path: str, judged: Judged) -> dict:
                "unit": judged.unit, "year": y, "month_from": f, "month_to": t,
                "issues": [i.to_dict() for i in judged.issues], "values": {}}
     out["outcome"] = judged.outcome
-    if judged.kind == MATERIAL and judged.outcome == "material":
-        out["material"] = True
+    if judged.material is not None:
+        out["material"] = judged.material.to_dict()["material"]  # type: ignore[attr-defined]
     return out

@@ -124,12 +124,24 @@ def test_a_unit_dropping_into_another_units_folder_is_a_mismatch(workdir):
     assert not list((workdir / "inbox" / EXEC_DIR / "回执").iterdir())  # the other unit sees nothing
 
 
-def test_materials_are_archived_never_rejected(workdir):
-    scan = workdir / "inbox" / EXEC_DIR / "盖章扫描件.pdf"
-    scan.write_bytes(b"%PDF-1.4 stamped\n%%EOF\n")
-    (r,) = ingest(workdir).files
-    assert r.outcome == "material" and r.unit == EXEC
+def test_a_stamped_scan_is_a_material_of_its_unit(workdir):
+    from PIL import Image
+
+    scan = workdir / "inbox" / EXEC_DIR / "5月工作情况盖章扫描件.pdf"
+    Image.new("RGB", (200, 280), "white").save(scan, "PDF")  # a page with no text layer: a scan
+    (r,) = ingest(workdir, arrived="2023-05-15T10:00").files
+    assert (r.outcome, r.unit, r.period) == ("material", EXEC, "2023年5月至5月")
     assert len(archived(workdir)) == 1 and inbox_files(workdir) == []
+    db = sqlite3.connect(workdir / "annex2.sqlite")
+    assert db.execute("SELECT kind, detected_type FROM material_files").fetchall() == [("stamped", "pdf")]
+    (receipt,) = (workdir / "inbox" / EXEC_DIR / "回执").glob("*.txt")
+    assert "尚缺电子版" in receipt.read_text(encoding="utf-8-sig")
+
+
+def test_a_text_file_is_not_a_material(workdir):
+    (workdir / "inbox" / EXEC_DIR / "说明.txt").write_text("五月份情况", encoding="utf-8")
+    (r,) = ingest(workdir, arrived="2023-05-15T10:00").files
+    assert r.outcome == "rejected" and [i.code for i in r.issues] == ["E_MATERIAL_TYPE"]
 
 
 def test_history_rules_from_several_months(workdir):
