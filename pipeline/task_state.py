@@ -289,8 +289,11 @@ def bulletin_paragraphs(board: TaskBoard) -> list[str]:
         if overdue:
             parts.append(f"超过完成时限未完成{len(overdue)}项（{_ids(overdue)}）")
         lines.append(f"{unit}：" + "，".join(parts) + "。")
+    waiting = [u for u in board.units if any(c.state == PENDING for c in board.of_unit(u))]
     if named:
         lines.append("对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。")
+    elif waiting:  # before the deadline: nothing to judge yet for these units, which is not "all on track"
+        lines.append(f"目前无逾期任务；{'、'.join(waiting)}的{m.month}月推进情况表尚未报送，请于截止时间前报送。")
     else:
         lines.append("各单位重点任务均按计划推进，无滞后、逾期任务。")
     return lines

@@ -142,6 +142,19 @@ def test_the_bulletin_has_a_key_tasks_section_naming_units_and_tasks(notices):
     assert text.index("一、安全生产督查情况统计表报送情况") < at
 
 
+def test_before_the_deadline_the_section_does_not_call_everyone_on_track(july, workdir):
+    assert run("notices", "--month", "2023-07", "--as-of", "2023-07-10T09:00").exit_code == 0
+    text = text_of(workdir / "outbox" / "2023-07" / "notices" / "通报_2023年7月报送情况.docx")
+    at = text.index("二、重点任务推进情况")
+    # 10 July: T02 is overdue already (its window ended in June); nobody's July form is in yet
+    assert text[at + 2:at + 4] == ["区道路运输服务中心：超过完成时限未完成1项（T02“严格监管执法”）。",
+                                   "对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。"]
+    assert run("notices", "--month", "2023-05", "--as-of", "2023-05-07T09:00").exit_code == 0
+    text = text_of(workdir / "outbox" / "2023-05" / "notices" / "通报_2023年5月报送情况.docx")
+    at = text.index("二、重点任务推进情况")
+    assert text[at + 2] == "目前无逾期任务；局安全监督股、区道路运输服务中心的5月推进情况表尚未报送，请于截止时间前报送。"
+
+
 def test_reminders_list_each_units_tasks_and_go_to_units_behind_on_tasks_only(notices):
     # the six overdue units, and three whose Annex 2 came in but whose tasks lag or are overdue
     assert sorted(p.name for p in notices.glob("催报通知_*.docx")) == sorted(f"催报通知_{u}.docx" for u in ORDER)
