@@ -49,3 +49,11 @@ def report(work, folder, arrived, name=None, now=None, **kw):
     """A unit's file arriving at `arrived`, ingested right then."""
     drop(work, folder, name or f"附件2_{arrived.replace(':', '')}.xlsx", **kw)
     return ingest(work, now=now or arrived, arrived=arrived)
+
+
+def annex2_only(work):
+    """A folder whose units owe only the Annex 2 (every unit `materials = false`): for tests of the Annex 2
+    rules, where the materials obligation (spec 9) would add strikes of its own."""
+    path = work / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[units]]\n", "[[units]]\nmaterials = false\n"), encoding="utf-8")
