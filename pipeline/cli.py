@@ -243,11 +243,12 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         days = str(c.days_late) if c.days_late is not None else (f"逾期{c.days_overdue}" if c.days_overdue else "")
         rows.append([u.name, STATE_LABELS[c.state] + ("（曾被退回）" if u.attempts and not c.received_at else ""),
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     days, *[ob.cell_text(u.name) for ob in obligations if ob.column],
-                     str(u.strikes), "是" if u.escalate else ""])
+                     days, u.materials.label if u.materials is not None else "—",
+                     *[ob.cell_text(u.name) for ob in obligations if ob.column], str(u.strikes),
+                     "是" if u.escalate else ""])
     click.echo(f"{month.label} 报送情况（截止 {result.deadline.last_day:%Y-%m-%d}，"
                f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
-    click.echo(render(["单位", "状态", "收到时间", "迟报天数", *[ob.column for ob in obligations if ob.column],
+    click.echo(render(["单位", "统计表", "收到时间", "迟报天数", "工作材料", *[ob.column for ob in obligations if ob.column],
                        "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
     print_unseen_files(cfg)

@@ -308,6 +308,14 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
                          [*attachments, (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
             notices.append(Notice("reminder_email", put(safe_filename(f"催报通知_{u.name}.eml"), eml), u.name,
                                   list(u.unit.emails), doc.title_text, doc.number))
+    from .materials import material_reminders, materials_section
+
+    for unit, doc in material_reminders(cfg, ledger, month, as_of):  # materials are chased after their own 16th
+        doc = numbered(doc, unit)
+        name = put(safe_filename(f"催报通知_工作材料_{unit}.docx"), doc.docx(issuer, moment))
+        notices.append(Notice("materials_reminder", name, unit, [], doc.title_text, doc.number))
+    if sections is None:  # one section per further obligation (spec 12)
+        sections = [s for s in (materials_section(cfg, ledger, month, as_of),) if s is not None]
     doc = numbered(bulletin(cfg, st, sections))
     name = put(f"通报_{month.year}年{month.month}月报送情况.docx", doc.docx(issuer, moment))
     notices.append(Notice("bulletin", name, "", [], doc.title_text, doc.number))
@@ -326,7 +334,8 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     writer = csv.writer(index, lineterminator="\r\n")
     writer.writerow(["类别", "发文字号", "文件", "单位", "收件人", "标题"])
     kinds = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
-             "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导"}
+             "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导",
+             "materials_reminder": "催报通知（月度工作材料）"}
     for n in notices:
         writer.writerow([csv_cell(text) for text in (kinds[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject)])
     put("index.csv", index.getvalue().encode("utf-8-sig"))

@@ -1,6 +1,8 @@
 """Deadlines and each unit's state for a month, as of a moment (spec section 4). The moment is a parameter."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -11,6 +13,9 @@ from .months import Month, months_between
 
 ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
 STATE_LABELS = {ON_TIME: "按时", LATE: "迟报", OVERDUE: "逾期未报", PENDING: "未到期"}
+
+if TYPE_CHECKING:
+    from .materials import MaterialState
 
 
 @dataclass(frozen=True)
@@ -59,20 +64,27 @@ class UnitStatus:
     escalate: bool
     year_history: list[MonthState] = field(default_factory=list)
     attempts: list[Arrival] = field(default_factory=list)  # rejected files for the month (not submissions)
-    # months that are strikes because of another obligation (spec 12) -> the reasons, for the 报告
+    materials: "MaterialState | None" = None  # the month's work materials (None: the unit owes none)
+    strike_months: list[Month] = field(default_factory=list)  # months of the year with an obligation late
+    # months that are strikes because of a further obligation (obligations.py) -> the reasons, for the 报告
     other_strikes: dict[Month, list[str]] = field(default_factory=dict)
-    extra: dict[str, object] = field(default_factory=dict)  # each obligation's key in status --json
+    extra: dict[str, object] = field(default_factory=dict)  # each further obligation's key in status --json
 
     @property
     def name(self) -> str:
         return self.unit.name
 
-    def to_dict(self) -> dict:
+    def to_dict(self, tz=None) -> dict:
         c = self.current
-        return {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
-                "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
-                "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
-                "escalate": self.escalate, "rejected_attempts": len(self.attempts), **self.extra}
+        out = {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
+               "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
+               "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
+               "escalate": self.escalate, "rejected_attempts": len(self.attempts),
+               "strike_months": [str(m) for m in self.strike_months]}
+        if self.materials is not None:
+            out["materials"] = self.materials.summary_dict(tz)
+        out.update(self.extra)
+        return out
 
 
 @dataclass
@@ -100,7 +112,7 @@ class MonthStatus:
         return {"year": self.month.year, "month": self.month.month,
                 "deadline": self.deadline.last_moment.isoformat(timespec="seconds"),
                 "as_of": self.as_of.isoformat(timespec="seconds"),
-                "summary": self.summary, "units": [u.to_dict() for u in self.units]}
+                "summary": self.summary, "units": [u.to_dict(self.as_of.tzinfo) for u in self.units]}
 
 
 def month_state(cfg: Config, month: Month, first: Arrival | None, as_of: datetime) -> MonthState:
@@ -118,9 +130,14 @@ def month_state(cfg: Config, month: Month, first: Arrival | None, as_of: datetim
 
 def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, obligations: list | None = None) -> MonthStatus:
     """Every unit expected to report for `month`, considering only files received at or before `as_of`.
-    `obligations` (obligations.load_obligations) add their strike months and their JSON keys: a month is one
-    strike when any obligation of the unit was late, overdue or lagging in it (spec 12)."""
+    The existing keys describe Annex 2; each unit also carries its materials state, and a month is one
+    strike when any of its obligations was late or overdue (spec 12). `obligations`
+    (obligations.load_obligations: the key tasks) add their strike months, with reasons, and their JSON keys."""
+    from .materials import status_by_unit, strike_months
+
     obligations = list(obligations or [])
+    materials = status_by_unit(cfg, ledger, month, as_of)
+    material_strikes = strike_months(cfg, ledger, month, as_of)
     firsts = ledger.first_accepted(as_of)
     rejected = [a for a in ledger.arrivals(as_of) if a.outcome == "rejected" and a.kind == "workbook"]
     units = []
@@ -130,15 +147,18 @@ def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, obligatio
         year_months = [m for m in expected_months(cfg, unit, month) if m.year == month.year]
         history = [month_state(cfg, m, firsts.get((unit.name, m.year, m.month)), as_of) for m in year_months]
         current = history[-1]
+        late = {h.month for h in history if h.state in (LATE, OVERDUE)}
+        late |= {m for m in material_strikes.get(unit.name, []) if m.year == month.year and m <= month}
         other: dict[Month, list[str]] = {}
         for ob in obligations:
             for m, reason in ob.strike_months(unit.name).items():
                 if m.year == month.year and m <= month:
                     other.setdefault(m, []).append(reason)
-        strikes = len({h.month for h in history if h.state in (LATE, OVERDUE)} | set(other))
+        late |= set(other)
+        strikes = len(late)  # one per month, whatever the number of obligations late in it
         long_overdue = any(h.state == OVERDUE and h.days_overdue > cfg.escalation.overdue_days for h in history)
         attempts = [a for a in rejected if a.unit == unit.name and (a.year, a.month_to) == (month.year, month.month)]
         units.append(UnitStatus(unit, current, strikes, strikes >= cfg.escalation.strikes or long_overdue,
-                                history, attempts, dict(sorted(other.items())),
+                                history, attempts, materials.get(unit.name), sorted(late), dict(sorted(other.items())),
                                 {ob.key: ob.unit_json(unit.name) for ob in obligations if ob.key}))
     return MonthStatus(month, deadline(cfg, month), as_of, units, obligations)

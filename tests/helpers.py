@@ -49,3 +49,21 @@ def report(work, folder, arrived, name=None, now=None, **kw):
     """A unit's file arriving at `arrived`, ingested right then."""
     drop(work, folder, name or f"附件2_{arrived.replace(':', '')}.xlsx", **kw)
     return ingest(work, now=now or arrived, arrived=arrived)
+
+
+def annex2_only(work):
+    """A folder whose units owe only the Annex 2 (every unit `materials = false`): for tests of the Annex 2
+    rules, where the materials obligation (spec 9) would add strikes of its own."""
+    path = work / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[units]]\n", "[[units]]\nmaterials = false\n"), encoding="utf-8")
+
+
+def no_tasks_due(work):
+    """A task list of one task of the fourth quarter (局安全监督股): before October no key task is due, so the
+    tasks (spec 11) add no reminders or strikes to tests of the other obligations."""
+    from pipeline.tasks_list import write_task_list
+
+    write_task_list(work / "templates" / "annex1_tasks.xlsx", [
+        {"id": "T01", "project": "深化专项整治", "name": "冬季安全专项整治", "window": "第四季度",
+         "units": "局安全监督股落实", "measure": "开展冬季道路运输安全检查。"}])

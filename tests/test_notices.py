@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.ledger import Ledger
 
-from helpers import report
+from helpers import annex2_only, no_tasks_due, report
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
@@ -28,13 +28,11 @@ NEVER = ["局安全监督股", "局基本建设股", "局计划统计股", "行�
 @pytest.fixture
 def may(workdir):
     """May 2023: the executive brigade on time, the quality station 3 days late (both on time before),
-    the logistics centre's only file rejected, the rest never reported. About Annex 2 alone: the task list
-    holds one task of the fourth quarter, so no key task is due yet (tests/test_tasks_loop.py joins them)."""
-    from pipeline.tasks_list import write_task_list
-
-    write_task_list(workdir / "templates" / "annex1_tasks.xlsx", [
-        {"id": "T01", "project": "深化专项整治", "name": "冬季安全专项整治", "window": "第四季度",
-         "units": "局安全监督股落实", "measure": "开展冬季道路运输安全检查。"}])
+    the logistics centre's only file rejected, the rest never reported. Annex 2 only: no unit owes materials,
+    and the task list holds one task of the fourth quarter, so no key task is due yet (tests/test_tasks_loop.py
+    joins them)."""
+    annex2_only(workdir)
+    no_tasks_due(workdir)
     edit_config(workdir, 'aliases = ["物流中心", "区现代物流中心"]\nemails = []',
                 'aliases = ["物流中心", "区现代物流中心"]\nemails = ["wl@example.cn"]')
     edit_config(workdir, 'aliases = ["质监站", "交通质量安全监督站", "交通质量和安全监督站（质监站）"]\nemails = []',

@@ -12,6 +12,7 @@ from pipeline.cli import cli
 from pipeline.demo import run_demo
 from pipeline.officialdoc import text_width, title_lines
 
+from helpers import annex2_only, no_tasks_due
 from office import convert
 
 
@@ -31,7 +32,11 @@ def test_title_breaks_between_phrases_in_a_balanced_shape():
 
 
 def test_numbering_runs_on_across_months_and_restarts_in_a_new_year(workdir):
-    """Nobody reports: every month each of the 9 units gets a reminder, then the 通报 and the 报告."""
+    """Nobody reports: every month each of the 9 units gets a reminder, then the 通报 and the 报告 (Annex 2
+    alone: no materials owed, no key task due before October)."""
+    annex2_only(workdir)
+    no_tasks_due(workdir)
+
     def notices(month, as_of):
         result = CliRunner().invoke(cli, ["notices", "--month", month, "--as-of", as_of])
         assert result.exit_code == 0, result.output
@@ -49,6 +54,7 @@ def test_numbering_runs_on_across_months_and_restarts_in_a_new_year(workdir):
 
 
 def test_numbering_and_basis_come_from_config(workdir):
+    annex2_only(workdir)  # 9 reminders, then the 通报: 10号
     text = (workdir / "config.toml").read_text(encoding="utf-8")
     text = text.replace('doc_prefix = "岳云交安"', 'doc_prefix = "云交安监"').replace(
         'basis_number = "岳云交发〔2023〕15号"', 'basis_number = "云交发〔2024〕3号"').replace(
@@ -87,9 +93,14 @@ def test_the_demo_months_notices_print_as_official_documents(tmp_path):
                               ["关于催报2023年5月重点任务", "推进情况表的通知"]),
         "催报通知_现代物流中心": ("岳云交安〔2023〕3号", "岳阳市云溪区交通运输局",
                          ["关于催报2023年5月安全生产", "督查情况统计表的通知"]),
-        "通报_2023年5月报送情况": ("岳云交安〔2023〕4号", "岳阳市云溪区交通运输局",
+        # the work materials are chased in documents of their own
+        "催报通知_工作材料_区道路运输服务中心": ("岳云交安〔2023〕4号", "岳阳市云溪区交通运输局",
+                                   ["关于催报2023年5月月度工作情况材料", "的通知"]),
+        "催报通知_工作材料_现代物流中心": ("岳云交安〔2023〕5号", "岳阳市云溪区交通运输局",
+                               ["关于催报2023年5月月度工作情况材料", "的通知"]),
+        "通报_2023年5月报送情况": ("岳云交安〔2023〕6号", "岳阳市云溪区交通运输局",
                             ["关于2023年5月安全生产督查情况统计表", "报送情况的通报"]),
-        "报告_2023年迟报逾期情况_截至5月": ("岳云交安〔2023〕5号", "局安全监督股",
+        "报告_2023年迟报逾期情况_截至5月": ("岳云交安〔2023〕7号", "局安全监督股",
                                 ["关于2023年安全生产督查情况统计表", "迟报、未报情况的报告"]),
     }
     assert sorted(p.stem for p in folder.glob("*.docx")) == sorted(expected)

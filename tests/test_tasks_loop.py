@@ -28,7 +28,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 
-from helpers import report
+from helpers import annex2_only, report
 from test_status import edit_config
 from test_tasks import LOGISTICS, SAFETY, Scenario, TRANSPORT
 
@@ -41,6 +41,7 @@ EMPTY = {"lagging": [], "overdue": [], "on_track": [], "done": [], "closed": [],
 
 @pytest.fixture
 def july(workdir):
+    annex2_only(workdir)  # the work materials (tests/test_materials.py) would add strikes of their own
     edit_config(workdir, 'start = "2023-01"', 'start = "2023-05"')
     s = Scenario(workdir)
     s.report(TRANSPORT, "2023-05", "2023-05-08T10:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
@@ -82,19 +83,22 @@ def test_status_json_adds_the_tasks_lists_and_joins_the_strikes_per_month(july):
     }
     # every key that was there before is still there
     assert set(units[0]) == {"unit", "state", "state_label", "received_at", "days_late", "days_overdue", "strikes",
-                             "escalate", "rejected_attempts", "tasks"}
+                             "escalate", "rejected_attempts", "strike_months", "tasks"}
+    assert units[0]["strike_months"] == ["2023-05", "2023-06", "2023-07"]  # 局安全监督股: its task months
 
 
 def test_status_table_has_a_key_tasks_column(july):
     result = run("status", "--month", "2023-07", "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1].split() == ["单位", "状态", "收到时间", "迟报天数", "重点任务", "本年迟报/逾期", "上报局领导"]
-    rows = {line.split()[0]: line for line in lines[3:12]}
-    assert rows[TRANSPORT].split() == [TRANSPORT, "按时", "2023-07-20", "10:00", "滞后", "1", "/", "逾期", "1", "3", "是"]
-    assert rows[SAFETY].split() == [SAFETY, "按时", "2023-07-20", "10:00", "滞后", "1", "3", "是"]
-    assert rows[LOGISTICS].split() == [LOGISTICS, "迟报", "2023-07-26", "10:00", "3", "滞后", "1", "1"]
-    assert rows["局基本建设股"].split() == ["局基本建设股", "逾期未报", "逾期8", "—", "3", "是"]
+    assert lines[1].split() == ["单位", "统计表", "收到时间", "迟报天数", "工作材料", "重点任务", "本年迟报/逾期",
+                                "上报局领导"]
+    rows = {line.split()[0]: line for line in lines[3:12]}  # 工作材料 "—": these units owe none here
+    assert rows[TRANSPORT].split() == [TRANSPORT, "按时", "2023-07-20", "10:00", "—", "滞后", "1", "/", "逾期", "1", "3",
+                                       "是"]
+    assert rows[SAFETY].split() == [SAFETY, "按时", "2023-07-20", "10:00", "—", "滞后", "1", "3", "是"]
+    assert rows[LOGISTICS].split() == [LOGISTICS, "迟报", "2023-07-26", "10:00", "3", "—", "滞后", "1", "1"]
+    assert rows["局基本建设股"].split() == ["局基本建设股", "逾期未报", "逾期8", "—", "—", "3", "是"]
 
 
 def test_task_months_are_no_strike_when_count_tasks_is_false(july, workdir):
@@ -219,8 +223,8 @@ def test_merge_adds_the_key_tasks_sheet_and_every_progress_report(july, workdir)
     names = book.sheetnames
     assert names.index("重点任务") == names.index("报送情况") + 1
     timeliness = book["报送情况"]
-    assert timeliness.cell(2, 10).value == "重点任务"
-    assert {timeliness.cell(r, 2).value: timeliness.cell(r, 10).value for r in range(3, 12)} == {
+    assert timeliness.cell(2, 12).value == "重点任务"  # after the Annex 2 and materials columns
+    assert {timeliness.cell(r, 2).value: timeliness.cell(r, 12).value for r in range(3, 12)} == {
         SAFETY: "滞后 1", TRANSPORT: "滞后 1 / 逾期 1", LOGISTICS: "滞后 1", **{u: "—" for u in OTHERS}}
     ws = book["重点任务"]
     assert [c.value for c in ws[3]] == ["编号", "任务名称", "完成时限", SAFETY, TRANSPORT, LOGISTICS]
