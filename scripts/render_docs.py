@@ -22,7 +22,7 @@ RENDERS = {
     "leadership": ("outbox/2023-05/安全生产督查情况汇总_2023年5月.xlsx", (1, 2)),
     "bulletin": ("outbox/2023-05/notices/通报_2023年5月报送情况.docx", (1, 2)),
     "reminder": ("outbox/2023-05/notices/催报通知_现代物流中心.docx", (1, 2)),
-    "escalation": ("outbox/2023-05/notices/报告_2023年迟报逾期情况_截至5月.docx", (1,)),
+    "escalation": ("outbox/2023-05/notices/报告_2023年迟报逾期情况_截至5月.docx", (1, 2)),
     "markup": ("markup/附件2_交通质量和安全监督站_2023年5月（初稿）_错误标注.xlsx", (1, 2)),
     # the leadership workbook's 重点任务 sheet: the pages whose text carries its header row
     "leadership-tasks": ("outbox/2023-05/安全生产督查情况汇总_2023年5月.xlsx", "编号任务名称完成时限"),  # its header row repeats on every page
