@@ -189,6 +189,7 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
 
 
 def _history_text(u: UnitStatus) -> str:
+    """Each month of the year: the Annex 2 state, and the other obligations that made it a strike."""
     parts = []
     for h in u.year_history:
         label = STATE_LABELS[h.state]
@@ -196,6 +197,8 @@ def _history_text(u: UnitStatus) -> str:
             label += f"{h.days_late}天"
         elif h.state == OVERDUE:
             label += f"（{h.days_overdue}天）"
+        if h.month in u.strike_months and h.state not in (LATE, OVERDUE):
+            label += "，月度工作材料等未按时报齐"
         parts.append(f"{h.month.month}月{label}")
     return "；".join(parts)
 
