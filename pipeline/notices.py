@@ -211,6 +211,7 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
 
 
 def _history_text(u: UnitStatus) -> str:
+    """Each month of the year: the Annex 2 state, and the other obligations that made it a strike."""
     parts = []
     for h in u.year_history:
         label = STATE_LABELS[h.state]
@@ -218,7 +219,7 @@ def _history_text(u: UnitStatus) -> str:
             label += f"{h.days_late}天"
         elif h.state == OVERDUE:
             label += f"（{h.days_overdue}天）"
-        reasons = u.other_strikes.get(h.month)
+        reasons = u.other_strikes.get(h.month)  # the other obligations that made the month a strike
         parts.append(f"{h.month.month}月{label}" + (f"，{'，'.join(reasons)}" if reasons else ""))
     return "；".join(parts)
 
@@ -227,7 +228,8 @@ def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Documen
     """The section's report to the bureau's main leaders: an internal memo, signed by the section."""
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
-    rules = "、".join(ob.strike_rule for ob in st.obligations if ob.strike_rule)
+    rules = "、".join([*(["月度工作材料迟报或未报齐"] if any(u.materials is not None for u in st.units) else []),
+                      *(ob.strike_rule for ob in st.obligations if ob.strike_rule)])
     counted = f"（{rules}的月份同样计入，同一月份只计一次）" if rules else ""
     opening = [
         f"{basis(cfg)}规定，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导。"

@@ -148,8 +148,10 @@ def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, obligatio
         history = [month_state(cfg, m, firsts.get((unit.name, m.year, m.month)), as_of) for m in year_months]
         current = history[-1]
         late = {h.month for h in history if h.state in (LATE, OVERDUE)}
-        late |= {m for m in material_strikes.get(unit.name, []) if m.year == month.year and m <= month}
-        other: dict[Month, list[str]] = {}
+        other: dict[Month, list[str]] = {}  # month -> why it is a strike besides Annex 2 (for the 报告)
+        for m in material_strikes.get(unit.name, []):
+            if m.year == month.year and m <= month:
+                other.setdefault(m, []).append("月度工作材料未按时报齐")
         for ob in obligations:
             for m, reason in ob.strike_months(unit.name).items():
                 if m.year == month.year and m <= month:
