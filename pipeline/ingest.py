@@ -613,23 +613,20 @@ class Ingester:
 
     def _source_path(self, path: Path) -> str:
         """Where it was found, relative to the working folder (a link's own path, never its target)."""
-        absolute = Path(os.path.abspath(path))
+        return self._relative(path)
+
+    def _rel(self, path: Path) -> str:
+        """A path we wrote (archive copy, receipt), as the ledger keeps it: relative to the working folder."""
+        return self._relative(path)
+
+    def _relative(self, path: Path) -> str:
+        absolute = Path(os.path.abspath(path))  # not resolved: a link stays itself
         for root in (self._root, self._root_as_given):
             try:
                 return text_of_path(absolute.relative_to(root).as_posix())
             except ValueError:
                 pass
         return text_of_path(str(absolute))
-
-    def _rel(self, path: Path) -> str:
-        """A path we wrote (archive copy, receipt), as the ledger keeps it: relative to the working folder."""
-        absolute = Path(os.path.abspath(path))
-        for root in (self._root_as_given, self._root):
-            try:
-                return text_of_path(absolute.relative_to(root).as_posix())
-            except ValueError:
-                pass
-        return text_of_path(str(path.resolve()))
 
 
 FRESH = "文件刚刚写入，稍后再处理"

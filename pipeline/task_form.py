@@ -30,6 +30,7 @@ from .months import Month
 from .reader import SheetData, WorkbookData
 from .safe_names import safe_filename
 from .tasks_list import TaskList
+from .tasks_list import cell_label as _label, cell_text as _text  # one reading of a cell, shared with the list
 from .task_window import window_label
 from .timeliness import Deadline
 
@@ -149,16 +150,6 @@ def write_task_form(path: Path, cfg: Config, tasks: TaskList, unit: str, month: 
 
 # --- recognising and reading ---------------------------------------------------------------------------
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _label(value) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(value)))
 
 
 def _header_row(sheet: SheetData) -> tuple[int, dict[str, int]] | None:

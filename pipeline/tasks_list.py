@@ -202,7 +202,8 @@ def resolve_units(text: str, cfg: Config) -> tuple[tuple[str, ...], tuple[str, .
 
 # --- reading the clerk's workbook -----------------------------------------------------------------------
 
-def _text(value) -> str:
+def cell_text(value) -> str:
+    """A cell as text: a whole float without its `.0`, stripped."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -210,8 +211,9 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _label(value) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(value)))
+def cell_label(value) -> str:
+    """A label cell as compared: NFKC, no spaces at all."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell_text(value)))
 
 
 def read_task_list(cfg: Config, path: Path | None = None) -> TaskList:
@@ -228,7 +230,7 @@ def read_task_list(cfg: Config, path: Path | None = None) -> TaskList:
         raise TaskListError([f"{path}：{problem.reason}"]) from None
     for sheet in book.sheets:
         for r, row in enumerate(sheet.rows[:20]):
-            labels = [_label(v) for v in row]
+            labels = [cell_label(v) for v in row]
             if all(label in labels for label in LABELS.values()):
                 return _parse_rows(cfg, sheet.rows, r, {k: labels.index(v) for k, v in LABELS.items()}, shown, sheet.name)
     raise TaskListError([f"{path}：没有找到表头（编号、项目名称、任务名称、责任单位、具体措施、完成时限）"])
@@ -246,7 +248,7 @@ def _parse_rows(cfg: Config, rows: list[list], header: int, cols: dict[str, int]
 
     for r in range(header + 1, len(rows)):
         row = rows[r]
-        cell = {k: _text(row[c]) if c < len(row) else "" for k, c in cols.items()}
+        cell = {k: cell_text(row[c]) if c < len(row) else "" for k, c in cols.items()}
         if not any(cell.values()):
             continue
         task_id = unicodedata.normalize("NFKC", cell["id"]).upper().replace(" ", "")
