@@ -344,7 +344,10 @@ def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
     click.echo(f"领导汇总表：{out.leadership.path}")
     click.echo(f"台账总表：  {out.master.path}")
     click.echo(f"通知文书：  {out.notices_dir}（{len(out.notices)} 个文件）")
-    click.echo(out.status.summary)
+    if out.materials is not None:
+        pdf = f"，材料汇编 {out.materials.pdf.name}" if out.materials.pdf else ""
+        click.echo(f"工作材料：  {out.materials.folder}{pdf}")
+    click.echo(f"统计表：{out.status.summary}")
 
 
 @cli.command()

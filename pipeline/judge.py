@@ -79,8 +79,11 @@ class Judged:
 
     @property
     def period_label(self) -> str:
+        """The Annex 2's cumulative period (2023年1月至5月); a material's or progress form's month (2023年5月)."""
         y, f, t = self.period
-        return f"{y}年{f}月至{t}月" if y and t else ""
+        if not (y and t):
+            return ""
+        return f"{y}年{t}月" if self.kind in (MATERIAL, TASK_FORM) else f"{y}年{f}月至{t}月"
 
 
 def failed(kind: str, where: str, exc: BaseException) -> Judged:

@@ -130,7 +130,7 @@ def test_a_stamped_scan_is_a_material_of_its_unit(workdir):
     scan = workdir / "inbox" / EXEC_DIR / "5月工作情况盖章扫描件.pdf"
     Image.new("RGB", (200, 280), "white").save(scan, "PDF")  # a page with no text layer: a scan
     (r,) = ingest(workdir, arrived="2023-05-15T10:00").files
-    assert (r.outcome, r.unit, r.period) == ("material", EXEC, "2023年5月至5月")
+    assert (r.outcome, r.unit, r.period) == ("material", EXEC, "2023年5月")
     assert len(archived(workdir)) == 1 and inbox_files(workdir) == []
     db = sqlite3.connect(workdir / "annex2.sqlite")
     assert db.execute("SELECT kind, detected_type FROM material_files").fetchall() == [("stamped", "pdf")]

@@ -590,7 +590,7 @@ def test_a_progress_form_dropped_in_the_inbox_is_recognised_recorded_and_receipt
     folder = workdir / "inbox" / LOGISTICS
     _filled(folder / "重点任务推进情况表_6月.xlsx", cfg, seed_list, LOGISTICS, Month(2023, 6), LOGISTICS_JUNE)
     (r,) = ingest(workdir, now="2023-06-15T09:00", arrived="2023-06-15T08:30").files
-    assert (r.outcome, r.unit, r.period) == ("accepted", LOGISTICS, "2023年6月至6月")
+    assert (r.outcome, r.unit, r.period) == ("accepted", LOGISTICS, "2023年6月")
     db = sqlite3.connect(workdir / "annex2.sqlite")
     assert db.execute("SELECT kind, year, month_to FROM arrivals").fetchall() == [("task_form", 2023, 6)]
     assert db.execute("SELECT task_id, status FROM task_reports ORDER BY task_id").fetchall() == [
