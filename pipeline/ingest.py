@@ -30,6 +30,7 @@ from .issues import Issue, issue
 from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import write_markup
+from .prefetch import reader_for
 from .readiness import wait_reason
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from .safe_names import display_name, safe_filename
@@ -162,17 +163,25 @@ class Ingester:
         started = time.monotonic()
         self._sweep_temp_files()
         result = BatchResult()
+        ahead = None
         try:
             self._retry_failed(result)
             loaded = self._load_all(candidates, result)
             if settle and result.waiting:
                 loaded += self._settle(result)
             # Oldest first, so that of two files for the same month the earlier really is the first one.
-            self.judge_ = Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
+            ordered = sorted(loaded, key=lambda l: (l.file.received_at, str(l.cand.path)))
+            books = [l.file.data for l in ordered if l.kind == WORKBOOK and l.file.data is not None]
+            read, ahead = reader_for(len(books), self.cfg.limits, self.read)
+            self.judge_ = Judge(self.cfg, self.ledger, self.clock(), read, self.month_hint)
             group: list[Prepared] = []
-            for item in sorted(loaded, key=lambda l: (l.file.received_at, str(l.cand.path))):
+            for n, item in enumerate(ordered):
                 if stop():
                     break
+                if ahead is not None and n % GROUP == 0:  # parse the next group's workbooks in the workers
+                    for later in ordered[n:n + GROUP]:
+                        if later.kind == WORKBOOK and later.file.data is not None:
+                            ahead.submit(later.file.data)
                 if group and (len(group) >= GROUP or any(g.item.file.sha256 == item.file.sha256 for g in group)):
                     self._flush(group, result, progress)  # a duplicate must see the earlier one recorded
                     group = []
@@ -184,6 +193,9 @@ class Ingester:
             self._flush(group, result, progress)
         except LedgerFault as fault:
             result.fault = str(fault)
+        finally:
+            if ahead is not None:
+                ahead.close()
         result.seconds = time.monotonic() - started
         return result
 
@@ -715,36 +727,55 @@ def ledger_fault_text(cfg: Config, exc: BaseException) -> str:
 def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | None = None,
                 read: Callable | None = None) -> Report:
     """What `annex2 validate` prints: each file judged exactly as ingest would judge it (with the history
-    rules when a ledger is given), and nothing written."""
-    judge = Judge(cfg, ledger, now, read or isolated_reader())
+    rules when a ledger is given), and nothing written. Many files are parsed ahead on every core."""
+    paths = [Path(p) for p in paths]
+    default = read or isolated_reader()
+    reader, ahead = reader_for(len(paths), cfg.limits, default)
+    judge = Judge(cfg, ledger, now, reader)
     report = Report()
-    for path in paths:
-        path = Path(path)
-        kind = kind_of(path, cfg.inbox)
-        shown = text_of_path(str(path))
-        if kind == IGNORED:
-            report.files.append({"path": shown, "ignored": True, "ok": True, "unit": None, "year": None,
-                                 "month_from": None, "month_to": None, "issues": [], "values": {}})
-            continue
-        owner = folder_unit_of(cfg, path)
-        try:
-            st = os.lstat(path)
-            if stat_mod.S_ISLNK(st.st_mode):
-                judged = Judged("rejected", LINK, owner.name if owner else None, issues=[issue(
-                    "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取")])
-            else:
-                limit = cfg.limits.max_email_mb if kind == EMAIL else cfg.limits.max_file_mb
-                data, sha = _read(path, st, whole=st.st_size <= limit * 1024 * 1024)
-                file = Incoming(display_name(path.name, LONGEST_NAME), data, sha, st.st_size, shown, None, now, "clerk")
-                judged = judge.file(file, kind, owner, clerk_folder=in_clerk_folder(cfg, path))
-        except (OSError, _Changed) as exc:
-            judged = Judged("rejected", kind, issues=[issue("E_UNREADABLE", f"文件无法读取（{exc}）")])
-        except Exception as exc:
-            judged = failed(kind, shown, exc)
-        if judged.parts:
-            report.files += [entry(f"{shown}#{p.name}", j) for p, j in judged.parts]
-            if judged.outcome in ("rejected", "failed") or not judged.parts:
-                report.files.append(entry(shown, judged))
-        else:
-            report.files.append(entry(shown, judged))
+    try:
+        for at in range(0, len(paths), GROUP):
+            chunk = [_load_for_check(path, cfg, now) for path in paths[at:at + GROUP]]
+            if ahead is not None:
+                for _path, kind, _shown, got in chunk:
+                    if kind == WORKBOOK and isinstance(got, Incoming) and got.data is not None:
+                        ahead.submit(got.data)
+            for path, kind, shown, got in chunk:
+                if isinstance(got, dict):
+                    report.files.append(got)
+                    continue
+                if isinstance(got, Incoming):
+                    try:
+                        got = judge.file(got, kind, folder_unit_of(cfg, path), clerk_folder=in_clerk_folder(cfg, path))
+                    except Exception as exc:
+                        got = failed(kind, shown, exc)
+                if got.parts:
+                    report.files += [entry(f"{shown}#{p.name}", j) for p, j in got.parts]
+                    if got.outcome in ("rejected", "failed"):
+                        report.files.append(entry(shown, got))
+                else:
+                    report.files.append(entry(shown, got))
+    finally:
+        if ahead is not None:
+            ahead.close()
     return report
+
+
+def _load_for_check(path: Path, cfg: Config, now: datetime) -> tuple[Path, str, str, "Incoming | Judged | dict"]:
+    """One file for `validate`: its bytes to judge, or already a verdict (ignored, a link, unreadable)."""
+    kind = kind_of(path, cfg.inbox)
+    shown = text_of_path(str(path))
+    if kind == IGNORED:
+        return path, kind, shown, {"path": shown, "ignored": True, "ok": True, "unit": None, "year": None,
+                                   "month_from": None, "month_to": None, "issues": [], "values": {}}
+    owner = folder_unit_of(cfg, path)
+    try:
+        st = os.lstat(path)
+        if stat_mod.S_ISLNK(st.st_mode):
+            return path, LINK, shown, Judged("rejected", LINK, owner.name if owner else None, issues=[issue(
+                "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取")])
+        limit = cfg.limits.max_email_mb if kind == EMAIL else cfg.limits.max_file_mb
+        data, sha = _read(path, st, whole=st.st_size <= limit * 1024 * 1024)
+        return path, kind, shown, Incoming(display_name(path.name), data, sha, st.st_size, shown, None, now, "clerk")
+    except (OSError, _Changed) as exc:
+        return path, kind, shown, Judged("rejected", kind, issues=[issue("E_UNREADABLE", f"文件无法读取（{exc}）")])
