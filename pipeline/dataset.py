@@ -77,8 +77,8 @@ class Dataset:
             district = self.district(Month(year, month))
             total = district.loc[form.TOTAL.key]
             units = len(self.reported_units(Month(year, month)))
-            row = {"month": month, "units": units,
-                   "spanning_units": int(spans.get(month, 0))}
+            row: dict[str, float | None] = {"month": month, "units": units,
+                                             "spanning_units": int(spans.get(month, 0))}
             for key in COUNT_KEYS:
                 row[key] = float(by_month.loc[month, key]) if month in by_month.index else None
             row["found"] = (row["major_hazards"] or 0) + (row["other_hazards"] or 0) if month in by_month.index else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from . import form
 from .issues import Issue, issue
@@ -36,7 +36,7 @@ def increments(series: list[tuple[Month, Counts]], sector: str, metric: str) -> 
     return out
 
 
-def outlier(x: float, history: list[float]) -> bool:
+def outlier(x: float, history: Sequence[float]) -> bool:
     """Modified z-score 0.6745·(x − median)/MAD above 3.5, with ≥ 3 earlier increments; MAD 0: a fixed margin."""
     if len(history) < 3:
         return False

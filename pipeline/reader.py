@@ -357,7 +357,7 @@ def _xlsx_formulas(members: "_Members") -> dict[str, tuple[frozenset, frozenset]
         part = targets.get(attrs.get(b"id"))
         if not part or part not in names:
             continue
-        out[attrs.get(b"name")] = _formula_cells(members.read(part))
+        out[attrs.get(b"name", "")] = _formula_cells(members.read(part))
     return out
 
 
@@ -466,7 +466,7 @@ def _ods_table_formulas(content: bytes, iterparse) -> dict[str, tuple[frozenset,
             row += int(el.get(t + "number-rows-repeated", "1"))
             el.clear()
         elif tag == t + "table":
-            out[name] = (frozenset(formulas), frozenset(missing))
+            out[name or ""] = (frozenset(formulas), frozenset(missing))
             el.clear()
     return out
 

@@ -124,7 +124,7 @@ def write_task_list(path: Path, rows: list[dict[str, str]] | None = None) -> Pat
         center = wb.add_format({**base, "align": "center"})
         ws.merge_range(0, 0, 0, len(COLUMNS) - 1, TITLE, title)
         ws.set_row(0, 40)
-        for c, (key, label, width) in enumerate(COLUMNS):
+        for c, (_key, label, width) in enumerate(COLUMNS):
             ws.write_string(HEADER_ROW, c, label, head)
             ws.set_column(c, c, width)
         for r, row in enumerate(rows, start=HEADER_ROW + 1):
@@ -267,7 +267,7 @@ def _parse_rows(cfg: Config, rows: list[list], header: int, cols: dict[str, int]
         except BadUnits as exc:
             problems.append(f"{where(r, 'units')}：{exc}")
             lead = units = None  # type: ignore[assignment]
-        if window is not None and lead is not None:
+        if window is not None and lead is not None and units is not None:
             tasks.append(Task(task_id, cell["project"], cell["name"], cell["units"], cell["measure"], window,
                               lead, units, r + 1))
     if problems:

@@ -43,7 +43,7 @@ class Validation:
     @property
     def values(self) -> Values:
         """The pipeline's own figures: counts as read, 合计 and rates computed."""
-        return form.with_derived(self.counts) if self.counts else {}
+        return form.with_derived(self.counts) if self.counts else {}  # type: ignore[arg-type]
 
     def to_dict(self, path: str) -> dict:
         return {"path": path, "ok": self.ok, "unit": self.unit, "year": self.year,
@@ -222,7 +222,8 @@ def value_rules(result: Validation, located: LocatedForm, max_count: int = MAX_C
 def _row_checks(located: LocatedForm, sector: str, row: dict[str, float | None]) -> Iterator[Issue]:
     sheet = located.sheet.name
     for fixed, found in form.FIXED_FOUND_PAIRS:
-        if row[fixed] is not None and row[found] is not None and row[fixed] > row[found]:
+        n_fixed, n_found = row[fixed], row[found]
+        if n_fixed is not None and n_found is not None and n_fixed > n_found:
             slot = located.slot(sector, fixed)
             yield issue("E_FIXED_GT_FOUND",
                         f"{label(sector, fixed)} 为 {fmt(row[fixed])}，大于 {form.METRIC_BY_KEY[found].label} {fmt(row[found])}",

@@ -4,7 +4,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from email.message import EmailMessage
 
@@ -97,7 +96,7 @@ def test_a_failure_on_the_retry_is_left_recorded(workdir):
     boom = exploding_reader((workdir / "inbox" / EXEC / "附件2.xlsx").read_bytes())
     with Ledger(cfg.ledger) as ledger:
         for day in (20, 21, 22):
-            Ingester(cfg, ledger, lambda: at(f"2023-05-{day}T10:00"), wall=lambda: time.time() + 60,
+            Ingester(cfg, ledger, lambda day=day: at(f"2023-05-{day}T10:00"), wall=lambda: time.time() + 60,
                      read=boom).run(scan_inbox(cfg))
         assert [(a.outcome, a.retry_of is not None) for a in ledger.arrivals()] == [("failed", False), ("failed", True)]
 
