@@ -124,6 +124,7 @@ def test_increments_and_trend_with_a_skipped_month(workdir):
     assert len(openpyxl.load_workbook(leadership(workdir))["月度趋势"]._charts) == 2
 
 
+@pytest.mark.office
 def test_libreoffice_prints_and_recomputes_the_leadership_workbook(may, tmp_path):
     book = leadership(may)
     pdf = convert(book, "pdf", tmp_path / "pdf")

@@ -135,6 +135,7 @@ def test_email_drafts_parse_and_carry_the_attachments(may, tmp_path):
     assert bulletin["To"] == "zj@example.cn, wl@example.cn"
 
 
+@pytest.mark.office
 def test_libreoffice_prints_every_document(may, tmp_path):
     from office import soffice
 
