@@ -87,21 +87,25 @@ class LocatedForm:
 
     def slot(self, sector: str, metric: str) -> Slot | None:
         key = (sector, metric)
-        if key not in self._slots:
-            row, col = self.rows.get(sector), self.metric_cols.get(metric)
-            if row is None or col is None:
-                self._slots[key] = None
-            else:
-                cell = (row, col)
-                self._slots[key] = Slot(self.sheet.value(row, col), a1(row, col), cell in self.sheet.formulas,
-                                        cell in self.sheet.no_cached_value)
-        return self._slots[key]
+        try:
+            return self._slots[key]
+        except KeyError:
+            pass
+        row, col = self.rows.get(sector), self.metric_cols.get(metric)
+        if row is None or col is None:
+            found = None
+        else:
+            cell = (row, col)
+            found = Slot(self.sheet.value(row, col), a1(row, col), cell in self.sheet.formulas,
+                         cell in self.sheet.no_cached_value)
+        self._slots[key] = found
+        return found
 
 
 _METRIC_KEYS = {header_key(t): m.key for m in form.METRICS for t in (m.label, *m.variants)}
 _SECTOR_KEYS = {row_label_key(t): s.key for s in form.ROWS for t in (s.label, *s.variants)}
 _ANCHORS = {"行业领域", "领域", "行业", "行业(领域)", "项目"}
-_ANCHOR_CHARS = frozenset("域业目")
+_ANCHOR_CHARS = re.compile("[域业目]")  # a corner label holds one of these
 
 
 def sector_for(raw: Any) -> str | None:
@@ -120,7 +124,7 @@ def locate_all(sheet: SheetData) -> list[LocatedForm]:
     for r, row in enumerate(sheet.rows):
         for c, value in enumerate(row):
             # most cells are numbers or other text: only normalize what could be the corner label
-            if isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.intersection(value) \
+            if isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.search(value) \
                     and label_key(value) in _ANCHORS:
                 located = _from_anchor(sheet, r, c)
                 if located:

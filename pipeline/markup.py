@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
-import xlsxwriter
 
 from . import form
 from .issues import CATALOGUE, Issue
@@ -317,6 +316,8 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str) -> None:
     """Values only (never a formula, never a link): the copy must be as safe to open as it is to read."""
+    import xlsxwriter
+
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     try:
