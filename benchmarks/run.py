@@ -149,11 +149,15 @@ def stage_validate(work: Path, repeat: int) -> dict:
     now = datetime(2023, 6, 10, tzinfo=SH)
     datas = [p.read_bytes() for p in paths]  # read once: the disk is not what is measured
     cores = os.cpu_count() or 1
-    ours, naive, both, boxed, boxed_all = [], [], [], [], []
+    ours, naive, both, boxed, boxed_all, ours_cpu, naive_cpu = [], [], [], [], [], [], []
 
-    def rate(fn) -> float:
-        t = time.perf_counter()
+    def rate(fn, cpu: list | None = None) -> float:
+        """Files per second of wall time; with `cpu`, also per second of this process's CPU time (what the
+        figure would be on cores of its own: the machine is shared)."""
+        t, c = time.perf_counter(), time.process_time()
         fn()
+        if cpu is not None:
+            cpu.append(len(paths) / (time.process_time() - c))
         return len(paths) / (time.perf_counter() - t)
 
     def one_process():
@@ -178,17 +182,18 @@ def stage_validate(work: Path, repeat: int) -> dict:
             assert all(r.ok for r in results)
 
         for _ in range(repeat):
-            ours.append(rate(one_process))
+            ours.append(rate(one_process, ours_cpu))
             boxed.append(rate(sandboxed))
             boxed_all.append(rate(sandboxed_all))
             naive.append(rate(lambda: [pd.read_excel(p, engine="openpyxl", sheet_name=None, header=None)
-                                       for p in paths]))  # reads every sheet and checks nothing
+                                       for p in paths], naive_cpu))  # reads every sheet and checks nothing
             both.append(rate(lambda: validate_paths([(p, None) for p in paths], cfg, now, workers=cores)))
     shutdown()
     med = statistics.median
     return {"files": len(paths), "ours_fps": med(ours), "naive_fps": med(naive), "all_cores_fps": med(both),
             "sandbox_fps": med(boxed), "sandbox_all_fps": med(boxed_all), "ratio": med(ours) / med(naive),
-            "all_ratio": med(both) / med(naive), "cores": cores, "rss_mb": peak_rss_mb()}
+            "all_ratio": med(both) / med(naive), "cores": cores, "rss_mb": peak_rss_mb(),
+            "ours_cpu_fps": med(ours_cpu), "naive_cpu_fps": med(naive_cpu), "cpu_ratio": med(ours_cpu) / med(naive_cpu)}
 
 
 # --- ingest -----------------------------------------------------------------------------------------------
@@ -289,6 +294,7 @@ def startup(work: Path, repeat: int = 7) -> dict:
             subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=folder, env=env, capture_output=True)
             times.append(time.perf_counter() - t)
         out[label] = statistics.median(times)
+        out[label + " min"] = min(times)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True)
     out["python alone"] = time.perf_counter() - t
@@ -356,6 +362,9 @@ def report(args, m: dict, gen: dict, val: dict, ing: dict, cli: dict, mer: dict,
         f"| validate, one process, reading in-process | {val['ours_fps']:.0f} files/s | {val['naive_fps']:.0f} files/s "
         f"(`pandas.read_excel(engine=\"openpyxl\")`, no checks) | {val['ratio']:.1f}× | ≥ 1,000 files/s, ≥ 10× | "
         f"{mark(val['ours_fps'] >= 1000 and val['ratio'] >= 10)} |",
+        f"| the same, per second of CPU time (the machine is shared) | {val['ours_cpu_fps']:.0f} files/s | "
+        f"{val['naive_cpu_fps']:.0f} files/s | {val['cpu_ratio']:.1f}× | ≥ 1,000 files/s, ≥ 10× | "
+        f"{mark(val['ours_cpu_fps'] >= 1000 and val['cpu_ratio'] >= 10)} |",
         f"| validate, all {val['cores']} cores (`annex2 validate`'s process pool) | {val['all_cores_fps']:.0f} files/s "
         f"| | {val['all_ratio']:.1f}× | | |",
         f"| validate, reading in one warm sandbox worker (as intake does) | {val['sandbox_fps']:.0f} files/s | | "
@@ -376,14 +385,16 @@ def report(args, m: dict, gen: dict, val: dict, ing: dict, cli: dict, mer: dict,
         "",
         "## Start-up",
         "",
-        "New processes, wall time (median of 7), in a working folder:",
+        "New processes, wall time of 7 runs, in a working folder (`validate` reads the file in the sandbox's "
+        "child process, which it starts: a second interpreter):",
         "",
-        "| command | seconds | target |",
-        "|---|---|---|",
+        "| command | median s | fastest s | target |",
+        "|---|---|---|---|",
     ]
     for label in ("--help", "status", "validate one file"):
-        lines.append(f"| `annex2 {label}` | {start[label]:.3f} | < 0.25 {mark(start[label] < 0.25)} |")
-    lines += [f"| `python -c pass` (the interpreter alone) | {start['python alone']:.3f} | |", "",
+        lines.append(f"| `annex2 {label}` | {start[label]:.3f} | {start[label + ' min']:.3f} | "
+                     f"< 0.25 {mark(start[label] < 0.25)} |")
+    lines += [f"| `python -c pass` (the interpreter alone) | {start['python alone']:.3f} | | |", "",
               f"`python -X importtime -m pipeline status`: importing `pipeline.cli` takes {start['import_cli_ms']:.0f} ms; "
               f"heavy libraries imported by `status`: {', '.join(start['heavy_in_status']) or 'none'}."]
     lines += ["", "## Watcher latency", "",

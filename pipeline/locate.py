@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import form
 from .normalize import clean_text, header_key, label_key, row_label_key
@@ -33,9 +33,8 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One value cell of the table."""
+class Slot(NamedTuple):
+    """One value cell of the table (a tuple: a hundred are made for every file)."""
 
     raw: Any
     cell: str
@@ -95,9 +94,8 @@ class LocatedForm:
         if row is None or col is None:
             found = None
         else:
-            cell = (row, col)
-            found = Slot(self.sheet.value(row, col), a1(row, col), cell in self.sheet.formulas,
-                         cell in self.sheet.no_cached_value)
+            cell, sheet = (row, col), self.sheet
+            found = Slot(sheet.value(row, col), a1(row, col), cell in sheet.formulas, cell in sheet.no_cached_value)
         self._slots[key] = found
         return found
 
@@ -123,8 +121,8 @@ def locate_all(sheet: SheetData) -> list[LocatedForm]:
     found = []
     for r, row in enumerate(sheet.rows):
         for c, value in enumerate(row):
-            # most cells are numbers or other text: only normalize what could be the corner label
-            if isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.search(value) \
+            # most cells are blank, numbers or other text: only normalize what could be the corner label
+            if value and isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.search(value) \
                     and label_key(value) in _ANCHORS:
                 located = _from_anchor(sheet, r, c)
                 if located:
@@ -268,7 +266,7 @@ def _fields(located: LocatedForm, top: int, bottom: int) -> None:
     rows = _search_rows(located, top, bottom)
     for r in rows:
         for c, value in enumerate(sheet.rows[r]):
-            if not isinstance(value, str) or not value.strip():
+            if not value or not isinstance(value, str) or not value.strip():
                 continue
             key = label_key(value)
             for name, label in FIELD_LABELS.items():
