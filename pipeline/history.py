@@ -52,6 +52,8 @@ def history_rules(located: LocatedForm, month: Month, counts: Counts,
     """`earlier`: the unit's current submissions for months before `month`."""
     sheet = located.sheet.name
     same_year = [(m, c) for m, c in earlier if m.year == month.year and m < month]
+    # the same series for every cell: built and put in month order once, not seventy times
+    series = sorted([*[(m, c) for m, c in earlier if m < month], (month, counts)], key=lambda item: item[0])
     for sector in form.SECTORS:
         for metric in form.COUNT_METRICS:
             slot = located.slot(sector.key, metric.key)
@@ -65,7 +67,6 @@ def history_rules(located: LocatedForm, month: Month, counts: Counts,
                             f"{label(sector.key, metric.key)} 累计 {fmt(value)}，比 {m.label}报送的累计 {fmt(before)} 少",
                             sheet=sheet, cell=cell, sector=sector.key, metric=metric.key)
                 continue
-            series = [*[(m, c) for m, c in earlier if m < month], (month, counts)]
             steps = increments(series, sector.key, metric.key)
             current = steps[-1]
             past = [s.value for s in steps[:-1] if s.span == 1 and s.value is not None]
