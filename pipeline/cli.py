@@ -161,9 +161,12 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 @click.option("--received-at", type=MOMENT, default=None,
               help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填）。")
 @click.option("--unit", default=None, metavar="UNIT", help="给出的文件由哪个单位报送（名称或别名）。")
+@click.option("--month", type=MONTH, default=None,
+              help="给出的工作材料属于哪个月（文件名和正文都没写月份时用），如 2023-05。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, as_json: bool = False):
+def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, month: Month | None = None,
+           as_json: bool = False):
     """处理一遍收件箱（或给出的文件）：校验、存档、记入台账、写回执。
 
     重复运行不会重复记录。收件箱以外的文件只复制、不移动，并且要用 --received-at 给出收到时间。
@@ -175,7 +178,7 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
         annex2 ingest "D:\\邮件附件\\附件2 执法大队.xlsx" --unit 执法大队 --received-at "2023年5月22日 16:40"
     """
     cfg = load_config(ctx)
-    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json)
+    result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json, month=month)
     if as_json:
         from .summaries import ingest_summary
 
@@ -238,10 +241,11 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         days = str(c.days_late) if c.days_late is not None else (f"逾期{c.days_overdue}" if c.days_overdue else "")
         rows.append([u.name, STATE_LABELS[c.state] + ("（曾被退回）" if u.attempts and not c.received_at else ""),
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     days, str(u.strikes), "是" if u.escalate else ""])
+                     days, u.materials.label if u.materials is not None else "—", str(u.strikes),
+                     "是" if u.escalate else ""])
     click.echo(f"{month.label} 报送情况（截止 {result.deadline.last_day:%Y-%m-%d}，"
                f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
-    click.echo(render(["单位", "状态", "收到时间", "迟报天数", "本年迟报/逾期", "上报局领导"], rows))
+    click.echo(render(["单位", "统计表", "收到时间", "迟报天数", "工作材料", "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
     print_unseen_files(cfg)
 
@@ -457,6 +461,8 @@ from .cli_history import history, void  # noqa: E402  (commands in their own mod
 cli.add_command(history)
 cli.add_command(void)
 cli.add_command(tasks_group)
+from .cli_materials import materials  # noqa: E402
+cli.add_command(materials)
 
 
 def main() -> None:

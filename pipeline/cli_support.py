@@ -110,8 +110,12 @@ def print_report_entry(f: dict, out=click.echo) -> None:
     if f.get("ignored"):
         out(f"- 忽略（锁文件、临时文件或系统文件）  {f['path']}")
         return
-    if f.get("material"):
-        out(f"- 附件材料（不是表格）  {f['path']}")
+    if f.get("material") and f["ok"]:
+        kind = {"stamped": "盖章版", "electronic": "电子版"}.get(f["material"].get("kind"), "材料")
+        month = f"{f['year']}年{f['month_to']}月" if f.get("year") and f.get("month_to") else "月份不明"
+        out(f"✓ 工作材料（{kind}）  {f['path']}  {f.get('unit') or '单位不明'}  {month}")
+        for it in f["issues"]:
+            out(f"    提示：{it['message']}（{it['code']}）")
         return
     period = period_label(f.get("year"), f.get("month_from"), f.get("month_to"), missing="期间不明")
     mark = {"duplicate": "✓ 重复", "email": "✓ 邮件", "failed": "✗ 出错"}.get(f.get("outcome", ""), "✓ 受理" if f["ok"] else "✗ 退回")
@@ -140,7 +144,7 @@ def print_file_result(r, cfg) -> None:
 
 
 def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit: str | None, command: str,
-               quiet: bool = False):
+               quiet: bool = False, month=None):
     """Ingest the inbox (or the given paths) under the batch lock; returns the BatchResult."""
     from .ingest import Candidate, Ingester, in_inbox, scan_inbox
     from .lock import LockBusy, folder_lock
@@ -172,7 +176,7 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
         candidates = scan_inbox(cfg)
     try:
         with folder_lock(cfg, command), open_ledger(cfg, command) as ledger:
-            ingester = Ingester(cfg, ledger, lambda: now_in(cfg))
+            ingester = Ingester(cfg, ledger, lambda: now_in(cfg), month_hint=month)
             if len(candidates) > 1 and not quiet:
                 with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:
                     result = ingester.run(candidates, progress=lambda r: bar.update(1), settle=True)

@@ -33,6 +33,7 @@ class Unit:
     folder: str = ""
     first: Month | None = None  # `from` in config
     last: Month | None = None  # `until` in config
+    materials: bool = True  # false: the unit sends no monthly work materials (spec 9)
 
     def expected_in(self, month: Month) -> bool:
         return (self.first is None or month >= self.first) and (self.last is None or month <= self.last)
@@ -142,6 +143,9 @@ class Notices:
     basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
 
 
+MATERIALS_DUE = Deadline(day=16)  # the default [materials]: with the Annex 1 progress form, by the 16th
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
@@ -155,6 +159,7 @@ class Config:
     units: tuple[Unit, ...]
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
+    materials: Deadline = MATERIALS_DUE  # [materials]: when the monthly work materials are due (spec 9)
     tasks: Tasks = Tasks()
     notices: Notices = field(default_factory=Notices)
 
@@ -241,11 +246,16 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "floa
                                              "int | None": (int,)}
 
 
-def _schema_of(cls: type, **special: tuple[tuple[type, ...], Any]) -> dict[str, tuple[tuple[type, ...], Any]]:
+def _schema_of(cls: type, instance: Any = None,
+               **special: tuple[tuple[type, ...], Any]) -> dict[str, tuple[tuple[type, ...], Any]]:
+    """The keys of a section from its dataclass; defaults from `instance` when the section's defaults are
+    not the class's own (the materials deadline is a Deadline due on the 16th)."""
     out: dict[str, tuple[tuple[type, ...], Any]] = {}
     for f in fields(cls):
         if f.name in special:
             out[f.name] = special[f.name]
+        elif instance is not None:
+            out[f.name] = (_FIELD_TYPES[str(f.type)], getattr(instance, f.name))
         else:
             out[f.name] = (_FIELD_TYPES[str(f.type)], ... if f.default is MISSING else f.default)
     return out
@@ -262,13 +272,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "watch": _schema_of(Watch),
     "contact": _schema_of(Contact),
     "smtp": _schema_of(Smtp),
+    "materials": _schema_of(Deadline, instance=MATERIALS_DUE),
     "notices": _schema_of(Notices),
     "tasks": _schema_of(Tasks, names=((dict,), {})),  # a table in the file, pairs in the dataclass
 }
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
-    "from": ((str,), None), "until": ((str,), None),
+    "from": ((str,), None), "until": ((str,), None), "materials": ((bool,), True),
 }
 _TYPE_NAMES = {str: "文本", int: "整数", float: "数字", bool: "true/false", list: "列表"}
 _TYPE_NAMES[dict] = "表"
@@ -446,7 +457,8 @@ class _Builder:
             if folder in folders:
                 self.problem(self.lines.of("units", "folder", index=i), f"文件夹 “{folder}” 同时属于 “{folders[folder]}” 和 “{name}”")
             folders.setdefault(folder, name)
-            units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last))
+            units.append(Unit(name, aliases, tuple(e.strip() for e in vals.get("emails", [])), folder, first, last,
+                              vals.get("materials", True)))
         return tuple(units)
 
     def check_tasks(self, t: dict[str, Any], units: tuple[Unit, ...]) -> None:
@@ -481,8 +493,11 @@ class _Builder:
         d = s["deadline"]
         if "day" in d and not 1 <= d["day"] <= 31:
             self.problem(self.lines.of("deadline", "day"), f"[deadline] day 应在 1–31 之间，实际是 {d['day']}")
+        m = s["materials"]
+        if "day" in m and not 1 <= m["day"] <= 31:
+            self.problem(self.lines.of("materials", "day"), f"[materials] day 应在 1–31 之间，实际是 {m['day']}")
         for sec, key in (("deadline", "grace_days"), ("deadline", "month_offset"), ("escalation", "strikes"),
-                         ("escalation", "overdue_days")):
+                         ("escalation", "overdue_days"), ("materials", "grace_days"), ("materials", "month_offset")):
             if key in s[sec] and s[sec][key] < 0:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
         self.check_tasks(s["tasks"], units)
@@ -501,6 +516,7 @@ class _Builder:
             units=units,
             paths={k: (root / v) for k, v in s["paths"].items()},
             smtp=Smtp(**s["smtp"]) if "smtp" in s else None,
+            materials=Deadline(**s["materials"]),
             tasks=Tasks(**s["tasks"]),
             notices=Notices(**s["notices"]),
         )

@@ -18,6 +18,7 @@ from . import form
 from .clock import parse_moment
 from .ingest import BatchResult, Candidate, Ingester
 from .ledger import Ledger
+from .materials_samples import write_sample_material
 from .merge import MergeResult, merge
 from .months import Month
 from .samples import make_submission
@@ -48,6 +49,20 @@ SCENARIO = [
     ("交通运输综合行政执法大队", 5, "2023-05-18T15:00", "retyped"),
     # 现代物流中心 sends nothing for May: overdue, and with April late that is two strikes
     ("区公路建设养护中心", 5, "2023-05-22T14:00", "xls"),
+]
+# The monthly work materials (due the 16th, stamped and electronic): (unit, month, kind, received at).
+# April: every unit sends both versions in time. May: most do; 区道路运输服务中心 sends no stamped version
+# (overdue, missing ["stamped"]), 交通运输综合行政执法大队 sends its stamped version two days late, and
+# 现代物流中心 sends nothing.
+_ON_TIME_IN_MAY = ["局安全监督股", "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "区公路建设养护中心"]
+MATERIALS = [
+    *[(unit, 4, kind, f"2023-04-{6 + i:02d}T{9 + j:02d}:30") for i, (unit, *_r) in enumerate(SCENARIO[:9])
+      for j, kind in enumerate(("electronic", "stamped"))],
+    *[(unit, 5, kind, f"2023-05-{8 + i:02d}T{10 + j:02d}:15") for i, unit in enumerate(_ON_TIME_IN_MAY)
+      for j, kind in enumerate(("electronic", "stamped"))],
+    ("区道路运输服务中心", 5, "electronic", "2023-05-14T11:20"),
+    ("交通运输综合行政执法大队", 5, "electronic", "2023-05-15T09:40"),
+    ("交通运输综合行政执法大队", 5, "stamped", "2023-05-18T08:50"),
 ]
 PEOPLE = ["李明", "王芳", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周建国"]
 
@@ -116,17 +131,28 @@ class Demo:
             f"演示工作目录：{self.root}",
             f"模拟了 {len(SCENARIO)} 份报表（4月、5月；模板、重新录入的表格、.xls、全角数字），"
             f"受理 {self.ingested.count('accepted')}、退回 {self.ingested.count('rejected')}，"
-            f"并按 2023-05-31 汇总了 5 月。",
-            f"5月报送情况：{m.status.summary}",
+            f"并按 2023-05-31 汇总了 5 月；另有 {len(MATERIALS)} 份月度工作材料（盖章版、电子版，每月16日前报送）。",
+            f"5月统计表：{m.status.summary}",
+            f"5月工作材料：{materials_line(m)}",
             "",
             "先打开：",
             f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是月度趋势，其后是谁按时报送）",
             f"  2. 通报        {rel(m.notices_dir / f'通报_2023年5月报送情况.docx')}",
             f"  3. 退回的回执  {rel(receipts[0].parent.parent / '交通质量和安全监督站' / RECEIPTS_DIR)}（红色标注的副本）",
+            f"  4. 材料汇编    {rel(m.materials.pdf) if m.materials and m.materials.pdf else '（无）'}（封面列出谁报了什么、谁还缺）",
             f"其他：台账总表 {rel(m.master.path)}；通知文书 {rel(m.notices_dir)}；原件存档 {rel(self.root / 'archive')}",
             "",
             f"试试：cd {rel(self.root)} && annex2 status --month 2023-05 --as-of 2023-05-31",
         ])
+
+
+def materials_line(m: MergeResult) -> str:
+    from collections import Counter
+
+    from .timeliness import STATE_LABELS
+
+    counts = Counter(u.materials.state for u in m.status.units if u.materials is not None)
+    return "，".join(f"{STATE_LABELS[state]} {n}" for state, n in sorted(counts.items())) or "—"
 
 
 class _Arrived:
@@ -164,6 +190,12 @@ def run_demo(root: Path) -> Demo:
         path = _write(cfg, unit, month, style, n)
         _saved_at(path, moment - timedelta(minutes=7))  # the unit saved it a few minutes before sending
         owner = next(u for u in cfg.units if u.name == unit)
+        scripted.append((moment, Candidate(path, "inbox", owner, moment, RULE, settled=True)))
+    for unit, month, kind, received in MATERIALS:
+        moment = parse_moment(received, tz)
+        owner = next(u for u in cfg.units if u.name == unit)
+        path = write_sample_material(cfg.inbox / owner.folder, unit, Month(2023, month), kind)
+        _saved_at(path, moment - timedelta(minutes=7))
         scripted.append((moment, Candidate(path, "inbox", owner, moment, RULE, settled=True)))
     ingested = BatchResult()
     with Ledger(cfg.ledger, "demo") as ledger:

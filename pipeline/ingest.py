@@ -24,10 +24,10 @@ from .collect import (Candidate, arrival_time, folder_unit_of, in_clerk_folder, 
                       scan_inbox, text_of_path)
 from .config import Config, Unit
 from .corrections import receipt_context
-from .durable import abandoned_temp, fsync_dir, write_atomic
+from .durable import abandoned_temp, barrier, fsync_dir, write_atomic
 from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
 from .issues import Issue, issue
-from .judge import Incoming, Judge, Judged, Report, entry, failed
+from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import write_markup
 from .readiness import wait_reason
@@ -39,8 +39,10 @@ from .workspace import RECEIPTS_DIR
 log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]
 CHUNK = 1024 * 1024
+GROUP = 64  # arrivals committed together: one durability barrier and one transaction for the lot
 LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
 LINK = "link"
+RECEIPTED_PARTS = (WORKBOOK, TASK_FORM, MATERIAL)  # e-mail attachments that get a receipt of their own
 
 
 def no_faults(step: str, path: Path) -> None:
@@ -109,6 +111,32 @@ class Loaded:
     kind: str
 
 
+@dataclass
+class Prepared:
+    """One arrival judged and ready to commit."""
+
+    item: Loaded
+    judged: Judged
+    key: str | None
+    retry_of: Arrival | None = None
+
+
+@dataclass
+class Plan:
+    """One arrival being committed: where its files are archived, and (once recorded) its ids."""
+
+    item: Loaded
+    judged: Judged
+    key: str | None
+    retry_of: Arrival | None
+    file: Incoming
+    archived: Path
+    parts: list[Path]
+    receipts: Path
+    top: int = 0
+    ids: list[int] = field(default_factory=list)
+
+
 def file_key(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
@@ -116,10 +144,14 @@ def file_key(*parts: object) -> str:
 class Ingester:
     def __init__(self, cfg: Config, ledger: Ledger, clock: Callable[[], datetime],
                  stat: Callable[[Path], os.stat_result] = os.lstat, faults: Faults = no_faults,
-                 read: Callable | None = None, wall: Callable[[], float] = time.time):
+                 read: Callable | None = None, wall: Callable[[], float] = time.time, month_hint=None):
         self.cfg, self.ledger, self.clock, self.stat, self.faults = cfg, ledger, clock, stat, faults
         self.read = read or isolated_reader()
         self.wall = wall
+        self.month_hint = month_hint  # the clerk's --month, for materials
+        self._unsynced: list[Path] = []
+        self._root, self._root_as_given = cfg.root.resolve(), Path(os.path.abspath(cfg.root))  # resolved once
+        self.judge_: Judge | None = None  # one per batch: it keeps each unit's history as the batch records
 
     # --- the batch --------------------------------------------------------------------------------
 
@@ -136,13 +168,20 @@ class Ingester:
             if settle and result.waiting:
                 loaded += self._settle(result)
             # Oldest first, so that of two files for the same month the earlier really is the first one.
+            self.judge_ = Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
+            group: list[Prepared] = []
             for item in sorted(loaded, key=lambda l: (l.file.received_at, str(l.cand.path))):
                 if stop():
                     break
-                outcomes = self.one(item)
-                result.files += outcomes
-                if progress and outcomes:
-                    progress(outcomes[-1])
+                if group and (len(group) >= GROUP or any(g.item.file.sha256 == item.file.sha256 for g in group)):
+                    self._flush(group, result, progress)  # a duplicate must see the earlier one recorded
+                    group = []
+                prepared = self.prepare(item)
+                if isinstance(prepared, FileResult):
+                    result.files.append(prepared)
+                else:
+                    group.append(prepared)
+            self._flush(group, result, progress)
         except LedgerFault as fault:
             result.fault = str(fault)
         result.seconds = time.monotonic() - started
@@ -235,80 +274,137 @@ class Ingester:
 
     # --- one arrival ----------------------------------------------------------------------------------
 
-    def one(self, item: Loaded) -> list[FileResult]:
+    def prepare(self, item: Loaded) -> "Prepared | FileResult":
+        """Judge one arrival (no side effects), or finish one a crash or a racing process left recorded."""
         cand, file = item.cand, item.file
         key = self._key(item)
         same = self.ledger.by_key(key) if key else None
         if same is None and cand.source == "inbox":
             same = self.ledger.same_arrival(file.source_path, file.size, file.ctime_ns, file.sha256)
         if same is not None:
-            return [self._resume(same, item)]
-        judged = self.judge(item)
+            return self._resume(same, item)
+        return Prepared(item, self.judge(item), key)
+
+    def one(self, item: Loaded) -> list[FileResult]:
+        prepared = self.prepare(item)
+        if isinstance(prepared, FileResult):
+            return [prepared]
+        result = BatchResult()
+        self._flush([prepared], result, None)
+        return result.files
+
+    def _flush(self, group: list["Prepared"], result: BatchResult, progress) -> None:
+        if not group:
+            return
         try:
-            return self.commit(item, judged, key)
+            outcomes = self.commit_group(group)
         except LedgerFault:
             raise
         except OSError as exc:
             reason = "磁盘空间不足" if getattr(exc, "errno", None) == 28 else f"无法写入（{exc.strerror or exc}）"
-            return [FileResult(cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；处理好后重新运行即可")]
+            outcomes = [FileResult(g.item.cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；"
+                                   "处理好后重新运行即可") for g in group]
+        result.files += outcomes
+        if progress:
+            for r in outcomes:
+                if "#" not in r.name:
+                    progress(r)
 
     def judge(self, item: Loaded) -> Judged:
         cand, file = item.cand, item.file
         if item.kind == LINK:
             return Judged("rejected", LINK, cand.folder_unit.name if cand.folder_unit else None, issues=[issue(
                 "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取，请放入文件本身")])
-        judge = Judge(self.cfg, self.ledger, self.clock(), self.read)
+        judge = self.judge_ or Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
         return judge.file(file, item.kind, cand.folder_unit,
                           clerk_folder=cand.source == "inbox" and in_clerk_folder(self.cfg, cand.path))
 
     def commit(self, item: Loaded, judged: Judged, key: str | None, retry_of: Arrival | None = None) -> list[FileResult]:
-        """Archive (fsync) -> one ledger transaction -> receipts -> remove from the inbox."""
-        cand = item.cand
-        file = judged.retimed or item.file
-        owner = cand.folder_unit
+        return self.commit_group([Prepared(item, judged, key, retry_of)])
+
+    def commit_group(self, group: list["Prepared"]) -> list[FileResult]:
+        """Archive every file of the group -> one durability barrier -> one ledger transaction -> receipts ->
+        a barrier -> remove from the inbox. The crash-safety order of one file, paid once per group."""
         created: list[Path] = []
-        if retry_of is not None:
-            archived = self.cfg.root / retry_of.archived_path
-        else:
-            archived = self._archive(file, judged.unit, "", item, created)
-        part_archives = [self._archive(p, judged.unit, f"附件{i + 1}_", None, created)
-                         for i, (p, _j) in enumerate(judged.parts)]
-        self.faults("archived", cand.path)
-        receipts = receipt_folder(self.cfg, owner.name if owner else None, judged.unit)
-        local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time, every run alike
+        self._unsynced = []
+        plans = [self._plan(g, created) for g in group]
+        barrier(self._unsynced)
+        for plan in plans:
+            self.faults("archived", plan.item.cand.path)
         now = self.clock()
         try:
             with self.ledger.transaction() as db:
-                top = self._record(db, now, cand.source if retry_of is None else "retry", file, judged, owner,
-                                   archived, receipts / receipt_name(local, file.name), key=key,
-                                   retry_of=retry_of.id if retry_of else None)
-                ids: list[int] = []
-                for (p, j), part_archive in zip(judged.parts, part_archives):
-                    receipt = receipts / receipt_name(local, p.name) if j.kind == WORKBOOK else None
-                    dup = ids[j.duplicate_part] if j.duplicate_part is not None else None
-                    ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipt, parent_id=top,
-                                            duplicate_id=dup))
+                for plan in plans:
+                    self._record_plan(db, now, plan)
         except sqlite3.IntegrityError:
+            if len(group) > 1:  # a racing process recorded one of them: settle them one by one
+                return [r for g in group for r in self.commit_group([g])]
+            key = group[0].key
             if key and (other := self.ledger.by_key(key)) is not None:  # another process recorded it first
-                return [self._resume(other, item)]
+                return [self._resume(other, group[0].item)]
             self._unlink_all(created)
             raise
         except sqlite3.Error as exc:
-            self._unlink_all(created)  # no orphan copy: the arrival stays in the inbox for the next run
+            self._unlink_all(created)  # no orphan copy: the arrivals stay in the inbox for the next run
             raise LedgerFault(ledger_fault_text(self.cfg, exc)) from None
-        self.faults("committed", cand.path)
-        for (p, j), part_id in zip(judged.parts, ids):
-            if j.kind == WORKBOOK:
-                self._receipt_guarded(part_id, j.validation)
-        self._receipt_guarded(top, judged.validation)
-        self.faults("receipted", cand.path)
-        if cand.source == "inbox" and retry_of is None:
-            self._remove(item, top)
-        self.faults("removed", cand.path)
-        results = [FileResult(cand.path, j.outcome, j.unit, pid, j.period_label, issues=j.issues,
-                              name=f"{file.name}#{p.name}") for (p, j), pid in zip(judged.parts, ids)]
-        return results + [FileResult(cand.path, judged.outcome, judged.unit, top, judged.period_label,
-                                     judged.note, judged.issues, name=file.name)]
+        for plan in plans:
+            self.faults("committed", plan.item.cand.path)
+        written: list[Path] = []
+        for plan in plans:
+            for (_p, j), part_id in zip(plan.judged.parts, plan.ids):
+                if j.kind in RECEIPTED_PARTS:
+                    written += self._receipt_guarded(part_id, j)
+            written += self._receipt_guarded(plan.top, plan.judged)
+        barrier(written)
+        for plan in plans:
+            self.faults("receipted", plan.item.cand.path)
+        results: list[FileResult] = []
+        folders: set[Path] = set()
+        for plan in plans:
+            cand, judged, file = plan.item.cand, plan.judged, plan.file
+            if cand.source == "inbox" and plan.retry_of is None and self._remove(plan.item, plan.top):
+                folders.add(cand.path.parent)
+            self.faults("removed", cand.path)
+            results += [FileResult(cand.path, j.outcome, j.unit, pid, j.period_label, issues=j.issues,
+                                   name=f"{file.name}#{p.name}") for (p, j), pid in zip(judged.parts, plan.ids)]
+            results.append(FileResult(cand.path, judged.outcome, judged.unit, plan.top, judged.period_label,
+                                      judged.note, judged.issues, name=file.name))
+        for folder in folders:
+            fsync_dir(folder)
+        return results
+
+    def _plan(self, g: "Prepared", created: list[Path]) -> "Plan":
+        """Where each file of one arrival is archived (written, not yet made durable) and receipted."""
+        cand, judged = g.item.cand, g.judged
+        file = judged.retimed or g.item.file
+        if g.retry_of is not None:
+            archived = self.cfg.root / g.retry_of.archived_path
+        else:
+            archived = self._archive(file, judged.unit, "", g.item, created)
+        parts = [self._archive(p, judged.unit, f"附件{i + 1}_", None, created) for i, (p, _j) in enumerate(judged.parts)]
+        owner = cand.folder_unit
+        receipts = receipt_folder(self.cfg, owner.name if owner else None, judged.unit)
+        return Plan(g.item, judged, g.key, g.retry_of, file, archived, parts, receipts)
+
+    def _record_plan(self, db, now: datetime, plan: "Plan") -> None:
+        cand, judged, file, owner = plan.item.cand, plan.judged, plan.file, plan.item.cand.folder_unit
+        local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time, every run alike
+        plan.top = self._record(db, now, cand.source if plan.retry_of is None else "retry", file, judged, owner,
+                                plan.archived, plan.receipts / receipt_name(local, file.name), key=plan.key,
+                                retry_of=plan.retry_of.id if plan.retry_of else None)
+        self._record_extra(db, plan.top, judged)
+        judge = self.judge_
+        if judge is not None:
+            judge.remember(judged)
+        plan.ids = []
+        for (p, j), part_archive in zip(judged.parts, plan.parts):
+            receipt = plan.receipts / receipt_name(local, p.name) if j.kind in RECEIPTED_PARTS else None
+            dup = plan.ids[j.duplicate_part] if j.duplicate_part is not None else None
+            plan.ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipt, parent_id=plan.top,
+                                         duplicate_id=dup))
+            self._record_extra(db, plan.ids[-1], j)
+            if judge is not None:
+                judge.remember(j)
 
     def _key(self, item: Loaded) -> str | None:
         """What identifies an arrival: the same file found again (after a crash, by a racing process) has
@@ -327,12 +423,13 @@ class Ingester:
         path = self.cfg.archive / f"{stamp:%Y-%m}" / safe_filename(unit or "未知单位") / name
         existed = path.exists()
         if file.data is not None:
-            write_atomic(path, file.data)
+            write_atomic(path, file.data, durable=False)
         else:
             assert item is not None
             _copy_chunked(item.cand.path, path, file.sha256)
         if not existed:
-            created.append(path)
+            created.append(path)  # removed again if the commit fails: no orphan copy
+        self._unsynced.append(path)
         return path
 
     def _unlink_all(self, paths: list[Path]) -> None:
@@ -345,36 +442,53 @@ class Ingester:
     def _record(self, db, now: datetime, source: str, file: Incoming, judged: Judged, owner: Unit | None,
                 archived: Path, receipt: Path | None, parent_id: int | None = None, key: str | None = None,
                 retry_of: int | None = None, duplicate_id: int | None = None) -> int:
-        v = judged.validation
-        y, f, t = judged.period
+        v = judged.validation or judged.task  # both know the unit as typed and the sheet
         dup = judged.duplicate.id if judged.duplicate else duplicate_id
         return self.ledger.record(
             db, now=now, original_name=file.name, source=source, source_path=file.source_path,
             source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=file.size, received_at=file.received_at,
             received_rule=file.rule, kind=judged.kind, unit=judged.unit, folder_unit=owner.name if owner else None,
-            declared_unit=v.declared_unit if v else None, year=y, month_from=f, month_to=t,
-            sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
+            declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
+            month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
             archived_path=self._rel(archived), receipt_path=self._rel(receipt) if receipt else None,
             arrival_key=key, retry_of=retry_of,
-            values=v.counts if judged.outcome == "accepted" and v else None,
+            values=judged.validation.counts if judged.outcome == "accepted" and judged.validation else None,
             issues=judged.issues, event=judged.outcome,
             detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
 
     # --- receipts ---------------------------------------------------------------------------------
 
-    def _receipt_guarded(self, arrival_id: int, validation: Validation | None) -> None:
-        """A receipt that cannot be written is logged; the arrival is recorded and the batch goes on."""
+    def _record_extra(self, db, arrival_id: int, judged: Judged) -> None:
+        """What an obligation keeps beyond the arrival row, in the same transaction."""
+        if judged.task is not None:
+            from .task_form import record_task_form
+
+            record_task_form(db, arrival_id, judged.task)  # type: ignore[arg-type]
+        if judged.material is not None:
+            from .materials import record_material
+
+            record_material(db, arrival_id, judged.material)  # type: ignore[arg-type]
+
+    def _receipt_guarded(self, arrival_id: int, judged: Judged | None) -> list[Path]:
+        """A receipt that cannot be written is logged; the arrival is recorded and the batch goes on. Returns
+        what was written (made durable by the caller's barrier)."""
         try:
-            self._write_receipt(arrival_id, validation)
+            kind = self.ledger.arrival(arrival_id).kind
+            if kind == TASK_FORM:
+                return self._write_task_receipt(arrival_id, judged.task if judged else None)
+            if kind == MATERIAL:
+                return self._write_material_receipt(arrival_id)
+            return self._write_receipt(arrival_id, judged.validation if judged else None)
         except Exception as exc:
             log.exception("回执写入失败（登记号 %s）", arrival_id)
             if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
                 raise
+            return []
 
-    def _write_receipt(self, arrival_id: int, validation: Validation | None) -> None:
+    def _write_receipt(self, arrival_id: int, validation: Validation | None) -> list[Path]:
         a = self.ledger.arrival(arrival_id)
         if not a.receipt_path:
-            return
+            return []
         receipt = self.cfg.root / a.receipt_path
         markup_name = None
         if a.outcome == "rejected" and a.kind == WORKBOOK:
@@ -391,7 +505,38 @@ class Ingester:
                             month_to=a.month_to, outcome=a.outcome, issues=self.ledger.issues_of(a.id),
                             duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments,
                             **(receipt_context(self.cfg, self.ledger, a.id) if a.kind == WORKBOOK else {}))
-        write_atomic(receipt, text.encode("utf-8-sig"))
+        written = [write_atomic(receipt, text.encode("utf-8-sig"), durable=False)]
+        return written + ([receipt.with_name(markup_name)] if markup_name else [])
+
+    def _write_material_receipt(self, arrival_id: int) -> list[Path]:
+        from .materials import material_receipt_text
+
+        a = self.ledger.arrival(arrival_id)
+        if not a.receipt_path:
+            return []
+        text = material_receipt_text(self.cfg, self.ledger, arrival_id)
+        return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
+
+    def _write_task_receipt(self, arrival_id: int, task) -> list[Path]:
+        from .months import Month
+        from .task_form import task_form_receipt_text
+        from .task_state import replaced_form_time, task_deadline
+        from .tasks_list import read_task_list
+
+        a = self.ledger.arrival(arrival_id)
+        if not a.receipt_path:
+            return []
+        if task is None:  # resuming after a crash: judge the archived form again
+            from .task_form import check_task_form
+
+            book = self.read((self.cfg.root / a.archived_path).read_bytes(), self.cfg.limits)
+            task = check_task_form(book, self.cfg, a.folder_unit, self.clock(), read_task_list(self.cfg))
+        month = Month(a.year, a.month_to) if a.year and a.month_to else None
+        text = task_form_receipt_text(
+            self.cfg, original_name=a.original_name, received_at=a.received_at, judgement=task,
+            task_list=read_task_list(self.cfg), due=task_deadline(self.cfg, month) if month else None,
+            replaces=replaced_form_time(self.ledger, a.unit, month, a.received_at) if month and a.unit else None)
+        return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
 
     def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> str | None:
         markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")
@@ -415,9 +560,9 @@ class Ingester:
     def _resume(self, arrival: Arrival, item: Loaded) -> FileResult:
         """A recorded arrival whose inbox copy survived a crash: finish the job, count nothing twice."""
         if arrival.receipt_path and not (self.cfg.root / arrival.receipt_path).exists():
-            self._receipt_guarded(arrival.id, None)
-        if item.cand.source == "inbox":
-            self._remove(item, arrival.id)
+            barrier(self._receipt_guarded(arrival.id, None))
+        if item.cand.source == "inbox" and self._remove(item, arrival.id):
+            fsync_dir(item.cand.path.parent)
         self.ledger.log("resumed", self.clock(), arrival.id, {"file": item.file.name})
         return FileResult(item.cand.path, "resumed", arrival.unit, arrival.id, message="上次中断后已记录，本次仅完成移出收件箱",
                           name=item.file.name)
@@ -436,7 +581,7 @@ class Ingester:
             cand = Candidate(path, "retry", owner, a.received_at, a.received_rule)
             item = Loaded(cand, os.stat(path), file, a.kind if a.kind != LINK else MATERIAL)
             try:
-                judge = Judge(self.cfg, self.ledger, self.clock(), self.read)
+                judge = Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
                 judged = judge.file(file, item.kind, owner, clerk_folder=a.folder_unit is None)
             except Exception as exc:
                 judged = failed(item.kind, a.original_name, exc)
@@ -444,43 +589,47 @@ class Ingester:
                 judged.retimed = judged.retimed.at(a.received_at, a.received_rule)  # the first verdict's time stands
             result.files += self.commit(item, judged, None, retry_of=a)
 
-    def _remove(self, item: Loaded, arrival_id: int) -> None:
+    def _remove(self, item: Loaded, arrival_id: int) -> bool:
         """Remove the inbox copy only if it is still the very file that was archived; a file replaced
-        meanwhile (same name, new content) stays, and is the next run's new arrival."""
+        meanwhile (same name, new content) stays, and is the next run's new arrival. True when removed."""
         path, before = item.cand.path, item.st
         try:
             now = os.lstat(path)
         except FileNotFoundError:
-            return
+            return False
         if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns) \
                 and not _same_content(path, item.file.sha256):
             self.ledger.log("replaced_in_inbox", self.clock(), arrival_id, {"file": item.file.name})
-            return
+            return False
         try:
             path.unlink()
-            fsync_dir(path.parent)
+            return True
         except FileNotFoundError:
-            pass
+            return False
         except PermissionError:
             # Excel on Windows holds the file open; it is archived and recorded, the next run removes it.
             self.ledger.log("remove_deferred", self.clock(), arrival_id, {"file": item.file.name})
+            return False
 
     def _source_path(self, path: Path) -> str:
+        """Where it was found, relative to the working folder (a link's own path, never its target)."""
         absolute = Path(os.path.abspath(path))
-        try:
-            text = absolute.relative_to(self.cfg.root.resolve()).as_posix()
-        except ValueError:
+        for root in (self._root, self._root_as_given):
             try:
-                text = absolute.relative_to(Path(os.path.abspath(self.cfg.root))).as_posix()
+                return text_of_path(absolute.relative_to(root).as_posix())
             except ValueError:
-                text = str(absolute)
-        return text_of_path(text)
+                pass
+        return text_of_path(str(absolute))
 
     def _rel(self, path: Path) -> str:
-        try:
-            return text_of_path(path.resolve().relative_to(self.cfg.root.resolve()).as_posix())
-        except ValueError:
-            return text_of_path(str(path.resolve()))
+        """A path we wrote (archive copy, receipt), as the ledger keeps it: relative to the working folder."""
+        absolute = Path(os.path.abspath(path))
+        for root in (self._root_as_given, self._root):
+            try:
+                return text_of_path(absolute.relative_to(root).as_posix())
+            except ValueError:
+                pass
+        return text_of_path(str(path.resolve()))
 
 
 FRESH = "文件刚刚写入，稍后再处理"

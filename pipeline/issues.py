@@ -29,6 +29,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "W_FROM_MONTH": (WARNING, "统计期间不是从 1 月开始", "附件2 应填写 1 月至本月的累计数，请核对"),
     "W_UNSIGNED": (WARNING, "未签字", "请填写单位负责人和填表人"),
     "W_PHONE": (WARNING, "联系电话缺失或有误", "请填写可以联系到填表人的电话号码"),
+    "E_EMPTY_DOCUMENT": (ERROR, "文档是空的", "请确认文件内容完整（有文字，或有盖章页的扫描图像）后重新报送"),
+    "E_MATERIAL_TYPE": (ERROR, "不是可以受理的材料文件",
+                        "月度工作情况材料请报送电子版（Word：.docx/.doc/.wps）和盖章版（扫描成 PDF 或 JPG/PNG 图片）"),
+    "W_MATERIAL_MONTH_ASSUMED": (WARNING, "材料月份按收到时间推定",
+                                 "如月份不对，请在文件名中写明月份（例如“2023年5月工作情况”）后重新报送"),
 }
 
 # The progress form of the Annex 1 key tasks (重点任务推进情况表, spec 11).
@@ -68,3 +73,19 @@ def has_errors(issues: list[Issue]) -> bool:
 
 def title(code: str) -> str:
     return CATALOGUE[code][1]
+
+
+# Materials (spec 10) share codes with workbooks, but the workbook advice ("另存为 .xlsx") would mislead a unit
+# that sent a Word report or a scan: these codes get the materials' own advice.
+MATERIAL_ADVICE: dict[str, str] = {
+    "E_UNREADABLE": "请确认文件能正常打开，重新导出或扫描为 PDF（或另存为 .docx）后重新报送",
+    "E_ENCRYPTED": "请取消文件的打开密码（或重新导出一份不加密的 PDF/Word 文件）后重新报送",
+    "E_UNIT_UNKNOWN": "请放入本单位自己的文件夹，或在文件名中写明单位名称（例如“执法大队2023年5月工作情况”）",
+    "E_UNIT_MISMATCH": "请确认文件名中的单位，并放入该单位自己的文件夹（或用该单位的邮箱）报送",
+}
+
+
+def material_issue(code: str, detail: str) -> Issue:
+    """An issue about a work-material file: the message is detail：what to do (materials' advice)."""
+    severity, _title, advice = CATALOGUE[code]
+    return Issue(code, severity, None, None, None, None, f"{detail}：{MATERIAL_ADVICE.get(code, advice)}")

@@ -19,10 +19,13 @@ from .history import history_rules
 from .issues import Issue, issue
 from .ledger import Arrival, Ledger
 from .months import Month
-from .reader import read_workbook
-from .validate import Validation, validate_bytes
+from .reader import ReadProblem, read_workbook
+from .sandbox import SandboxFailure, run_untrusted
+from .task_form import is_task_form
+from .validate import Validation, validate_workbook
 
 log = logging.getLogger("annex2")
+TASK_FORM = "task_form"
 Reader = Callable[..., object]
 
 
@@ -57,7 +60,7 @@ class Incoming:
 @dataclass
 class Judged:
     outcome: str  # accepted | rejected | duplicate | material | email | failed
-    kind: str  # workbook | material | email | spreadsheet_format | link
+    kind: str  # workbook | task_form | material | email | spreadsheet_format | link
     unit: str | None = None
     period: tuple[int | None, int | None, int | None] = (None, None, None)
     validation: Validation | None = None
@@ -67,6 +70,8 @@ class Judged:
     parts: list[tuple[Incoming, "Judged"]] = field(default_factory=list)  # an e-mail's attachments
     note: str = ""
     retimed: Incoming | None = None  # an e-mail's own file, with the time and headers judging found
+    task: object | None = None  # a progress form's TaskFormJudgement
+    material: object | None = None  # a work material's MaterialJudgement
 
     def __post_init__(self) -> None:
         if self.validation is not None and not self.issues:
@@ -89,8 +94,12 @@ class Judge:
     """Judges arrivals for one working folder. `ledger` (optional) gives the history rules and duplicates;
     `read` parses workbook bytes (the child-process reader in intake)."""
 
-    def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook):
+    def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook,
+                 month_hint: Month | None = None):
         self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
+        self._task_list = None  # read once, when the first progress form comes
+        self.month_hint = month_hint  # the clerk's --month, for materials
+        self._history: dict[str, dict[Month, dict]] = {}
 
     def file(self, file: Incoming, kind: str, owner: Unit | None, clerk_folder: bool) -> Judged:
         try:
@@ -111,7 +120,23 @@ class Judge:
         if kind == REFUSED_SPREADSHEET:
             suffix = Path(file.name).suffix.lower() or "（无扩展名）"
             return Judged("rejected", kind, unit, issues=[issue("E_FORMAT", f"{suffix} 格式的表格系统无法读取")])
-        return Judged("material", MATERIAL, unit)
+        return self.material(file, owner, owner_says)
+
+    def material(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
+        """A monthly work material (spec 10): stamped or electronic, its unit and month; judged in the
+        sandbox like a workbook. Bytes that are really a workbook are validated as one."""
+        from .materials import judge_material
+
+        try:
+            j = run_untrusted(judge_material, file.name, file.data, owner.name if owner else None, self.cfg,
+                              file.received_at, self.month_hint, limits=self.cfg.limits)
+        except SandboxFailure as failure:
+            return Judged("rejected", MATERIAL, owner.name if owner else None,
+                          issues=[issue("E_UNREADABLE", failure.reason_zh)])
+        if j.is_spreadsheet:
+            return self.workbook(file, owner, owner_says)
+        return Judged("material" if j.ok else "rejected", MATERIAL, j.unit, (j.year, j.month, j.month),
+                      issues=list(j.issues), material=j)
 
     def workbook(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
         """A duplicate of an accepted submission of the same unit, or validated (with the unit's history)."""
@@ -122,21 +147,60 @@ class Judge:
                 d = matches[0]
                 return Judged("duplicate", WORKBOOK, d.unit, (d.year, d.month_from, d.month_to), duplicate=d)
         assert file.data is not None
-        v = validate_bytes(file.data, self.cfg, self.now, owner, owner_says, read=self.read)
+        try:
+            book = self.read(file.data, self.cfg.limits)
+        except ReadProblem as problem:
+            return Judged("rejected", WORKBOOK, owner.name if owner else None,
+                          validation=Validation([issue(problem.code, problem.reason)]))
+        except SandboxFailure as failure:
+            return Judged("rejected", WORKBOOK, owner.name if owner else None,
+                          validation=Validation([issue("E_UNREADABLE", failure.reason_zh)]))
+        if is_task_form(book):  # a 重点任务推进情况表 (spec 11), due with the materials
+            return self.task_form(book, owner)
+        v = validate_workbook(book, self.cfg, self.now, owner, owner_says)
         self.add_history(v)
         return Judged("accepted" if v.ok else "rejected", WORKBOOK, v.unit, (v.year, v.month_from, v.month_to),
                       validation=v)
+
+    def task_form(self, book, owner: Unit | None) -> Judged:
+        """A progress form on the Annex 1 tasks. A broken task list is not the unit's fault: the form ends
+        `failed` (retried on the next run) and the clerk is told to mend the list."""
+        from .task_form import check_task_form
+        from .tasks_list import TaskListError, read_task_list
+
+        if self._task_list is None:
+            try:
+                self._task_list = read_task_list(self.cfg)
+            except TaskListError as exc:
+                log.error("重点任务清单有误，推进情况表暂不能校验：%s", "；".join(exc.problems))
+                return Judged("failed", TASK_FORM, owner.name if owner else None, issues=[issue(
+                    "E_INTERNAL", "重点任务清单有误，本表暂不能校验（系统会再处理一次）")])
+        j = check_task_form(book, self.cfg, owner.name if owner else None, self.now, self._task_list)
+        return Judged(j.outcome, TASK_FORM, j.unit, (j.year, j.month, j.month), issues=list(j.issues), task=j)
 
     def add_history(self, v: Validation) -> None:
         """W_CUMULATIVE_DROP and W_OUTLIER against the unit's own current submissions."""
         if self.ledger is None or not v.ok or v.month is None or v.located is None or not v.unit:
             return
-        earlier = [a for a in self.ledger.current(unit=v.unit) if Month(a.year, a.month_to) < v.month]  # type: ignore[arg-type]
-        if not earlier:
-            return
-        values = self.ledger.values_for([a.id for a in earlier])
-        series = [(Month(a.year, a.month_to), values[a.id]) for a in earlier]  # type: ignore[arg-type]
-        v.issues += list(history_rules(v.located, v.month, v.counts, series))
+        series = sorted((m, c) for m, c in self._history_of(v.unit).items() if m < v.month)
+        if series:
+            v.issues += list(history_rules(v.located, v.month, v.counts, series))
+
+    def _history_of(self, unit: str) -> dict[Month, dict]:
+        """The unit's current figures by month, read from the ledger once per batch and kept up to date by
+        `remember` as the batch records more (so the rules never re-read a growing history per file)."""
+        if unit not in self._history:
+            assert self.ledger is not None
+            current = self.ledger.current(unit=unit)
+            values = self.ledger.values_for([a.id for a in current])
+            self._history[unit] = {Month(a.year, a.month_to): values[a.id] for a in current}  # type: ignore[arg-type]
+        return self._history[unit]
+
+    def remember(self, judged: "Judged") -> None:
+        """An accepted Annex 2 was recorded: it is its unit's current submission for its month now."""
+        v = judged.validation
+        if judged.outcome == "accepted" and v is not None and v.unit and v.month and v.unit in self._history:
+            self._history[v.unit][v.month] = v.counts
 
     def email(self, file: Incoming, folder_unit: Unit | None, clerk_folder: bool) -> Judged:
         """A saved e-mail. Its identity and time cannot be forged from inside a unit's folder: there it belongs
@@ -222,6 +286,6 @@ def entry(path: str, judged: Judged) -> dict:
                "unit": judged.unit, "year": y, "month_from": f, "month_to": t,
                "issues": [i.to_dict() for i in judged.issues], "values": {}}
     out["outcome"] = judged.outcome
-    if judged.kind == MATERIAL and judged.outcome == "material":
-        out["material"] = True
+    if judged.material is not None:
+        out["material"] = judged.material.to_dict()["material"]  # type: ignore[attr-defined]
     return out

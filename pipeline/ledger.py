@@ -140,6 +140,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         UNIQUE (year, prefix, kind, month, unit)
     );
     """),
+    (5, """
+    -- Monthly work materials (spec 10): what each material file was judged to be. The arrival row holds its
+    -- unit, year and month (month_from = month_to) and outcome ('material' or 'rejected').
+    CREATE TABLE material_files (
+        arrival_id INTEGER PRIMARY KEY REFERENCES arrivals(id),
+        kind TEXT CHECK (kind IN ('stamped', 'electronic')),              -- from the content; NULL: no material
+        clerk_kind TEXT CHECK (clerk_kind IN ('stamped', 'electronic')),  -- `annex2 materials set-kind`
+        detected_type TEXT NOT NULL,          -- pdf docx doc wps odt rtf ofd jpg png tiff ... (from the bytes)
+        pages INTEGER,
+        month_rule TEXT NOT NULL,             -- option | name | text | assumed
+        unit_rule TEXT                        -- folder | name | text
+    );
+    """),
 ]
 
 # Migrations that rebuild a table run with foreign keys off (SQLite ignores the pragma inside a transaction).

@@ -24,6 +24,7 @@ class MergeResult:
     notices_dir: Path
     notices: list[Notice]
     status: MonthStatus
+    materials: object = None  # the month's MaterialsPack
 
 
 def leadership_path(cfg: Config, month: Month) -> Path:
@@ -45,12 +46,15 @@ def write_workbooks(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, 
     data = dataset.load(cfg, ledger, as_of)
     st = status(cfg, ledger, month, as_of)
     warnings = open_warnings(cfg, ledger, data, month)
-    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data), now)
+    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data, ledger), now)
     leadership = publish(leadership_path(cfg, month), lambda p: write_leadership(p, cfg, data, st, warnings), now)
     return master, leadership, st
 
 
 def merge(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime) -> MergeResult:
+    from .materials import write_month_materials
+
     master, leadership, st = write_workbooks(cfg, ledger, month, as_of, now)
     folder, notices = write_notices(cfg, ledger, month, as_of, st)
-    return MergeResult(master, leadership, folder, notices, st)
+    pack = write_month_materials(cfg, ledger, month, as_of, now=now)  # outbox/YYYY-MM/材料/ and the 汇编 PDF
+    return MergeResult(master, leadership, folder, notices, st, pack)

@@ -189,6 +189,7 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
 
 
 def _history_text(u: UnitStatus) -> str:
+    """Each month of the year: the Annex 2 state, and the other obligations that made it a strike."""
     parts = []
     for h in u.year_history:
         label = STATE_LABELS[h.state]
@@ -196,6 +197,8 @@ def _history_text(u: UnitStatus) -> str:
             label += f"{h.days_late}天"
         elif h.state == OVERDUE:
             label += f"（{h.days_overdue}天）"
+        if h.month in u.strike_months and h.state not in (LATE, OVERDUE):
+            label += "，月度工作材料等未按时报齐"
         parts.append(f"{h.month.month}月{label}")
     return "；".join(parts)
 
@@ -281,6 +284,14 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
                          [(template_name, template, XLSX_TYPE), (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
             notices.append(Notice("reminder_email", put(safe_filename(f"催报通知_{u.name}.eml"), eml), u.name,
                                   list(u.unit.emails), doc.title_text, doc.number))
+    from .materials import material_reminders, materials_section
+
+    for unit, doc in material_reminders(cfg, ledger, month, as_of):  # materials are chased after their own 16th
+        doc = numbered(doc, unit)
+        name = put(safe_filename(f"催报通知_工作材料_{unit}.docx"), doc.docx(issuer, moment))
+        notices.append(Notice("materials_reminder", name, unit, [], doc.title_text, doc.number))
+    if sections is None:  # one section per further obligation (spec 12)
+        sections = [s for s in (materials_section(cfg, ledger, month, as_of),) if s is not None]
     doc = numbered(bulletin(cfg, st, sections))
     name = put(f"通报_{month.year}年{month.month}月报送情况.docx", doc.docx(issuer, moment))
     notices.append(Notice("bulletin", name, "", [], doc.title_text, doc.number))
@@ -299,7 +310,8 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     writer = csv.writer(index, lineterminator="\r\n")
     writer.writerow(["类别", "发文字号", "文件", "单位", "收件人", "标题"])
     kinds = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
-             "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导"}
+             "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导",
+             "materials_reminder": "催报通知（月度工作材料）"}
     for n in notices:
         writer.writerow([csv_cell(text) for text in (kinds[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject)])
     put("index.csv", index.getvalue().encode("utf-8-sig"))

@@ -42,8 +42,11 @@ def chinese_date(moment: datetime) -> str:
 
 
 def text_width(text: str) -> float:
-    """Width in full-width characters: a Chinese character or punctuation mark is 1, a digit or letter ½."""
-    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5 for ch in text)
+    """Width in full-width characters: a Chinese character or punctuation mark is 1, a digit or letter ½, and
+    ½ more at each change between the two (Word and LibreOffice put space between Chinese and Latin text)."""
+    wide = [unicodedata.east_asian_width(ch) in "WFA" for ch in text]
+    changes = sum(1 for a, b in zip(wide, wide[1:]) if a != b and not text.isspace())
+    return sum(1.0 if w else 0.5 for w in wide) + 0.5 * changes
 
 
 def title_lines(phrases: list[str], max_width: float = TITLE_CHARS) -> list[str]:
@@ -58,7 +61,8 @@ def title_lines(phrases: list[str], max_width: float = TITLE_CHARS) -> list[str]
             widths = [text_width(s) for s in lines]
             if max(widths) > max_width:
                 continue
-            shaped = all(a >= b for a, b in zip(widths, widths[1:])) or (
+            # within one character counts as even: 10.5 over 11 is a rectangle, not an upright trapezoid
+            shaped = all(a >= b - 1 for a, b in zip(widths, widths[1:])) or (
                 len(widths) == 3 and widths[1] >= widths[0] and widths[1] >= widths[2])
             score = (max(widths) - min(widths)) + (0 if shaped else 100)
             if best is None or score < best[0]:

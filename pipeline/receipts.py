@@ -16,7 +16,7 @@ OUTCOME_TEXT = {
     "accepted": "已受理",
     "rejected": "退回 —— 请按下列说明修改后重新报送",
     "duplicate": "重复报送 —— 与已受理的文件内容完全相同，未重复计入",
-    "material": "已存档（附件材料，不是附件2表格，不作校验）",
+    "material": "已收到 —— 月度工作情况材料",
     "email": "已收到邮件",
     "failed": "系统处理出错，已记录 —— 请联系局安全监督股（不需要重新报送，系统会再处理一次）",
 }
@@ -24,7 +24,7 @@ OUTCOME_TEXT = {
 OUTCOME_LABEL = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
                  "resumed": "续完", "failed": "失败", "email": "邮件"}
 OUTCOME_SHORT = {"accepted": "已受理", "rejected": "退回", "duplicate": "重复报送，未重复计入",
-                 "material": "已存档（附件材料）", "failed": "系统处理出错，已记录"}
+                 "material": "已收到（月度工作材料）", "failed": "系统处理出错，已记录"}
 
 
 def receipt_folder(cfg: Config, folder_unit: str | None, unit: str | None) -> Path:

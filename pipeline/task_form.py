@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .config import Config
+from .safe_names import display_name
 from .issues import ERROR, CATALOGUE, Issue, has_errors, issue
 from .locate import a1
 from .months import Month
@@ -403,7 +404,7 @@ def task_form_receipt_text(cfg: Config, *, original_name: str, received_at: date
     period = f"{j.year}年{j.month}月" if j.year and j.month else "—"
     outcome = "已受理" if j.ok else "退回 —— 请按下列说明修改后重新报送"
     lines = [f"回执 —— {form_title(cfg.bureau.short_name)}", "",
-             f"文件：{original_name}",
+             f"文件：{display_name(original_name)}",
              f"收到时间：{received_at.astimezone(tz):%Y-%m-%d %H:%M:%S}（{cfg.bureau.timezone}）",
              f"填报单位：{j.unit or '未能确定'}",
              f"报告月份：{period}",
@@ -423,7 +424,7 @@ def task_form_receipt_text(cfg: Config, *, original_name: str, received_at: date
     for title, group in (("需要改正的错误", errors), ("请核对的提示（不影响受理）", warnings)):
         if group:
             lines += ["", f"{title}："]
-            lines += [f"  {n}. [{i.code}] {CATALOGUE[i.code][1]} —— {i.message}" for n, i in enumerate(group, 1)]
+            lines += [f"  {n}. {CATALOGUE[i.code][1]} —— {i.message}（{i.code}）" for n, i in enumerate(group, 1)]
     if j.ok:
         lines += ["", "如需更正，请重新报送同一月份的推进情况表：新表会替换本表。"]
     c = cfg.contact

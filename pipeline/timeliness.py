@@ -1,6 +1,8 @@
 """Deadlines and each unit's state for a month, as of a moment (spec section 4). The moment is a parameter."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -11,6 +13,9 @@ from .months import Month, months_between
 
 ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
 STATE_LABELS = {ON_TIME: "按时", LATE: "迟报", OVERDUE: "逾期未报", PENDING: "未到期"}
+
+if TYPE_CHECKING:
+    from .materials import MaterialState
 
 
 @dataclass(frozen=True)
@@ -59,17 +64,23 @@ class UnitStatus:
     escalate: bool
     year_history: list[MonthState] = field(default_factory=list)
     attempts: list[Arrival] = field(default_factory=list)  # rejected files for the month (not submissions)
+    materials: "MaterialState | None" = None  # the month's work materials (None: the unit owes none)
+    strike_months: list[Month] = field(default_factory=list)  # months of the year with an obligation late
 
     @property
     def name(self) -> str:
         return self.unit.name
 
-    def to_dict(self) -> dict:
+    def to_dict(self, tz=None) -> dict:
         c = self.current
-        return {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
-                "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
-                "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
-                "escalate": self.escalate, "rejected_attempts": len(self.attempts)}
+        out = {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
+               "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
+               "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
+               "escalate": self.escalate, "rejected_attempts": len(self.attempts),
+               "strike_months": [str(m) for m in self.strike_months]}
+        if self.materials is not None:
+            out["materials"] = self.materials.summary_dict(tz)
+        return out
 
 
 @dataclass
@@ -96,7 +107,7 @@ class MonthStatus:
         return {"year": self.month.year, "month": self.month.month,
                 "deadline": self.deadline.last_moment.isoformat(timespec="seconds"),
                 "as_of": self.as_of.isoformat(timespec="seconds"),
-                "summary": self.summary, "units": [u.to_dict() for u in self.units]}
+                "summary": self.summary, "units": [u.to_dict(self.as_of.tzinfo) for u in self.units]}
 
 
 def month_state(cfg: Config, month: Month, first: Arrival | None, as_of: datetime) -> MonthState:
@@ -113,7 +124,13 @@ def month_state(cfg: Config, month: Month, first: Arrival | None, as_of: datetim
 
 
 def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> MonthStatus:
-    """Every unit expected to report for `month`, considering only files received at or before `as_of`."""
+    """Every unit expected to report for `month`, considering only files received at or before `as_of`.
+    The existing keys describe Annex 2; each unit also carries its materials state, and a month is one
+    strike when any of its obligations was late or overdue (spec 12)."""
+    from .materials import status_by_unit, strike_months
+
+    materials = status_by_unit(cfg, ledger, month, as_of)
+    material_strikes = strike_months(cfg, ledger, month, as_of)
     firsts = ledger.first_accepted(as_of)
     rejected = [a for a in ledger.arrivals(as_of) if a.outcome == "rejected" and a.kind == "workbook"]
     units = []
@@ -123,9 +140,11 @@ def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> MonthS
         year_months = [m for m in expected_months(cfg, unit, month) if m.year == month.year]
         history = [month_state(cfg, m, firsts.get((unit.name, m.year, m.month)), as_of) for m in year_months]
         current = history[-1]
-        strikes = sum(1 for h in history if h.state in (LATE, OVERDUE))
+        late = {h.month for h in history if h.state in (LATE, OVERDUE)}
+        late |= {m for m in material_strikes.get(unit.name, []) if m.year == month.year and m <= month}
+        strikes = len(late)  # one per month, whatever the number of obligations late in it
         long_overdue = any(h.state == OVERDUE and h.days_overdue > cfg.escalation.overdue_days for h in history)
         attempts = [a for a in rejected if a.unit == unit.name and (a.year, a.month_to) == (month.year, month.month)]
         units.append(UnitStatus(unit, current, strikes, strikes >= cfg.escalation.strikes or long_overdue,
-                                history, attempts))
+                                history, attempts, materials.get(unit.name), sorted(late)))
     return MonthStatus(month, deadline(cfg, month), as_of, units)

@@ -217,15 +217,19 @@ def _timeliness(wb, fmt, cfg: Config, st: MonthStatus) -> None:
     rows, formats = [], []
     for i, u in enumerate(st.units, start=1):
         c = u.current
+        m = u.materials
         rows.append([i, u.name, STATE_LABELS[c.state],
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     c.days_late, c.days_overdue, u.strikes, "是" if u.escalate else "", len(u.attempts)])
+                     c.days_late, c.days_overdue, m.label if m is not None else "不需报送",
+                     m.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if m is not None and m.received_at else "",
+                     u.strikes, "是" if u.escalate else "", len(u.attempts)])
         formats.append(fmt[c.state])
-    title = (f"{st.month.label}报送情况（报送截止 {st.deadline.last_day:%Y-%m-%d} 24:00；"
+    title = (f"{st.month.label}报送情况（统计表截止 {st.deadline.last_day:%Y-%m-%d} 24:00；"
              f"统计截至 {st.as_of.astimezone(tz):%Y-%m-%d %H:%M}）——{st.summary}")
     _table_sheet(wb, fmt, "报送情况", title,
-                 ["序号", "单位", "状态", "收到时间", "迟报天数", "逾期天数", "本年迟报/逾期（月）", "上报局领导",
-                  "被退回次数"], rows, [6, 26, 10, 17, 9, 9, 12, 10, 10], formats)
+                 ["序号", "单位", "统计表", "统计表收到时间", "迟报天数", "逾期天数", "工作材料（16日前）",
+                  "材料齐全时间", "本年迟报/逾期（月）", "上报局领导", "被退回次数"], rows,
+                 [6, 26, 10, 17, 9, 9, 20, 17, 12, 10, 10], formats)
 
 
 def _metric_row(sheet: Sheet, r: int, leading: list, values: pd.Series, bold: bool = False) -> None:
@@ -443,7 +447,9 @@ def _warnings(wb, fmt, warnings: list[dict]) -> None:
 
 # --- the master workbook -----------------------------------------------------------------------------
 
-def write_master(path: Path, cfg: Config, data: Dataset) -> None:
+def write_master(path: Path, cfg: Config, data: Dataset, ledger=None) -> None:
+    """The master workbook: every submission's figures, every file received, and (with the ledger) every
+    monthly work material."""
     from .dataset import with_rates
 
     wb, fmt = _workbook(path, data.as_of.astimezone(cfg.bureau.tz), "安全生产督查情况统计台账")
@@ -480,5 +486,9 @@ def write_master(path: Path, cfg: Config, data: Dataset) -> None:
         _table_sheet(wb, fmt, "文件记录", "收到的全部文件（受理、退回、重复、被更正替代、材料）",
                      ["编号", "收到时间", "时间依据", "单位", "原文件名", "期间", "结果", "问题代码", "存档位置"],
                      audit, [7, 17, 12, 24, 30, 18, 12, 30, 50])
+        if ledger is not None:
+            from .materials import workbook_rows, write_materials_sheet
+
+            write_materials_sheet(wb, workbook_rows(cfg, ledger, data.as_of), data.as_of)
     finally:
         wb.close()

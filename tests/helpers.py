@@ -73,3 +73,11 @@ def copy_into(built, workdir):
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     shutil.copytree(built, workdir, dirs_exist_ok=True)
     return workdir
+
+
+def annex2_only(work):
+    """A folder whose units owe only the Annex 2 (every unit `materials = false`): for tests of the Annex 2
+    rules, where the materials obligation (spec 9) would add strikes of its own."""
+    path = work / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[units]]\n", "[[units]]\nmaterials = false\n"), encoding="utf-8")

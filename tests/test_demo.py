@@ -8,16 +8,18 @@ from pipeline.cli import cli
 
 # The scripted May 2023 (see pipeline/demo.py), as a clerk would tabulate it:
 # unit -> (state, days_late, strikes, escalate)
-EXPECTED = {
-    "局安全监督股": ("on_time", None, 0, False),
-    "局基本建设股": ("on_time", None, 0, False),
-    "局计划统计股": ("on_time", None, 0, False),
-    "行政审批股": ("on_time", None, 0, False),  # 23:30 on the 23rd
-    "交通质量和安全监督站": ("on_time", None, 0, False),  # rejected on the 21st, corrected on the 22nd
-    "区道路运输服务中心": ("late", 2, 1, False),
-    "交通运输综合行政执法大队": ("on_time", None, 0, False),
-    "现代物流中心": ("overdue", None, 2, True),  # April late, May missing
-    "区公路建设养护中心": ("on_time", None, 0, False),  # the .xls
+EXPECTED = {  # (Annex 2 state, days late, strikes, escalate, materials state, missing): worked out by hand
+    "局安全监督股": ("on_time", None, 0, False, "on_time", []),
+    "局基本建设股": ("on_time", None, 0, False, "on_time", []),
+    "局计划统计股": ("on_time", None, 0, False, "on_time", []),
+    "行政审批股": ("on_time", None, 0, False, "on_time", []),  # 23:30 on the 23rd
+    "交通质量和安全监督站": ("on_time", None, 0, False, "on_time", []),  # rejected on the 21st, corrected on the 22nd
+    # Annex 2 two days late and materials without the stamped version: both in May, one strike
+    "区道路运输服务中心": ("late", 2, 1, False, "overdue", ["stamped"]),
+    # Annex 2 on time, the stamped materials two days late (the 18th): a strike for May
+    "交通运输综合行政执法大队": ("on_time", None, 1, False, "late", []),
+    "现代物流中心": ("overdue", None, 2, True, "overdue", ["stamped", "electronic"]),  # April late, May nothing
+    "区公路建设养护中心": ("on_time", None, 0, False, "on_time", []),  # the .xls
 }
 
 
@@ -34,15 +36,21 @@ def test_demo_runs_and_matches_the_scenario(tmp_path, monkeypatch):
                  root / "outbox" / "2023-05" / "notices" / "报告_2023年迟报逾期情况_截至5月.docx"):
         assert path.is_file(), path
     assert len(list((root / "inbox" / "交通质量和安全监督站" / "回执").glob("*_错误标注.xlsx"))) == 1
-    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18
+    # 18 workbooks; materials: April 9 units × 2, May 6 units × 2, the road centre 1, the brigade 2
+    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18 + 18 + 12 + 1 + 2
     summary = openpyxl.load_workbook(book)["汇总"]
     assert summary["A16"].value.startswith("已报 8/9 家；未纳入：现代物流中心（逾期未报）")
 
     monkeypatch.chdir(root)
     status = CliRunner().invoke(cli, ["status", "--month", "2023-05", "--json"])
     assert status.exit_code == 0
-    got = {u["unit"]: (u["state"], u["days_late"], u["strikes"], u["escalate"]) for u in json.loads(status.output)["units"]}
+    got = {u["unit"]: (u["state"], u["days_late"], u["strikes"], u["escalate"], u["materials"]["state"],
+                       u["materials"]["missing"]) for u in json.loads(status.output)["units"]}
     assert got == EXPECTED
+    pack = root / "outbox" / "2023-05" / "材料"
+    assert (pack / "材料汇编_2023年5月.pdf").is_file() and (pack / "区道路运输服务中心").is_dir()
+    notices = root / "outbox" / "2023-05" / "notices"
+    assert (notices / "催报通知_工作材料_区道路运输服务中心.docx").is_file()
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):

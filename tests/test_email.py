@@ -50,6 +50,17 @@ def eml(sender="zfdd@yx.gov.cn", received=None, date=None, attachments=(), subje
     return msg.as_bytes()
 
 
+def scan_pdf():
+    """A one-page PDF with no text layer, as a scanner writes it."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(out, "PDF")
+    return out.getvalue()
+
+
 def put(work, data, name="邮件.eml"):
     (work / "inbox" / name).write_bytes(data)
 
@@ -142,7 +153,7 @@ def test_two_workbooks_in_one_email_link_to_it(mailwork, tmp_path):
     may = workbook(tmp_path, "5.xlsx", month_to=5)
     put(mailwork, eml(received="Mon, 22 May 2023 10:00:00 +0800",
                       attachments=[("4月.xlsx", april, XLSX), ("5月.xlsx", may, XLSX),
-                                   ("盖章扫描件.pdf", b"%PDF-1.4 stamp", ("application", "pdf"))]))
+                                   ("盖章扫描件.pdf", scan_pdf(), ("application", "pdf"))]))
     ingest(mailwork, arrived="2023-05-22T10:05")
     got = rows(mailwork, "SELECT id, original_name, kind, outcome, parent_id, month_to FROM arrivals ORDER BY id")
     email_id = got[0][0]
@@ -150,11 +161,11 @@ def test_two_workbooks_in_one_email_link_to_it(mailwork, tmp_path):
         ("邮件.eml", "email", "email", None, None),
         ("4月.xlsx", "workbook", "accepted", email_id, 4),
         ("5月.xlsx", "workbook", "accepted", email_id, 5),
-        ("盖章扫描件.pdf", "material", "material", email_id, None)]
+        ("盖章扫描件.pdf", "material", "material", email_id, 5)]  # a work material, its month from the arrival
     archived = [p.name for p in (mailwork / "archive").rglob("*") if p.is_file()]
     assert len(archived) == 4 and any(n.endswith("盖章扫描件.pdf") for n in archived)
     receipt = next((mailwork / "outbox" / "receipts" / EXEC).glob("回执_*_邮件.txt")).read_text(encoding="utf-8-sig")
-    assert "4月.xlsx —— 已受理" in receipt and "盖章扫描件.pdf —— 已存档（附件材料）" in receipt
+    assert "4月.xlsx —— 已受理" in receipt and "盖章扫描件.pdf —— 已收到（月度工作材料）" in receipt
 
 
 def test_a_forwarded_email_counts_the_outer_message(mailwork, tmp_path):
@@ -179,7 +190,7 @@ def test_a_forwarded_email_counts_the_outer_message(mailwork, tmp_path):
 
 def test_an_email_with_only_a_pdf(mailwork):
     put(mailwork, eml(received="Mon, 22 May 2023 10:00:00 +0800",
-                      attachments=[("盖章版.pdf", b"%PDF-1.4", ("application", "pdf"))]))
+                      attachments=[("盖章版.pdf", scan_pdf(), ("application", "pdf"))]))
     result = ingest(mailwork, arrived="2023-05-22T10:05")
     assert [r.outcome for r in result.files] == ["material", "email"]
     assert result.ok

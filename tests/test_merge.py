@@ -82,10 +82,11 @@ def test_summary_sheet_holds_the_district_totals(may):
 
 def test_timeliness_sheet_reuses_status(may):
     ws = openpyxl.load_workbook(leadership(may))["报送情况"]
-    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(3, 10)] for r in range(3, 12)}
+    rows = {ws.cell(r, 2).value: [ws.cell(r, c).value for c in range(3, 12)] for r in range(3, 12)}
     assert rows[EXEC][:2] == ["按时", "2023-05-20 10:00"]
     assert rows[BUILD][:2] == ["按时", "2023-05-22 10:00"]  # the correction keeps the first time
-    assert rows[LOGISTICS][0] == "逾期未报" and rows[LOGISTICS][6] == 1  # one rejected attempt
+    assert rows[LOGISTICS][0] == "逾期未报" and rows[LOGISTICS][8] == 1  # one rejected attempt
+    assert rows[EXEC][4] == "逾期未报"  # both obligations side by side: no work materials by the 16th
     assert ws.cell(3, 3).fill.fgColor.rgb.endswith("FFC7CE")  # 局安全监督股 overdue: red
 
 

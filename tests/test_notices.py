@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.ledger import Ledger
 
-from helpers import built_once, copy_into, report
+from helpers import annex2_only, built_once, copy_into, report
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
@@ -27,7 +27,8 @@ NEVER = ["局安全监督股", "局基本建设股", "局计划统计股", "行�
 
 def build_may(workdir):
     """May 2023: the executive brigade on time, the quality station 3 days late (both on time before),
-    the logistics centre's only file rejected, the rest never reported."""
+    the logistics centre's only file rejected, the rest never reported. Annex 2 only: no unit owes materials."""
+    annex2_only(workdir)
     edit_config(workdir, 'aliases = ["物流中心", "区现代物流中心"]\nemails = []',
                 'aliases = ["物流中心", "区现代物流中心"]\nemails = ["wl@example.cn"]')
     edit_config(workdir, 'aliases = ["质监站", "交通质量安全监督站", "交通质量和安全监督站（质监站）"]\nemails = []',

@@ -14,7 +14,7 @@ from pipeline.ledger import Ledger
 from pipeline.months import Month
 from pipeline.timeliness import deadline, status
 
-from helpers import at, report
+from helpers import annex2_only, at, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -140,6 +140,7 @@ def test_a_rejected_file_before_the_deadline_and_its_fix_after(workdir):
 
 
 def test_strikes_across_months_and_escalation(workdir):
+    annex2_only(workdir)
     for arrived, month in [("2023-01-20T10:00", 1), ("2023-02-25T10:00", 2), ("2023-03-20T10:00", 3),
                            ("2023-05-20T10:00", 5)]:
         report(workdir, EXEC, arrived, month_to=month)
@@ -151,6 +152,7 @@ def test_strikes_across_months_and_escalation(workdir):
 
 
 def test_one_long_overdue_month_escalates(workdir):
+    annex2_only(workdir)
     for month in (1, 2, 3, 4):
         report(workdir, QUALITY, f"2023-{month:02d}-20T10:00", month_to=month, unit="质监站")
     seven, _ = state_of(workdir, "2023-05", "2023-05-30T10:00", unit=QUALITY)

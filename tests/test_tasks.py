@@ -2,6 +2,7 @@
 the monthly-loop texts and the leadership sheet."""
 import hashlib
 import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -308,7 +309,7 @@ def test_receipt_names_the_tasks_and_the_deadline(cfg, seed_list, tmp_path):
     bad = _judge(path, cfg, seed_list, LOGISTICS)
     text = task_form_receipt_text(cfg, original_name="f.xlsx", received_at=at("2023-06-15T10:00"), judgement=bad,
                                   task_list=seed_list, due=task_deadline(cfg, Month(2023, 6)))
-    assert "结果：退回" in text and "[E_TASK_STATUS] 完成情况填写有误 —— F4 T09 的完成情况“差不多”不是可选的三项之一" in text
+    assert "结果：退回" in text and "完成情况填写有误 —— F4 T09 的完成情况“差不多”不是可选的三项之一" in text and "（E_TASK_STATUS）" in text
     good = _judge(_filled(tmp_path / "g.xlsx", cfg, seed_list, LOGISTICS, Month(2023, 6), LOGISTICS_JUNE),
                   cfg, seed_list, LOGISTICS)
     text = task_form_receipt_text(cfg, original_name="g.xlsx", received_at=at("2023-06-17T10:00"), judgement=good,
@@ -579,3 +580,36 @@ def test_a_form_with_no_active_task_is_accepted_empty(cfg, seed_list, tmp_path):
     path = write_task_form(tmp_path / "f.xlsx", cfg, seed_list, ROADS, Month(2023, 5))
     j = _judge(path, cfg, seed_list, ROADS)
     assert (j.ok, j.unit, j.month, j.rows, j.issues) == (True, ROADS, 5, [], [])
+
+
+# --- through the intake ------------------------------------------------------------------------------------
+
+def test_a_progress_form_dropped_in_the_inbox_is_recognised_recorded_and_receipted(workdir, cfg, seed_list):
+    from helpers import ingest
+
+    folder = workdir / "inbox" / LOGISTICS
+    _filled(folder / "重点任务推进情况表_6月.xlsx", cfg, seed_list, LOGISTICS, Month(2023, 6), LOGISTICS_JUNE)
+    (r,) = ingest(workdir, now="2023-06-15T09:00", arrived="2023-06-15T08:30").files
+    assert (r.outcome, r.unit, r.period) == ("accepted", LOGISTICS, "2023年6月至6月")
+    db = sqlite3.connect(workdir / "annex2.sqlite")
+    assert db.execute("SELECT kind, year, month_to FROM arrivals").fetchall() == [("task_form", 2023, 6)]
+    assert db.execute("SELECT task_id, status FROM task_reports ORDER BY task_id").fetchall() == [
+        ("T09", "in_progress"), ("T22", "unstarted"), ("T23", "in_progress")]
+    assert db.execute("SELECT COUNT(*) FROM submission_values").fetchone() == (0,)  # not an Annex 2
+    (receipt,) = (folder / "回执").glob("*.txt")
+    text = receipt.read_text(encoding="utf-8-sig")
+    assert "结果：已受理" in text and "T09" in text and "报送时间：按时" in text
+    # an Annex 2 for the same month is a separate obligation: the form is not its submission
+    with Ledger(cfg.ledger) as ledger:
+        assert ledger.current() == [] and ledger.first_accepted() == {}
+
+
+def test_a_progress_form_with_a_wrong_status_is_rejected_naming_the_cell(workdir, cfg, seed_list):
+    from helpers import ingest
+
+    folder = workdir / "inbox" / LOGISTICS
+    _filled(folder / "表.xlsx", cfg, seed_list, LOGISTICS, Month(2023, 6), {**LOGISTICS_JUNE, "F4": "差不多了"})
+    (r,) = ingest(workdir, now="2023-06-15T09:00", arrived="2023-06-15T08:30").files
+    assert r.outcome == "rejected" and [(i.code, i.cell) for i in r.issues] == [("E_TASK_STATUS", "F4")]
+    text = next((folder / "回执").glob("*.txt")).read_text(encoding="utf-8-sig")
+    assert "（E_TASK_STATUS）" in text and "退回" in text

@@ -46,22 +46,25 @@ def test_warnings_pass_and_text_output_names_cells(workdir):
 
 
 def test_ignored_and_material_files(workdir):
+    from PIL import Image
+
     lock = workdir / "~$附件2.xlsx"
     lock.write_bytes(b"\x00owner")
     lo_lock = workdir / ".~lock.附件2.xlsx#"
     lo_lock.write_text("x")
-    scan = workdir / "盖章扫描件.pdf"
-    scan.write_bytes(b"%PDF-1.4")
+    scan = workdir / "执法大队_5月盖章扫描件.pdf"
+    Image.new("RGB", (200, 280), "white").save(scan, "PDF")
     import docx
 
     report = docx.Document()
     report.add_paragraph("5月安全生产工作情况")
-    report.save(workdir / "工作情况.docx")
-    result = run("validate", "--json", lock, lo_lock, scan, workdir / "工作情况.docx")
-    assert result.exit_code == 0
+    report.save(workdir / "执法大队5月工作情况.docx")
+    result = run("validate", "--json", lock, lo_lock, scan, workdir / "执法大队5月工作情况.docx")
+    assert result.exit_code == 0, result.output
     files = json.loads(result.output)["files"]
-    assert [(f.get("ignored"), f.get("material"), f["ok"], f["issues"]) for f in files] == [
-        (True, None, True, []), (True, None, True, []), (None, True, True, []), (None, True, True, [])]
+    assert [(f.get("ignored"), (f.get("material") or {}).get("kind"), f["ok"], f["month_to"], f["issues"])
+            for f in files] == [(True, None, True, None, []), (True, None, True, None, []),
+                                (None, "stamped", True, 5, []), (None, "electronic", True, 5, [])]
 
 
 def test_validate_changes_nothing(workdir):
