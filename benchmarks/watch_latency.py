@@ -1,9 +1,9 @@
 """Watcher latency: from the moment a file is complete in the inbox to its receipt appearing.
 
-    python benchmarks/watch_latency.py [N]
+    python benchmarks/watch_latency.py [N] [--polling]
 
 Files are written beside the inbox and renamed into it (so each is complete at one instant), one at a
-time, into a running watcher with the default configuration (native events)."""
+time, into a running watcher with the default configuration (native events, or the polling observer)."""
 from __future__ import annotations
 
 import os
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SH = ZoneInfo("Asia/Shanghai")
 
 
-def measure(n: int = 50) -> dict:
+def measure(n: int = 50, polling: bool = False) -> dict:
     from pipeline import config
     from pipeline.samples import make_submission
     from pipeline.watch import Watcher
@@ -34,7 +34,7 @@ def measure(n: int = 50) -> dict:
         staging = Path(tmp) / "staging"
         staged = [make_submission(staging / f"{i:02d}.xlsx", month_to=1 + i % 5, cells={("other", "penalties"): i})
                   for i in range(n)]
-        watcher = Watcher(cfg, lambda: datetime.now(SH), polling=False, out=lambda line: None)
+        watcher = Watcher(cfg, lambda: datetime.now(SH), polling=polling, out=lambda line: None)
         started = threading.Event()
         thread = threading.Thread(target=watcher.run, kwargs={"on_started": started.set}, daemon=True)
         thread.start()
@@ -55,10 +55,11 @@ def measure(n: int = 50) -> dict:
             thread.join(30)
     ordered = sorted(latencies)
     return {"files": n, "median": statistics.median(latencies), "p90": ordered[int(0.9 * (len(ordered) - 1))],
-            "stable_seconds": cfg.watch.stable_seconds}
+            "stable_seconds": cfg.watch.stable_seconds, "polling": polling}
 
 
 if __name__ == "__main__":
-    result = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 50)
-    print(f"median {result['median']:.2f} s, p90 {result['p90']:.2f} s over {result['files']} files "
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    result = measure(int(numbers[0]) if numbers else 50, polling="--polling" in sys.argv)
+    print(("polling: " if result["polling"] else "native events: ") + f"median {result['median']:.2f} s, p90 {result['p90']:.2f} s over {result['files']} files "
           f"(stable_seconds = {result['stable_seconds']})")

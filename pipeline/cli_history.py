@@ -6,7 +6,7 @@ import json
 import click
 
 from .cli_support import MONTH, load_config, now_in, open_ledger
-from .months import Month
+from .months import Month, period_label
 
 
 @click.command()
@@ -41,7 +41,7 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
     rows = []
     for r in h.rows:
         a = r.arrival
-        period = f"{a.year}年{a.month_from}月至{a.month_to}月" if a.year and a.month_to else ""
+        period = period_label(a.year, a.month_from, a.month_to)
         result = status_label(r.status)
         if r.void:
             result += f"（{r.void[0].astimezone(tz):%Y-%m-%d %H:%M}：{r.void[1]}）"

@@ -11,7 +11,7 @@ import click
 from . import config as config_mod
 from . import zh_click
 from .ingest import folder_unit_of
-from .months import BadMonth, Month
+from .months import BadMonth, Month, period_label
 from .receipts import OUTCOME_LABEL
 
 zh_click.install()  # click's own words (用法、选项、错误) in Chinese, before any command prints
@@ -117,7 +117,7 @@ def print_report_entry(f: dict, out=click.echo) -> None:
         for it in f["issues"]:
             out(f"    提示：{it['message']}（{it['code']}）")
         return
-    period = f"{f['year']}年{f['month_from']}月至{f['month_to']}月" if f.get("year") and f.get("month_to") else "期间不明"
+    period = period_label(f.get("year"), f.get("month_from"), f.get("month_to"), missing="期间不明")
     mark = {"duplicate": "✓ 重复", "email": "✓ 邮件", "failed": "✗ 出错"}.get(f.get("outcome", ""), "✓ 受理" if f["ok"] else "✗ 退回")
     out(f"{mark}  {f['path']}  {f.get('unit') or '单位不明'}  {period}")
     for it in f["issues"]:

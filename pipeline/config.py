@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -43,7 +43,7 @@ class Unit:
 class Bureau:
     name: str
     short_name: str
-    timezone: str
+    timezone: str = "Asia/Shanghai"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -143,6 +143,9 @@ class Notices:
     basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
 
 
+MATERIALS_DUE = Deadline(day=16)  # the default [materials]: with the Annex 1 progress form, by the 16th
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
@@ -156,7 +159,7 @@ class Config:
     units: tuple[Unit, ...]
     paths: dict[str, Path] = field(default_factory=dict)
     smtp: Smtp | None = None
-    materials: Deadline = Deadline(day=16)  # [materials]: when the monthly work materials are due (spec 9)
+    materials: Deadline = MATERIALS_DUE  # [materials]: when the monthly work materials are due (spec 9)
     tasks: Tasks = Tasks()
     notices: Notices = field(default_factory=Notices)
 
@@ -236,36 +239,43 @@ def name_key(text: str) -> str:
     return text
 
 
-# section -> key -> (python type(s), default). A default of ... means required.
+# section -> key -> (python type(s), default). A default of ... means required. Sections with a dataclass take
+# their keys, types and defaults from it (one place for each default); defaults/config.toml states the same
+# values (tests/test_config_defaults.py holds them together).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+                                             "int | None": (int,)}
+
+
+def _schema_of(cls: type, instance: Any = None,
+               **special: tuple[tuple[type, ...], Any]) -> dict[str, tuple[tuple[type, ...], Any]]:
+    """The keys of a section from its dataclass; defaults from `instance` when the section's defaults are
+    not the class's own (the materials deadline is a Deadline due on the 16th)."""
+    out: dict[str, tuple[tuple[type, ...], Any]] = {}
+    for f in fields(cls):
+        if f.name in special:
+            out[f.name] = special[f.name]
+        elif instance is not None:
+            out[f.name] = (_FIELD_TYPES[str(f.type)], getattr(instance, f.name))
+        else:
+            out[f.name] = (_FIELD_TYPES[str(f.type)], ... if f.default is MISSING else f.default)
+    return out
+
+
 _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    "bureau": {"name": ((str,), ...), "short_name": ((str,), ...), "timezone": ((str,), "Asia/Shanghai")},
+    "bureau": _schema_of(Bureau),
     "reporting": {"start": ((str,), "2023-01")},
-    "deadline": {"day": ((int,), 23), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
-                 "grace_days": ((int,), 0)},
-    "escalation": {"strikes": ((int,), 2), "overdue_days": ((int,), 7)},
+    "deadline": _schema_of(Deadline),
+    "escalation": _schema_of(Escalation),
     "paths": {"inbox": ((str,), "inbox"), "outbox": ((str,), "outbox"), "archive": ((str,), "archive"),
               "ledger": ((str,), "annex2.sqlite"), "template": ((str,), "templates/annex2.xlsx")},
-    "limits": {"max_file_mb": ((int, float), 20), "max_uncompressed_mb": ((int, float), 200),
-               "max_compression_ratio": ((int, float), 200), "max_zip_members": ((int,), 2000),
-               "lock_wait_seconds": ((int, float), 120), "max_email_mb": ((int, float), 60),
-               "max_attachments": ((int,), 200), "parse_memory_mb": ((int, float), 512),
-               "parse_seconds": ((int, float), 20), "max_count": ((int,), 10_000_000)},
-    "watch": {"polling": ((bool,), False), "stable_seconds": ((int, float), 2.0),
-              "rescan_seconds": ((int, float), 60), "rebuild_debounce_seconds": ((int, float), 3.0),
-              "incomplete_seconds": ((int, float), 900), "office_lock_minutes": ((int, float), 240)},
-    "contact": {"department": ((str,), ""), "person": ((str,), ""), "phone": ((str,), ""),
-                "email": ((str,), "")},
-    "smtp": {"host": ((str,), ...), "port": ((int,), 587), "starttls": ((bool,), True), "ssl": ((bool,), False),
-             "username": ((str,), ""), "password_env": ((str,), "ANNEX2_SMTP_PASSWORD"), "sender": ((str,), "")},
-    "materials": {"day": ((int,), 16), "month_offset": ((int,), 0), "inclusive": ((bool,), True),
-                  "grace_days": ((int,), 0)},
-    "notices": {"doc_prefix": ((str,), Notices.doc_prefix), "basis_number": ((str,), Notices.basis_number),
-                "basis_title": ((str,), Notices.basis_title)},
+    "limits": _schema_of(Limits),
+    "watch": _schema_of(Watch),
+    "contact": _schema_of(Contact),
+    "smtp": _schema_of(Smtp),
+    "materials": _schema_of(Deadline, instance=MATERIALS_DUE),
+    "notices": _schema_of(Notices),
+    "tasks": _schema_of(Tasks, names=((dict,), {})),  # a table in the file, pairs in the dataclass
 }
-_SCHEMA["escalation"]["count_tasks"] = ((bool,), True)
-_SCHEMA["tasks"] = {"year": ((int,), None), "file": ((str,), "templates/annex1_tasks.xlsx"), "day": ((int,), 16),
-                    "month_offset": ((int,), 0), "inclusive": ((bool,), True), "grace_days": ((int,), 0),
-                    "ending_days": ((int,), 30), "names": ((dict,), {})}
 _OPTIONAL_SECTIONS = {"smtp"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),

@@ -10,7 +10,7 @@ import pandas as pd
 from . import form
 from .config import Config
 from .ledger import Ledger
-from .months import Month
+from .months import Month, period_label
 
 COUNT_KEYS = [m.key for m in form.COUNT_METRICS]
 SECTOR_KEYS = [s.key for s in form.SECTORS]
@@ -77,8 +77,8 @@ class Dataset:
             district = self.district(Month(year, month))
             total = district.loc[form.TOTAL.key]
             units = len(self.reported_units(Month(year, month)))
-            row = {"month": month, "units": units,
-                   "spanning_units": int(spans.get(month, 0))}
+            row: dict[str, float | None] = {"month": month, "units": units,
+                                             "spanning_units": int(spans.get(month, 0))}
             for key in COUNT_KEYS:
                 row[key] = float(by_month.loc[month, key]) if month in by_month.index else None
             row["found"] = (row["major_hazards"] or 0) + (row["other_hazards"] or 0) if month in by_month.index else None
@@ -108,7 +108,7 @@ def load(cfg: Config, ledger: Ledger, as_of: datetime) -> Dataset:
     arrivals = pd.DataFrame.from_records([{
         "id": a.id, "received_at": a.received_at.astimezone(cfg.bureau.tz), "rule": a.received_rule,
         "unit": a.unit, "file": a.original_name, "kind": a.kind,
-        "period": f"{a.year}年{a.month_from}月至{a.month_to}月" if a.year and a.month_to else "",
+        "period": period_label(a.year, a.month_from, a.month_to),
         "status": ("voided" if a.id in voided else "superseded" if a.outcome == "accepted" and a.id not in current_ids
                    else a.outcome),
         "codes": " ".join(issue_codes.get(a.id, [])), "archived": a.archived_path,

@@ -113,7 +113,7 @@ def with_derived(values: dict[str, dict[str, float | None]]) -> dict[str, dict[s
     out: dict[str, dict[str, float | None]] = {}
     for sector in SECTORS:
         out[sector.key] = {m.key: values.get(sector.key, {}).get(m.key) or 0 for m in COUNT_METRICS}
-    out[TOTAL.key] = {m.key: sum(out[s.key][m.key] for s in SECTORS) for m in COUNT_METRICS}
+    out[TOTAL.key] = {m.key: sum(out[s.key][m.key] or 0 for s in SECTORS) for m in COUNT_METRICS}
     for row in out.values():
         for m in RATE_METRICS:
             fixed, found = m.rate_of  # type: ignore[misc]

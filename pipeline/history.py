@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from . import form
 from .issues import Issue, issue
@@ -36,7 +36,7 @@ def increments(series: list[tuple[Month, Counts]], sector: str, metric: str) -> 
     return out
 
 
-def outlier(x: float, history: list[float]) -> bool:
+def outlier(x: float, history: Sequence[float]) -> bool:
     """Modified z-score 0.6745·(x − median)/MAD above 3.5, with ≥ 3 earlier increments; MAD 0: a fixed margin."""
     if len(history) < 3:
         return False
@@ -52,6 +52,8 @@ def history_rules(located: LocatedForm, month: Month, counts: Counts,
     """`earlier`: the unit's current submissions for months before `month`."""
     sheet = located.sheet.name
     same_year = [(m, c) for m, c in earlier if m.year == month.year and m < month]
+    # the same series for every cell: built and put in month order once, not seventy times
+    series = sorted([*[(m, c) for m, c in earlier if m < month], (month, counts)], key=lambda item: item[0])
     for sector in form.SECTORS:
         for metric in form.COUNT_METRICS:
             slot = located.slot(sector.key, metric.key)
@@ -65,7 +67,6 @@ def history_rules(located: LocatedForm, month: Month, counts: Counts,
                             f"{label(sector.key, metric.key)} 累计 {fmt(value)}，比 {m.label}报送的累计 {fmt(before)} 少",
                             sheet=sheet, cell=cell, sector=sector.key, metric=metric.key)
                 continue
-            series = [*[(m, c) for m, c in earlier if m < month], (month, counts)]
             steps = increments(series, sector.key, metric.key)
             current = steps[-1]
             past = [s.value for s in steps[:-1] if s.span == 1 and s.value is not None]

@@ -398,7 +398,8 @@ class Ledger:
         return _arrival(self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE id = ?", (arrival_id,)).fetchone())
 
     def arrivals(self, as_of: datetime | None = None) -> list[Arrival]:
-        sql, args = f"SELECT {_ARRIVAL_COLS} FROM arrivals", ()
+        args: tuple[str, ...] = ()
+        sql = f"SELECT {_ARRIVAL_COLS} FROM arrivals"
         if as_of is not None:
             sql, args = sql + " WHERE received_utc <= ?", (utc_text(as_of),)
         return [_arrival(r) for r in self.db.execute(sql + " ORDER BY received_utc, id", args)]
@@ -496,7 +497,8 @@ class Ledger:
 
     def arrivals_of(self, unit: str, year: int | None = None, month_to: int | None = None) -> list[Arrival]:
         """Every arrival of a unit (by its recognised unit, or the inbox folder it came from), oldest first."""
-        cond, args = "(unit = ? OR (unit IS NULL AND folder_unit = ?))", [unit, unit]
+        args: list[object] = [unit, unit]
+        cond = "(unit = ? OR (unit IS NULL AND folder_unit = ?))"
         if year is not None:
             cond, args = cond + " AND year = ? AND month_to = ?", [*args, year, month_to]
         return [_arrival(r) for r in self.db.execute(

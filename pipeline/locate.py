@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import form
 from .normalize import clean_text, header_key, label_key, row_label_key
@@ -33,9 +33,8 @@ def as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One value cell of the table."""
+class Slot(NamedTuple):
+    """One value cell of the table (a tuple: a hundred are made for every file)."""
 
     raw: Any
     cell: str
@@ -87,21 +86,24 @@ class LocatedForm:
 
     def slot(self, sector: str, metric: str) -> Slot | None:
         key = (sector, metric)
-        if key not in self._slots:
-            row, col = self.rows.get(sector), self.metric_cols.get(metric)
-            if row is None or col is None:
-                self._slots[key] = None
-            else:
-                cell = (row, col)
-                self._slots[key] = Slot(self.sheet.value(row, col), a1(row, col), cell in self.sheet.formulas,
-                                        cell in self.sheet.no_cached_value)
-        return self._slots[key]
+        try:
+            return self._slots[key]
+        except KeyError:
+            pass
+        row, col = self.rows.get(sector), self.metric_cols.get(metric)
+        if row is None or col is None:
+            found = None
+        else:
+            cell, sheet = (row, col), self.sheet
+            found = Slot(sheet.value(row, col), a1(row, col), cell in sheet.formulas, cell in sheet.no_cached_value)
+        self._slots[key] = found
+        return found
 
 
 _METRIC_KEYS = {header_key(t): m.key for m in form.METRICS for t in (m.label, *m.variants)}
 _SECTOR_KEYS = {row_label_key(t): s.key for s in form.ROWS for t in (s.label, *s.variants)}
 _ANCHORS = {"行业领域", "领域", "行业", "行业(领域)", "项目"}
-_ANCHOR_CHARS = frozenset("域业目")
+_ANCHOR_CHARS = re.compile("[域业目]")  # a corner label holds one of these
 
 
 def sector_for(raw: Any) -> str | None:
@@ -119,8 +121,8 @@ def locate_all(sheet: SheetData) -> list[LocatedForm]:
     found = []
     for r, row in enumerate(sheet.rows):
         for c, value in enumerate(row):
-            # most cells are numbers or other text: only normalize what could be the corner label
-            if isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.intersection(value) \
+            # most cells are blank, numbers or other text: only normalize what could be the corner label
+            if value and isinstance(value, str) and len(value) < 40 and _ANCHOR_CHARS.search(value) \
                     and label_key(value) in _ANCHORS:
                 located = _from_anchor(sheet, r, c)
                 if located:
@@ -264,7 +266,7 @@ def _fields(located: LocatedForm, top: int, bottom: int) -> None:
     rows = _search_rows(located, top, bottom)
     for r in rows:
         for c, value in enumerate(sheet.rows[r]):
-            if not isinstance(value, str) or not value.strip():
+            if not value or not isinstance(value, str) or not value.strip():
                 continue
             key = label_key(value)
             for name, label in FIELD_LABELS.items():

@@ -84,7 +84,8 @@ def _attachments(msg: EmailMessage, limit: int) -> list[Attachment]:
             continue
         if len(out) >= limit:
             raise MailProblem(f"邮件附件超过 {limit} 个")
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         out.append(Attachment(len(out) + 1, filename or f"附件{len(out) + 1}", data))
     return out
 

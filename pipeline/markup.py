@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
-import xlsxwriter
 
 from . import form
 from .issues import CATALOGUE, Issue
@@ -97,7 +96,7 @@ def _own_workbook(path: Path, source: bytes, issues: list[Issue], original_name:
     for it in issues:
         ws = wb[it.sheet] if it.sheet in wb.sheetnames else None
         cell = _top_left(ws, it.cell) if ws is not None and it.cell and _A1.match(it.cell) else None
-        marks.append(Mark(it, ws.title if cell else None, cell))
+        marks.append(Mark(it, ws.title if ws is not None and cell else None, cell))
     _mark(wb, marks)
     _notes_sheet(wb, marks, original_name, own=True)
     with warnings.catch_warnings():
@@ -198,7 +197,7 @@ def _on_template(path: Path, located, issues: list[Issue], original_name: str) -
             cell = ws.cell(t.FIRST_SECTOR_ROW + [s.key for s in form.SECTORS].index(it.sector) + 1, 1).coordinate
         elif it.sheet == located.sheet.name and it.cell in where:
             cell = where[it.cell]
-        marks.append(Mark(it, ws.title if cell else None, cell))
+        marks.append(Mark(it, ws.title if ws is not None and cell else None, cell))
     ws.protection.sheet = False  # the unit corrects the copy in place if it likes
     _mark(wb, marks)
     _notes_sheet(wb, marks, original_name, own=False)
@@ -243,7 +242,7 @@ def _mark(wb, marks: list[Mark]) -> None:
 
     by_cell: dict[tuple[str, str], list[Issue]] = {}
     for m in marks:
-        if m.cell:
+        if m.sheet and m.cell:
             by_cell.setdefault((m.sheet, m.cell), []).append(m.issue)
     for (sheet, ref), its in by_cell.items():
         cell = wb[sheet][ref]
@@ -317,6 +316,8 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str) -> None:
     """Values only (never a formula, never a link): the copy must be as safe to open as it is to read."""
+    import xlsxwriter
+
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     try:
@@ -353,8 +354,8 @@ def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], ori
         for sheet in (book.sheets if book else []):
             ws = wb.add_worksheet(_sheet_name(sheet.name, taken))
             marked = {(r, c): its for (s, r, c), its in by_cell.items() if s == sheet.name}
-            for r, row in enumerate(sheet.rows):
-                for c, value in enumerate(row):
+            for r, cells in enumerate(sheet.rows):
+                for c, value in enumerate(cells):
                     its = marked.get((r, c))
                     fmt = (red if any(i.severity == "error" for i in its) else amber) if its else plain
                     _write_value(ws, r, c, value, fmt, bool(its))

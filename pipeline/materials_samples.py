@@ -38,7 +38,7 @@ def report_docx(unit: str, month: Month) -> bytes:
     doc.add_heading(f"{unit}{month.label}份工作情况", level=1)
     for text in (f"一、{month.month}月主要工作：开展安全生产督查检查，督促企业落实主体责任。",
                  "二、存在的问题：部分企业隐患整改不及时，已下达整改通知并跟踪复查。",
-                 f"三、下月工作安排：持续推进“打好安全生产翻身仗”各项重点任务。"):
+                 "三、下月工作安排：持续推进“打好安全生产翻身仗”各项重点任务。"):
         doc.add_paragraph(text)
     doc.add_paragraph(f"{unit}（盖章）")
     out = io.BytesIO()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import xlsxwriter
+from typing import TYPE_CHECKING
 
 from .materials_report import SHEET_COLUMNS
+
+if TYPE_CHECKING:  # the caller owns the workbook; starting a command need not load xlsxwriter
+    import xlsxwriter
 
 SHEET_NAME = "材料"
 _WIDTHS = {"编号": 7, "单位": 24, "材料月份": 11, "文件名": 40, "类型": 12, "文件格式": 16, "页数": 6, "收到时间": 19,

@@ -10,7 +10,7 @@ from . import dataset
 from .config import Config
 from .issues import title
 from .ledger import Ledger
-from .months import Month
+from .months import Month, period_label
 from .notices import Notice, write_notices
 from .obligations import Warn, load_obligations
 from .publish import Published, publish
@@ -38,7 +38,7 @@ def open_warnings(cfg: Config, ledger: Ledger, data: dataset.Dataset, month: Mon
     out = []
     for arrival_id, w in ledger.warnings_for(sorted(units)):
         unit, month_from = units[arrival_id]
-        out.append({**w, "unit": unit, "period": f"{month.year}年{month_from}月至{month.month}月",
+        out.append({**w, "unit": unit, "period": period_label(month.year, month_from, month.month),
                     "title": title(w["code"])})
     return out
 

@@ -62,3 +62,11 @@ def months_between(first: Month, last: Month) -> list[Month]:
         out.append(cur)
         cur = cur.plus(1)
     return out
+
+
+def period_label(year: int | None, month_from: int | None, month_to: int | None, missing: str = "") -> str:
+    """The period a cumulative report covers, as the bureau writes it: `2023年1月至5月` (a report with no
+    from-month runs from January); `missing` when the year or the to-month is unknown."""
+    if not year or not month_to:
+        return missing
+    return f"{year}年{month_from or 1}月至{month_to}月"

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 # Typed in a count cell to mean "none".
@@ -24,9 +25,23 @@ class Parsed:
     problem: str | None = None  # why the text is not a number, for the message
 
 
+ZERO = Parsed(0.0)
+
+
+CACHED_TEXT = 256  # texts up to this length are normalised once per process (labels repeat in every file)
+
+
+def _clean(text: str) -> str:
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text))
+
+
+_clean_cached = lru_cache(maxsize=16384)(_clean)
+
+
 def clean_text(raw: Any) -> str:
     """NFKC (full-width digits, letters and spaces), no spaces at all."""
-    return _SPACES.sub("", unicodedata.normalize("NFKC", str(raw)))
+    text = raw if type(raw) is str else str(raw)
+    return _clean_cached(text) if len(text) <= CACHED_TEXT else _clean(text)
 
 
 def count(raw: Any, max_count: int = MAX_COUNT) -> Parsed:
@@ -35,7 +50,11 @@ def count(raw: Any, max_count: int = MAX_COUNT) -> Parsed:
     is a text so small it would round to 0 (`1e-400`): every value returned is finite and at most
     `max_count` in size, so no sum of them can overflow."""
     if raw is None:
-        return Parsed(0.0)
+        return ZERO
+    if type(raw) is float and -max_count <= raw <= max_count:  # most cells: a finite float within bounds
+        return Parsed(raw)
+    if type(raw) is str and len(raw) <= CACHED_TEXT:
+        return _count_text(raw, max_count)
     if isinstance(raw, bool):
         return Parsed(None, "是逻辑值（TRUE/FALSE）")
     if isinstance(raw, (int, float)):
@@ -46,9 +65,13 @@ def count(raw: Any, max_count: int = MAX_COUNT) -> Parsed:
         return Parsed(float(raw))
     if isinstance(raw, (datetime, date, time)):
         return Parsed(None, "是日期或时间")
+    return _count_text_uncached(str(raw), max_count)
+
+
+def _count_text_uncached(raw: str, max_count: int) -> Parsed:
     text = clean_text(raw)
     if text.lower() in NOTHING:
-        return Parsed(0.0)
+        return ZERO
     for suffix in COUNT_SUFFIXES:
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
@@ -64,6 +87,10 @@ def count(raw: Any, max_count: int = MAX_COUNT) -> Parsed:
             return Parsed(None, "不是有效数字（数值过小）")
         return Parsed(value)
     return Parsed(None, "不是数字")
+
+
+# a count typed as text (`１２项`, `—`) is parsed once per process: the same few texts recur in every file
+_count_text = lru_cache(maxsize=16384)(_count_text_uncached)
 
 
 def _too_large(max_count: int) -> str:
@@ -99,6 +126,18 @@ def is_whole(value: float) -> bool:
     return abs(value - round(value)) < 1e-9
 
 
+def _per_text(fn):
+    """`fn(raw)` remembered for short texts: the labels of the form are looked up again in every file."""
+    cached = lru_cache(maxsize=16384)(fn)
+
+    def key(raw: Any) -> str:
+        return cached(raw) if type(raw) is str and len(raw) <= CACHED_TEXT else fn(raw)
+
+    key.__doc__ = fn.__doc__
+    return key
+
+
+@_per_text
 def label_key(raw: Any) -> str:
     """How a label is compared: NFKC, no spaces or line breaks, no trailing colon."""
     return clean_text(raw).rstrip(":：")
@@ -108,12 +147,14 @@ _NUMBERING = re.compile(r"^(\(?[0-9]+[\.、)）]?|[一二三四五六七八九�
 _PAREN = re.compile(r"[（(][^（()）]*[)）]$")
 
 
+@_per_text
 def row_label_key(raw: Any) -> str:
     """A sector label without its numbering: `1.建设领域`, `一、建设领域`, `(1)建设领域` -> 建设领域."""
     key = label_key(raw)
     return _NUMBERING.sub("", key, count=1) if key else key
 
 
+@_per_text
 def header_key(raw: Any) -> str:
     """A column header without a unit in brackets: `重大隐患数（项）` -> 重大隐患数."""
     key = label_key(raw)

@@ -246,7 +246,7 @@ class _Members:
         import zlib
 
         self.done.add(id(info))
-        shown = _shown(info.filename)
+        name = info.filename  # shown in a message (_shown) only when there is one to give
         if info.flag_bits & 0x1:
             raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码")
         offset = info.header_offset
@@ -264,7 +264,7 @@ class _Members:
             inflater = zlib.decompressobj(-15)
             pieces = _inflated(inflater, raw)
         else:
-            raise _fail(f"部件 {shown} 使用了表格文件不用的压缩方式（{info.compress_type}）")
+            raise _fail(f"部件 {_shown(name)} 使用了表格文件不用的压缩方式（{info.compress_type}）")
         size, crc = 0, 0
         xml = info.filename.endswith(_XML_PARTS)
         head = b"" if xml else None
@@ -272,18 +272,18 @@ class _Members:
             for piece in pieces:
                 size += len(piece)
                 if size > info.file_size:
-                    raise _fail(f"部件 {shown} 解压后比它声明的 {info.file_size} 字节大（疑似压缩炸弹），不予读取")
+                    raise _fail(f"部件 {_shown(name)} 解压后比它声明的 {info.file_size} 字节大（疑似压缩炸弹），不予读取")
                 self.budget -= len(piece)
                 if self.budget < 0:
                     raise _fail(f"解压后大小超过上限 {self.limit_mb:g} MB（疑似压缩炸弹）")
                 crc = zlib.crc32(piece, crc)
                 if head is not None:
-                    head = _check_prolog(head + bytes(piece), shown)
+                    head = _check_prolog(head + bytes(piece), name)
                 yield bytes(piece)
         except zlib.error:
             raise _fail(_CORRUPT) from None
         if head:
-            _check_prolog(head, shown, final=True)
+            _check_prolog(head, name, final=True)
         if (inflater is not None and not inflater.eof) or size != info.file_size or crc != info.CRC:
             raise _fail(_CORRUPT)
 
@@ -300,20 +300,20 @@ def _inflated(inflater, raw: memoryview):
             return
 
 
-def _check_prolog(head: bytes, shown: str, final: bool = False) -> bytes | None:
+def _check_prolog(head: bytes, name: str, final: bool = False) -> bytes | None:
     """A DOCTYPE (and with it any entity) can only stand in the prolog, before the root element. Returns
     the bytes seen so far while the root is not found yet, None once the prolog has been judged. A prolog
     longer than any real file's is refused as well."""
     root = _ROOT_START.search(head)
     if root is None and not final:
         if len(head) > PROLOG_LIMIT:
-            raise _fail(f"部件 {shown} 的开头异常（疑似恶意文件），出于安全原因不予读取")
+            raise _fail(f"部件 {_shown(name)} 的开头异常（疑似恶意文件），出于安全原因不予读取")
         return head
     prolog = head[: root.start()] if root else head
     if root is not None and root.start() > PROLOG_LIMIT:
-        raise _fail(f"部件 {shown} 的开头异常（疑似恶意文件），出于安全原因不予读取")
+        raise _fail(f"部件 {_shown(name)} 的开头异常（疑似恶意文件），出于安全原因不予读取")
     if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog or b"<!doctype" in prolog:
-        raise _fail(f"部件 {shown} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
+        raise _fail(f"部件 {_shown(name)} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
     return None
 
 
@@ -357,7 +357,7 @@ def _xlsx_formulas(members: "_Members") -> dict[str, tuple[frozenset, frozenset]
         part = targets.get(attrs.get(b"id"))
         if not part or part not in names:
             continue
-        out[attrs.get(b"name")] = _formula_cells(members.read(part))
+        out[attrs.get(b"name", "")] = _formula_cells(members.read(part))
     return out
 
 
@@ -466,7 +466,7 @@ def _ods_table_formulas(content: bytes, iterparse) -> dict[str, tuple[frozenset,
             row += int(el.get(t + "number-rows-repeated", "1"))
             el.clear()
         elif tag == t + "table":
-            out[name] = (frozenset(formulas), frozenset(missing))
+            out[name or ""] = (frozenset(formulas), frozenset(missing))
             el.clear()
     return out
 
@@ -503,7 +503,14 @@ def _values(data: bytes, kind: str, formulas: dict[str, tuple[frozenset, frozens
 
 
 def check_xml_defenses() -> None:
-    """openpyxl parses untrusted XML (the marked-up copy reads comments); it must use defusedxml."""
+    """openpyxl parses untrusted XML (the marked-up copy reads comments); it must use defusedxml. The one
+    place it does (markup._own_workbook) imports openpyxl and then calls this. While openpyxl is not loaded
+    it parses nothing, and loading it (numpy with it, 0.2 s) only to check would slow every `annex2
+    validate`: the check is then left to that moment."""
+    import sys
+
+    if "openpyxl" not in sys.modules:
+        return
     from openpyxl.xml import DEFUSEDXML
 
     if not DEFUSEDXML:

@@ -8,6 +8,7 @@ from pathlib import Path
 from . import form
 from .config import Config
 from .issues import CATALOGUE
+from .months import period_label
 from .safe_names import display_name, safe_filename
 from .workspace import RECEIPTS_DIR
 
@@ -82,7 +83,7 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
                  attachments: list[str] | None = None, timeliness: Timeliness | None = None,
                  replaces: Replaced | None = None) -> str:
     tz = cfg.bureau.tz
-    period = f"{year}年{month_from}月至{month_to}月（累计数）" if year and month_to else "—"
+    period = f"{period_label(year, month_from, month_to)}（累计数）" if year and month_to else "—"
     lines = [
         f"回执 —— {form.title(cfg.bureau.short_name)}",
         "",
@@ -120,7 +121,7 @@ def void_receipt_text(cfg: Config, *, arrival_id: int, original_name: str, recei
                       year: int, month_from: int | None, month_to: int, reason: str, voided_at: datetime,
                       current_again: Replaced | None, timeliness: Timeliness | None) -> str:
     """The unit's notice that an accepted submission was withdrawn by the clerk (annex2 void)."""
-    period = f"{year}年{month_from or 1}月至{month_to}月（累计数）"
+    period = f"{period_label(year, month_from, month_to)}（累计数）"
     lines = [
         f"回执 —— {form.title(cfg.bureau.short_name)}",
         "",

@@ -71,13 +71,14 @@ def display_name(name: str | bytes, max_chars: int = 120) -> str:
     if isinstance(name, str) and any("\udc80" <= ch <= "\udcff" for ch in name):
         name = name.encode("utf-8", "surrogateescape")  # a POSIX name whose bytes were not UTF-8
     if isinstance(name, bytes):
+        raw = name
         try:
-            name = name.decode("utf-8")
+            name = raw.decode("utf-8")
         except UnicodeDecodeError:
             try:
-                name = name.decode("gb18030")  # a Chinese share's names are usually GBK
+                name = raw.decode("gb18030")  # a Chinese share's names are usually GBK
             except UnicodeDecodeError:
-                name = name.decode("utf-8", "replace")
+                name = raw.decode("utf-8", "replace")
     text = unicodedata.normalize("NFC", _replace_invisible(str(name), _visible))
     if len(text) > max_chars:
         keep_end = min(16, max_chars // 3)

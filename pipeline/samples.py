@@ -1,11 +1,10 @@
 """Builds submissions the way units really make them: our template filled in, or a table retyped by hand.
-Used by the demo, the benchmarks and the tests."""
+Used by the demo (so it ships in the package), the benchmarks and the tests. openpyxl is imported only when a
+file is made: the commands that do not make one never load it."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-import openpyxl
 
 from . import form
 from .template import Header, write_template
@@ -59,12 +58,15 @@ def make_submission(path: Path, *, layout: str = "template", unit: str | None = 
 
 
 def _fill_template(path, values, unit, year, month_from, month_to, total, rates, head, filler, phone, sheet, cover):
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
     write_template(path, "云溪区", Header())
     wb = openpyxl.load_workbook(path)
     ws = wb.active
     ws.title = sheet
     ws["B2"], ws["B3"], ws["D3"], ws["F3"] = unit, year, month_from, month_to
-    cols = {m: openpyxl.utils.get_column_letter(i + 2) for i, m in enumerate(ALL_ORDER)}
+    cols = {m: get_column_letter(i + 2) for i, m in enumerate(ALL_ORDER)}
     for i, sector in enumerate(SECTOR_ORDER):
         for metric in COUNT_ORDER:
             ws[f"{cols[metric]}{7 + i}"] = values[sector][metric]
@@ -82,6 +84,8 @@ def _fill_template(path, values, unit, year, month_from, month_to, total, rates,
 
 def _retyped(path, values, unit, year, month_from, month_to, total, rates, head, filler, phone, offset,
              units_row, sheet, cover, drop, extra_row, labels, period_text):
+    import openpyxl
+
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = sheet

@@ -174,6 +174,8 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, repr(float(memory_mb))], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr  # the three pipes asked for above
+        self.stdin, self.stdout, self.stderr_pipe = self.proc.stdin, self.proc.stdout, self.proc.stderr
         self.answers: queue.Queue = queue.Queue()
         self.stderr: deque[bytes] = deque(maxlen=64)
         threading.Thread(target=self._read_answers, daemon=True, name="annex2-sandbox-out").start()
@@ -181,7 +183,7 @@ class _Worker:
         self.send(list(sys.path))
 
     def _read_answers(self) -> None:
-        stream = self.proc.stdout
+        stream = self.stdout
         while True:
             try:
                 head = stream.read(8)
@@ -198,14 +200,14 @@ class _Worker:
 
     def _read_stderr(self) -> None:
         try:
-            for line in iter(self.proc.stderr.readline, b""):
+            for line in iter(self.stderr_pipe.readline, b""):
                 self.stderr.append(line[-2000:])
         except (OSError, ValueError):  # closed by stop() while reading
             pass
 
     def send(self, obj: Any) -> None:
-        pickle.dump(obj, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.proc.stdin.flush()
+        pickle.dump(obj, self.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.stdin.flush()
 
     def stop(self, wait: float = 0) -> int | None:
         """End the child (asking first when `wait` > 0); its exit code."""
@@ -222,7 +224,7 @@ class _Worker:
             code = proc.wait(5)
         except subprocess.TimeoutExpired:
             code = None
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (self.stdin, self.stdout, self.stderr_pipe):
             try:
                 stream.close()
             except OSError:
@@ -278,8 +280,8 @@ class Sandbox:
                 self.starts += 1
             worker = self._worker
             try:
-                worker.proc.stdin.write(job)
-                worker.proc.stdin.flush()
+                worker.stdin.write(job)
+                worker.stdin.flush()
             except OSError:
                 raise self._fail(worker) from None
             try:

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .config import Config
 from .safe_names import display_name
 from .issues import ERROR, CATALOGUE, Issue, has_errors, issue
+from .locate import a1
 from .months import Month
 from .reader import SheetData, WorkbookData
 from .safe_names import safe_filename
@@ -66,6 +64,8 @@ def write_task_form(path: Path, cfg: Config, tasks: TaskList, unit: str, month: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = tasks.active(unit, month)
+    import xlsxwriter
+
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     try:
@@ -217,11 +217,11 @@ def _field(sheet: SheetData, label: str, above: int) -> tuple[str, str | None]:
             if text.startswith(key):
                 rest = re.sub(r"^\((盖?章|公章)\)", "", text[len(key):]).lstrip(":")  # 填报单位（章）：
                 if rest:
-                    return rest, xl_rowcol_to_cell(r, c)
+                    return rest, a1(r, c)
                 for c2 in range(c + 1, len(row)):
                     if _text(row[c2]):
-                        return _text(row[c2]), xl_rowcol_to_cell(r, c2)
-                return "", xl_rowcol_to_cell(r, c + 1)
+                        return _text(row[c2]), a1(r, c2)
+                return "", a1(r, c + 1)
     return "", None
 
 
@@ -327,9 +327,9 @@ def _row_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cols: dict[s
             break
         if not any(cells.get(k) for k in ("id", "progress", "status", "evidence")):
             continue
-        id_cell = xl_rowcol_to_cell(r, cols["id"])
-        status_cell = xl_rowcol_to_cell(r, cols["status"])
-        progress_cell = xl_rowcol_to_cell(r, cols["progress"])
+        id_cell = a1(r, cols["id"])
+        status_cell = a1(r, cols["status"])
+        progress_cell = a1(r, cols["progress"])
         task_id = unicodedata.normalize("NFKC", cells["id"]).upper().replace(" ", "")
         task = task_list.by_id.get(task_id)
         if not task_id:
@@ -359,7 +359,7 @@ def _row_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cols: dict[s
             continue
         j.rows.append(TaskReport(task_id, status, cells["progress"], cells.get("evidence", ""), id_cell))
     if owner is not None and j.year == task_list.year and j.month is not None:
-        head = xl_rowcol_to_cell(header, cols["id"])
+        head = a1(header, cols["id"])
         for task in task_list.active(owner, Month(j.year, j.month)):
             if task.id not in seen:
                 j.issues.append(issue("W_TASK_MISSING", f"{task.id}（{task.name}，完成时限{window_label(task.window)}）"

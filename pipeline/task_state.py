@@ -152,7 +152,8 @@ class TaskCell:
         return self.task.role(self.unit) or ""
 
     def to_dict(self) -> dict:
-        out = {"id": self.task.id, "unit": self.unit, "state": self.state, "state_label": STATE_LABELS[self.state],
+        out: dict[str, object] = {"id": self.task.id, "unit": self.unit, "state": self.state,
+                                  "state_label": STATE_LABELS[self.state],
                "role": self.role}
         if self.latest:
             out["latest"] = {"month": str(self.latest.month), "status": self.latest.status,
@@ -254,7 +255,7 @@ def task_strike_cells(cfg: Config, task_list: TaskList, data: TaskData, month: M
     out: dict[str, dict[Month, list[TaskCell]]] = {}
     for m in months_between(max(Month(month.year, 1), cfg.start), month):
         board = task_board(cfg, task_list, data, m)
-        for (task_id, unit), c in board.cells.items():
+        for (_task_id, unit), c in board.cells.items():
             if c.state in STRIKE_STATES:
                 out.setdefault(unit, {}).setdefault(m, []).append(c)
     return out

@@ -15,10 +15,8 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .config import Config
+from .locate import a1
 from .months import Month
 from .reader import ReadProblem, read_workbook
 from .task_window import BadWindow, Window, parse_window
@@ -110,6 +108,8 @@ def write_task_list(path: Path, rows: list[dict[str, str]] | None = None) -> Pat
     rows = seed_rows() if rows is None else rows
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import xlsxwriter
+
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False})
     try:
@@ -124,7 +124,7 @@ def write_task_list(path: Path, rows: list[dict[str, str]] | None = None) -> Pat
         center = wb.add_format({**base, "align": "center"})
         ws.merge_range(0, 0, 0, len(COLUMNS) - 1, TITLE, title)
         ws.set_row(0, 40)
-        for c, (key, label, width) in enumerate(COLUMNS):
+        for c, (_key, label, width) in enumerate(COLUMNS):
             ws.write_string(HEADER_ROW, c, label, head)
             ws.set_column(c, c, width)
         for r, row in enumerate(rows, start=HEADER_ROW + 1):
@@ -244,7 +244,7 @@ def _parse_rows(cfg: Config, rows: list[list], header: int, cols: dict[str, int]
     seen: dict[str, int] = {}
 
     def where(r: int, key: str) -> str:
-        return f"{shown} 第{r + 1}行 {xl_rowcol_to_cell(r, cols[key])}（{LABELS[key]}）"
+        return f"{shown} 第{r + 1}行 {a1(r, cols[key])}（{LABELS[key]}）"
 
     for r in range(header + 1, len(rows)):
         row = rows[r]
@@ -269,7 +269,7 @@ def _parse_rows(cfg: Config, rows: list[list], header: int, cols: dict[str, int]
         except BadUnits as exc:
             problems.append(f"{where(r, 'units')}：{exc}")
             lead = units = None  # type: ignore[assignment]
-        if window is not None and lead is not None:
+        if window is not None and lead is not None and units is not None:
             tasks.append(Task(task_id, cell["project"], cell["name"], cell["units"], cell["measure"], window,
                               lead, units, r + 1))
     if problems:

@@ -3,10 +3,13 @@ cell coloured by the task's state for that unit, the latest 进展 as a cell com
 marked. Written with xlsxwriter into a workbook the caller owns (workbook.py's leadership workbook)."""
 from __future__ import annotations
 
-import xlsxwriter
+from typing import TYPE_CHECKING
 
 from .task_state import CLOSED, DONE, LAGGING, NOT_STARTED, ON_TRACK, OVERDUE, PENDING, STATE_LABELS, TaskBoard
 from .task_window import window_label
+
+if TYPE_CHECKING:  # the caller owns the workbook
+    import xlsxwriter
 
 SHEET_NAME = "重点任务"
 MAX_TEXT = 32767

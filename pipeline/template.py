@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
+from typing import TYPE_CHECKING
 
 from . import form
+from .locate import a1
 from .months import Month
 from .safe_names import safe_filename
+
+if TYPE_CHECKING:  # imported where a workbook is written: starting a command need not load it
+    import xlsxwriter
 
 SHEET_NAME = "附件2"
 # Where things sit (0-based rows/cols for xlsxwriter; the A1 names are what users see).
@@ -58,6 +61,8 @@ def write_template(path: Path, short_name: str, header: Header,
     carry the right cached results."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    import xlsxwriter
+
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     try:
         _write(wb, short_name, header, values)
@@ -159,7 +164,7 @@ def write_form_header(ws, f, top: int = HEAD_ROW1) -> None:
 
 
 def _rate_formula(row: int, metric: form.Metric) -> str:
-    fixed, found = (xl_rowcol_to_cell(row, METRIC_COL[k]) for k in metric.rate_of)  # type: ignore[union-attr]
+    fixed, found = (a1(row, METRIC_COL[k]) for k in metric.rate_of)  # type: ignore[union-attr]
     return f'=IFERROR(IF(N({found})=0,"{form.NO_RATE}",ROUND(N({fixed})/N({found})*100,1)),"{form.NO_RATE}")'
 
 
@@ -190,8 +195,8 @@ def _body(ws, f, values) -> None:
         if m.is_rate:
             ws.write_formula(TOTAL_ROW, col, _rate_formula(TOTAL_ROW, m), f["rate"], _cached(derived, "total", m))
         else:
-            first = xl_rowcol_to_cell(FIRST_SECTOR_ROW, col)
-            last = xl_rowcol_to_cell(TOTAL_ROW - 1, col)
+            first = a1(FIRST_SECTOR_ROW, col)
+            last = a1(TOTAL_ROW - 1, col)
             ws.write_formula(TOTAL_ROW, col, f"=SUM({first}:{last})", f["sum"], _cached(derived, "total", m))
 
 

@@ -43,7 +43,7 @@ class Validation:
     @property
     def values(self) -> Values:
         """The pipeline's own figures: counts as read, 合计 and rates computed."""
-        return form.with_derived(self.counts) if self.counts else {}
+        return form.with_derived(self.counts) if self.counts else {}  # type: ignore[arg-type]
 
     def to_dict(self, path: str) -> dict:
         return {"path": path, "ok": self.ok, "unit": self.unit, "year": self.year,
@@ -185,18 +185,21 @@ def row_rules(located: LocatedForm) -> Iterator[Issue]:
 
 def _count(slot: Slot, sheet: str, sector: str, metric: str,
            max_count: int = MAX_COUNT) -> tuple[float | None, Issue | None]:
-    where = dict(sheet=sheet, cell=slot.cell, sector=sector, metric=metric)
+    def where() -> dict:
+        return dict(sheet=sheet, cell=slot.cell, sector=sector, metric=metric)
+
     if slot.no_cached_value:
-        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 是一个没有计算结果的公式，无法得知数值", **where)
+        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 是一个没有计算结果的公式，无法得知数值", **where())
     parsed = count(slot.raw, max_count)
-    if parsed.value is None:
+    value = parsed.value
+    if value is None:
         shown = display_name(as_text(slot.raw), 40)  # a cell's text may be 32,000 characters, or hold a line break
-        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 填的是“{shown}”，{parsed.problem}", **where)
-    if parsed.value < 0:
-        return None, issue("E_NEGATIVE", f"{label(sector, metric)} 为 {fmt(parsed.value)}，不能小于 0", **where)
-    if not is_whole(parsed.value):
-        return None, issue("E_FRACTION", f"{label(sector, metric)} 为 {fmt(parsed.value)}，不是整数", **where)
-    return int(round(parsed.value)), None
+        return None, issue("E_VALUE_TYPE", f"{label(sector, metric)} 填的是“{shown}”，{parsed.problem}", **where())
+    if value < 0:
+        return None, issue("E_NEGATIVE", f"{label(sector, metric)} 为 {fmt(value)}，不能小于 0", **where())
+    if not is_whole(value):
+        return None, issue("E_FRACTION", f"{label(sector, metric)} 为 {fmt(value)}，不是整数", **where())
+    return int(round(value)), None
 
 
 def value_rules(result: Validation, located: LocatedForm, max_count: int = MAX_COUNT) -> Iterator[Issue]:
@@ -222,7 +225,8 @@ def value_rules(result: Validation, located: LocatedForm, max_count: int = MAX_C
 def _row_checks(located: LocatedForm, sector: str, row: dict[str, float | None]) -> Iterator[Issue]:
     sheet = located.sheet.name
     for fixed, found in form.FIXED_FOUND_PAIRS:
-        if row[fixed] is not None and row[found] is not None and row[fixed] > row[found]:
+        n_fixed, n_found = row[fixed], row[found]
+        if n_fixed is not None and n_found is not None and n_fixed > n_found:
             slot = located.slot(sector, fixed)
             yield issue("E_FIXED_GT_FOUND",
                         f"{label(sector, fixed)} 为 {fmt(row[fixed])}，大于 {form.METRIC_BY_KEY[found].label} {fmt(row[found])}",

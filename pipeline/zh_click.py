@@ -108,9 +108,9 @@ def install() -> None:
     for name in _CLICK_MODULES:
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):
-            module._ = gettext
+            module._ = gettext  # type: ignore[attr-defined]  # click keeps it private
         if hasattr(module, "ngettext"):
-            module.ngettext = ngettext
+            module.ngettext = ngettext  # type: ignore[attr-defined]
 
 
 # --- Chinese text in a terminal: two columns per character, breaks between characters, not only at spaces.
@@ -284,7 +284,7 @@ class ZhGroup(click.Group):
         elif type(cmd) is click.Group:
             cmd.__class__ = ZhGroup
             for sub in list(cmd.commands.values()):
-                ZhGroup.add_command(cmd, sub)
+                ZhGroup.add_command(cmd, sub)  # type: ignore[arg-type]  # cmd's class was just changed
         if cmd.options_metavar == "[OPTIONS]":
             cmd.options_metavar = OPTIONS_METAVAR
         if isinstance(cmd, click.Group) and cmd.subcommand_metavar == "COMMAND [ARGS]...":

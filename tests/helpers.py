@@ -1,9 +1,12 @@
 """Shared steps for tests that drive a working folder: drop files into the inbox, ingest them at set times."""
 import os
+import shutil
 import time
 from datetime import datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from pipeline import config
 from pipeline.ingest import Ingester, scan_inbox
@@ -49,6 +52,27 @@ def report(work, folder, arrived, name=None, now=None, **kw):
     """A unit's file arriving at `arrived`, ingested right then."""
     drop(work, folder, name or f"附件2_{arrived.replace(':', '')}.xlsx", **kw)
     return ingest(work, now=now or arrived, arrived=arrived)
+
+
+def built_once(tmp_path_factory, build):
+    """A working folder made by `annex2 init` and then `build(work)` with it as the current directory, for
+    a module whose tests only read what was built (see `copy_into`)."""
+    from pipeline.workspace import init
+
+    work = tmp_path_factory.mktemp("built") / "work"
+    init(work)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        build(work)
+    return work
+
+
+def copy_into(built, workdir):
+    """The test's own copy of a folder built once per module: each test may change its copy freely."""
+    for child in list(workdir.iterdir()):
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    shutil.copytree(built, workdir, dirs_exist_ok=True)
+    return workdir
 
 
 def annex2_only(work):

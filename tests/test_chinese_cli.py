@@ -35,7 +35,7 @@ def lines_without_chinese(text):
 @pytest.mark.parametrize("width", [80, 120])
 def test_every_help_line_of_every_command_is_chinese(width):
     seen = []
-    for path, command in every_command():
+    for path, _command in every_command():
         result = CliRunner().invoke(cli, [*path, "--help"], prog_name="annex2", terminal_width=width)
         assert result.exit_code == 0, (path, result.output)
         assert result.output.startswith(f"用法： annex2 {' '.join(path)}".rstrip()), path

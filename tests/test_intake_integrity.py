@@ -4,7 +4,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from email.message import EmailMessage
 
@@ -97,7 +96,7 @@ def test_a_failure_on_the_retry_is_left_recorded(workdir):
     boom = exploding_reader((workdir / "inbox" / EXEC / "附件2.xlsx").read_bytes())
     with Ledger(cfg.ledger) as ledger:
         for day in (20, 21, 22):
-            Ingester(cfg, ledger, lambda: at(f"2023-05-{day}T10:00"), wall=lambda: time.time() + 60,
+            Ingester(cfg, ledger, lambda day=day: at(f"2023-05-{day}T10:00"), wall=lambda: time.time() + 60,
                      read=boom).run(scan_inbox(cfg))
         assert [(a.outcome, a.retry_of is not None) for a in ledger.arrivals()] == [("failed", False), ("failed", True)]
 
@@ -279,7 +278,7 @@ def test_a_copy_that_pauses_is_waited_for_by_ingest(workdir, tmp_path):
 
 
 def test_the_watcher_waits_for_a_copy_that_pauses_for_three_windows(workdir, tmp_path):
-    from test_watch import arrivals, fast, wait_until, watching
+    from test_watch import arrivals, fast, settled, wait_until, watching
 
     fast(workdir)  # a one-second stability window
     data = make_submission(tmp_path / "src.xlsx").read_bytes()
@@ -292,7 +291,7 @@ def test_the_watcher_waits_for_a_copy_that_pauses_for_three_windows(workdir, tmp
             assert arrivals(workdir) == []
             f.write(data[len(data) // 2:])
         assert wait_until(lambda: len(arrivals(workdir)) == 1)
-        time.sleep(1.0)
+        assert wait_until(lambda: settled(watcher))  # and nothing more to come of it
     (row,) = arrivals(workdir)
     assert row[1] == "accepted" and row[3] == hashlib.sha256(data).hexdigest()
 

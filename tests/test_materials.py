@@ -244,7 +244,8 @@ def put(cfg, ledger, name, data, received, unit=ZF, month=None):
     return arrival_id
 
 
-def state(cfg, ledger, as_of, unit=ZF, month=Month(2023, 5)):
+def state(cfg, ledger, as_of, unit=ZF, month=None):
+    month = month or Month(2023, 5)
     s = next(s for s in material_states(cfg, ledger, month, at(as_of)) if s.unit == unit)
     return s.state, s.received_at.isoformat() if s.received_at else None, s.days_late, s.missing
 
@@ -367,10 +368,10 @@ def test_materials_status_json_and_table(workdir):
     assert units[LOGI]["missing"] == ["stamped", "electronic"]
     table = runner.invoke(cli, ["materials", "status", "--month", "2023-05", "--as-of", "2023-05-20"])
     assert table.exit_code == 0
-    line = next(l for l in table.output.splitlines() if l.startswith(ZF))
+    line = next(t for t in table.output.splitlines() if t.startswith(ZF))
     assert "迟报 1 天" in line and "2023-05-17 08:30" in line and f"[{scan}] 盖章版" in line
-    assert "缺盖章版，逾期 4 天" in next(l for l in table.output.splitlines() if l.startswith(ROAD))
-    assert "未报送，逾期 4 天" in next(l for l in table.output.splitlines() if l.startswith(LOGI))
+    assert "缺盖章版，逾期 4 天" in next(t for t in table.output.splitlines() if t.startswith(ROAD))
+    assert "未报送，逾期 4 天" in next(t for t in table.output.splitlines() if t.startswith(LOGI))
     assert table.output.splitlines()[-1] == f"材料齐全 1/{len(cfg.units)}，按时 0，迟报 1，逾期未齐 {len(cfg.units) - 1}"
 
 
@@ -426,7 +427,7 @@ def test_compilation_is_the_cover_and_every_stamped_page(cfg, tmp_path):
         cover = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(pack.pdf), "-"],
                                capture_output=True, text=True, check=True).stdout
         assert "2023年5月月度工作情况材料汇编" in cover
-        assert f"逾期未报齐：局安全监督股（未报送）" in cover.replace("\n", "")
+        assert "逾期未报齐：局安全监督股（未报送）" in cover.replace("\n", "")
         assert f"{LOGI}（缺盖章版）" in cover.replace("\n", "")
     if shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "50", "-png", str(pack.pdf), str(tmp_path / "cover")],
@@ -591,7 +592,6 @@ def test_materials_config_is_checked(workdir):
 def _scan_with_text(mode) -> bytes:
     """A page that is a picture with text over it: invisible (a scanner's OCR layer) or visible."""
     from fpdf import FPDF
-    from fpdf.enums import TextMode
 
     pdf = FPDF(unit="mm", format="A4")
     pdf.add_page()

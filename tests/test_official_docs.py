@@ -139,7 +139,7 @@ def test_the_bulletin_takes_a_section_per_obligation(workdir):
     from pipeline.notices import Section, bulletin
     from pipeline.timeliness import status
 
-    from helpers import annex2_only, at
+    from helpers import at
 
     cfg = config.load(workdir / "config.toml")
     with Ledger(cfg.ledger) as ledger:

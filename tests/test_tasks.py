@@ -3,7 +3,7 @@ the monthly-loop texts and the leadership sheet."""
 import hashlib
 import json
 import sqlite3
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -18,10 +18,10 @@ from pipeline.months import Month
 from pipeline.reader import read_workbook
 from pipeline.task_form import (check_task_form, is_task_form, record_task_form, task_form_arrival,
                                 task_form_receipt_text, write_task_form)
-from pipeline.task_state import (bulletin_paragraphs, close_task, load_task_data, reminder_lines, task_board,
-                                 task_deadline, task_strike_months, tasks_status)
+from pipeline.task_state import (bulletin_paragraphs, close_task, load_task_data, reminder_lines, task_deadline,
+                                 task_strike_months, tasks_status)
 from pipeline.task_window import BadWindow, parse_window
-from pipeline.tasks_list import (BadUnits, TaskListError, read_task_list, seed_rows, split_units, write_task_list)
+from pipeline.tasks_list import (BadUnits, read_task_list, seed_rows, split_units, write_task_list)
 from pipeline.tasks_sheet import write_tasks_sheet
 from pipeline.template import Header, write_template
 

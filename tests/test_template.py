@@ -77,6 +77,7 @@ def test_print_setup_is_a4_landscape_on_one_page(sheet):
     assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight in (None, 1)
 
 
+@pytest.mark.office
 def test_libreoffice_computes_totals_and_rates(tmp_path):
     path = write_template(tmp_path / "t.xlsx", "云溪区", Header(year=2023, month_to=5))
     wb = openpyxl.load_workbook(path)

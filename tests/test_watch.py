@@ -39,6 +39,19 @@ def wait_until(condition, timeout=60, every=0.1):
     return condition()
 
 
+def settled(watcher):
+    """The watcher has nothing left to look at: every file it saw was taken (or is gone)."""
+    with watcher.lock:
+        return not watcher.pending
+
+
+def held_back(watcher, path, more_than=0.5):
+    """The watcher tried to take `path` and was told to wait (each wait doubles its back-off from 0.5 s)."""
+    with watcher.lock:
+        p = watcher.pending.get(path)
+    return p is not None and p.backoff > more_than
+
+
 def arrivals(work):
     if not (work / "annex2.sqlite").exists():
         return []
@@ -81,7 +94,7 @@ def test_a_file_written_slowly_is_ingested_once_complete(workdir, tmp_path, poll
                 f.flush()
                 time.sleep(0.25)
         assert wait_until(lambda: len(arrivals(workdir)) == 1)
-        time.sleep(1.5)
+        assert wait_until(lambda: settled(watcher))  # and nothing more to come of it
     (row,) = arrivals(workdir)
     assert row[:3] == ("慢慢写入.xlsx", "accepted", "watcher_event")
     assert row[3] == hashlib.sha256(data).hexdigest()
@@ -124,11 +137,13 @@ def test_temp_file_renamed_into_place_and_lock_files(workdir, tmp_path, polling)
         (folder / ".~lock.附件2.xlsx#").write_text("owner,host")
         (folder / "附件2.xlsx.tmp").write_bytes(data)
         os.replace(folder / "附件2.xlsx.tmp", folder / "附件2.xlsx")
-        time.sleep(2.5)  # give the lock files every chance to be (wrongly) picked up
+        assert wait_until(lambda: held_back(watcher, folder / "附件2.xlsx"), timeout=30)  # tried, and told to wait
         assert arrivals(workdir) == [] and (folder / "附件2.xlsx").exists()
+        with watcher.lock:
+            tried = watcher.pending[folder / "附件2.xlsx"].backoff
         (folder / "~$附件2.xlsx").unlink()  # Excel closed the workbook
-        time.sleep(1.5)
-        assert arrivals(workdir) == []  # LibreOffice's lock is still there
+        assert wait_until(lambda: held_back(watcher, folder / "附件2.xlsx", more_than=tried), timeout=30)
+        assert arrivals(workdir) == []  # tried again: LibreOffice's lock is still there
         (folder / ".~lock.附件2.xlsx#").unlink()
         assert wait_until(lambda: len(arrivals(workdir)) == 1)
     rows = arrivals(workdir)
@@ -142,7 +157,7 @@ def test_a_broken_file_does_not_stop_the_next_good_one(workdir, tmp_path, pollin
     good = make_submission(tmp_path / "good.xlsx").read_bytes()
     with watching(workdir, polling) as (watcher, lines):
         (workdir / "inbox" / EXEC / "坏文件.xlsx").write_bytes(good[: len(good) // 3])
-        time.sleep(0.3)
+        assert wait_until(lambda: workdir / "inbox" / EXEC / "坏文件.xlsx" in watcher.pending)  # seen first
         (workdir / "inbox" / EXEC / "好文件.xlsx").write_bytes(good)
         assert wait_until(lambda: len(arrivals(workdir)) == 1, timeout=30)
         assert arrivals(workdir)[0][:2] == ("好文件.xlsx", "accepted")  # the good one does not wait
@@ -198,9 +213,10 @@ def test_killed_mid_batch_and_restarted_loses_nothing_and_counts_nothing_twice(w
         return subprocess.Popen([sys.executable, "-m", "pipeline", "watch"], cwd=workdir,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    log = workdir / "outbox" / "logs" / "watch.log"
     first = start()
     try:
-        time.sleep(1.5)
+        assert wait_until(lambda: log.exists() and "开始监视" in log.read_text(encoding="utf-8"), timeout=60)
         for src, dest in staged:
             os.replace(src, dest)
         archive = workdir / "archive"
