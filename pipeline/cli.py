@@ -386,13 +386,16 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
         if csv_path:
             n = export_csv(cfg, ledger, month, when, csv_path, labels=labels)
         else:
+            assert annex2_path is not None  # one of the two is required above
             export_annex2(cfg, ledger, month, when, annex2_path)
     # Said every time on stderr, so a total that leaves units out is never sent on without a word.
     click.echo(f"{'注意：' if not cover.complete else ''}{month.label}合计{cover.text}。", err=True)
     if as_json:
         from .summaries import export_summary
 
-        echo_json(export_summary(month, when, "csv" if csv_path else "annex2", csv_path or annex2_path, n, cover))
+        target = csv_path or annex2_path
+        assert target is not None
+        echo_json(export_summary(month, when, "csv" if csv_path else "annex2", target, n, cover))
     elif csv_path:
         click.echo(f"{csv_path}（{n} 行）")
     else:
@@ -490,4 +493,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -87,6 +87,7 @@ class Watch:
     rebuild_debounce_seconds: float = 3.0
     incomplete_seconds: float = 900  # a file still not a complete container after this long is ingested (and rejected)
     office_lock_minutes: float = 240  # a file beside an Office lock file (~$name) waits this long at most
+    poll_seconds: float = 0.25  # with polling: how often the inbox is looked at (a receipt within a second)
 
 
 @dataclass(frozen=True)

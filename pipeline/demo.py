@@ -3,6 +3,7 @@
 unit overdue, one file rejected and then corrected — then May is merged as of 31 May."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -197,7 +198,7 @@ class Demo:
             "",
             "先打开：",
             f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是月度趋势，其后是谁按时报送）",
-            f"  2. 通报        {rel(m.notices_dir / f'通报_2023年5月报送情况.docx')}",
+            f"  2. 通报        {rel(m.notices_dir / '通报_2023年5月报送情况.docx')}",
             f"  3. 退回的回执  {rel(receipts[0].parent.parent / '交通质量和安全监督站' / RECEIPTS_DIR)}（红色标注的副本）",
             f"  4. 材料汇编    {rel(m.materials.pdf) if m.materials and m.materials.pdf else '（无）'}（封面列出谁报了什么、谁还缺）",
             f"其他：台账总表 {rel(m.master.path)}；通知文书 {rel(m.notices_dir)}；原件存档 {rel(self.root / 'archive')}",
@@ -220,6 +221,13 @@ def materials_line(m: MergeResult) -> str:
 
     counts = Counter(u.materials.state for u in m.status.units if u.materials is not None)
     return "，".join(f"{STATE_LABELS[state]} {n}" for state, n in sorted(counts.items())) or "—"
+
+
+def _arrived_at(moment: datetime):
+    """A stat() that says every file reached the inbox at `moment` (see _Arrived)."""
+    def stat(path: Path) -> os.stat_result:
+        return _Arrived(os.stat(path), moment)  # type: ignore[return-value]
+    return stat
 
 
 class _Arrived:
@@ -278,7 +286,7 @@ def run_demo(root: Path) -> Demo:
     with Ledger(cfg.ledger, "demo") as ledger:
         # one file at a time, each at its own moment: validated, recorded and archived as of then
         for moment, cand in sorted(scripted, key=lambda t: t[0]):
-            arrived = lambda p, m=moment: _Arrived(os.stat(p), m)
-            ingested.files += Ingester(cfg, ledger, lambda m=moment: m, stat=arrived).run([cand]).files
+            clock = functools.partial(lambda m: m, moment)  # the story's moment is "now" for this file
+            ingested.files += Ingester(cfg, ledger, clock, stat=_arrived_at(moment)).run([cand]).files
         merged = merge(cfg, ledger, Month(2023, 5), as_of, as_of)
     return Demo(root.resolve(), ingested, merged)

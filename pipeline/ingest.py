@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .collect import (Candidate, arrival_time, folder_unit_of, in_clerk_folder, in_inbox,  # noqa: F401
                       scan_inbox, text_of_path)
@@ -170,8 +170,8 @@ class Ingester:
             if settle and result.waiting:
                 loaded += self._settle(result)
             # Oldest first, so that of two files for the same month the earlier really is the first one.
-            ordered = sorted(loaded, key=lambda l: (l.file.received_at, str(l.cand.path)))
-            books = [l.file.data for l in ordered if l.kind == WORKBOOK and l.file.data is not None]
+            ordered = sorted(loaded, key=lambda it: (it.file.received_at, str(it.cand.path)))
+            books = [it.file.data for it in ordered if it.kind == WORKBOOK and it.file.data is not None]
             read, ahead = reader_for(len(books), self.cfg.limits, self.read)
             self.judge_ = Judge(self.cfg, self.ledger, self.clock(), read, self.month_hint)
             group: list[Prepared] = []
@@ -454,7 +454,7 @@ class Ingester:
     def _record(self, db, now: datetime, source: str, file: Incoming, judged: Judged, owner: Unit | None,
                 archived: Path, receipt: Path | None, parent_id: int | None = None, key: str | None = None,
                 retry_of: int | None = None, duplicate_id: int | None = None) -> int:
-        v = judged.validation or judged.task  # both know the unit as typed and the sheet
+        v: Any = judged.validation or judged.task  # both know the unit as typed and the sheet
         dup = judged.duplicate.id if judged.duplicate else duplicate_id
         return self.ledger.record(
             db, now=now, original_name=file.name, source=source, source_path=file.source_path,
@@ -661,7 +661,7 @@ def _read(path: Path, st: os.stat_result, whole: bool) -> tuple[bytes | None, st
     with _open_no_follow(path) as f:
         opened = os.fstat(f.fileno())
         if (opened.st_size, opened.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or \
-                (getattr(st, "st_ino", 0) and opened.st_ino != st.st_ino):
+                (getattr(st, "st_ino", None) and opened.st_ino != st.st_ino):
             raise _Changed
         while chunk := f.read(CHUNK):
             digest.update(chunk)

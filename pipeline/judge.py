@@ -19,9 +19,10 @@ from .history import history_rules
 from .issues import Issue, issue
 from .ledger import Arrival, Ledger
 from .months import Month
-from .reader import ReadProblem, read_workbook
+from .reader import ReadProblem, WorkbookData, read_workbook
 from .sandbox import SandboxFailure, run_untrusted
 from .task_form import is_task_form
+from .tasks_list import TaskList
 from .validate import Validation, validate_workbook
 
 log = logging.getLogger("annex2")
@@ -100,7 +101,7 @@ class Judge:
     def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook,
                  month_hint: Month | None = None):
         self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
-        self._task_list = None  # read once, when the first progress form comes
+        self._task_list: TaskList | None = None  # read once, when the first progress form comes
         self.month_hint = month_hint  # the clerk's --month, for materials
         self._history: dict[str, dict[Month, dict]] = {}
 
@@ -151,7 +152,7 @@ class Judge:
                 return Judged("duplicate", WORKBOOK, d.unit, (d.year, d.month_from, d.month_to), duplicate=d)
         assert file.data is not None
         try:
-            book = self.read(file.data, self.cfg.limits)
+            book: WorkbookData = self.read(file.data, self.cfg.limits)  # type: ignore[assignment]
         except ReadProblem as problem:
             return Judged("rejected", WORKBOOK, owner.name if owner else None,
                           validation=Validation([issue(problem.code, problem.reason)]))
@@ -165,7 +166,7 @@ class Judge:
         return Judged("accepted" if v.ok else "rejected", WORKBOOK, v.unit, (v.year, v.month_from, v.month_to),
                       validation=v)
 
-    def task_form(self, book, owner: Unit | None) -> Judged:
+    def task_form(self, book: WorkbookData, owner: Unit | None) -> Judged:
         """A progress form on the Annex 1 tasks. A broken task list is not the unit's fault: the form ends
         `failed` (retried on the next run) and the clerk is told to mend the list."""
         from .task_form import check_task_form
@@ -222,6 +223,7 @@ class Judge:
                    "header_rule": mail.rule}
         sender_unit = cfg.unit_by_email(mail.sender) if mail.sender else None
         issues: list[Issue] = []
+        owner: Unit | None
         if folder_unit is not None:
             owner, owner_says = folder_unit, None
             if sender_unit is not None and sender_unit != folder_unit:

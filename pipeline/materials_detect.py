@@ -238,7 +238,7 @@ def _image(data: bytes, limits: Limits) -> Probe:
                 im.draft("L", (512, 512))  # a JPEG decodes at a fraction of its size: enough to see it is not blank
                 small = im.convert("L")
                 small.thumbnail((256, 256))
-                low, high = small.getextrema()
+                low, high = small.getextrema()  # one band ("L"): two numbers
         except Unreadable:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -246,7 +246,7 @@ def _image(data: bytes, limits: Limits) -> Probe:
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError):
             raise Unreadable("E_UNREADABLE", "图片文件已损坏或不完整，无法读取") from None
     # A page of a single colour holds nothing: a blank scan is empty, not a stamped version.
-    return Probe(fmt, pages=frames, has_image=high - low > 8)
+    return Probe(fmt, pages=frames, has_image=float(high) - float(low) > 8)  # type: ignore[arg-type]
 
 
 # --- OLE: Word 97-2003 / WPS, encrypted OOXML ---------------------------------------------------------

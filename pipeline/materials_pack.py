@@ -8,6 +8,8 @@ through fpdf2 (a JPEG is embedded as it is, not re-encoded).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import functools
 import io
 import os
@@ -164,10 +166,12 @@ def _image_pages(data: bytes) -> bytes:
             im.seek(n)
             exif_turned = im.format == "JPEG" and im.getexif().get(0x0112, 1) not in (1, None)
             if im.format == "JPEG" and not exif_turned:
-                source, (w, h) = io.BytesIO(data), im.size  # embedded as it is
+                source: Any = io.BytesIO(data)  # embedded as it is
+                w, h = im.size
             else:
                 frame = ImageOps.exif_transpose(im.copy()).convert("RGB")
-                source, (w, h) = frame, frame.size
+                source = frame
+                w, h = frame.size
             landscape = w > h
             pdf.add_page(orientation="L" if landscape else "P")
             page_w, page_h = (297, 210) if landscape else (210, 297)

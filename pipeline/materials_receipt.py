@@ -68,9 +68,9 @@ def material_receipt_text(cfg: Config, ledger: Ledger, arrival_id: int) -> str:
             files = material_files(ledger, a.received_at, month, a.unit)
             state = state_of(cfg, a.unit, month, files, a.received_at)
             lines += ["", f"{month.label}材料：{set_sentence(cfg, state)}。"]
-            earlier = [f for f in files if f.kind == kind and f.id != a.id]
+            earlier = [f for f in files if kind is not None and f.kind == kind and f.id != a.id]
             if earlier:
-                lines.append(f"本文件替换此前收到的{KIND_LABELS[kind]}（{earlier[-1].name}），原文件仍存档；"
+                lines.append(f"本文件替换此前收到的{KIND_LABELS.get(kind or '', '材料')}（{earlier[-1].name}），原文件仍存档；"
                              "是否按时以首次收齐的时间为准。")
             if state.state in (ON_TIME, LATE) and state.received_at:
                 lines.append(f"收齐时间：{state.received_at:%Y-%m-%d %H:%M:%S}。")

@@ -98,7 +98,8 @@ def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: dateti
              + (f"，未到期{len(pending)}家。" if pending else "。"),
              "（一）按时报齐的单位：" + ("、".join(s.unit for s in on_time) or "无") + "。",
              "（二）迟报的单位：" + ("、".join(
-                 f"{s.unit}（{s.received_at.month}月{s.received_at.day}日报齐，迟报{s.days_late}天）" for s in late) or "无")
+                 f"{s.unit}（{s.received_at.month}月{s.received_at.day}日报齐，迟报{s.days_late}天）"
+                 for s in late if s.received_at is not None) or "无")
              + "。",
              "（三）逾期未报齐的单位：" + ("、".join(
                  f"{s.unit}（{'未报送' if not s.files else '缺' + '、'.join(KIND_SHORT[k] for k in s.missing)}）"

@@ -50,6 +50,8 @@ def stamped_scan(unit: str, month: Month, pages: int = 1) -> bytes:
     """The stamped version: each page an image (no text layer), as a scanner makes it, with a red seal."""
     from PIL import Image, ImageDraw, ImageFont
 
+    title_font: object = None
+    body_font: object = None
     try:
         from .materials_pack import cjk_font
 

@@ -98,7 +98,8 @@ _FILE_SQL = """
 def material_files(ledger: Ledger, as_of: datetime | None = None, month: Month | None = None,
                    unit: str | None = None) -> list[MaterialFile]:
     """Accepted material files (received at or before `as_of`), oldest first, each marked current or not."""
-    cond, args = [], []
+    cond: list[str] = []
+    args: list[object] = []
     if as_of is not None:
         cond.append("a.received_utc <= ?")
         args.append(utc_text(as_of))

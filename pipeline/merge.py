@@ -3,6 +3,7 @@ workbook, the month's leadership workbook and the notices."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from .publish import Published, publish
 from .timeliness import MonthStatus, status
 from .workbook import write_leadership, write_master
 
+if TYPE_CHECKING:
+    from .materials import MaterialsPack
+
 
 @dataclass
 class MergeResult:
@@ -25,7 +29,7 @@ class MergeResult:
     notices_dir: Path
     notices: list[Notice]
     status: MonthStatus
-    materials: object = None  # the month's MaterialsPack
+    materials: "MaterialsPack | None" = None  # the month's folder and 汇编
 
 
 def leadership_path(cfg: Config, month: Month) -> Path:

@@ -87,7 +87,7 @@ class TasksObligation(Obligation):
         self.data = load_task_data(ledger, as_of)
         self.board = task_board(cfg, task_list, self.data, month)
         self.reports = report_rows(ledger, task_list, as_of)  # every report, for the master workbook
-        self._strikes = None  # unit -> month -> lagging/overdue cells, computed when first asked
+        self._strikes: dict | None = None  # unit -> month -> lagging/overdue cells, computed when first asked
         self.strike_rule = "重点任务滞后或逾期" if cfg.escalation.count_tasks else ""
 
     def cell_text(self, unit: str) -> str:

@@ -12,7 +12,7 @@ import itertools
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import docx
@@ -37,7 +37,7 @@ TEXT_WIDTH_MM = 156  # 28 characters of 三号
 TITLE_CHARS = 20  # characters of 二号 on one line of the type area (156 mm / 22 pt)
 
 
-def chinese_date(moment: datetime) -> str:
+def chinese_date(moment: date) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日"
 
 

@@ -76,7 +76,7 @@ class UnitStatus:
 
     def to_dict(self, tz=None) -> dict:
         c = self.current
-        out = {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
+        out: dict[str, object] = {"unit": self.unit.name, "state": c.state, "state_label": STATE_LABELS[c.state],
                "received_at": c.received_at.isoformat(timespec="seconds") if c.received_at else None,
                "days_late": c.days_late, "days_overdue": c.days_overdue, "strikes": self.strikes,
                "escalate": self.escalate, "rejected_attempts": len(self.attempts),
@@ -158,7 +158,7 @@ def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, obligatio
                     other.setdefault(m, []).append(reason)
         late |= set(other)
         strikes = len(late)  # one per month, whatever the number of obligations late in it
-        long_overdue = any(h.state == OVERDUE and h.days_overdue > cfg.escalation.overdue_days for h in history)
+        long_overdue = any(h.state == OVERDUE and (h.days_overdue or 0) > cfg.escalation.overdue_days for h in history)
         attempts = [a for a in rejected if a.unit == unit.name and (a.year, a.month_to) == (month.year, month.month)]
         units.append(UnitStatus(unit, current, strikes, strikes >= cfg.escalation.strikes or long_overdue,
                                 history, attempts, materials.get(unit.name), sorted(late), dict(sorted(other.items())),

@@ -4,13 +4,14 @@ After a burst of batches the workbooks are rebuilt once (debounced)."""
 from __future__ import annotations
 
 import logging
+import os
 import logging.handlers
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -50,11 +51,11 @@ class _Events(FileSystemEventHandler):
         if event.is_directory:
             return
         if event.event_type == "closed":
-            self.watcher.saw(Path(event.src_path), closed=True)
+            self.watcher.saw(Path(os.fsdecode(event.src_path)), closed=True)
         elif event.event_type in ("created", "modified"):
-            self.watcher.saw(Path(event.src_path))
+            self.watcher.saw(Path(os.fsdecode(event.src_path)))
         elif event.event_type == "moved":
-            self.watcher.saw(Path(event.dest_path))  # Office saves: temp file renamed into place
+            self.watcher.saw(Path(os.fsdecode(event.dest_path)))  # Office saves: temp file renamed into place
 
 
 class Watcher:
@@ -70,7 +71,7 @@ class Watcher:
         self.rebuilds = 0
         self.dirty_since: float | None = None
         self.last_batch = 0.0
-        self.observer = None
+        self.observer: Any = None  # a watchdog observer once started (watchdog ships no types)
         self.log = logging.getLogger(f"annex2.watch.{id(self)}")
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
@@ -99,7 +100,7 @@ class Watcher:
                 self.pending.setdefault(cand.path, Pending(cand.path, None))
 
     def _start_observer(self) -> None:
-        self.observer = (PollingObserver(timeout=1.0) if self.polling else Observer())
+        self.observer = (PollingObserver(timeout=self.cfg.watch.poll_seconds) if self.polling else Observer())
         self.observer.schedule(_Events(self), str(self.cfg.inbox), recursive=True)
         self.observer.start()
 

@@ -3,6 +3,7 @@ submission is written as text (never a formula or a link), every write's return 
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ class WorkbookError(Exception):
 class Sheet:
     """A worksheet whose writes are checked: xlsxwriter returns a code instead of raising."""
 
-    ws: object
+    ws: Any  # an xlsxwriter Worksheet (xlsxwriter ships no type information)
     fmt: dict
 
     def put(self, row: int, col: int, value, fmt=None) -> None:
@@ -327,7 +328,7 @@ def trend_rows(cfg: Config, data: Dataset, month: Month) -> list[dict]:
         cumulative = m == first.month and m > 1
         reported = int(t["units"]) > 0
 
-        def figure(key):
+        def figure(key, t=t):  # this row's figure (bound now, not at the loop's end)
             value = t[key]
             return None if value is None or pd.isna(value) else value
 
