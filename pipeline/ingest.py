@@ -624,7 +624,8 @@ class _Changed(Exception):
 
 
 def _open_no_follow(path: Path):
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    # O_NONBLOCK: a FIFO put in place of the file must not block the batch (no effect on a regular file)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     return os.fdopen(os.open(path, flags), "rb")
 
 
