@@ -125,8 +125,6 @@ def test_a_file_renamed_over_a_waiting_placeholder_is_not_backdated(workdir, tmp
 # --- (a)/(c) a forged submission: the receipts folder made a link to another unit's folder ---------------
 
 @POSIX_ONLY
-@pytest.mark.xfail(strict=True, reason="receipts and marked-up copies are written through a 回执 link; the "
-                                       "markup lands in another unit's inbox and is accepted as that unit's report")
 def test_a_receipts_folder_linked_to_another_units_folder_cannot_forge_its_report(workdir):
     fast(workdir)
     shutil.rmtree(workdir / "inbox" / SAFETY / "回执")
@@ -157,8 +155,6 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(disk)])
 
 
-@pytest.mark.xfail(strict=True, reason="an OSError (ENOSPC) while archiving one file fails its whole group of "
-                                       "64, every run, and leaves the group's earlier archive copies as orphans")
 def test_one_units_sparse_file_does_not_stop_the_others_on_a_full_disk(small_disk, tmp_path):
     work = small_disk / "work"
     init(work)
@@ -220,8 +216,6 @@ def email_with(path: Path, sender: str, *attachments: tuple[str, bytes]) -> Path
 
 
 @POSIX_ONLY
-@pytest.mark.xfail(strict=True, reason="Ingester._resume writes the e-mail's own receipt again, never its "
-                                       "attachments' receipts")
 def test_after_kill_9_between_commit_and_receipts_every_receipt_is_written(workdir, tmp_path):
     book = make_submission(tmp_path / "附件2.xlsx").read_bytes()
     email_with(workdir / "inbox" / EXEC / "五月报表.eml", "someone@example.com", ("附件2_5月.xlsx", book))
@@ -236,8 +230,6 @@ def test_after_kill_9_between_commit_and_receipts_every_receipt_is_written(workd
 
 # --- (b) a file lost: rewritten in place while it is processed, its mtime kept -----------------------------
 
-@pytest.mark.xfail(strict=True, reason="Ingester._remove compares inode, size and mtime (which a copy keeps and "
-                                       "anyone can set), not the change time: the new content is deleted unseen")
 def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_is_not_deleted_unseen(workdir, tmp_path):
     target = make_submission(workdir / "inbox" / EXEC / "附件2.xlsx", cells={("traffic", "inspectors"): 11})
     first = target.read_bytes()
@@ -260,8 +252,6 @@ def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_is_not_deleted_u
 # --- (a) a traceback: the ledger locked by another program while a crashed arrival is finished -------------
 
 @POSIX_ONLY
-@pytest.mark.xfail(strict=True, reason="Ingester._resume writes an event outside the guarded commit: a locked "
-                                       "ledger raises OperationalError through run() and the command exits 3")
 def test_a_locked_ledger_while_finishing_a_crashed_arrival_gives_a_message_and_exit_1(workdir):
     make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
     assert kill_at(workdir, "receipted").returncode == -signal.SIGKILL  # recorded, still in the inbox
@@ -278,8 +268,6 @@ def test_a_locked_ledger_while_finishing_a_crashed_arrival_gives_a_message_and_e
 
 # --- clerk mistakes in config.toml -------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="config does not refuse an archive inside the inbox (spec 6): each ingest "
-                                       "takes its own archive copies in again and deletes the ones the ledger names")
 def test_an_archive_folder_inside_the_inbox_never_costs_an_archive_copy(workdir):
     fast(workdir)
     edit_config(workdir, 'archive = "archive"', 'archive = "inbox/存档"')
@@ -293,8 +281,6 @@ def test_an_archive_folder_inside_the_inbox_never_costs_an_archive_copy(workdir)
     assert all((workdir / a).exists() for (a,) in recorded)
 
 
-@pytest.mark.xfail(strict=True, reason="config accepts inbox = \"\" (the working folder itself): ingest takes in "
-                                       "config.toml, the templates and its own output, and removes them")
 def test_an_empty_inbox_path_never_swallows_the_working_folder(workdir):
     edit_config(workdir, 'inbox = "inbox"', 'inbox = ""')
     time.sleep(0.5)
@@ -303,8 +289,6 @@ def test_an_empty_inbox_path_never_swallows_the_working_folder(workdir):
     assert result.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="[limits] are not range-checked: parse_seconds = 0 rejects every good "
-                                       "report as 文件已损坏或过大 and tells the units so")
 def test_a_zero_parse_time_limit_is_a_config_error_not_a_rejection(workdir):
     fast(workdir)
     edit_config(workdir, "parse_seconds = 20", "parse_seconds = 0")
