@@ -358,3 +358,17 @@ def test_a_placeholder_overwritten_in_place_after_waiting_is_not_backdated(workd
     (received,), = rows(workdir, "SELECT received_utc FROM arrivals WHERE outcome = 'accepted'")
     received = datetime.fromisoformat(received.replace("Z", "+00:00"))
     assert received >= replaced_at - timedelta(seconds=0.5)
+
+
+@POSIX_ONLY
+def test_a_dangling_link_named_like_the_instructions_file_is_not_written_through(workdir, tmp_path):
+    # Found: ensure_folders wrote 填报说明.txt through a unit's dangling link, creating a file wherever the
+    # link pointed (anywhere the bureau's process may write). Fixed: a link there is left alone.
+    target = tmp_path / "elsewhere" / "由单位指定的文件.csv"
+    target.parent.mkdir()
+    note = workdir / "inbox" / SAFETY / "填报说明.txt"
+    note.unlink()
+    note.symlink_to(target)
+    result = run_cli(workdir, "ingest")
+    assert result.returncode == 0, result.stderr
+    assert not target.exists()
