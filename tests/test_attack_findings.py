@@ -317,20 +317,36 @@ def test_an_email_of_many_empty_parts_is_bounded_by_the_parse_time_limit(workdir
     assert took < 20, f"took {took:.0f} s"
 
 
-@POSIX_ONLY
+def peak_memory_mb(proc) -> float:
+    """The process's own peak resident memory (VmHWM, reset at exec; ru_maxrss would count what the forking
+    pytest process held), read until it exits."""
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak = max(peak, int(status.split("VmHWM:")[1].split()[0]) / 1024)
+        except (OSError, IndexError, ValueError):
+            pass
+        time.sleep(0.01)
+    return peak
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
 def test_an_email_with_a_huge_from_header_costs_the_parent_little_memory(workdir):
+    # Found: mail.parse ran in the parent, and the e-mail package's structured header parsing is quadratic in
+    # memory (84 KB of encoded words in From: cost ~570 MB; 1.4 MB got the process OOM-killed). Fixed: e-mails
+    # are parsed in the sandbox's child, under its memory and time caps.
     fast(workdir)
-    edit_config(workdir, "parse_memory_mb = 512", "parse_memory_mb = 200")  # (the peak counts the child too)
     make_submission(workdir / "inbox" / QUALITY / "附件2.xlsx", unit=QUALITY)
     (workdir / "inbox" / SAFETY / "月报.eml").write_bytes(  # 84 KB
         b"From: " + b"=?utf-8?q?a?= " * 6000 + b"<zfdd@yx.gov.cn>\r\nSubject: x\r\n\r\nbody\r\n")
     time.sleep(0.5)
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "ingest"], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    peak = peak_memory_mb(proc)
+    assert proc.wait() in (0, 1)
     assert rows(workdir, "SELECT outcome FROM arrivals WHERE unit = ?", (QUALITY,)) == [("accepted",)]
-    assert usage.ru_maxrss / 1024 < 300, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+    assert peak < 300, f"peak RSS {peak:.0f} MB"
     (outcome, codes), = rows(workdir, "SELECT a.outcome, group_concat(i.code) FROM arrivals a LEFT JOIN issues i "
                                       "ON i.arrival_id = a.id WHERE a.kind = 'email' GROUP BY a.id")
     assert (outcome, codes) == ("rejected", "E_UNREADABLE")
