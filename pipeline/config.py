@@ -478,6 +478,35 @@ class _Builder:
                              f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（文本），实际是 {unit!r}")
         t["names"] = tuple((k, v) for k, v in t.get("names", {}).items())
 
+    def check_limits_and_paths(self, s: dict[str, dict[str, Any]]) -> None:
+        """Limits a clerk can mistype into rejecting every good report (parse_seconds = 0 makes each one
+        “文件已损坏”), and folders that would make `ingest` take in its own archive, output or config."""
+        import math
+
+        least = {("limits", "max_file_mb"): 0.001, ("limits", "max_uncompressed_mb"): 0.001,
+                 ("limits", "max_compression_ratio"): 1, ("limits", "max_zip_members"): 1,
+                 ("limits", "lock_wait_seconds"): 0, ("limits", "max_email_mb"): 0.001,
+                 ("limits", "max_attachments"): 1, ("limits", "parse_memory_mb"): 128, ("limits", "parse_seconds"): 1,
+                 ("limits", "max_count"): 1, ("watch", "stable_seconds"): 0, ("watch", "rescan_seconds"): 1,
+                 ("watch", "rebuild_debounce_seconds"): 0, ("watch", "incomplete_seconds"): 0,
+                 ("watch", "office_lock_minutes"): 0}
+        for (sec, key), low in least.items():
+            value = s.get(sec, {}).get(key)
+            if isinstance(value, (int, float)) and not (math.isfinite(value) and low <= value <= 1e9):
+                self.problem(self.lines.of(sec, key), f"[{sec}] {key} 应为不小于 {low:g} 的数，实际是 {value!r}")
+        root = self.path.resolve().parent
+        paths = s.get("paths", {})
+        if not isinstance(paths.get("inbox"), str):
+            return
+        inbox = (root / paths["inbox"]).resolve()
+        inside: list[tuple[str, Path, str | None]] = [("config.toml", self.path.resolve(), None)]
+        inside += [(f"[paths] {k}", (root / v).resolve(), k) for k, v in paths.items() if k != "inbox" and isinstance(v, str)]
+        for what, where, key in inside:
+            if where == inbox or inbox in where.parents:
+                self.problem(self.lines.of("paths", key or "inbox"),
+                             f"{what}（{where}）不能在收件箱 [paths] inbox（{inbox}）之内：ingest 会把它当作报送的文件收走。"
+                             "请把收件箱设为工作目录下单独的文件夹，如 inbox = \"inbox\"")
+
     def build(self, data: dict) -> Config:
         for key in data:
             if key not in _SCHEMA and key != "units":
@@ -502,6 +531,7 @@ class _Builder:
             if key in s[sec] and s[sec][key] < 0:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
         self.check_tasks(s["tasks"], units)
+        self.check_limits_and_paths(s)
         if self.problems:
             raise ConfigError(self.path, self.problems)
         root = self.path.resolve().parent

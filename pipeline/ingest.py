@@ -193,6 +193,8 @@ class Ingester:
             self._flush(group, result, progress)
         except LedgerFault as fault:
             result.fault = str(fault)
+        except sqlite3.Error as exc:  # outside a commit (finishing a crashed arrival): the same clear message
+            result.fault = ledger_fault_text(self.cfg, exc)
         finally:
             if ahead is not None:
                 ahead.close()
@@ -308,19 +310,22 @@ class Ingester:
     def _flush(self, group: list["Prepared"], result: BatchResult, progress) -> None:
         if not group:
             return
-        try:
-            outcomes = self.commit_group(group)
-        except LedgerFault:
-            raise
-        except OSError as exc:
-            reason = "磁盘空间不足" if getattr(exc, "errno", None) == 28 else f"无法写入（{exc.strerror or exc}）"
-            outcomes = [FileResult(g.item.cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；"
-                                   "处理好后重新运行即可") for g in group]
+        outcomes = self._commit_or_fail(group)
         result.files += outcomes
         if progress:
             for r in outcomes:
                 if "#" not in r.name:
                     progress(r)
+
+    def _commit_or_fail(self, group: list["Prepared"]) -> list[FileResult]:
+        try:
+            return self.commit_group(group)
+        except LedgerFault:
+            raise
+        except OSError as exc:
+            reason = "磁盘空间不足" if getattr(exc, "errno", None) == 28 else f"无法写入（{exc.strerror or exc}）"
+            return [FileResult(g.item.cand.path, "failed", message=f"{reason}：文件仍在收件箱，台账未改动；"
+                               "处理好后重新运行即可") for g in group]
 
     def judge(self, item: Loaded) -> Judged:
         cand, file = item.cand, item.file
@@ -339,8 +344,14 @@ class Ingester:
         a barrier -> remove from the inbox. The crash-safety order of one file, paid once per group."""
         created: list[Path] = []
         self._unsynced = []
-        plans = [self._plan(g, created) for g in group]
-        barrier(self._unsynced)
+        try:
+            plans = [self._plan(g, created) for g in group]
+            barrier(self._unsynced)
+        except OSError:
+            self._unlink_all(created)  # no orphan copy of a file that is not recorded
+            if len(group) > 1:  # one file that cannot be archived (too big for the disk) fails alone
+                return [r for g in group for r in self._commit_or_fail([g])]
+            raise
         for plan in plans:
             self.faults("archived", plan.item.cand.path)
         now = self.clock()
@@ -571,8 +582,10 @@ class Ingester:
 
     def _resume(self, arrival: Arrival, item: Loaded) -> FileResult:
         """A recorded arrival whose inbox copy survived a crash: finish the job, count nothing twice."""
-        if arrival.receipt_path and not (self.cfg.root / arrival.receipt_path).exists():
-            barrier(self._receipt_guarded(arrival.id, None))
+        # The attachments' receipts first (the e-mail's own receipt lists them), then the arrival's own.
+        for a in [*self.ledger.children(arrival.id), arrival]:
+            if a.receipt_path and not (self.cfg.root / a.receipt_path).exists():
+                barrier(self._receipt_guarded(a.id, None))
         if item.cand.source == "inbox" and self._remove(item, arrival.id):
             fsync_dir(item.cand.path.parent)
         self.ledger.log("resumed", self.clock(), arrival.id, {"file": item.file.name})
@@ -609,8 +622,13 @@ class Ingester:
             now = os.lstat(path)
         except FileNotFoundError:
             return False
-        if (now.st_ino, now.st_size, now.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns) \
-                and not _same_content(path, item.file.sha256):
+        if stat_mod.S_ISLNK(before.st_mode):  # a link cannot be changed, only replaced (a new inode)
+            same = stat_mod.S_ISLNK(now.st_mode) and now.st_ino == before.st_ino
+        else:  # the change time too: a copy keeps the mtime (anyone can set it), but every write moves the ctime
+            same = (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
+                (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) \
+                or _same_content(path, item.file.sha256)
+        if not same:
             self.ledger.log("replaced_in_inbox", self.clock(), arrival_id, {"file": item.file.name})
             return False
         try:
@@ -650,7 +668,8 @@ class _Changed(Exception):
 
 
 def _open_no_follow(path: Path):
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    # O_NONBLOCK: a FIFO put in place of the file must not block the batch (no effect on a regular file)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     return os.fdopen(os.open(path, flags), "rb")
 
 

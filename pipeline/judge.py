@@ -206,6 +206,19 @@ class Judge:
         if judged.outcome == "accepted" and v is not None and v.unit and v.month and v.unit in self._history:
             self._history[v.unit][v.month] = v.counts
 
+    def _parse_mail(self, data: bytes):
+        """An e-mail is untrusted bytes too: the e-mail package's header parsing can cost memory quadratic in
+        a header's length (an 84 KB From: costs ~570 MB), so it is parsed in the child process, under the
+        same memory and time caps as a workbook — unless the caller chose in-process parsing (`read_workbook`)."""
+        from . import mail as mail_mod
+
+        args = (data, self.now, self.cfg.limits.max_email_mb, self.cfg.limits.max_attachments)
+        if self.read is read_workbook:
+            return mail_mod.parse(*args)
+        from .sandbox import run_untrusted
+
+        return run_untrusted(mail_mod.parse, *args, limits=self.cfg.limits)
+
     def email(self, file: Incoming, folder_unit: Unit | None, clerk_folder: bool) -> Judged:
         """A saved e-mail. Its identity and time cannot be forged from inside a unit's folder: there it belongs
         to the folder's unit (a From: of another unit is E_UNIT_MISMATCH) and it arrived when it reached the
@@ -215,10 +228,13 @@ class Judge:
 
         cfg = self.cfg
         try:
-            mail = mail_mod.parse(file.data or b"", self.now, cfg.limits.max_email_mb, cfg.limits.max_attachments)
+            mail = self._parse_mail(file.data or b"")
         except mail_mod.MailProblem as problem:
             unit = folder_unit.name if folder_unit else None
             return Judged("rejected", EMAIL, unit, issues=[issue("E_UNREADABLE", str(problem))])
+        except SandboxFailure as failure:
+            unit = folder_unit.name if folder_unit else None
+            return Judged("rejected", EMAIL, unit, issues=[issue("E_UNREADABLE", failure.reason_zh)])
         headers = {"from": mail.sender, "header_time": mail.received_at.isoformat() if mail.received_at else None,
                    "header_rule": mail.rule}
         sender_unit = cfg.unit_by_email(mail.sender) if mail.sender else None

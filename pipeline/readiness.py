@@ -8,6 +8,7 @@ A copy that pauses half-way is therefore waited for, never taken; one that never
 from __future__ import annotations
 
 import os
+import stat as stat_mod
 import struct
 from pathlib import Path
 
@@ -22,8 +23,13 @@ _FREE, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
 def container_complete(path: Path, size: int | None = None) -> bool | None:
     """True or False for a container format; None when the format says nothing (use stability)."""
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size if size is None else size
+        # Never follow a link, never block: a FIFO named like a workbook would wait for a writer for ever.
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        with os.fdopen(os.open(path, flags), "rb") as f:
+            opened = os.fstat(f.fileno())
+            if not stat_mod.S_ISREG(opened.st_mode):
+                return False
+            size = opened.st_size if size is None else size
             head = f.read(512)
             if head.startswith(ZIP_MAGIC):
                 f.seek(max(0, size - _TAIL))

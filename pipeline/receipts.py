@@ -31,8 +31,24 @@ def receipt_folder(cfg: Config, folder_unit: str | None, unit: str | None) -> Pa
     """A unit's own 回执/ folder when the file came from its inbox folder; otherwise the clerk's outbox."""
     if folder_unit:
         owner = next(u for u in cfg.units if u.name == folder_unit)
-        return cfg.inbox / owner.folder / RECEIPTS_DIR
+        folder = cfg.inbox / owner.folder / RECEIPTS_DIR
+        if _own_folder(folder):
+            return folder
+        unit = owner.name  # a 回执 that is a link (or junction) elsewhere: never written through
     return cfg.outbox / "receipts" / safe_filename(unit or "未知单位")
+
+
+def _own_folder(folder: Path) -> bool:
+    """The unit's 回执 is a real folder inside its own folder (or not there yet), not a link or junction a
+    unit made to have its receipts and marked-up copies written into another unit's inbox."""
+    if folder.is_symlink():
+        return False
+    if not folder.exists():
+        return True
+    try:
+        return folder.resolve() == folder.parent.resolve() / folder.name
+    except OSError:
+        return False
 
 
 def receipt_name(received_at: datetime, original_name: str) -> str:

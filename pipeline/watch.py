@@ -4,8 +4,9 @@ After a burst of batches the workbooks are rebuilt once (debounced)."""
 from __future__ import annotations
 
 import logging
-import os
 import logging.handlers
+import os
+import stat as stat_mod
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,14 @@ class Pending:
     backoff: float = 0.5
     first_checked: float = field(default_factory=time.monotonic)
     closed: bool = False  # the writer closed it after its last change (inotify's close-write)
+    ino: int | None = None  # the file first seen at this path: another one renamed over it is a new arrival
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.lstat(path).st_ino or None  # 0 where the platform has no inode numbers
+    except OSError:
+        return None
 
 
 class _Events(FileSystemEventHandler):
@@ -87,9 +96,10 @@ class Watcher:
         if kind_of(path, self.cfg.inbox) == IGNORED:
             return
         now = self.clock()
+        ino = _inode(path)
         with self.lock:
             if path not in self.pending:
-                self.pending[path] = Pending(path, now)
+                self.pending[path] = Pending(path, now, ino=ino)
             self.pending[path].next_check = 0.0
             self.pending[path].closed = closed
 
@@ -97,7 +107,7 @@ class Watcher:
         """Files already there (at start, and every rescan as a net for dropped events): metadata time."""
         for cand in scan_inbox(self.cfg):
             with self.lock:
-                self.pending.setdefault(cand.path, Pending(cand.path, None))
+                self.pending.setdefault(cand.path, Pending(cand.path, None, ino=_inode(cand.path)))
 
     def _start_observer(self) -> None:
         self.observer = (PollingObserver(timeout=self.cfg.watch.poll_seconds) if self.polling else Observer())
@@ -115,7 +125,7 @@ class Watcher:
             if p.next_check > now:
                 continue
             try:
-                st = p.path.stat()
+                st = os.lstat(p.path)  # never follow a link (its target may be a FIFO or anything else)
             except FileNotFoundError:
                 with self.lock:
                     self.pending.pop(p.path, None)
@@ -124,6 +134,19 @@ class Watcher:
                 p.next_check = now + p.backoff
                 p.backoff = min(p.backoff * 2, MAX_BACKOFF)
                 continue
+            if stat_mod.S_ISLNK(st.st_mode):
+                ready.append(p)  # the ingester rejects a link without reading its target
+                continue
+            if not stat_mod.S_ISREG(st.st_mode):
+                with self.lock:  # a FIFO, socket or device: opening it could block the watcher for ever
+                    self.pending.pop(p.path, None)
+                continue
+            if p.ino is not None and st.st_ino != p.ino:
+                # Another file was put in its place (temp + rename): a new arrival, first seen now — never the
+                # time of the file it replaced (a placeholder kept waiting would backdate the real report).
+                p.ino, p.first_checked = st.st_ino, now
+                if p.seen_at is not None:
+                    p.seen_at = self.clock()
             if (st.st_size, st.st_mtime_ns) != (p.size, p.mtime_ns):
                 p.size, p.mtime_ns, p.stable_since = st.st_size, st.st_mtime_ns, now
             complete = container_complete(p.path, st.st_size)

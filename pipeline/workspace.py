@@ -72,7 +72,7 @@ def ensure_folders(cfg: config_mod.Config) -> list[Path]:
             receipts.mkdir(parents=True, exist_ok=True)
             made.append(cfg.inbox / unit.folder)
         note = cfg.inbox / unit.folder / INSTRUCTIONS_NAME
-        if not note.exists():
+        if not note.exists() and not note.is_symlink():  # never written through a unit's (dangling) link
             note.write_text(instructions(cfg, unit.folder), encoding="utf-8")
     note = cfg.inbox / INSTRUCTIONS_NAME
     if not note.exists():
