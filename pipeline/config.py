@@ -501,9 +501,9 @@ class _Builder:
         inbox = (root / paths["inbox"]).resolve()
         inside: list[tuple[str, Path, str | None]] = [("config.toml", self.path.resolve(), None)]
         inside += [(f"[paths] {k}", (root / v).resolve(), k) for k, v in paths.items() if k != "inbox" and isinstance(v, str)]
-        for what, where, key in inside:
+        for what, where, path_key in inside:
             if where == inbox or inbox in where.parents:
-                self.problem(self.lines.of("paths", key or "inbox"),
+                self.problem(self.lines.of("paths", path_key or "inbox"),
                              f"{what}（{where}）不能在收件箱 [paths] inbox（{inbox}）之内：ingest 会把它当作报送的文件收走。"
                              "请把收件箱设为工作目录下单独的文件夹，如 inbox = \"inbox\"")
 
