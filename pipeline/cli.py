@@ -12,7 +12,7 @@ from .cli_support import (MOMENT, MONTH, config_or_defaults, echo_json, internal
                           print_unseen_files, run_ingest)
 from .files import WORKBOOK, kind_of
 from .cli_tasks import tasks as tasks_group, write_task_form_command
-from .ingest import folder_unit_of
+from .collect import folder_unit_of
 from .months import Month
 
 

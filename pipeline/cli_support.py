@@ -10,7 +10,7 @@ import click
 
 from . import config as config_mod
 from . import zh_click
-from .ingest import folder_unit_of
+from .collect import folder_unit_of
 from .months import BadMonth, Month, period_label
 from .receipts import OUTCOME_LABEL
 

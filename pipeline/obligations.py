@@ -22,13 +22,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .config import Config
 from .ledger import Ledger
 from .months import Month
-from .notices import XLSX_TYPE, Section
-from .officialdoc import chinese_date
+
+if TYPE_CHECKING:
+    from .notices import Section
 
 Warn = Callable[[str], None]
 
@@ -122,6 +123,8 @@ class TasksObligation(Obligation):
         from .task_state import bulletin_paragraphs
 
         late = any(self._late_cells(u) for u in self.board.units)
+        from .notices import Section
+
         return Section("重点任务推进情况", bulletin_paragraphs(self.board), criticise=late)
 
     def needs_reminder(self, unit: str) -> bool:
@@ -131,7 +134,8 @@ class TasksObligation(Obligation):
     def reminder_title(self) -> list[str]:
         return ["重点任务", "推进情况表"]
 
-    def reminder_section(self, unit: str) -> Section | None:
+    def reminder_section(self, unit: str) -> "Section | None":
+        from .officialdoc import chinese_date
         from .task_state import reminder_lines
 
         lines = reminder_lines(self.board, unit)
@@ -140,6 +144,8 @@ class TasksObligation(Obligation):
         due = self.board.due.last_day
         first = (f"{self.month.year}年{self.month.month}月重点任务推进情况表（附件1责任措施清单）的报送截止时间为"
                  f"{chinese_date(due)}24时，与月度工作材料一并报送。")
+        from .notices import Section
+
         return Section("重点任务推进情况", [first, *lines])
 
     def reminder_attachments(self, unit: str, folder: Path) -> list[tuple[str, bytes, tuple[str, str]]]:
@@ -152,6 +158,8 @@ class TasksObligation(Obligation):
                                self.month, self.board.due.last_day)
         data = path.read_bytes()
         path.unlink()
+        from .notices import XLSX_TYPE
+
         return [(path.name, data, XLSX_TYPE)]
 
     def leadership_sheets(self, wb) -> None:

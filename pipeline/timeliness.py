@@ -15,7 +15,7 @@ ON_TIME, LATE, OVERDUE, PENDING = "on_time", "late", "overdue", "pending"
 STATE_LABELS = {ON_TIME: "按时", LATE: "迟报", OVERDUE: "逾期未报", PENDING: "未到期"}
 
 if TYPE_CHECKING:
-    from .materials import MaterialState
+    from .materials_state import MaterialState
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,10 @@ def status(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, obligatio
     The existing keys describe Annex 2; each unit also carries its materials state, and a month is one
     strike when any of its obligations was late or overdue (spec 12). `obligations`
     (obligations.load_obligations: the key tasks) add their strike months, with reasons, and their JSON keys."""
-    from .materials import status_by_unit, strike_months
+    from .materials_state import material_states, strike_months
 
     obligations = list(obligations or [])
-    materials = status_by_unit(cfg, ledger, month, as_of)
+    materials = {s.unit: s for s in material_states(cfg, ledger, month, as_of)}
     material_strikes = strike_months(cfg, ledger, month, as_of)
     firsts = ledger.first_accepted(as_of)
     rejected = [a for a in ledger.arrivals(as_of) if a.outcome == "rejected" and a.kind == "workbook"]

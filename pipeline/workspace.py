@@ -6,8 +6,6 @@ from pathlib import Path
 
 from . import config as config_mod
 from . import form
-from .tasks_list import write_task_list
-from .template import Header, write_template
 
 RECEIPTS_DIR = "回执"
 INSTRUCTIONS_NAME = "填报说明.txt"  # reserved: ingest ignores it wherever it lies
@@ -52,9 +50,13 @@ def init(root: Path, force: bool = False, config_text: str | None = None) -> Lay
     cfg_path.write_text(text, encoding="utf-8")
     created.append(cfg_path)
     created += ensure_folders(cfg)
+    from .template import Header, write_template
+
     write_template(cfg.template, cfg.bureau.short_name, Header())
     created.append(cfg.template)
     if not cfg.task_list_path.exists():  # the clerk's own list: never overwritten, even with --force
+        from .tasks_list import write_task_list
+
         created.append(write_task_list(cfg.task_list_path))
     return Layout(root, tuple(created))
 
