@@ -7,6 +7,7 @@ import logging
 import logging.handlers
 import os
 import stat as stat_mod
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -166,7 +167,7 @@ class Watcher:
     # --- batches ---------------------------------------------------------------------------------
 
     def _batch(self, ready: list[Pending]) -> BatchResult | None:
-        candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), p.seen_at,
+        candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), self._received(p),
                                 "watcher_event" if p.seen_at else None, settled=True) for p in ready]
         try:
             with folder_lock(self.cfg, "watch"), Ledger(self.cfg.ledger, "watch") as ledger:
@@ -204,6 +205,22 @@ class Watcher:
             self.dirty_since = self.dirty_since or time.monotonic()
             self.last_batch = time.monotonic()
         return result
+
+    def _received(self, p: Pending) -> datetime | None:
+        """When the watched file was received: the moment it was complete — the watcher's first sight of it,
+        or its last change if that came later. A file kept "being written" and filled in afterwards is
+        received when it was filled in, not when its placeholder appeared; the change time cannot be set
+        back by the unit (the mtime can). On Windows (Python 3.11) st_ctime is the creation time, so there
+        the first sight stands."""
+        if p.seen_at is None:
+            return None  # found by a scan: the arrival time from its metadata
+        try:
+            changed = datetime.fromtimestamp(p.path.lstat().st_ctime_ns / 1e9, self.cfg.bureau.tz)
+        except OSError:
+            return p.seen_at
+        if sys.platform == "win32":
+            return p.seen_at
+        return min(max(p.seen_at, changed), self.clock())
 
     def _report(self, r: FileResult) -> None:
         stamp = self.clock().astimezone(self.cfg.bureau.tz).strftime("%Y-%m-%d %H:%M:%S")
