@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from . import reader
 from .config import Limits
+from .reader import ReadProblem
 
 PDF, DOCX, DOC, WPS, ODT, RTF, OFD = "pdf", "docx", "doc", "wps", "odt", "rtf", "ofd"
 IMAGE_TYPES = {"JPEG": "jpg", "PNG": "png", "TIFF": "tiff", "BMP": "bmp", "GIF": "gif", "WEBP": "webp"}
@@ -37,13 +38,9 @@ _INLINE_IMAGE = re.compile(rb"(?:^|\s)BI\s")
 _TEXT_MODE = re.compile(rb"(?<![\w.])([0-7])\s+Tr\b")
 
 
-class Unreadable(Exception):
-    "The file cannot be read as what its bytes say it is; `code` is an issue code, `reason` is for people"
-
-    def __init__(self, code: str, reason: str):
-        self.code = code
-        self.reason = reason
-        super().__init__(f"{code}: {reason}")
+# A material that cannot be read is the same problem as a workbook that cannot be: one exception for both
+# (`code` is E_UNREADABLE or E_ENCRYPTED, `reason` is for people; it pickles across the sandbox).
+Unreadable = ReadProblem
 
 
 @dataclass
@@ -328,24 +325,6 @@ def _doc_text(word: bytes, table: bytes, limit: int = 20000) -> str:
 
 # --- zip: docx, odt, ofd (and spreadsheets in disguise) -------------------------------------------------
 
-def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
-    """The workbook reader's limits on a zip's directory (member count, declared total size, ratio). reader.py
-    keeps them inline in _read_zip; when it exposes them as check_zip_directory(infos, limits), that is used
-    (see the report for the lead). The members themselves are inflated by reader._Members, which counts
-    what really comes out and refuses a DOCTYPE on the way."""
-    shared = getattr(reader, "check_zip_directory", None)
-    if shared is not None:
-        shared(infos, limits)
-        return
-    if len(infos) > limits.max_zip_members:
-        raise reader.ReadProblem("E_UNREADABLE", f"压缩包内有 {len(infos)} 个部件，超过上限 {limits.max_zip_members}")
-    if sum(i.file_size for i in infos) > limits.max_uncompressed_mb * 1024 * 1024:
-        raise reader.ReadProblem("E_UNREADABLE", "解压后大小超过上限（疑似压缩炸弹）")
-    for info in infos:
-        if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
-            raise reader.ReadProblem("E_UNREADABLE", f"部件 {info.filename} 的压缩比异常（疑似压缩炸弹）")
-
-
 def _zip(data: bytes, limits: Limits) -> Probe:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -353,7 +332,7 @@ def _zip(data: bytes, limits: Limits) -> Probe:
     except Exception:  # zipfile raises many types for a damaged directory
         raise Unreadable("E_UNREADABLE", "文件不完整或已损坏（压缩结构无法读取），可能复制或下载没有完成") from None
     try:
-        _check_directory(infos, limits)
+        reader.check_zip_directory(infos, limits)
         members = reader._Members(data, infos, limits)
         names = members.names
         mimetype = members.read("mimetype").strip() if "mimetype" in names else b""

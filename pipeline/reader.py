@@ -163,6 +163,19 @@ def _check_ole_header(data: bytes) -> None:
         raise _fail(_OLE_SIZE)
 
 
+def check_zip_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    """A zip's directory within the limits (member count, declared total size, compression ratio), before any
+    member is inflated: for workbooks and for materials (.docx, .odt, .ofd) alike."""
+    if len(infos) > limits.max_zip_members:
+        raise _fail(f"压缩包内有 {len(infos)} 个部件，超过上限 {limits.max_zip_members}")
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_mb * 1024 * 1024:
+        raise _fail(f"解压后大小 {total / 1024 / 1024:.0f} MB，超过上限 {limits.max_uncompressed_mb:g} MB（疑似压缩炸弹）")
+    for info in infos:
+        if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
+            raise _fail(f"部件 {_shown(info.filename)} 的压缩比异常（疑似压缩炸弹）")
+
+
 def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
     import struct
 
@@ -176,14 +189,7 @@ def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
         infos = zf.infolist()
     except Exception:  # zipfile raises many types for a damaged directory (BadZipFile, ValueError, struct.error…)
         raise _fail("文件不完整或已损坏（压缩结构无法读取），可能复制或下载没有完成") from None
-    if len(infos) > limits.max_zip_members:
-        raise _fail(f"压缩包内有 {len(infos)} 个部件，超过上限 {limits.max_zip_members}")
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_uncompressed_mb * 1024 * 1024:
-        raise _fail(f"解压后大小 {total / 1024 / 1024:.0f} MB，超过上限 {limits.max_uncompressed_mb:g} MB（疑似压缩炸弹）")
-    for info in infos:
-        if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
-            raise _fail(f"部件 {_shown(info.filename)} 的压缩比异常（疑似压缩炸弹）")
+    check_zip_directory(infos, limits)
     members = _Members(data, infos, limits)
     names = members.names
     if "mimetype" in names and members.read("mimetype").strip() == ODS_MIME:
