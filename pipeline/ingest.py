@@ -299,14 +299,6 @@ class Ingester:
             return self._resume(same, item)
         return Prepared(item, self.judge(item), key)
 
-    def one(self, item: Loaded) -> list[FileResult]:
-        prepared = self.prepare(item)
-        if isinstance(prepared, FileResult):
-            return [prepared]
-        result = BatchResult()
-        self._flush([prepared], result, None)
-        return result.files
-
     def _flush(self, group: list["Prepared"], result: BatchResult, progress) -> None:
         if not group:
             return
