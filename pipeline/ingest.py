@@ -41,6 +41,7 @@ log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]
 CHUNK = 1024 * 1024
 GROUP = 64  # arrivals committed together: one durability barrier and one transaction for the lot
+HELD_BYTES = 256 * 1024 * 1024  # at most this much of the inbox is read into memory at once
 LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
 LINK = "link"
 RECEIPTED_PARTS = (WORKBOOK, TASK_FORM, MATERIAL)  # e-mail attachments that get a receipt of their own
@@ -166,31 +167,19 @@ class Ingester:
         ahead = None
         try:
             self._retry_failed(result)
-            loaded = self._load_all(candidates, result)
-            if settle and result.waiting:
-                loaded += self._settle(result)
-            # Oldest first, so that of two files for the same month the earlier really is the first one.
-            ordered = sorted(loaded, key=lambda it: (it.file.received_at, str(it.cand.path)))
-            books = [it.file.data for it in ordered if it.kind == WORKBOOK and it.file.data is not None]
-            read, ahead = reader_for(len(books), self.cfg.limits, self.read)
-            self.judge_ = Judge(self.cfg, self.ledger, self.clock(), read, self.month_hint)
-            group: list[Prepared] = []
-            for n, item in enumerate(ordered):
-                if stop():
+            # Oldest first, so that of two files for the same month the earlier really is the first one; read
+            # in rounds of at most HELD_BYTES, so a folder of large files is never held in memory at once.
+            for round_ in self._rounds(self._oldest_first(candidates)):
+                loaded = self._load_all(round_, result)
+                if settle and result.waiting:
+                    loaded += self._settle(result)
+                ordered = sorted(loaded, key=lambda it: (it.file.received_at, str(it.cand.path)))
+                if ahead is None:
+                    books = [it for it in ordered if it.kind == WORKBOOK and it.file.data is not None]
+                    read, ahead = reader_for(len(books), self.cfg.limits, self.read)
+                    self.judge_ = Judge(self.cfg, self.ledger, self.clock(), read, self.month_hint)
+                if self._process(ordered, result, progress, stop, ahead):
                     break
-                if ahead is not None and n % GROUP == 0:  # parse the next group's workbooks in the workers
-                    for later in ordered[n:n + GROUP]:
-                        if later.kind == WORKBOOK and later.file.data is not None:
-                            ahead.submit(later.file.data)
-                if group and (len(group) >= GROUP or any(g.item.file.sha256 == item.file.sha256 for g in group)):
-                    self._flush(group, result, progress)  # a duplicate must see the earlier one recorded
-                    group = []
-                prepared = self.prepare(item)
-                if isinstance(prepared, FileResult):
-                    result.files.append(prepared)
-                else:
-                    group.append(prepared)
-            self._flush(group, result, progress)
         except LedgerFault as fault:
             result.fault = str(fault)
         except sqlite3.Error as exc:  # outside a commit (finishing a crashed arrival): the same clear message
@@ -200,6 +189,57 @@ class Ingester:
                 ahead.close()
         result.seconds = time.monotonic() - started
         return result
+
+    def _process(self, ordered: list[Loaded], result: BatchResult, progress, stop, ahead) -> bool:
+        """Judge and commit loaded arrivals in groups; True when `stop()` asked to end the batch."""
+        group: list[Prepared] = []
+        stopped = False
+        for n, item in enumerate(ordered):
+            if stop():
+                stopped = True
+                break
+            if ahead is not None and n % GROUP == 0:  # parse the next group's workbooks in the workers
+                for later in ordered[n:n + GROUP]:
+                    if later.kind == WORKBOOK and later.file.data is not None:
+                        ahead.submit(later.file.data)
+            if group and (len(group) >= GROUP or any(g.item.file.sha256 == item.file.sha256 for g in group)):
+                self._flush(group, result, progress)  # a duplicate must see the earlier one recorded
+                group = []
+            prepared = self.prepare(item)
+            if isinstance(prepared, FileResult):
+                result.files.append(prepared)
+            else:
+                group.append(prepared)
+        self._flush(group, result, progress)
+        return stopped
+
+    def _oldest_first(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Candidates by when they arrived (from metadata alone, nothing read yet)."""
+        def when(cand: Candidate) -> tuple:
+            if cand.received_at is not None:
+                return (cand.received_at.timestamp(), str(cand.path))
+            try:
+                return (self.stat(cand.path).st_ctime_ns / 1e9, str(cand.path))
+            except OSError:
+                return (0.0, str(cand.path))
+        return sorted(candidates, key=when)
+
+    def _rounds(self, candidates: list[Candidate]):
+        """Consecutive slices whose files add up to at most HELD_BYTES (at least one file each)."""
+        batch: list[Candidate] = []
+        held = 0
+        for cand in candidates:
+            try:
+                size = self.stat(cand.path).st_size
+            except OSError:
+                size = 0
+            size = min(size, int(self.cfg.limits.max_file_mb * 1024 * 1024))  # larger ones are never read whole
+            if batch and held + size > HELD_BYTES:
+                yield batch
+                batch, held = [], 0
+            batch.append(cand)
+            held += size
+        yield batch
 
     def _load_all(self, candidates: list[Candidate], result: BatchResult) -> list[Loaded]:
         out = []

@@ -423,3 +423,18 @@ def test_a_fuzzed_batch_ends_every_file_recorded_once_with_a_receipt(workdir, tm
     again = run_cli(workdir, "ingest")
     assert again.returncode == 0 and rows(workdir, "SELECT COUNT(*) FROM arrivals WHERE parent_id IS NULL") == \
         [(len(top),)]
+
+
+def test_a_large_inbox_is_read_in_rounds_and_every_file_recorded_once(workdir, monkeypatch):
+    """No more than HELD_BYTES of the inbox is held in memory: with a budget of about two files, ten files
+    go through in rounds, each recorded once, oldest first within the batch."""
+    import pipeline.ingest as ingest_mod
+
+    paths = [drop(workdir, EXEC, f"附件2_{n}.xlsx", month_to=1 + n % 5, cells={("other", "penalties"): n})
+             for n in range(10)]
+    monkeypatch.setattr(ingest_mod, "HELD_BYTES", 2 * paths[0].stat().st_size + 1)
+    result = ingest(workdir, arrived="2023-05-20T10:00")
+    assert sorted(r.name for r in result.files) == sorted(p.name for p in paths)
+    assert {r.outcome for r in result.files} == {"accepted"}
+    assert rows(workdir, "SELECT COUNT(*), COUNT(DISTINCT source_path) FROM arrivals") == [(10, 10)]
+    assert inbox_files(workdir) == []
