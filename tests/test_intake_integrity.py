@@ -433,7 +433,12 @@ def test_a_large_inbox_is_read_in_rounds_and_every_file_recorded_once(workdir, m
     paths = [drop(workdir, EXEC, f"附件2_{n}.xlsx", month_to=1 + n % 5, cells={("other", "penalties"): n})
              for n in range(10)]
     monkeypatch.setattr(ingest_mod, "HELD_BYTES", 2 * paths[0].stat().st_size + 1)
+    rounds = []
+    real_load = ingest_mod.Ingester._load_all
+    monkeypatch.setattr(ingest_mod.Ingester, "_load_all",
+                        lambda self, cands, result: rounds.append(len(cands)) or real_load(self, cands, result))
     result = ingest(workdir, arrived="2023-05-20T10:00")
+    assert len(rounds) >= 5 and max(rounds) <= 2 and sum(rounds) == 10  # never more than two files held
     assert sorted(r.name for r in result.files) == sorted(p.name for p in paths)
     assert {r.outcome for r in result.files} == {"accepted"}
     assert rows(workdir, "SELECT COUNT(*), COUNT(DISTINCT source_path) FROM arrivals") == [(10, 10)]
