@@ -120,6 +120,9 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
         annex2 validate inbox/执法大队/附件2.xlsx
         annex2 validate --json *.xlsx > 校验结果.json
     """
+    from .sandbox import warm_up
+
+    warm_up()  # the parsing child starts while this process goes on importing
     import json
 
     from .ingest import check_files

@@ -366,6 +366,16 @@ def _sandbox_for(limits: Limits) -> Sandbox:
         return _shared
 
 
+def warm_up(limits: Limits | None = None) -> None:
+    """Start the shared worker now, so its interpreter starts while this process is still importing and
+    reading its config (a one-file `annex2 validate` then waits for neither in turn)."""
+    box = _sandbox_for(limits or Limits())
+    with box._lock:
+        if box._worker is None or box._worker.proc.poll() is not None:
+            box._worker = _Worker(box.limits.parse_memory_mb)
+            box.starts += 1
+
+
 def run_untrusted(fn: Callable, *args: Any, limits: Limits) -> Any:
     """fn(*args) in the shared warm worker, under `limits.parse_memory_mb` and `limits.parse_seconds`.
     `fn` must be a top-level function and its arguments and result must pickle."""
