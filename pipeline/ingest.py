@@ -31,7 +31,7 @@ from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import write_markup
 from .prefetch import reader_for
-from .readiness import wait_reason
+from .readiness import CHANGING, FRESH, wait_reason
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from .safe_names import display_name, safe_filename
 from .validate import Validation, validate_bytes
@@ -691,8 +691,6 @@ class Ingester:
         return text_of_path(str(absolute))
 
 
-FRESH = "文件刚刚写入，稍后再处理"
-CHANGING = "文件正在变化（仍在复制或保存），下次再处理"
 
 
 class _Changed(Exception):

@@ -18,6 +18,9 @@ _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _TAIL = 64 * 1024 + 22  # the end record plus the longest possible zip comment
 _FREE, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
+# Why a file waits, as ingest prints it.
+FRESH = "文件刚刚写入，稍后再处理"
+CHANGING = "文件正在变化（仍在复制或保存），下次再处理"
 
 
 def container_complete(path: Path, size: int | None = None) -> bool | None:
@@ -95,8 +98,6 @@ def office_lock_for(path: Path) -> Path | None:
 def wait_reason(path: Path, st: os.stat_result, cfg, now_ts: float, settled: bool = False) -> str | None:
     """None when the file can be taken now, else why it waits (in the words ingest prints). `settled`: the
     watcher has already seen it stop changing (or the writer close it)."""
-    from .ingest import FRESH
-
     lock = office_lock_for(path)
     if lock is not None:
         try:
