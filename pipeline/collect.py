@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import Config, Unit
-from .files import IGNORED, kind_of
+from .files import IGNORED, kind_in, kind_of
 from .workspace import RECEIPTS_DIR
 
 
@@ -75,13 +75,33 @@ def ignored_files(cfg: Config, older_than: float, now_ts: float) -> list[tuple[P
     return out
 
 
-def _relative(cfg: Config, path: Path) -> tuple[str, ...] | None:
-    """The path's parts below the inbox, without resolving the file itself (it may be a link)."""
+def _relative(cfg: Config, path: Path, inbox: Path | None = None) -> tuple[str, ...] | None:
+    """The path's parts below the inbox, without resolving the file itself (it may be a link). `inbox`: the
+    inbox already resolved, for a batch of paths."""
     try:
         parent = Path(path).parent.resolve()
-        return (*parent.relative_to(cfg.inbox.resolve()).parts, Path(path).name)
+        return (*parent.relative_to(inbox or cfg.inbox.resolve()).parts, Path(path).name)
     except (ValueError, OSError):
         return None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a path given on the command line lies: what kind of file, whose folder, the clerk's folder."""
+
+    kind: str
+    folder_unit: Unit | None
+    clerk_folder: bool
+
+
+def placement(cfg: Config, path: Path, inbox: Path) -> Placement:
+    """`kind_of`, `folder_unit_of` and `in_clerk_folder` at once, from one resolution of the file's folder
+    (`inbox`: the inbox resolved once for the batch)."""
+    rel = _relative(cfg, path, inbox)
+    if rel is None:
+        return Placement(kind_in(Path(path).name, ()), None, False)
+    return Placement(kind_in(rel[-1], rel[:-1]), cfg.unit_by_folder(rel[0]) if len(rel) > 1 else None,
+                     len(rel) == 1)
 
 
 def folder_unit_of(cfg: Config, path: Path) -> Unit | None:

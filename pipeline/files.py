@@ -36,16 +36,20 @@ def is_junk(name: str) -> bool:
 def kind_of(path: Path, inbox: Path | None = None) -> str:
     """Lock files (`~$*`, `.~lock.*#`), OS junk and temp files, receipts and our instruction file are ignored."""
     path = Path(path)
-    if is_junk(path.name):
+    if inbox is None or is_junk(path.name):
+        return kind_in(path.name, ())
+    try:
+        parts = path.parent.resolve().relative_to(Path(inbox).resolve()).parts
+    except (ValueError, OSError):
+        parts = ()
+    return kind_in(path.name, parts)
+
+
+def kind_in(name: str, folders: tuple[str, ...]) -> str:
+    """`kind_of` for a file `name` in the inbox `folders` below the inbox, already resolved."""
+    if is_junk(name) or RECEIPTS_DIR in folders or any(p.startswith(".") for p in folders):
         return IGNORED
-    if inbox is not None:
-        try:
-            parts = path.parent.resolve().relative_to(Path(inbox).resolve()).parts
-        except (ValueError, OSError):
-            parts = ()
-        if RECEIPTS_DIR in parts or any(p.startswith(".") for p in parts):
-            return IGNORED
-    suffix = path.suffix.lower()
+    suffix = Path(name).suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         return WORKBOOK
     if suffix in EMAIL_SUFFIXES:

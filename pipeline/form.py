@@ -6,6 +6,7 @@ spells a label of the form.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def rate(fixed: float | None, found: float | None) -> float | None:
     return round_half_up(fixed or 0, found)
 
 
+@lru_cache(maxsize=65536)  # every file computes two dozen rates, most of them seen before
 def round_half_up(fixed: float, found: float) -> float:
     # Python's round() is banker's rounding on binary floats; a clerk checks by hand with half-up.
     from decimal import ROUND_HALF_UP, Decimal

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from .collect import (Candidate, arrival_time, folder_unit_of, in_clerk_folder, in_inbox,  # noqa: F401
+from .collect import (Candidate, Placement, arrival_time, folder_unit_of, in_clerk_folder, in_inbox, placement,  # noqa: F401
                       scan_inbox, text_of_path)
 from .config import Config, Unit
 from .corrections import receipt_context
@@ -782,20 +782,21 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
     reader, ahead = reader_for(len(paths), cfg.limits, default)
     judge = Judge(cfg, ledger, now, reader)
     report = Report()
+    inbox = cfg.inbox.resolve()
     try:
         for at in range(0, len(paths), GROUP):
-            chunk = [_load_for_check(path, cfg, now) for path in paths[at:at + GROUP]]
+            chunk = [_load_for_check(path, placement(cfg, path, inbox), cfg, now) for path in paths[at:at + GROUP]]
             if ahead is not None:
                 for _path, kind, _shown, got in chunk:
                     if kind == WORKBOOK and isinstance(got, Incoming) and got.data is not None:
                         ahead.submit(got.data)
-            for path, kind, shown, got in chunk:
+            for where, kind, shown, got in chunk:
                 if isinstance(got, dict):
                     report.files.append(got)
                     continue
                 if isinstance(got, Incoming):
                     try:
-                        got = judge.file(got, kind, folder_unit_of(cfg, path), clerk_folder=in_clerk_folder(cfg, path))
+                        got = judge.file(got, kind, where.folder_unit, clerk_folder=where.clerk_folder)
                     except Exception as exc:
                         got = failed(kind, shown, exc)
                 if got.parts:
@@ -810,21 +811,22 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
     return report
 
 
-def _load_for_check(path: Path, cfg: Config, now: datetime) -> tuple[Path, str, str, "Incoming | Judged | dict"]:
+def _load_for_check(path: Path, where: Placement, cfg: Config,
+                    now: datetime) -> tuple[Placement, str, str, "Incoming | Judged | dict"]:
     """One file for `validate`: its bytes to judge, or already a verdict (ignored, a link, unreadable)."""
-    kind = kind_of(path, cfg.inbox)
+    kind = where.kind
     shown = text_of_path(str(path))
     if kind == IGNORED:
-        return path, kind, shown, {"path": shown, "ignored": True, "ok": True, "unit": None, "year": None,
+        return where, kind, shown, {"path": shown, "ignored": True, "ok": True, "unit": None, "year": None,
                                    "month_from": None, "month_to": None, "issues": [], "values": {}}
-    owner = folder_unit_of(cfg, path)
+    owner = where.folder_unit
     try:
         st = os.lstat(path)
         if stat_mod.S_ISLNK(st.st_mode):
-            return path, LINK, shown, Judged("rejected", LINK, owner.name if owner else None, issues=[issue(
+            return where, LINK, shown, Judged("rejected", LINK, owner.name if owner else None, issues=[issue(
                 "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取")])
         limit = cfg.limits.max_email_mb if kind == EMAIL else cfg.limits.max_file_mb
         data, sha = _read(path, st, whole=st.st_size <= limit * 1024 * 1024)
-        return path, kind, shown, Incoming(display_name(path.name), data, sha, st.st_size, shown, None, now, "clerk")
+        return where, kind, shown, Incoming(display_name(path.name), data, sha, st.st_size, shown, None, now, "clerk")
     except (OSError, _Changed) as exc:
-        return path, kind, shown, Judged("rejected", kind, issues=[issue("E_UNREADABLE", f"文件无法读取（{exc}）")])
+        return where, kind, shown, Judged("rejected", kind, issues=[issue("E_UNREADABLE", f"文件无法读取（{exc}）")])

@@ -239,20 +239,24 @@ class _Members:
 
     def read(self, name: str) -> bytes:
         info = self.by_name[name]
-        return b"".join(self._inflate(info))
+        return self._whole(info) if info.file_size <= CHUNK else b"".join(self._inflate(info))
 
     def check_rest(self) -> None:
         for info in self.infos:
             if id(info) not in self.done:
-                for _chunk in self._inflate(info):
-                    pass
+                if info.file_size <= CHUNK:
+                    self._whole(info)
+                else:
+                    for _chunk in self._inflate(info):
+                        pass
 
-    def _inflate(self, info: zipfile.ZipInfo):
+    def _compressed(self, info: zipfile.ZipInfo):
+        """The member's compressed bytes, where its local header says they start, and an inflater (None when
+        stored)."""
         import struct
         import zlib
 
         self.done.add(id(info))
-        name = info.filename  # shown in a message (_shown) only when there is one to give
         if info.flag_bits & 0x1:
             raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码")
         offset = info.header_offset
@@ -264,24 +268,52 @@ class _Members:
         if len(raw) < info.compress_size:
             raise _fail(_CORRUPT)
         if info.compress_type == zipfile.ZIP_STORED:
+            return raw, None
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            return raw, zlib.decompressobj(-15)
+        raise _fail(f"部件 {_shown(info.filename)} 使用了表格文件不用的压缩方式（{info.compress_type}）")
+
+    def _whole(self, info: zipfile.ZipInfo) -> bytes:
+        """A member declared small (most of them) inflated in one call, never past one byte more than its
+        declared size, with the same checks as `_inflate`."""
+        import zlib
+
+        raw, inflater = self._compressed(info)
+        try:
+            out = inflater.decompress(raw, info.file_size + 1) if inflater else bytes(raw[:info.file_size + 1])
+        except zlib.error:
+            raise _fail(_CORRUPT) from None
+        self._count(info, len(out), len(out))
+        if info.filename.endswith(_XML_PARTS) and _check_prolog(out, info.filename) is not None:
+            _check_prolog(out, info.filename, final=True)
+        if (inflater is not None and not inflater.eof) or len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+            raise _fail(_CORRUPT)
+        return out
+
+    def _count(self, info: zipfile.ZipInfo, size: int, added: int) -> None:
+        """`added` bytes more inflated from `info`, `size` in all: neither past what its directory entry
+        declares nor, with every member before it, past `max_uncompressed_mb`."""
+        if size > info.file_size:
+            raise _fail(f"部件 {_shown(info.filename)} 解压后比它声明的 {info.file_size} 字节大（疑似压缩炸弹），不予读取")
+        self.budget -= added
+        if self.budget < 0:
+            raise _fail(f"解压后大小超过上限 {self.limit_mb:g} MB（疑似压缩炸弹）")
+
+    def _inflate(self, info: zipfile.ZipInfo):
+        import zlib
+
+        raw, inflater = self._compressed(info)
+        if inflater is None:
             pieces = (raw[i:i + CHUNK] for i in range(0, len(raw), CHUNK))
-            inflater = None
-        elif info.compress_type == zipfile.ZIP_DEFLATED:
-            inflater = zlib.decompressobj(-15)
-            pieces = _inflated(inflater, raw)
         else:
-            raise _fail(f"部件 {_shown(name)} 使用了表格文件不用的压缩方式（{info.compress_type}）")
+            pieces = _inflated(inflater, raw)
+        name = info.filename  # shown in a message (_shown) only when there is one to give
         size, crc = 0, 0
-        xml = info.filename.endswith(_XML_PARTS)
-        head = b"" if xml else None
+        head = b"" if name.endswith(_XML_PARTS) else None
         try:
             for piece in pieces:
                 size += len(piece)
-                if size > info.file_size:
-                    raise _fail(f"部件 {_shown(name)} 解压后比它声明的 {info.file_size} 字节大（疑似压缩炸弹），不予读取")
-                self.budget -= len(piece)
-                if self.budget < 0:
-                    raise _fail(f"解压后大小超过上限 {self.limit_mb:g} MB（疑似压缩炸弹）")
+                self._count(info, size, len(piece))
                 crc = zlib.crc32(piece, crc)
                 if head is not None:
                     head = _check_prolog(head + bytes(piece), name)

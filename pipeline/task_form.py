@@ -161,7 +161,7 @@ def _header_row(sheet: SheetData) -> tuple[int, dict[str, int]] | None:
 
 
 def _is_form_sheet(sheet: SheetData) -> bool:
-    top = [_label(v) for row in sheet.rows[:3] for v in row[:12]]
+    top = [_label(v) for row in sheet.rows[:3] for v in row[:12] if isinstance(v, str) and v]  # labels are text
     if MARKER in top:
         return True
     return any(TITLE_TEXT in t for t in top) and _header_row(sheet) is not None

@@ -18,6 +18,7 @@ from pathlib import Path
 from .config import Config
 from .locate import a1
 from .months import Month
+from .normalize import clean_text
 from .reader import ReadProblem, read_workbook
 from .task_window import BadWindow, Window, parse_window
 
@@ -156,7 +157,7 @@ def split_units(text: str) -> tuple[list[str], list[str]]:
 
     `A牵头，B、C按职责分工落实` -> ([A], [B, C]);  `A配合B落实` -> ([], [A, B]);  a bare list of names is
     implementing (the column says they are responsible)."""
-    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    s = clean_text(text or "")
     if not s:
         raise BadUnits("责任单位未填写")
     lead: list[str] = []
@@ -212,8 +213,8 @@ def cell_text(value) -> str:
 
 
 def cell_label(value) -> str:
-    """A label cell as compared: NFKC, no spaces at all."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell_text(value)))
+    """A label cell as compared: NFKC, no spaces at all (the normaliser of the Annex 2 labels)."""
+    return clean_text(cell_text(value))
 
 
 def read_task_list(cfg: Config, path: Path | None = None) -> TaskList:

@@ -205,16 +205,24 @@ def _count(slot: Slot, sheet: str, sector: str, metric: str,
 def value_rules(result: Validation, located: LocatedForm, max_count: int = MAX_COUNT) -> Iterator[Issue]:
     sheet = located.sheet.name
     counts: dict[str, dict[str, float | None]] = {}
+    grid, uncached = located.sheet.rows, located.sheet.no_cached_value
+    columns = [(metric.key, located.metric_cols.get(metric.key)) for metric in form.COUNT_METRICS]
     for sector in form.SECTORS:
-        if sector.key not in located.rows:
+        r = located.rows.get(sector.key)
+        if r is None:
             continue
+        line = grid[r] if r < len(grid) else []
         row: dict[str, float | None] = {}
-        for metric in form.COUNT_METRICS:
-            slot = located.slot(sector.key, metric.key)
-            value, problem = _count(slot, sheet, sector.key, metric.key, max_count) if slot else (0, None)
+        for metric, c in columns:
+            raw = line[c] if c is not None and c < len(line) else None
+            if type(raw) is float and 0 <= raw <= max_count and raw.is_integer() and (r, c) not in uncached:
+                row[metric] = int(raw)  # most cells: read from the grid as it is, a whole number as _count finds it
+                continue
+            slot = located.slot(sector.key, metric)
+            value, problem = _count(slot, sheet, sector.key, metric, max_count) if slot else (0, None)
             if problem:
                 yield problem
-            row[metric.key] = value
+            row[metric] = value
         counts[sector.key] = row
         yield from _row_checks(located, sector.key, row)
     yield from _total_checks(located, counts)
