@@ -22,7 +22,7 @@ from .ledger import Ledger
 from .materials_samples import write_sample_material
 from .merge import MergeResult, merge
 from .months import Month
-from .samples import make_submission
+from .template import Header, write_template
 from .workspace import RECEIPTS_DIR, init
 
 DEMO_XLS = "demo_公路中心_2023年5月.xls"
@@ -115,29 +115,38 @@ def _fullwidth(values: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
     return {s: {k: str(v).translate(table) for k, v in row.items()} for s, row in values.items()}
 
 
+def retyped_file(unit: str, month: int) -> str:
+    """The shipped file of a unit that retyped the table (see tests/make_demo_files.py, which made them)."""
+    return f"demo_retyped_{unit}_2023年{month}月.xlsx"
+
+
 def _write(cfg: config_mod.Config, unit: str, month: int, style: str, n: int) -> Path:
+    """The unit's Annex 2 for `month`: the template filled in by the template writer, or a file a unit made
+    itself (a retyped table, an .xls) as the package ships it."""
     folder = cfg.inbox / next(u.folder for u in cfg.units if u.name == unit)
-    person = PEOPLE[n % len(PEOPLE)]
-    if style == "xls":
-        target = folder / f"附件2_{unit}_2023年{month}月.xls"
-        source = resources.files("pipeline").joinpath(f"defaults/{DEMO_XLS}")
-        with source.open("rb") as src, open(target, "wb") as dst:
+    if style in ("xls", "retyped"):
+        shipped = DEMO_XLS if style == "xls" else retyped_file(unit, month)
+        target = folder / f"附件2_{unit}_2023年{month}月{Path(shipped).suffix}"
+        with resources.files("pipeline").joinpath(f"defaults/{shipped}").open("rb") as src, \
+                open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
         return target
     values: dict = demo_values(unit, month)
-    cells = {}
     suffix = ""
     if style == "fullwidth":
         values = _fullwidth(values)
     if style == "mistake":
-        traffic = values["traffic"]
-        cells[("traffic", "major_fixed")] = traffic["major_hazards"] + 2  # more fixed than found
+        values["traffic"]["major_fixed"] = values["traffic"]["major_hazards"] + 2  # more fixed than found
         suffix = "（初稿）"
-    layout = "retyped" if style == "retyped" else "template"
-    target = folder / f"附件2_{unit}_2023年{month}月{suffix}.xlsx"
-    return make_submission(target, layout=layout, unit=unit, year=2023, month_from=1, month_to=month, values=values,
-                           cells=cells, head=person, filler=PEOPLE[(n + 3) % len(PEOPLE)],
-                           phone=f"0730-84{10000 + n * 137:05d}", offset=(2, 1))
+    person, filler, phone = demo_people(n)
+    header = Header(unit=unit, year=2023, month_to=month, head=person, filler=filler, phone=phone)
+    return write_template(folder / f"附件2_{unit}_2023年{month}月{suffix}.xlsx", cfg.bureau.short_name, header,
+                          values)
+
+
+def demo_people(n: int) -> tuple[str, str, str]:
+    """The head, the filler and the phone on the `n`th file of the story."""
+    return PEOPLE[n % len(PEOPLE)], PEOPLE[(n + 3) % len(PEOPLE)], f"0730-84{10000 + n * 137:05d}"
 
 
 def _demo_task_list(cfg: config_mod.Config) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from . import form
 from .locate import a1
@@ -56,9 +56,9 @@ def default_filename(unit: str | None, month: Month | None) -> str:
 
 
 def write_template(path: Path, short_name: str, header: Header,
-                   values: dict[str, dict[str, int]] | None = None) -> Path:
-    """The template; with `values` (sector -> count metric -> number) a filled-in Annex 2 whose formulas
-    carry the right cached results."""
+                   values: Mapping[str, Mapping[str, int | str]] | None = None) -> Path:
+    """The template; with `values` (sector -> count metric -> number, or a text as a unit may type it) a
+    filled-in Annex 2 whose formulas carry the cached results an office program would show."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     import xlsxwriter
@@ -177,7 +177,12 @@ def _cached(derived, sector: str, metric: form.Metric):
 
 
 def _body(ws, f, values) -> None:
-    derived = form.with_derived(values) if values is not None else None
+    # A count typed as text (`１２`) is what a unit may type; the formulas' cached results then count it as
+    # 0, as Excel's SUM does until the cell holds a number.
+    numbers: dict[str, dict[str, float | None]] | None = None
+    if values is not None:
+        numbers = {s: {k: v if isinstance(v, (int, float)) else 0 for k, v in row.items()} for s, row in values.items()}
+    derived = form.with_derived(numbers) if numbers is not None else None
     for i, sector in enumerate(form.SECTORS):
         row = FIRST_SECTOR_ROW + i
         ws.write_string(row, 0, sector.display, f["sector"])
@@ -185,6 +190,8 @@ def _body(ws, f, values) -> None:
             col = METRIC_COL[m.key]
             if m.is_rate:
                 ws.write_formula(row, col, _rate_formula(row, m), f["rate"], _cached(derived, sector.key, m))
+            elif values is not None and isinstance(values[sector.key][m.key], str):
+                ws.write_string(row, col, values[sector.key][m.key], f["count"])
             elif values is not None:
                 ws.write_number(row, col, values[sector.key][m.key], f["count"])
             else:

@@ -61,3 +61,52 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
     result = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")])
     assert result.exit_code == 1 and "不是空目录" in result.output
     assert [p.name for p in (tmp_path / "demo").iterdir()] == ["notes.txt"]
+
+
+def test_the_shipped_retyped_tables_say_what_the_story_says(tmp_path):
+    """The demo's retyped tables are files LibreOffice saved (tests/make_demo_files.py made them): each one
+    is accepted as its unit's report for its month, with the story's figures, at the offset it was typed."""
+    import io
+    import zipfile
+    from datetime import datetime
+    from importlib import resources
+    from zoneinfo import ZoneInfo
+
+    from pipeline import config
+    from pipeline.demo import SCENARIO, demo_values, retyped_file
+    from pipeline.validate import validate_bytes
+
+    cfg = config.parse(config.default_config_text(), tmp_path / "config.toml")
+    shipped = [(unit, month) for unit, month, _at, style in SCENARIO if style == "retyped"]
+    assert len(shipped) == 4
+    for unit, month in shipped:
+        data = resources.files("pipeline").joinpath(f"defaults/{retyped_file(unit, month)}").read_bytes()
+        assert b"LibreOffice" in zipfile.ZipFile(io.BytesIO(data)).read("docProps/app.xml")
+        result = validate_bytes(data, cfg, datetime(2023, 6, 1, tzinfo=ZoneInfo("Asia/Shanghai")))
+        assert result.ok, result.issues
+        assert (result.unit, result.year, result.month_to) == (unit, 2023, month)
+        assert result.counts == demo_values(unit, month)
+        assert result.located.anchor == (5, 1)  # typed from B6, below a title, the unit and the period
+
+
+def test_the_demo_types_full_width_digits_into_the_template(tmp_path):
+    """局计划统计股 types its May figures as full-width text into the template: the cells hold text, and the
+    report is accepted with the numbers they mean."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from pipeline import config
+    from pipeline.demo import _write
+    from pipeline.validate import validate_bytes
+
+    cfg = config.parse(config.default_config_text(), tmp_path / "config.toml")
+    (cfg.inbox / "局计划统计股").mkdir(parents=True)
+    path = _write(cfg, "局计划统计股", 5, "fullwidth", 11)
+    sheet = openpyxl.load_workbook(path).active
+    texts = [c.value for row in sheet["B7:K13"] for c in row]
+    assert all(isinstance(v, str) for v in texts)
+    assert any(ch in "０１２３４５６７８９" for v in texts for ch in v)
+    result = validate_bytes(path.read_bytes(), cfg, datetime(2023, 6, 1, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert result.ok, result.issues
+    figures = {v for row in result.counts.values() for v in row.values()}
+    assert figures and all(isinstance(v, int) for v in figures) and max(figures) > 0

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import config
 from pipeline.markup import write_markup
-from pipeline.samples import make_submission
+from factory import make_submission
 from pipeline.validate import validate_bytes
 
 from office import convert
