@@ -249,6 +249,42 @@ def test_a_lie_in_a_part_only_calamine_would_read_is_caught_too(tmp_path):
     assert time.perf_counter() - start < 1  # abandoned at the first megabyte, not inflated to the end
 
 
+def _with_member(src: Path, dst: Path, name: str, data: bytes) -> Path:
+    """`src` written again with one more member (or one replaced), as a zip tool would."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            if item.filename != name:
+                zout.writestr(item, zin.read(item))
+        zout.writestr(name, data)
+    return dst
+
+
+def test_small_and_large_members_are_checked_alike(tmp_path):
+    """Members up to a megabyte are inflated in one call, larger ones in pieces: the same checks either way
+    (a wrong checksum, a DOCTYPE), and a large member that is in order is read."""
+    src = make_submission(tmp_path / "good.xlsx")
+    big = os.urandom(3 * 1024 * 1024)  # does not compress: over a megabyte inflated and compressed
+    ok = _with_member(src, tmp_path / "big.xlsx", "xl/media/image1.bin", big)
+    assert read_workbook(ok.read_bytes(), CFG.limits).sheets[0].name == "附件2"
+    doctype = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>' + os.urandom(800_000).hex().encode() + b"</x>"
+    for name, body in (("docProps/custom.xml", doctype[:2000] + b"</x>"), ("docProps/custom.xml", doctype)):
+        bad = _with_member(src, tmp_path / f"doctype{len(body)}.xlsx", name, body)
+        with pytest.raises(ReadProblem) as problem:
+            read_workbook(bad.read_bytes(), CFG.limits)
+        assert problem.value.reason == "部件 docProps/custom.xml 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取"
+    for name, body in (("xl/media/small.bin", b"x" * 1000), ("xl/media/image1.bin", big)):
+        good = _with_member(src, tmp_path / "crc.xlsx", name, body)
+        data = bytearray(good.read_bytes())
+        with zipfile.ZipFile(good) as z:
+            crc = struct.pack("<I", z.getinfo(name).CRC)
+        central = data.rfind(name.encode()) - 46  # its central directory entry (the name at +46, the CRC at +16)
+        assert data[central + 16:central + 20] == crc
+        data[central + 16] ^= 0xFF
+        with pytest.raises(ReadProblem) as problem:
+            read_workbook(bytes(data), CFG.limits)
+        assert problem.value.reason == "文件不完整或已损坏（压缩数据无法解开）", name
+
+
 def test_too_many_members_are_counted_from_the_end_record(tmp_path):
     path = tmp_path / "many.xlsx"
     with zipfile.ZipFile(path, "w") as z:
