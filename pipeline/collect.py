@@ -75,12 +75,17 @@ def ignored_files(cfg: Config, older_than: float, now_ts: float) -> list[tuple[P
     return out
 
 
-def _relative(cfg: Config, path: Path, inbox: Path | None = None) -> tuple[str, ...] | None:
+def _relative(cfg: Config, path: Path, inbox: Path | None = None,
+              folders: dict[Path, Path] | None = None) -> tuple[str, ...] | None:
     """The path's parts below the inbox, without resolving the file itself (it may be a link). `inbox`: the
-    inbox already resolved, for a batch of paths."""
+    inbox already resolved, and `folders` the folders resolved so far, for a batch of paths."""
     try:
-        parent = Path(path).parent.resolve()
-        return (*parent.relative_to(inbox or cfg.inbox.resolve()).parts, Path(path).name)
+        parent = Path(path).parent
+        known = folders.get(parent) if folders is not None else None
+        real = known or parent.resolve()
+        if folders is not None:
+            folders[parent] = real
+        return (*real.relative_to(inbox or cfg.inbox.resolve()).parts, Path(path).name)
     except (ValueError, OSError):
         return None
 
@@ -94,10 +99,10 @@ class Placement:
     clerk_folder: bool
 
 
-def placement(cfg: Config, path: Path, inbox: Path) -> Placement:
-    """`kind_of`, `folder_unit_of` and `in_clerk_folder` at once, from one resolution of the file's folder
-    (`inbox`: the inbox resolved once for the batch)."""
-    rel = _relative(cfg, path, inbox)
+def placement(cfg: Config, path: Path, inbox: Path, folders: dict[Path, Path]) -> Placement:
+    """`kind_of`, `folder_unit_of` and `in_clerk_folder` at once, for one of a batch of paths that `validate`
+    reads and nothing writes (`inbox` resolved once, and each folder: `folders`)."""
+    rel = _relative(cfg, path, inbox, folders)
     if rel is None:
         return Placement(kind_in(Path(path).name, ()), None, False)
     return Placement(kind_in(rel[-1], rel[:-1]), cfg.unit_by_folder(rel[0]) if len(rel) > 1 else None,

@@ -112,12 +112,11 @@ def round_half_up(fixed: float, found: float) -> float:
 
 def with_derived(values: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
     """Complete sector counts with the 合计 row and every rate, computed — never taken from input."""
-    out: dict[str, dict[str, float | None]] = {}
+    counts: dict[str, dict[str, float]] = {}
     for sector in SECTORS:
-        out[sector.key] = {m.key: values.get(sector.key, {}).get(m.key) or 0 for m in COUNT_METRICS}
-    out[TOTAL.key] = {m.key: sum(out[s.key][m.key] or 0 for s in SECTORS) for m in COUNT_METRICS}
-    for row in out.values():
-        for m in RATE_METRICS:
-            fixed, found = m.rate_of  # type: ignore[misc]
-            row[m.key] = rate(row[fixed], row[found])
-    return {row_key: {m.key: out[row_key][m.key] for m in METRICS} for row_key in out}
+        given = values.get(sector.key, {})
+        counts[sector.key] = {m.key: given.get(m.key) or 0 for m in COUNT_METRICS}
+    counts[TOTAL.key] = {m.key: sum(counts[s.key][m.key] for s in SECTORS) for m in COUNT_METRICS}
+    return {row_key: {m.key: rate(row[m.rate_of[0]], row[m.rate_of[1]]) if m.rate_of else row[m.key]
+                      for m in METRICS}
+            for row_key, row in counts.items()}

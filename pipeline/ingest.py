@@ -783,9 +783,11 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
     judge = Judge(cfg, ledger, now, reader)
     report = Report()
     inbox = cfg.inbox.resolve()
+    folders: dict[Path, Path] = {}
     try:
         for at in range(0, len(paths), GROUP):
-            chunk = [_load_for_check(path, placement(cfg, path, inbox), cfg, now) for path in paths[at:at + GROUP]]
+            chunk = [_load_for_check(path, placement(cfg, path, inbox, folders), cfg, now)
+                     for path in paths[at:at + GROUP]]
             if ahead is not None:
                 for _path, kind, _shown, got in chunk:
                     if kind == WORKBOOK and isinstance(got, Incoming) and got.data is not None:

@@ -16,6 +16,8 @@ _STOP_LABELS = ("单位负责人", "填表人", "填报日期", "联系电话", 
 _PERIOD = re.compile(r"(\d{2,4})年度?(?:(\d{1,2})月?份?)?(?:至|到|~|-|—|－|–|―)(\d{1,2})月")
 _PERIOD_ONE = re.compile(r"(\d{2,4})年度?(\d{1,2})月")
 _YEAR_CUT = re.compile(r"\d{4}年")
+_NOTE_FIRST = re.compile(r"^[（(][^)）]*[)）]")  # `填报单位（盖章）：…`
+_DIGIT = re.compile(r"\d")
 
 
 @lru_cache(maxsize=65536)
@@ -294,10 +296,10 @@ def _is_label(value: Any) -> bool:
 def _field_value(sheet: SheetData, r: int, c: int, raw: str, label: str) -> Field:
     rest = clean_text(raw)
     rest = rest[rest.index(label) + len(label):] if label in rest else ""
-    rest = re.sub(r"^[（(][^)）]*[)）]", "", rest).lstrip(":：")
+    rest = _NOTE_FIRST.sub("", rest).lstrip(":：")
     if label == "填报单位":
         rest = _YEAR_CUT.split(rest)[0]
-    if label == "填报日期" and not re.search(r"\d", rest):
+    if label == "填报日期" and not _DIGIT.search(rest):
         rest = ""
     if rest:
         return Field(rest, a1(r, c), True)
@@ -310,7 +312,7 @@ def _field_value(sheet: SheetData, r: int, c: int, raw: str, label: str) -> Fiel
         if _is_label(value):
             break
         text = as_text(value).strip()
-        if label == "填报日期" and isinstance(value, str) and not re.search(r"\d", value):
+        if label == "填报日期" and isinstance(value, str) and not _DIGIT.search(value):
             break
         return Field(text, a1(r, cc), True)
     return Field(None, a1(r, first), True)

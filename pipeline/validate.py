@@ -251,12 +251,14 @@ def _row_checks(located: LocatedForm, sector: str, row: dict[str, float | None])
 def _rate_checks(located: LocatedForm, sector: str, row: dict[str, float | None]) -> Iterator[Issue]:
     """A typed rate only feeds W_RATE; a formula there is never a statement (its cache may be stale)."""
     for metric in form.RATE_METRICS:
+        fixed, found = metric.rate_of  # type: ignore[misc]
+        if row.get(fixed) is None or not row.get(found):
+            continue  # no rate to compare with
         slot = located.slot(sector, metric.key)
         if slot is None or slot.formula:
             continue
         stated = rate(slot.raw).value
-        fixed, found = metric.rate_of  # type: ignore[misc]
-        if stated is None or row.get(fixed) is None or not row.get(found):
+        if stated is None:
             continue
         computed = form.rate(row[fixed], row[found])
         if computed is not None and abs(stated - computed) > 0.1 + 1e-9:
