@@ -12,6 +12,7 @@ from .reader import SheetData
 
 HEADER_SEARCH_ROWS = 3  # metric headers sit in the anchor's row or the next two (group headers)
 FIELD_LABELS = {"unit": "填报单位", "head": "单位负责人", "filler": "填表人", "date": "填报日期", "phone": "联系电话"}
+_FIELD_STARTS = tuple(FIELD_LABELS.values())
 _STOP_LABELS = ("单位负责人", "填表人", "填报日期", "联系电话", "注", "备注", "说明")
 _PERIOD = re.compile(r"(\d{2,4})年度?(?:(\d{1,2})月?份?)?(?:至|到|~|-|—|－|–|―)(\d{1,2})月")
 _PERIOD_ONE = re.compile(r"(\d{2,4})年度?(\d{1,2})月")
@@ -33,6 +34,9 @@ def as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return "" if value is None else str(value)
+
+
+_UNSET: Any = object()
 
 
 class Slot(NamedTuple):
@@ -88,16 +92,17 @@ class LocatedForm:
 
     def slot(self, sector: str, metric: str) -> Slot | None:
         key = (sector, metric)
-        try:
-            return self._slots[key]
-        except KeyError:
-            pass
+        found = self._slots.get(key, _UNSET)
+        if found is not _UNSET:
+            return found
         row, col = self.rows.get(sector), self.metric_cols.get(metric)
         if row is None or col is None:
             found = None
         else:
             cell, sheet = (row, col), self.sheet
-            found = Slot(sheet.value(row, col), a1(row, col), cell in sheet.formulas, cell in sheet.no_cached_value)
+            line = sheet.rows[row] if row < len(sheet.rows) else ()
+            found = Slot(line[col] if col < len(line) else "", a1(row, col), cell in sheet.formulas,
+                         cell in sheet.no_cached_value)
         self._slots[key] = found
         return found
 
@@ -271,6 +276,8 @@ def _fields(located: LocatedForm, top: int, bottom: int) -> None:
             if not value or not isinstance(value, str) or not value.strip():
                 continue
             key = label_key(value)
+            if not key.startswith(_FIELD_STARTS):
+                continue
             for name, label in FIELD_LABELS.items():
                 if key.startswith(label) and name not in located.fields:
                     located.fields[name] = _field_value(sheet, r, c, value, label)

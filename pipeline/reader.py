@@ -47,10 +47,15 @@ class SheetData:
     no_cached_value: frozenset[Cell] = frozenset()  # formula cells with no stored result
     visible: bool = True
     merged: tuple[tuple[Cell, Cell], ...] = ()  # ((top, left), (bottom, right)) where the format tells
+    _merge_ends: dict[Cell, int] | None = field(default=None, repr=False, compare=False)
 
     def merge_end(self, r: int, c: int) -> int:
         """The last column of the merged range starting at (r, c), or c."""
-        return next((c2 for (r1, c1), (_r2, c2) in self.merged if r1 == r and c1 == c), c)
+        if self._merge_ends is None:
+            self._merge_ends = {}
+            for (r1, c1), (_r2, c2) in self.merged:
+                self._merge_ends.setdefault((r1, c1), c2)  # the first range listed from a cell, as before
+        return self._merge_ends.get((r, c), c)
 
     def value(self, r: int, c: int) -> Any:
         if r < len(self.rows) and c < len(self.rows[r]):
