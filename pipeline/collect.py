@@ -75,17 +75,16 @@ def ignored_files(cfg: Config, older_than: float, now_ts: float) -> list[tuple[P
     return out
 
 
-def _relative(cfg: Config, path: Path, inbox: Path | None = None,
-              folders: dict[Path, Path] | None = None) -> tuple[str, ...] | None:
-    """The path's parts below the inbox, without resolving the file itself (it may be a link). `inbox`: the
-    inbox already resolved, and `folders` the folders resolved so far, for a batch of paths."""
+def _relative(cfg: Config, path: Path) -> tuple[str, ...] | None:
+    """The path's parts below the inbox, without resolving the file itself (it may be a link)."""
+    parts = _below_inbox(Path(path).parent, cfg.inbox.resolve())
+    return None if parts is None else (*parts, Path(path).name)
+
+
+def _below_inbox(folder: Path, inbox: Path) -> tuple[str, ...] | None:
+    """A folder's parts below the (resolved) inbox once resolved; None when it lies elsewhere."""
     try:
-        parent = Path(path).parent
-        known = folders.get(parent) if folders is not None else None
-        real = known or parent.resolve()
-        if folders is not None:
-            folders[parent] = real
-        return (*real.relative_to(inbox or cfg.inbox.resolve()).parts, Path(path).name)
+        return folder.resolve().relative_to(inbox).parts
     except (ValueError, OSError):
         return None
 
@@ -99,14 +98,17 @@ class Placement:
     clerk_folder: bool
 
 
-def placement(cfg: Config, path: Path, inbox: Path, folders: dict[Path, Path]) -> Placement:
+def placement(cfg: Config, path: Path, inbox: Path, folders: dict[str, tuple[str, ...] | None]) -> Placement:
     """`kind_of`, `folder_unit_of` and `in_clerk_folder` at once, for one of a batch of paths that `validate`
-    reads and nothing writes (`inbox` resolved once, and each folder: `folders`)."""
-    rel = _relative(cfg, path, inbox, folders)
-    if rel is None:
-        return Placement(kind_in(Path(path).name, ()), None, False)
-    return Placement(kind_in(rel[-1], rel[:-1]), cfg.unit_by_folder(rel[0]) if len(rel) > 1 else None,
-                     len(rel) == 1)
+    reads and nothing writes (`inbox` resolved once; `folders`: each folder's parts below it, found once)."""
+    text = os.fspath(path)
+    folder, name = os.path.dirname(text) or ".", os.path.basename(text)
+    if folder not in folders:
+        folders[folder] = _below_inbox(Path(folder), inbox)
+    parts = folders[folder]
+    if parts is None:
+        return Placement(kind_in(name, ()), None, False)
+    return Placement(kind_in(name, parts), cfg.unit_by_folder(parts[0]) if parts else None, not parts)
 
 
 def folder_unit_of(cfg: Config, path: Path) -> Unit | None:

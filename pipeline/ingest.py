@@ -783,7 +783,7 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
     judge = Judge(cfg, ledger, now, reader)
     report = Report()
     inbox = cfg.inbox.resolve()
-    folders: dict[Path, Path] = {}
+    folders: dict[str, tuple[str, ...] | None] = {}
     try:
         for at in range(0, len(paths), GROUP):
             chunk = [_load_for_check(path, placement(cfg, path, inbox, folders), cfg, now)

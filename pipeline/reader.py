@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from html import unescape
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -362,6 +363,8 @@ def _check_prolog(head: bytes, name: str, final: bool = False) -> bytes | None:
 
 _REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _HAS_F = re.compile(rb"<(?:\w+:)?f\b")
+_PREFIXED_F = re.compile(rb":f\b")  # without one, _HAS_F finds exactly what this faster pattern finds:
+_PLAIN_F = re.compile(rb"<f\b")     # a literal start the regex engine skips to
 _HAS_V = re.compile(rb"<(?:\w+:)?v>\s*[^<\s]")
 _HAS_IS = re.compile(rb"<(?:\w+:)?is>")
 
@@ -379,8 +382,6 @@ _ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
 
 
 def _attrs(text: bytes) -> dict[bytes, str]:
-    from html import unescape
-
     return {k.split(b":")[-1]: unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(text)}
 
 
@@ -415,8 +416,9 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
     times whatever the number of formulas."""
     formulas, missing = set(), set()
     pos = 0
+    search = (_HAS_F if _PREFIXED_F.search(xml) else _PLAIN_F).search
     while True:
-        f = _HAS_F.search(xml, pos)
+        f = search(xml, pos)
         if not f:
             break
         start = max(xml.rfind(b"<c ", pos, f.start()), xml.rfind(b":c ", pos, f.start()))
