@@ -235,12 +235,51 @@ def stage_ingest_cli(work: Path) -> dict:
             "summary": {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}}
 
 
+MERGE_ROWS = 168_000  # issue 17: `merge` of 168,000 value rows in under 3 s
+
+
+def _grow_ledger(ledger, rows: int) -> int:
+    """Copies of the accepted arrivals, each received a day after the last, until the ledger holds `rows`
+    value rows: the same units and months resubmitted, so the merge reads them all and keeps the latest."""
+    with ledger.transaction() as db:
+        have = db.execute("SELECT count(*) FROM submission_values").fetchone()[0]
+        accepted = [r[0] for r in db.execute("SELECT id FROM arrivals WHERE outcome = 'accepted' ORDER BY id")]
+        round_ = 0
+        while have < rows:
+            round_ += 1
+            for old in accepted:
+                if have >= rows:
+                    break
+                new = db.execute(
+                    "INSERT INTO arrivals (original_name, source, source_path, source_ctime_ns, sha256, size, "
+                    "received_utc, received_rule, kind, unit, folder_unit, declared_unit, year, month_from, month_to, "
+                    "sheet, outcome, archived_path, receipt_path, recorded_at, command, arrival_key) "
+                    "SELECT original_name, source, source_path, source_ctime_ns, sha256, size, "
+                    "strftime('%Y-%m-%dT%H:%M:%S', received_utc, ?) || substr(received_utc, 20), received_rule, kind, unit, folder_unit, "
+                    "declared_unit, year, month_from, month_to, sheet, outcome, archived_path, receipt_path, "
+                    "recorded_at, command, arrival_key || ? FROM arrivals WHERE id = ?",
+                    (f"+{round_} days", f"#copy{round_}", old)).lastrowid
+                have += db.execute("INSERT INTO submission_values SELECT ?, sector, metric, value FROM "
+                                   "submission_values WHERE arrival_id = ?", (new, old)).rowcount
+        return db.execute("SELECT count(*) FROM submission_values").fetchone()[0]
+
+
 def stage_merge(work: Path, repeat: int) -> dict:
-    """The master and leadership workbooks written from the ledger the ingest left (twelve months)."""
+    """The master and leadership workbooks written from the ledger the ingest left (twelve months), and again
+    from that ledger grown to MERGE_ROWS value rows (later resubmissions of the same reports)."""
     from pipeline.ingest import Ingester, scan_inbox
     from pipeline.ledger import Ledger
     from pipeline.merge import write_workbooks
     from pipeline.months import Month
+
+    def timed(cfg, ledger) -> float:
+        times = []
+        now = datetime(2024, 2, 10, tzinfo=SH)
+        for _ in range(repeat):
+            t = time.perf_counter()
+            write_workbooks(cfg, ledger, Month(2023, 12), now, now)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
 
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         cfg, n = _drop_intake(work, Path(tmp))
@@ -248,13 +287,11 @@ def stage_merge(work: Path, repeat: int) -> dict:
             Ingester(cfg, ledger, lambda: datetime(2024, 1, 10, tzinfo=SH),
                      wall=lambda: time.time() + 60).run(scan_inbox(cfg))
             rows = ledger.counts()["submission_values"]
-            times = []
-            now = datetime(2024, 1, 10, tzinfo=SH)
-            for _ in range(repeat):
-                t = time.perf_counter()
-                write_workbooks(cfg, ledger, Month(2023, 12), now, now)
-                times.append(time.perf_counter() - t)
-    return {"merge_seconds": statistics.median(times), "value_rows": rows, "rss_mb": peak_rss_mb()}
+            seconds = timed(cfg, ledger)
+            big_rows = _grow_ledger(ledger, MERGE_ROWS)
+            big_seconds = timed(cfg, ledger)
+    return {"merge_seconds": seconds, "value_rows": rows, "big_seconds": big_seconds, "big_rows": big_rows,
+            "rss_mb": peak_rss_mb()}
 
 
 STAGES = {"generate": stage_generate, "validate": stage_validate, "ingest": stage_ingest,
@@ -363,6 +400,8 @@ def report(args, m: dict, gen: dict, val: dict, ing: dict, cli: dict, mer: dict,
         f"({cli['cli_seconds']:.1f} s) | | | | |",
         f"| merge: master + leadership workbooks from the ledger the ingest left ({mer['value_rows']:,} value rows) "
         f"| {mer['merge_seconds']:.2f} s | | | | |",
+        f"| merge, the same ledger grown to {mer['big_rows']:,} value rows (later resubmissions) "
+        f"| {mer['big_seconds']:.2f} s | | | < 3 s | {mark(mer['big_seconds'] < 3)} |",
         f"| peak RSS (validate / ingest / merge) | {val['rss_mb']:.0f} / {ing['rss_mb']:.0f} / {mer['rss_mb']:.0f} MB "
         "| | | | |",
         "",
