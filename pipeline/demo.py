@@ -116,7 +116,7 @@ def _fullwidth(values: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
 
 
 def retyped_file(unit: str, month: int) -> str:
-    """The shipped file of a unit that retyped the table (see tests/make_demo_files.py, which made them)."""
+    """The shipped file of a unit that retyped the table (scripts/make_demo_files.py made them)."""
     return f"demo_retyped_{unit}_2023年{month}月.xlsx"
 
 

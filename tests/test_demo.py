@@ -64,7 +64,7 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
 
 
 def test_the_shipped_retyped_tables_say_what_the_story_says(tmp_path):
-    """The demo's retyped tables are files LibreOffice saved (tests/make_demo_files.py made them): each one
+    """The demo's retyped tables are files LibreOffice saved (scripts/make_demo_files.py made them): each one
     is accepted as its unit's report for its month, with the story's figures, at the offset it was typed."""
     import io
     import zipfile
