@@ -219,7 +219,7 @@ def _shown(name: str) -> str:
     return display_name(name, 80)
 
 
-_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_PROLOG_MARK = re.compile(rb"<!--|<\?|<[A-Za-z_]")  # a comment, a processing instruction, or the root element
 PROLOG_LIMIT = 64 * 1024
 CHUNK = 1024 * 1024  # inflated bytes held at a time while a member is only checked
 _XML_PARTS = (".xml", ".rels", ".vml")
@@ -347,17 +347,38 @@ def _inflated(inflater, raw: memoryview):
 def _check_prolog(head: bytes, name: str, final: bool = False) -> bytes | None:
     """A DOCTYPE (and with it any entity) can only stand in the prolog, before the root element. Returns
     the bytes seen so far while the root is not found yet, None once the prolog has been judged. A prolog
-    longer than any real file's is refused as well."""
-    root = _ROOT_START.search(head)
+    longer than any real file's is refused as well, and so is a part not in an 8-bit encoding (UTF-16's
+    zero bytes would hide a DOCTYPE from this byte search; office suites write UTF-8)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.find(b"\x00", 0, PROLOG_LIMIT) >= 0:
+        raise _fail(f"部件 {_shown(name)} 的编码异常（不是 UTF-8），出于安全原因不予读取")
+    root = _root_at(head)
     if root is None and not final:
         if len(head) > PROLOG_LIMIT:
             raise _fail(f"部件 {_shown(name)} 的开头异常（疑似恶意文件），出于安全原因不予读取")
         return head
-    prolog = head[: root.start()] if root else head
-    if root is not None and root.start() > PROLOG_LIMIT:
+    prolog = head[:root] if root is not None else head
+    if root is not None and root > PROLOG_LIMIT:
         raise _fail(f"部件 {_shown(name)} 的开头异常（疑似恶意文件），出于安全原因不予读取")
     if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog or b"<!doctype" in prolog:
         raise _fail(f"部件 {_shown(name)} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
+    return None
+
+
+def _root_at(head: bytes) -> int | None:
+    """Where the root element starts, past comments and processing instructions (a `<a` inside a comment is
+    not the root); None while it has not been seen."""
+    pos = 0
+    while (mark := _PROLOG_MARK.search(head, pos)) is not None:
+        if mark.group() == b"<!--":
+            end = head.find(b"-->", mark.end())
+            pos = end + 3
+        elif mark.group() == b"<?":
+            end = head.find(b"?>", mark.end())
+            pos = end + 2
+        else:
+            return mark.start()
+        if end < 0:
+            return None
     return None
 
 

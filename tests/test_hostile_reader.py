@@ -285,6 +285,30 @@ def test_small_and_large_members_are_checked_alike(tmp_path):
         assert problem.value.reason == "文件不完整或已损坏（压缩数据无法解开）", name
 
 
+@pytest.mark.parametrize("part", [
+    b'<?xml version="1.0"?><!-- <a --><!DOCTYPE x [<!ENTITY e "b">]><x>&e;</x>',  # a `<a` in a comment
+    b'<?xml version="1.0"?><?pi <a?><!DOCTYPE x [<!ENTITY e "b">]><x>&e;</x>',    # ... in an instruction
+    b'<!--\n<styleSheet>--><!DOCTYPE x [<!ENTITY e "b">]><styleSheet/>',
+])
+def test_a_doctype_behind_a_comment_is_still_found(tmp_path, part):
+    """The root element is looked for past comments and processing instructions: what they hold cannot
+    end the prolog early and let a DOCTYPE through."""
+    bad = _with_member(make_submission(tmp_path / "good.xlsx"), tmp_path / "bad.xlsx", "xl/styles.xml", part)
+    with pytest.raises(ReadProblem) as problem:
+        read_workbook(bad.read_bytes(), CFG.limits)
+    assert problem.value.reason == "部件 xl/styles.xml 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_part_in_utf16_is_refused(tmp_path, encoding):
+    """UTF-16's zero bytes would hide a DOCTYPE from a byte search; no office suite writes a part so."""
+    part = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY e "b">]><styleSheet/>'.encode(encoding)
+    bad = _with_member(make_submission(tmp_path / "good.xlsx"), tmp_path / "bad.xlsx", "xl/styles.xml", part)
+    with pytest.raises(ReadProblem) as problem:
+        read_workbook(bad.read_bytes(), CFG.limits)
+    assert problem.value.reason == "部件 xl/styles.xml 的编码异常（不是 UTF-8），出于安全原因不予读取"
+
+
 def test_too_many_members_are_counted_from_the_end_record(tmp_path):
     path = tmp_path / "many.xlsx"
     with zipfile.ZipFile(path, "w") as z:
