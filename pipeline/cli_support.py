@@ -69,7 +69,7 @@ def open_ledger(cfg: config_mod.Config, command: str, read_only: bool = False):
                    "请把 [paths] ledger 放在本机磁盘上。", err=True)
     try:
         return Ledger(cfg.ledger, command, read_only=read_only,
-                      verify=command in ("status", "backup", "export", "notices"))
+                      verify=command in ("status", "backup", "export", "notices"), wait=cfg.limits.ledger_wait_seconds)
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -72,6 +72,7 @@ class Limits:
     max_compression_ratio: float = 200
     max_zip_members: int = 2000
     lock_wait_seconds: float = 120
+    ledger_wait_seconds: float = 30  # how long to wait while another program (a DB browser, a backup) writes the ledger
     max_email_mb: float = 60
     max_attachments: int = 200
     parse_memory_mb: float = 512  # memory of the child process that reads an untrusted file (POSIX only)
@@ -485,7 +486,8 @@ class _Builder:
 
         least = {("limits", "max_file_mb"): 0.001, ("limits", "max_uncompressed_mb"): 0.001,
                  ("limits", "max_compression_ratio"): 1, ("limits", "max_zip_members"): 1,
-                 ("limits", "lock_wait_seconds"): 0, ("limits", "max_email_mb"): 0.001,
+                 ("limits", "lock_wait_seconds"): 0, ("limits", "ledger_wait_seconds"): 0,
+                 ("limits", "max_email_mb"): 0.001,
                  ("limits", "max_attachments"): 1, ("limits", "parse_memory_mb"): 128, ("limits", "parse_seconds"): 1,
                  ("limits", "max_count"): 1, ("watch", "stable_seconds"): 0, ("watch", "rescan_seconds"): 1,
                  ("watch", "rebuild_debounce_seconds"): 0, ("watch", "incomplete_seconds"): 0,

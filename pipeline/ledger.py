@@ -279,18 +279,19 @@ def network_filesystem(path: Path) -> str | None:
 
 
 class Ledger:
-    def __init__(self, path: Path, command: str = "annex2", read_only: bool = False, verify: bool = False):
+    def __init__(self, path: Path, command: str = "annex2", read_only: bool = False, verify: bool = False,
+                 wait: float = 30):
         """`read_only`: for commands that only look (validate); `verify`: refuse a damaged file instead of
-        reading it (status, backup)."""
+        reading it (status, backup); `wait`: seconds to wait while another program writes the file."""
         self.path = Path(path)
         self.command = command
         try:
             if read_only:
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                          isolation_level=None, timeout=30)
+                                          isolation_level=None, timeout=wait)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+                self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=wait)
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = FULL")

@@ -271,6 +271,7 @@ def test_a_file_rewritten_in_place_with_the_same_size_and_mtime_is_not_deleted_u
 
 @POSIX_ONLY
 def test_a_locked_ledger_while_finishing_a_crashed_arrival_gives_a_message_and_exit_1(workdir):
+    edit_config(workdir, "ledger_wait_seconds = 30", "ledger_wait_seconds = 1")  # not the default half-minute
     make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
     assert kill_at(workdir, "receipted").returncode == -signal.SIGKILL  # recorded, still in the inbox
     other = sqlite3.connect(workdir / "annex2.sqlite", isolation_level=None)
