@@ -68,8 +68,7 @@ def open_ledger(cfg: config_mod.Config, command: str, read_only: bool = False):
         click.echo(f"警告：台账 {cfg.ledger} 位于网络文件系统（{fs}）上，SQLite 在网络共享上加锁不可靠，"
                    "请把 [paths] ledger 放在本机磁盘上。", err=True)
     try:
-        return Ledger(cfg.ledger, command, read_only=read_only,
-                      verify=command in ("status", "backup", "export", "notices"), wait=cfg.limits.ledger_wait_seconds)
+        return Ledger.of(cfg, command, read_only=read_only, verify=command in ("status", "backup", "export", "notices"))
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
 

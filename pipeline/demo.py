@@ -292,7 +292,7 @@ def run_demo(root: Path) -> Demo:
         _saved_at(path, moment - timedelta(minutes=7))
         scripted.append((moment, Candidate(path, "inbox", owner, moment, RULE, settled=True)))
     ingested = BatchResult()
-    with Ledger(cfg.ledger, "demo", wait=cfg.limits.ledger_wait_seconds) as ledger:
+    with Ledger.of(cfg, "demo") as ledger:
         # one file at a time, each at its own moment: validated, recorded and archived as of then
         for moment, cand in sorted(scripted, key=lambda t: t[0]):
             clock = functools.partial(lambda m: m, moment)  # the story's moment is "now" for this file

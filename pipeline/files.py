@@ -36,12 +36,12 @@ def is_junk(name: str) -> bool:
 def kind_of(path: Path, inbox: Path | None = None) -> str:
     """Lock files (`~$*`, `.~lock.*#`), OS junk and temp files, receipts and our instruction file are ignored."""
     path = Path(path)
-    if inbox is None or is_junk(path.name):
-        return kind_in(path.name, ())
-    try:
-        parts = path.parent.resolve().relative_to(Path(inbox).resolve()).parts
-    except (ValueError, OSError):
-        parts = ()
+    parts: tuple[str, ...] = ()
+    if inbox is not None and not is_junk(path.name):
+        try:
+            parts = path.parent.resolve().relative_to(Path(inbox).resolve()).parts
+        except (ValueError, OSError):
+            pass
     return kind_in(path.name, parts)
 
 

@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from .collect import (Candidate, Placement, arrival_time, folder_unit_of, in_clerk_folder, in_inbox, placement,  # noqa: F401
-                      scan_inbox, text_of_path)
+from .collect import (Candidate, Placement, arrival_time, folder_unit_of, in_clerk_folder,  # noqa: F401
+                      in_inbox, placement, scan_inbox, text_of_path)
 from .config import Config, Unit
 from .corrections import receipt_context
 from .durable import abandoned_temp, barrier, fsync_dir, write_atomic

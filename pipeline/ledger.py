@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 MIGRATIONS: list[tuple[int, str]] = [
@@ -303,6 +306,11 @@ class Ledger:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(ledger_open_text(self.path, exc)) from None
+
+    @classmethod
+    def of(cls, cfg: Config, command: str, **options: Any) -> Ledger:
+        """The working folder's ledger, waiting for another program writing it as `[limits]` says."""
+        return cls(cfg.ledger, command, wait=cfg.limits.ledger_wait_seconds, **options)
 
     def close(self) -> None:
         self.db.close()

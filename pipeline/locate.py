@@ -100,9 +100,7 @@ class LocatedForm:
             found = None
         else:
             cell, sheet = (row, col), self.sheet
-            line = sheet.rows[row] if row < len(sheet.rows) else ()
-            found = Slot(line[col] if col < len(line) else "", a1(row, col), cell in sheet.formulas,
-                         cell in sheet.no_cached_value)
+            found = Slot(sheet.value(row, col), a1(row, col), cell in sheet.formulas, cell in sheet.no_cached_value)
         self._slots[key] = found
         return found
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from html import unescape
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 
 import python_calamine
@@ -384,8 +384,10 @@ def _root_at(head: bytes) -> int | None:
 
 _REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _HAS_F = re.compile(rb"<(?:\w+:)?f\b")
-_PREFIXED_F = re.compile(rb":f\b")  # without one, _HAS_F finds exactly what this faster pattern finds:
-_PLAIN_F = re.compile(rb"<f\b")     # a literal start the regex engine skips to
+# Where no `:f` stands (no prefixed formula element), _HAS_F finds just what _PLAIN_F finds, faster: a
+# pattern with a literal start, which the regex engine skips to.
+_PREFIXED_F = re.compile(rb":f\b")
+_PLAIN_F = re.compile(rb"<f\b")
 _HAS_V = re.compile(rb"<(?:\w+:)?v>\s*[^<\s]")
 _HAS_IS = re.compile(rb"<(?:\w+:)?is>")
 

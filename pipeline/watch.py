@@ -170,7 +170,7 @@ class Watcher:
         candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), self._received(p),
                                 "watcher_event" if p.seen_at else None, settled=True) for p in ready]
         try:
-            with folder_lock(self.cfg, "watch"), Ledger(self.cfg.ledger, "watch", wait=self.cfg.limits.ledger_wait_seconds) as ledger:
+            with folder_lock(self.cfg, "watch"), Ledger.of(self.cfg, "watch") as ledger:
                 result = Ingester(self.cfg, ledger, self.clock).run(candidates, stop=self.stop_event.is_set)
         except LockBusy as exc:
             self.log.warning("文件夹正被其他进程处理：%s", exc)
@@ -254,7 +254,7 @@ class Watcher:
 
         now = self.clock()
         month = Month.of(now.astimezone(self.cfg.bureau.tz))
-        with folder_lock(self.cfg, "watch"), Ledger(self.cfg.ledger, "watch", wait=self.cfg.limits.ledger_wait_seconds) as ledger:
+        with folder_lock(self.cfg, "watch"), Ledger.of(self.cfg, "watch") as ledger:
             write_workbooks(self.cfg, ledger, month, now, now)
 
     # --- the loop --------------------------------------------------------------------------------
