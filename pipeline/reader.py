@@ -201,11 +201,11 @@ def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
     if "mimetype" in names and members.read("mimetype").strip() == ODS_MIME:
         formulas = _ods_formulas(members.read("content.xml")) if "content.xml" in names else {}
         members.check_rest()
-        return _values(data, "ods", formulas)
+        return _values(members.checked_copy() or data, "ods", formulas)
     if "xl/workbook.xml" in names:
         formulas = _xlsx_formulas(members)
         members.check_rest()
-        return _values(data, "xlsx", formulas)
+        return _values(members.checked_copy() or data, "xlsx", formulas)
     if "word/document.xml" in names:  # not a spreadsheet: no parser will read its parts, so neither do we
         raise _fail("这是一个 Word 文档，不是表格")
     if "mimetype" in names:
@@ -222,6 +222,7 @@ def _shown(name: str) -> str:
 _PROLOG_MARK = re.compile(rb"<!--|<\?|<[A-Za-z_]")  # a comment, a processing instruction, or the root element
 PROLOG_LIMIT = 64 * 1024
 CHUNK = 1024 * 1024  # inflated bytes held at a time while a member is only checked
+KEEP = 16 * 1024 * 1024  # members inflated and kept for the value parser, at most (every real form fits)
 _XML_PARTS = (".xml", ".rels", ".vml")
 _CORRUPT = "文件不完整或已损坏（压缩数据无法解开）"
 
@@ -242,10 +243,36 @@ class _Members:
         self.budget = int(limits.max_uncompressed_mb * 1024 * 1024)
         self.limit_mb = limits.max_uncompressed_mb
         self.done: set[int] = set()
+        self.kept: dict[int, bytes] = {}  # each member inflated and checked, while they fit in KEEP
+        self.keep_room = KEEP
 
     def read(self, name: str) -> bytes:
         info = self.by_name[name]
         return self._whole(info) if info.file_size <= CHUNK else b"".join(self._inflate(info))
+
+    def checked_copy(self) -> bytes | None:
+        """After `check_rest`: the zip made again from the members as inflated and checked here, stored
+        uncompressed, in the same order under the same names -- so the parser that reads the values inflates
+        nothing and sees only bytes that passed every check. None when the members did not fit in KEEP
+        (the parser then reads the original, whose every member was checked the same way)."""
+        import struct
+
+        if len(self.kept) != len(self.infos):
+            return None
+        local: list[bytes] = []
+        central: list[bytes] = []
+        offset = 0
+        for info in self.infos:
+            body, name = self.kept[id(info)], info.filename.encode("utf-8")
+            head = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x800, 0, 0, 0x21, info.CRC, len(body), len(body),
+                               len(name), 0)
+            local += (head, name, body)
+            central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0x800, 0, 0, 0x21, info.CRC,
+                                       len(body), len(body), len(name), 0, 0, 0, 0, 0, offset) + name)
+            offset += len(head) + len(name) + len(body)
+        directory = b"".join(central)
+        end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(directory), offset, 0)
+        return b"".join(local) + directory + end
 
     def check_rest(self) -> None:
         for info in self.infos:
@@ -294,6 +321,9 @@ class _Members:
             _check_prolog(out, info.filename, final=True)
         if (inflater is not None and not inflater.eof) or len(out) != info.file_size or zlib.crc32(out) != info.CRC:
             raise _fail(_CORRUPT)
+        if len(out) <= self.keep_room:
+            self.kept[id(info)] = out
+            self.keep_room -= len(out)
         return out
 
     def _count(self, info: zipfile.ZipInfo, size: int, added: int) -> None:

@@ -285,6 +285,31 @@ def test_small_and_large_members_are_checked_alike(tmp_path):
         assert problem.value.reason == "文件不完整或已损坏（压缩数据无法解开）", name
 
 
+def test_the_value_parser_reads_only_what_was_checked(tmp_path):
+    """calamine is given the zip made again from the members as inflated and checked here, all stored: it
+    inflates nothing itself. A workbook with a member too large to keep is read from the original (whose
+    every member was checked the same way)."""
+    import io
+
+    from pipeline.reader import _Members
+
+    src = make_submission(tmp_path / "good.xlsx")
+    data = src.read_bytes()
+    with zipfile.ZipFile(src) as z:
+        members = _Members(data, z.infolist(), CFG.limits)
+        members.check_rest()
+        with zipfile.ZipFile(io.BytesIO(members.checked_copy())) as copy:
+            assert [i.filename for i in copy.infolist()] == z.namelist()
+            assert {i.compress_type for i in copy.infolist()} == {zipfile.ZIP_STORED}
+            assert all(copy.read(name) == z.read(name) for name in z.namelist())  # checksums checked too
+    big = _with_member(src, tmp_path / "big.xlsx", "xl/media/image1.bin", os.urandom(3 * 1024 * 1024))
+    with zipfile.ZipFile(big) as z:
+        members = _Members(big.read_bytes(), z.infolist(), CFG.limits)
+        members.check_rest()
+        assert members.checked_copy() is None
+    assert read_workbook(big.read_bytes(), CFG.limits).sheets[0].rows == read_workbook(data, CFG.limits).sheets[0].rows
+
+
 @pytest.mark.parametrize("part", [
     b'<?xml version="1.0"?><!-- <a --><!DOCTYPE x [<!ENTITY e "b">]><x>&e;</x>',  # a `<a` in a comment
     b'<?xml version="1.0"?><?pi <a?><!DOCTYPE x [<!ENTITY e "b">]><x>&e;</x>',    # ... in an instruction
