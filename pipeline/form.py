@@ -116,7 +116,8 @@ def with_derived(values: dict[str, dict[str, float | None]]) -> dict[str, dict[s
     for sector in SECTORS:
         given = values.get(sector.key, {})
         counts[sector.key] = {m.key: given.get(m.key) or 0 for m in COUNT_METRICS}
-    counts[TOTAL.key] = {m.key: sum(counts[s.key][m.key] for s in SECTORS) for m in COUNT_METRICS}
+    columns = zip(*(row.values() for row in counts.values()))  # each metric down the seven sectors
+    counts[TOTAL.key] = {m.key: sum(column) for m, column in zip(COUNT_METRICS, columns)}
     return {row_key: {m.key: rate(row[m.rate_of[0]], row[m.rate_of[1]]) if m.rate_of else row[m.key]
                       for m in METRICS}
             for row_key, row in counts.items()}
