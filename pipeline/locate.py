@@ -48,8 +48,7 @@ class Slot(NamedTuple):
     no_cached_value: bool
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """A header or footer field: its text (None when blank) and the cell to name in messages."""
 
     text: str | None
@@ -220,7 +219,7 @@ def _rows(located: LocatedForm, first: int) -> int:
         if key is not None and key not in located.rows:
             located.rows[key] = r
             last_row = r
-        elif text.startswith(_STOP_LABELS) or text.startswith(tuple(FIELD_LABELS.values())):
+        elif text.startswith(_STOP_LABELS) or text.startswith(_FIELD_STARTS):
             break
         elif key is None and not located.rows and not _has_values(sheet, r, cols):
             pass  # a note or a blank label above the data
@@ -294,7 +293,7 @@ def _fields(located: LocatedForm, top: int, bottom: int) -> None:
 
 def _is_label(value: Any) -> bool:
     key = label_key(value)
-    return bool(key) and (key.startswith(tuple(FIELD_LABELS.values())) or key.startswith("统计期间")
+    return bool(key) and (key.startswith(_FIELD_STARTS) or key.startswith("统计期间")
                           or bool(_PERIOD.search(key)))
 
 
