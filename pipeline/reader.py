@@ -231,9 +231,10 @@ class _Members:
     """Each member of the zip inflated once, here, before any other parser sees it: with a running count
     that stops at the size its directory entry declares and at `max_uncompressed_mb` for all of them
     together, whatever the headers say; its CRC checked; an XML part refused on the way if its prolog
-    declares a DOCTYPE (so no entity is ever expanded, by us or by calamine). `read` keeps a member's
-    bytes (the few parts we parse ourselves); `check_rest` inflates the others and throws the bytes away,
-    so what calamine inflates afterwards is known to be what the directory says."""
+    declares a DOCTYPE (so no entity is ever expanded, by us or by calamine). `read` gives a member's
+    bytes (the few parts we parse ourselves); `check_rest` inflates the others. The members are kept while
+    they fit in KEEP, and `checked_copy` hands calamine those very bytes; otherwise what calamine inflates
+    from the original is known to be what the directory says."""
 
     def __init__(self, data: bytes, infos: list[zipfile.ZipInfo], limits: Limits):
         self.data = memoryview(data)
