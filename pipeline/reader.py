@@ -180,6 +180,8 @@ def check_zip_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
             raise _fail(f"部件 {_shown(info.filename)} 的压缩比异常（疑似压缩炸弹）")
+        if "\x00" in info.orig_filename:  # zipfile cuts the name there; another reader may not
+            raise _fail(f"部件名称 {_shown(info.filename)} 含有空字符（疑似恶意文件），出于安全原因不予读取")
 
 
 def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
@@ -244,7 +246,7 @@ class _Members:
         self.budget = int(limits.max_uncompressed_mb * 1024 * 1024)
         self.limit_mb = limits.max_uncompressed_mb
         self.done: set[int] = set()
-        self.kept: dict[int, bytes] = {}  # each member inflated and checked, while they fit in KEEP
+        self.kept: dict[int, bytes] | None = {}  # each member inflated and checked; None once one did not fit
         self.keep_room = KEEP
 
     def read(self, name: str) -> bytes:
@@ -258,13 +260,15 @@ class _Members:
         (the parser then reads the original, whose every member was checked the same way)."""
         import struct
 
-        if len(self.kept) != len(self.infos):
+        if self.kept is None or len(self.kept) != len(self.infos):
             return None
         local: list[bytes] = []
         central: list[bytes] = []
         offset = 0
         for info in self.infos:
             body, name = self.kept[id(info)], info.filename.encode("utf-8")
+            if len(name) > 0xFFFF:  # a name that fits no zip once in UTF-8: calamine reads the original
+                return None
             head = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x800, 0, 0, 0x21, info.CRC, len(body), len(body),
                                len(name), 0)
             local += (head, name, body)
@@ -273,7 +277,17 @@ class _Members:
             offset += len(head) + len(name) + len(body)
         directory = b"".join(central)
         end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(directory), offset, 0)
-        return b"".join(local) + directory + end
+        return b"".join([*local, directory, end])
+
+    def _keep(self, info: zipfile.ZipInfo, body: bytes | None) -> None:
+        """Hold a checked member for `checked_copy`; once one does not fit in KEEP, hold none."""
+        if self.kept is None or id(info) in self.kept:
+            return
+        if body is None or len(body) > self.keep_room:
+            self.kept = None
+            return
+        self.kept[id(info)] = body
+        self.keep_room -= len(body)
 
     def check_rest(self) -> None:
         for info in self.infos:
@@ -318,13 +332,11 @@ class _Members:
         except zlib.error:
             raise _fail(_CORRUPT) from None
         self._count(info, len(out), len(out))
-        if info.filename.endswith(_XML_PARTS) and _check_prolog(out, info.filename) is not None:
+        if _is_xml(info.filename, out) and _check_prolog(out, info.filename) is not None:
             _check_prolog(out, info.filename, final=True)
         if (inflater is not None and not inflater.eof) or len(out) != info.file_size or zlib.crc32(out) != info.CRC:
             raise _fail(_CORRUPT)
-        if len(out) <= self.keep_room:
-            self.kept[id(info)] = out
-            self.keep_room -= len(out)
+        self._keep(info, out)
         return out
 
     def _count(self, info: zipfile.ZipInfo, size: int, added: int) -> None:
@@ -346,14 +358,18 @@ class _Members:
             pieces = _inflated(inflater, raw)
         name = info.filename  # shown in a message (_shown) only when there is one to give
         size, crc = 0, 0
-        head = b"" if name.endswith(_XML_PARTS) else None
+        head: bytes | None = b""  # the start, while it may still be an XML prolog; None once judged
+        kept: list[bytes] | None = [] if self.kept is not None and info.file_size <= self.keep_room else None
         try:
             for piece in pieces:
                 size += len(piece)
                 self._count(info, size, len(piece))
                 crc = zlib.crc32(piece, crc)
                 if head is not None:
-                    head = _check_prolog(head + bytes(piece), name)
+                    head += bytes(piece)
+                    head = _check_prolog(head, name) if _is_xml(name, head) else None
+                if kept is not None:
+                    kept.append(bytes(piece))
                 yield bytes(piece)
         except zlib.error:
             raise _fail(_CORRUPT) from None
@@ -361,6 +377,7 @@ class _Members:
             _check_prolog(head, name, final=True)
         if (inflater is not None and not inflater.eof) or size != info.file_size or crc != info.CRC:
             raise _fail(_CORRUPT)
+        self._keep(info, b"".join(kept) if kept is not None else None)
 
 
 def _inflated(inflater, raw: memoryview):
@@ -375,24 +392,55 @@ def _inflated(inflater, raw: memoryview):
             return
 
 
+def _is_xml(name: str, start: bytes) -> bool:
+    """A part to check for a DOCTYPE: named as XML, or starting as XML text whatever its name (a relationship
+    can send a parser to any part). A part that only starts like `<` and holds zero bytes (an obfuscated
+    font, an image) is binary, not XML in another encoding."""
+    if name.endswith(_XML_PARTS):
+        return True
+    return _XML_START.match(start) is not None and (start.find(b"\x00", 0, PROLOG_LIMIT) < 0
+                                                    or _utf16(start) is not None)
+
+
+_XML_START = re.compile(rb"(?:\xef\xbb\xbf)?\s*<[?!A-Za-z_]|\xff\xfe<\x00|\xfe\xff\x00<|<\x00[?!A-Za-z_]\x00|"
+                        rb"\x00<\x00[?!A-Za-z_]")
+
+
+def _utf16(head: bytes) -> str | None:
+    """UTF-16 by its byte-order mark, or by where the zero byte stands beside the first `<`."""
+    return {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be", b"<\x00": "utf-16-le", b"\x00<": "utf-16-be"}.get(head[:2])
+
+
 def _check_prolog(head: bytes, name: str, final: bool = False) -> bytes | None:
     """A DOCTYPE (and with it any entity) can only stand in the prolog, before the root element. Returns
     the bytes seen so far while the root is not found yet, None once the prolog has been judged. A prolog
-    longer than any real file's is refused as well, and so is a part not in an 8-bit encoding (UTF-16's
-    zero bytes would hide a DOCTYPE from this byte search; office suites write UTF-8)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.find(b"\x00", 0, PROLOG_LIMIT) >= 0:
-        raise _fail(f"部件 {_shown(name)} 的编码异常（不是 UTF-8），出于安全原因不予读取")
-    root = _root_at(head)
+    longer than any real file's is refused as well. A UTF-16 part (which the standard allows, and document
+    management systems write) is judged on its text; any other encoding with zero bytes is refused."""
+    text = _as_utf8(head, name)
+    root = _root_at(text)
     if root is None and not final:
-        if len(head) > PROLOG_LIMIT:
+        if len(text) > PROLOG_LIMIT:
             raise _fail(f"部件 {_shown(name)} 的开头异常（疑似恶意文件），出于安全原因不予读取")
         return head
-    prolog = head[:root] if root is not None else head
+    prolog = text[:root] if root is not None else text
     if root is not None and root > PROLOG_LIMIT:
         raise _fail(f"部件 {_shown(name)} 的开头异常（疑似恶意文件），出于安全原因不予读取")
     if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog or b"<!doctype" in prolog:
         raise _fail(f"部件 {_shown(name)} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取")
     return None
+
+
+def _as_utf8(head: bytes, name: str) -> bytes:
+    """The start of an XML part as UTF-8 bytes: as it is, or decoded from UTF-16 (by its byte-order mark, or
+    by where the zero bytes stand around the first `<`)."""
+    if head.find(b"\x00", 0, PROLOG_LIMIT) < 0:
+        return head
+    encoding = _utf16(head)
+    start = head[:2 * PROLOG_LIMIT + 2]
+    text = start[:len(start) // 2 * 2].decode(encoding, "replace").encode("utf-8") if encoding else b"\x00"
+    if b"\x00" in text[:PROLOG_LIMIT]:
+        raise _fail(f"部件 {_shown(name)} 的编码异常（不是 UTF-8 或 UTF-16），出于安全原因不予读取")
+    return text.removeprefix(b"\xef\xbb\xbf")
 
 
 def _root_at(head: bytes) -> int | None:

@@ -287,7 +287,7 @@ def test_small_and_large_members_are_checked_alike(tmp_path):
 
 def test_the_value_parser_reads_only_what_was_checked(tmp_path):
     """calamine is given the zip made again from the members as inflated and checked here, all stored: it
-    inflates nothing itself. A workbook with a member too large to keep is read from the original (whose
+    inflates nothing itself. A workbook whose members do not fit in 16 MB is read from the original (whose
     every member was checked the same way)."""
     import io
 
@@ -302,12 +302,13 @@ def test_the_value_parser_reads_only_what_was_checked(tmp_path):
             assert [i.filename for i in copy.infolist()] == z.namelist()
             assert {i.compress_type for i in copy.infolist()} == {zipfile.ZIP_STORED}
             assert all(copy.read(name) == z.read(name) for name in z.namelist())  # checksums checked too
-    big = _with_member(src, tmp_path / "big.xlsx", "xl/media/image1.bin", os.urandom(3 * 1024 * 1024))
-    with zipfile.ZipFile(big) as z:
-        members = _Members(big.read_bytes(), z.infolist(), CFG.limits)
-        members.check_rest()
-        assert members.checked_copy() is None
-    assert read_workbook(big.read_bytes(), CFG.limits).sheets[0].rows == read_workbook(data, CFG.limits).sheets[0].rows
+    for megabytes, copied in ((3, True), (17, False)):  # over a megabyte: inflated in pieces, kept all the same
+        big = _with_member(src, tmp_path / "big.xlsx", "xl/media/image1.bin", os.urandom(megabytes * 1024 * 1024))
+        with zipfile.ZipFile(big) as z:
+            members = _Members(big.read_bytes(), z.infolist(), CFG.limits)
+            members.check_rest()
+            assert (members.checked_copy() is not None) == copied
+        assert read_workbook(big.read_bytes(), CFG.limits).sheets[0].rows == read_workbook(data, CFG.limits).sheets[0].rows
 
 
 @pytest.mark.parametrize("part", [
@@ -325,13 +326,62 @@ def test_a_doctype_behind_a_comment_is_still_found(tmp_path, part):
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
-def test_a_part_in_utf16_is_refused(tmp_path, encoding):
-    """UTF-16's zero bytes would hide a DOCTYPE from a byte search; no office suite writes a part so."""
-    part = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY e "b">]><styleSheet/>'.encode(encoding)
-    bad = _with_member(make_submission(tmp_path / "good.xlsx"), tmp_path / "bad.xlsx", "xl/styles.xml", part)
+def test_a_part_in_utf16_is_judged_on_its_text(tmp_path, encoding):
+    """UTF-16 parts are allowed by the standard (document management systems write their customXml so): a
+    plain one is read, one whose prolog declares a DOCTYPE is refused all the same; an XML part in another
+    encoding with zero bytes (UTF-32) is refused."""
+    src = make_submission(tmp_path / "good.xlsx")
+    plain = '<?xml version="1.0" encoding="UTF-16"?><ds:datastoreItem xmlns:ds="x"/>'.encode(encoding)
+    fine = _with_member(src, tmp_path / "fine.xlsx", "customXml/itemProps1.xml", plain)
+    assert read_workbook(fine.read_bytes(), CFG.limits).sheets[0].name == "附件2"
+    part = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY e "b">]><x/>'.encode(encoding)
+    for name in ("customXml/item1.xml", "customXml/item1.bin"):  # refused by its text, whatever its name
+        bad = _with_member(src, tmp_path / "bad.xlsx", name, part)
+        with pytest.raises(ReadProblem) as problem:
+            read_workbook(bad.read_bytes(), CFG.limits)
+        assert problem.value.reason == f"部件 {name} 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取"
+    utf32 = _with_member(src, tmp_path / "utf32.xlsx", "customXml/item2.xml", '<x/>'.encode("utf-32"))
     with pytest.raises(ReadProblem) as problem:
-        read_workbook(bad.read_bytes(), CFG.limits)
-    assert problem.value.reason == "部件 xl/styles.xml 的编码异常（不是 UTF-8），出于安全原因不予读取"
+        read_workbook(utf32.read_bytes(), CFG.limits)
+    assert problem.value.reason == "部件 customXml/item2.xml 的编码异常（不是 UTF-8 或 UTF-16），出于安全原因不予读取"
+
+
+def test_a_sheet_under_another_name_is_checked_by_its_content(tmp_path):
+    """A relationship can send calamine to a part of any name: a DOCTYPE is looked for in every part that
+    starts as XML, and a binary part that only happens to start with `<` (an obfuscated font) is left
+    alone."""
+    src = make_submission(tmp_path / "good.xlsx")
+    with zipfile.ZipFile(src) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+        rels = z.read("xl/_rels/workbook.xml.rels")
+    body = sheet[sheet.index(b"?>") + 2:] if sheet.startswith(b"<?xml") else sheet
+    doctype = b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY e "b">]>' + body
+    moved = _with_member(src, tmp_path / "moved.xlsx", "xl/worksheets/sheet1.bin", doctype)
+    moved = _with_member(moved, tmp_path / "moved2.xlsx", "xl/_rels/workbook.xml.rels",
+                         rels.replace(b"worksheets/sheet1.xml", b"worksheets/sheet1.bin"))
+    with pytest.raises(ReadProblem) as problem:
+        read_workbook(moved.read_bytes(), CFG.limits)
+    assert problem.value.reason == "部件 xl/worksheets/sheet1.bin 含有 XML 实体声明（DOCTYPE），出于安全原因不予读取"
+    font = b"<Ab\x00\x01\x02" + os.urandom(70_000)
+    fonts = _with_member(src, tmp_path / "font.xlsx", "xl/fonts/font1.odttf", font)
+    assert read_workbook(fonts.read_bytes(), CFG.limits).sheets[0].name == "附件2"
+
+
+def test_names_a_zip_tool_would_cut_or_not_fit(tmp_path):
+    """A name with a NUL byte (zipfile cuts it there, another reader may not) is refused; a name too long to
+    write again in UTF-8 leaves calamine the original file, with no internal error."""
+    src = make_submission(tmp_path / "good.xlsx")
+    def renamed(name: bytes, to: bytes) -> bytes:  # in the local header and the directory, as a tool may write
+        data = _with_member(src, tmp_path / "named.xlsx", name.decode(), b"x").read_bytes()
+        assert data.count(name) == 2
+        return data.replace(name, to)
+
+    nul = renamed(b"xl/worksheets/sheet2.xmlZ.bin", b"xl/worksheets/sheet2.xml\x00.bin")
+    with pytest.raises(ReadProblem) as problem:
+        read_workbook(nul, CFG.limits)
+    assert problem.value.reason == "部件名称 xl/worksheets/sheet2.xml 含有空字符（疑似恶意文件），出于安全原因不予读取"
+    long = renamed(b"xl/" + b"x" * 30000, b"xl/" + b"\xb0" * 30000)  # cp437 `░`: three bytes in UTF-8
+    assert read_workbook(long, CFG.limits).sheets[0].name == "附件2"
 
 
 def test_too_many_members_are_counted_from_the_end_record(tmp_path):
