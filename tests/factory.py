@@ -135,3 +135,28 @@ def _retyped(path, values, unit, year, month_from, month_to, total, rates, head,
         ws.cell(r + 1, c0 + 6, phone)
     wb.save(path)
 
+
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def make_email(sender: str, attachments=(), *, received: str | None = None, date: str | None = None,
+               subject: str = "5月附件2") -> bytes:
+    """An e-mail as a client saves it: From (`sender` as written, a display name too), To, Subject, an optional
+    Received stamp (`received`: its date) and Date, and attachments as (name, data) for a workbook or
+    (name, data, (maintype, subtype))."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    if received:
+        msg["Received"] = f"from mail.unit.local (unknown [10.0.0.8]) by mx.yx.gov.cn with ESMTP id 4QK; {received}"
+    msg["From"] = sender
+    msg["To"] = "841099245@qq.com"
+    msg["Subject"] = subject
+    if date:
+        msg["Date"] = date
+    msg.set_content("孟老师好，附件是本月的统计表，请查收。")
+    for name, data, *kind in attachments:
+        maintype, subtype = kind[0] if kind else XLSX_TYPE
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes()

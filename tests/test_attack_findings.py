@@ -11,21 +11,19 @@ import sys
 import textwrap
 import time
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from pipeline.workspace import init
 
-from factory import make_submission
+from factory import make_email, make_submission
 from helpers import ingest
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
 SAFETY = "局安全监督股"
-XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX FIFOs, links, signals and mounts")
 
 
@@ -222,14 +220,7 @@ def kill_at(work, step):
 
 
 def email_with(path: Path, sender: str, *attachments: tuple[str, bytes]) -> Path:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "841099245@qq.com"
-    msg["Subject"] = "附件2"
-    msg.set_content("见附件")
-    for name, data in attachments:
-        msg.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename=name)
-    path.write_bytes(bytes(msg))
+    path.write_bytes(make_email(sender, attachments))
     return path
 
 

@@ -13,13 +13,12 @@ from pipeline.ledger import Ledger
 from pipeline.months import Month
 from pipeline.timeliness import status
 
-from factory import make_submission
+from factory import XLSX_TYPE as XLSX, make_email, make_submission
 from helpers import at, ingest
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
-XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 @pytest.fixture
@@ -35,19 +34,8 @@ def workbook(tmp_path, name="wb.xlsx", **kw):
     return make_submission(tmp_path / name, **kw).read_bytes()
 
 
-def eml(sender="zfdd@yx.gov.cn", received=None, date=None, attachments=(), subject="5月附件2"):
-    msg = EmailMessage()
-    if received:
-        msg["Received"] = f"from mail.zfdd.local (unknown [10.0.0.8]) by mx.yx.gov.cn with ESMTP id 4QK; {received}"
-    msg["From"] = f"执法大队 <{sender}>"
-    msg["To"] = "841099245@qq.com"
-    msg["Subject"] = subject
-    if date:
-        msg["Date"] = date
-    msg.set_content("孟老师好，附件是本月的统计表，请查收。")
-    for name, data, (maintype, subtype) in attachments:
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes()
+def eml(sender="zfdd@yx.gov.cn", **kw):
+    return make_email(f"执法大队 <{sender}>", **kw)
 
 
 def scan_pdf():

@@ -5,7 +5,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from email.message import EmailMessage
 
 import pytest
 from click.testing import CliRunner
@@ -17,13 +16,12 @@ from pipeline.ingest import Ingester, scan_inbox
 from pipeline.ledger import Ledger
 from pipeline.reader import read_workbook
 
-from factory import make_submission
+from factory import make_email, make_submission
 from helpers import arriving_at, at, drop, ingest
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
-XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names, links and signals")
 
 
@@ -160,16 +158,7 @@ def test_names_of_any_bytes_are_processed_and_shown_sanitized(workdir, tmp_path)
 # --- identity and time cannot be forged ---------------------------------------------------------------------
 
 def eml(sender, received=None, attachments=()):
-    msg = EmailMessage()
-    if received:
-        msg["Received"] = f"from x by mx.yx.gov.cn; {received}"
-    msg["From"] = sender
-    msg["Subject"] = "附件2"
-    msg["Date"] = "Mon, 01 May 2023 08:00:00 +0800"
-    msg.set_content("请查收")
-    for name, data in attachments:
-        msg.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename=name)
-    return msg.as_bytes()
+    return make_email(sender, attachments, received=received, date="Mon, 01 May 2023 08:00:00 +0800")
 
 
 @pytest.fixture
