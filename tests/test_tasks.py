@@ -378,16 +378,21 @@ class Scenario:
         return {(t, u): c.state for (t, u), c in board.cells.items()}, board
 
 
-@pytest.fixture
-def scenario(workdir):
-    s = Scenario(workdir)
-    # 运输中心: May on time (a 未启动 corrected the next day), June skipped, July says 未启动 for T03 three months
-    # into its window, August on time, September reports T03 done; T01's window ends in August without 已完成.
+def transport_may_to_july(s: "Scenario") -> None:
+    """运输中心's forms for May (a 未启动 corrected the next day) and July (T03 still 未启动); June skipped."""
     s.report(TRANSPORT, "2023-05", "2023-05-08T10:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
                                                         "T03": ("未启动", "")})
     s.report(TRANSPORT, "2023-05", "2023-05-10T09:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
                                                         "T03": ("推进中", "进校园宣传1次")})
     s.report(TRANSPORT, "2023-07", "2023-07-12T09:00", {"T01": ("推进中", "整改隐患8处"), "T03": ("未启动", "")})
+
+
+@pytest.fixture
+def scenario(workdir):
+    s = Scenario(workdir)
+    # 运输中心: May on time (a 未启动 corrected the next day), June skipped, July says 未启动 for T03 three months
+    # into its window, August on time, September reports T03 done; T01's window ends in August without 已完成.
+    transport_may_to_july(s)
     s.report(TRANSPORT, "2023-08", "2023-08-15T09:00", {"T01": ("推进中", "整改隐患5处"), "T03": ("推进中", "宣传咨询日")})
     s.report(TRANSPORT, "2023-09", "2023-09-14T09:00", {"T03": ("已完成", "宣传活动全部完成")})
     # 物流中心: June on time, July after the 16th, August nothing, September on time.

@@ -30,7 +30,7 @@ from pipeline.cli import cli
 
 from helpers import annex2_only, report
 from test_status import edit_config
-from test_tasks import LOGISTICS, SAFETY, Scenario, TRANSPORT
+from test_tasks import LOGISTICS, SAFETY, Scenario, TRANSPORT, transport_may_to_july
 
 OTHERS = ["局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "交通运输综合行政执法大队", "区公路建设养护中心"]
 ORDER = [SAFETY, "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", TRANSPORT,
@@ -44,11 +44,7 @@ def july(workdir):
     annex2_only(workdir)  # the work materials (tests/test_materials.py) would add strikes of their own
     edit_config(workdir, 'start = "2023-01"', 'start = "2023-05"')
     s = Scenario(workdir)
-    s.report(TRANSPORT, "2023-05", "2023-05-08T10:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
-                                                        "T03": ("未启动", "")})
-    s.report(TRANSPORT, "2023-05", "2023-05-10T09:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
-                                                        "T03": ("推进中", "进校园宣传1次")})
-    s.report(TRANSPORT, "2023-07", "2023-07-12T09:00", {"T01": ("推进中", "整改隐患8处"), "T03": ("未启动", "")})
+    transport_may_to_july(s)
     s.report(LOGISTICS, "2023-06", "2023-06-15T09:00", {"T04": ("推进中", "排查码头3处")})
     s.report(LOGISTICS, "2023-07", "2023-07-20T09:00", {"T04": ("推进中", "排查码头2处")})
     for unit, days in ((SAFETY, (20, 20, 20)), (TRANSPORT, (25, 20, 20)), (LOGISTICS, (20, 20, 26))):
