@@ -171,8 +171,10 @@ class _Worker:
     """One child process and the two threads that read its stdout (answers) and stderr (kept, bounded)."""
 
     def __init__(self, memory_mb: float):
+        # No Rust backtrace: it would push calamine's "memory allocation failed" out of the lines kept below.
+        env = {**os.environ, "RUST_BACKTRACE": "0"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, repr(float(memory_mb))], stdin=subprocess.PIPE,
+            [sys.executable, "-c", _BOOT, repr(float(memory_mb))], stdin=subprocess.PIPE, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr  # the three pipes asked for above
         self.stdin, self.stdout, self.stderr_pipe = self.proc.stdin, self.proc.stdout, self.proc.stderr

@@ -152,6 +152,16 @@ def test_a_reader_abort_in_the_child_is_unreadable_and_the_parent_goes_on():
     assert validate_workbook(book, CFG, NOW).ok
 
 
+@POSIX_ONLY
+def test_a_rust_backtrace_setting_does_not_hide_that_memory_ran_out(monkeypatch):
+    # With RUST_BACKTRACE set, calamine's one line "memory allocation of … failed" was followed by a
+    # backtrace of more lines than the worker keeps, and the failure was told as a crash.
+    monkeypatch.setenv("RUST_BACKTRACE", "full")
+    with Sandbox(CFG.limits) as fresh, pytest.raises(SandboxFailure) as failed:
+        fresh.run(read_workbook, damaged_xls((5137, 0x40), (6349, 0x08)), CFG.limits)
+    assert failed.value.kind == "memory"
+
+
 # --- the reader: costs are linear and bounded ---------------------------------------------------------
 
 def test_80000_formula_cells_validate_well_under_two_seconds(tmp_path):
