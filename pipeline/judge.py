@@ -101,6 +101,7 @@ class Judge:
     def __init__(self, cfg: Config, ledger: Ledger | None, now: datetime, read: Reader = read_workbook,
                  month_hint: Month | None = None):
         self.cfg, self.ledger, self.now, self.read = cfg, ledger, now, read
+        self.in_process = getattr(read, "in_process", read is read_workbook)  # the caller chose in-process parsing
         self._task_list: TaskList | None = None  # read once, when the first progress form comes
         self.month_hint = month_hint  # the clerk's --month, for materials
         self._history: dict[str, dict[Month, dict]] = {}
@@ -213,7 +214,7 @@ class Judge:
         from . import mail as mail_mod
 
         args = (data, self.now, self.cfg.limits.max_email_mb, self.cfg.limits.max_attachments)
-        if self.read is read_workbook:
+        if self.in_process:
             return mail_mod.parse(*args)
         from .sandbox import run_untrusted
 

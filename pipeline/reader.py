@@ -97,19 +97,67 @@ def check_size(path, limits: Limits, max_mb: float | None = None) -> int:
     return size
 
 
+Checked = tuple[bytes, str, "dict[str, tuple[frozenset, frozenset]]"]  # what calamine reads, kind, formula cells
+
+
 def read_workbook(data: bytes, limits: Limits) -> WorkbookData:
+    return _values(*_checked(data, limits))
+
+
+HELD = 32 * 1024 * 1024  # checked copies held between read_workbooks' two passes, at most
+
+
+def read_workbooks(datas: list[bytes], limits: Limits) -> list[WorkbookData | Exception]:
+    """read_workbook of each, in two passes over the batch: every file's checks, then every file's values
+    (calamine). The same checks and the same answers as one at a time; only the order differs, so that each
+    pass's code stays warm in the processor's caches (about a tenth faster on a batch of forms). A file's
+    ReadProblem, or any failure of its own, is its result, never the batch's; running out of memory is
+    the batch's (the heap is then suspect). The copies waiting for the second pass are held up to HELD."""
+    out: list[WorkbookData | Exception | None] = [None] * len(datas)
+    waiting: list[tuple[int, Checked]] = []
+    held = 0
+
+    def values() -> None:
+        for i, checked in waiting:
+            try:
+                out[i] = _values(*checked)
+            except MemoryError:
+                raise
+            except Exception as exc:
+                out[i] = exc
+        waiting.clear()
+
+    for i, data in enumerate(datas):
+        try:
+            checked = _checked(data, limits)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            out[i] = exc
+            continue
+        waiting.append((i, checked))
+        held += len(checked[0])
+        if held > HELD:
+            values()
+            held = 0
+    values()
+    return out  # type: ignore[return-value]  # every place is filled by now
+
+
+def _checked(data: bytes, limits: Limits) -> Checked:
+    """Every check before a parser reads the values: the bytes calamine may read, their kind, the formula cells."""
     if not data:
         raise _fail("文件是空的（0 字节），可能复制或下载没有完成")
     if len(data) > limits.max_file_mb * 1024 * 1024:
         raise _fail(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过上限 {limits.max_file_mb:g} MB")
     if data.startswith(OLE_MAGIC):
-        return _read_ole(data)
+        return _checked_ole(data)
     if data.startswith(ZIP_MAGIC):
-        return _read_zip(data, limits)
+        return _checked_zip(data, limits)
     raise _fail(_describe(data))
 
 
-def _read_ole(data: bytes) -> WorkbookData:
+def _checked_ole(data: bytes) -> Checked:
     import msoffcrypto
     import olefile
 
@@ -144,7 +192,7 @@ def _read_ole(data: bytes) -> WorkbookData:
         raise
     except Exception:
         pass  # msoffcrypto does not know every BIFF variant; calamine will say whether it can read it
-    return _values(data, "xls", _xls_formulas(biff))
+    return data, "xls", _xls_formulas(biff)
 
 
 _OLE_SIZE = "文件已损坏或不完整（OLE 结构与文件大小不符）"
@@ -184,7 +232,7 @@ def check_zip_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
             raise _fail(f"部件名称 {_shown(info.filename)} 含有空字符（疑似恶意文件），出于安全原因不予读取")
 
 
-def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
+def _checked_zip(data: bytes, limits: Limits) -> Checked:
     import struct
 
     eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory: its entry count
@@ -203,11 +251,11 @@ def _read_zip(data: bytes, limits: Limits) -> WorkbookData:
     if "mimetype" in names and members.read("mimetype").strip() == ODS_MIME:
         formulas = _ods_formulas(members.read("content.xml")) if "content.xml" in names else {}
         members.check_rest()
-        return _values(members.checked_copy() or data, "ods", formulas)
+        return members.checked_copy() or data, "ods", formulas
     if "xl/workbook.xml" in names:
         formulas = _xlsx_formulas(members)
         members.check_rest()
-        return _values(members.checked_copy() or data, "xlsx", formulas)
+        return members.checked_copy() or data, "xlsx", formulas
     if "word/document.xml" in names:  # not a spreadsheet: no parser will read its parts, so neither do we
         raise _fail("这是一个 Word 文档，不是表格")
     if "mimetype" in names:
@@ -461,7 +509,7 @@ def _root_at(head: bytes) -> int | None:
     return None
 
 
-_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+_REF = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')  # a real cell: a longer one lies past every sheet's end
 _HAS_F = re.compile(rb"<(?:\w+:)?f\b")
 # Where no `:f` stands (no prefixed formula element), _HAS_F finds just what _PLAIN_F finds, faster: a
 # pattern with a literal start, which the regex engine skips to.
@@ -507,8 +555,11 @@ def _xlsx_formulas(members: "_Members") -> dict[str, tuple[frozenset, frozenset]
     return out
 
 
-_CELL_OPEN = re.compile(rb"<(?:\w+:)?c\b")
 _CELL_CLOSE = re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\b")
+# A formula cell as Excel, WPS and LibreOffice write it: `<c r="B7" s="3"><f>SUM(B5:B6)</f><v>9</v></c>`. What
+# the general steps below find for such a cell, this one match finds at once; any other shape takes them.
+_PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^<>]*><f\b[^<>]*(?:/>|>[^<]*</f>)(?:<v>([^<]*)</v>)?</c>')
+_COLUMNS: dict[bytes, int] = {}  # column letters -> index, at most 18,278 of them (A to ZZZ)
 
 
 def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
@@ -518,11 +569,25 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
     times whatever the number of formulas."""
     formulas, missing = set(), set()
     pos = 0
-    search = (_HAS_F if _PREFIXED_F.search(xml) else _PLAIN_F).search
+    prefixed = _PREFIXED_F.search(xml) is not None
+    search = (_HAS_F if prefixed else _PLAIN_F).search
     while True:
         f = search(xml, pos)
         if not f:
             break
+        tag = -1 if prefixed else xml.rfind(b"<", pos, f.start())
+        plain = _PLAIN_CELL.match(xml, tag) if tag >= 0 and xml.find(b":c ", tag, f.start()) < 0 else None
+        if plain is not None:
+            letters, digits, cached = plain.groups()
+            col = _COLUMNS.get(letters)
+            if col is None:
+                col = _COLUMNS[letters] = col_index(letters.decode())
+            cell = (int(digits) - 1, col)
+            formulas.add(cell)
+            if cached is None or not cached.strip():
+                missing.add(cell)
+            pos = plain.end() - 4  # at its `</c>`, as below
+            continue
         start = max(xml.rfind(b"<c ", pos, f.start()), xml.rfind(b":c ", pos, f.start()))
         end_match = _CELL_CLOSE.search(xml, f.end())
         end = end_match.start() if end_match else len(xml)
