@@ -113,11 +113,15 @@ def round_half_up(fixed: float, found: float) -> float:
 def with_derived(values: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
     """Complete sector counts with the 合计 row and every rate, computed — never taken from input."""
     counts: dict[str, dict[str, float]] = {}
-    for sector in SECTORS:
-        given = values.get(sector.key, {})
-        counts[sector.key] = {m.key: given.get(m.key) or 0 for m in COUNT_METRICS}
+    for sector in _SECTOR_KEYS:
+        given = values.get(sector, {})
+        counts[sector] = {m: given.get(m) or 0 for m in _COUNT_KEYS}
     columns = zip(*(row.values() for row in counts.values()))  # each metric down the seven sectors
-    counts[TOTAL.key] = {m.key: sum(column) for m, column in zip(COUNT_METRICS, columns)}
-    return {row_key: {m.key: rate(row[m.rate_of[0]], row[m.rate_of[1]]) if m.rate_of else row[m.key]
-                      for m in METRICS}
+    counts[TOTAL.key] = {m: sum(column) for m, column in zip(_COUNT_KEYS, columns)}
+    return {row_key: {m: rate(row[of[0]], row[of[1]]) if of else row[m] for m, of in _METRIC_PLAN}
             for row_key, row in counts.items()}
+
+
+_SECTOR_KEYS = tuple(s.key for s in SECTORS)
+_COUNT_KEYS = tuple(m.key for m in COUNT_METRICS)
+_METRIC_PLAN = tuple((m.key, m.rate_of) for m in METRICS)  # each column in order: a count, or a rate's two counts

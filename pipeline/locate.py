@@ -22,6 +22,7 @@ _DIGIT = re.compile(r"\d")
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)  # the same few hundred cells in every file
 def a1(row: int, col: int) -> str:
     letters, n = "", col + 1
     while n:
@@ -88,6 +89,11 @@ class LocatedForm:
     @property
     def missing_metrics(self) -> list[str]:
         return [m.key for m in form.COUNT_METRICS if m.key not in self.metric_cols]
+
+    def holds_formula(self, sector: str, metric: str) -> bool:
+        """slot(sector, metric).formula, without making the slot (most rates and totals are formulas)."""
+        row, col = self.rows.get(sector), self.metric_cols.get(metric)
+        return row is not None and col is not None and (row, col) in self.sheet.formulas
 
     def slot(self, sector: str, metric: str) -> Slot | None:
         key = (sector, metric)
@@ -180,9 +186,17 @@ def _build(sheet: SheetData, anchor: tuple[int, int], label_col: int, cols: dict
 
 
 def _is_units_row(sheet: SheetData, r: int, cols: dict[str, int]) -> bool:
-    values = [clean_text(sheet.value(r, c)) for c in cols.values()]
-    filled = [v for v in values if v]
-    return bool(filled) and sum(v in form.UNITS_OF_MEASURE for v in filled) * 2 >= len(filled)
+    """Most of the metric cells hold a unit of measure (项, 人, 个…): the line under the headers."""
+    line = sheet.rows[r] if r < len(sheet.rows) else []
+    filled = units = 0
+    for c in cols.values():
+        raw = line[c] if c < len(line) else ""
+        if type(raw) is float:  # a number: filled, and no unit (most rows are figures)
+            filled += 1
+        elif raw != "" and (text := clean_text(raw)):
+            filled += 1
+            units += text in form.UNITS_OF_MEASURE
+    return filled > 0 and units * 2 >= filled
 
 
 def _has_values(sheet: SheetData, r: int, cols: dict[str, int]) -> bool:
@@ -247,6 +261,8 @@ def _row_text(sheet: SheetData, r: int) -> tuple[str, list[tuple[int, int, int]]
     """The row's cells joined as one text, with (start, end, col) spans to find a piece's cell."""
     text, spans = "", []
     for c, value in enumerate(sheet.rows[r]):
+        if value == "":
+            continue
         piece = clean_text(as_text(value))
         if piece:
             spans.append((len(text), len(text) + len(piece), c))

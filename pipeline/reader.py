@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
@@ -202,7 +204,6 @@ def _check_ole_header(data: bytes) -> None:
     """The counts in an OLE header (sectors of the allocation tables, where the directory starts) must fit
     the file's size. A copy cut short, or a header that claims thousands of sectors in 12 KB, is refused
     before any parser sizes its buffers by them."""
-    import struct
 
     if len(data) < 512:
         raise _fail(_OLE_SIZE)
@@ -233,7 +234,6 @@ def check_zip_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
 
 
 def _checked_zip(data: bytes, limits: Limits) -> Checked:
-    import struct
 
     eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory: its entry count
     if eocd >= 0 and eocd + 12 <= len(data):  # comes before zipfile builds an object for every entry
@@ -306,7 +306,6 @@ class _Members:
         uncompressed, in the same order under the same names -- so the parser that reads the values inflates
         nothing and sees only bytes that passed every check. None when the members did not fit in KEEP
         (the parser then reads the original, whose every member was checked the same way)."""
-        import struct
 
         if self.kept is None or len(self.kept) != len(self.infos):
             return None
@@ -349,14 +348,11 @@ class _Members:
     def _compressed(self, info: zipfile.ZipInfo):
         """The member's compressed bytes, where its local header says they start, and an inflater (None when
         stored)."""
-        import struct
-        import zlib
-
         self.done.add(id(info))
         if info.flag_bits & 0x1:
             raise ReadProblem("E_ENCRYPTED", "工作簿设置了打开密码")
         offset = info.header_offset
-        if offset < 0 or bytes(self.data[offset:offset + 4]) != ZIP_MAGIC or offset + 30 > len(self.data):
+        if offset < 0 or self.data[offset:offset + 4] != ZIP_MAGIC or offset + 30 > len(self.data):
             raise _fail(_CORRUPT)
         name_len, extra_len = struct.unpack_from("<HH", self.data, offset + 26)
         start = offset + 30 + name_len + extra_len
@@ -372,7 +368,6 @@ class _Members:
     def _whole(self, info: zipfile.ZipInfo) -> bytes:
         """A member declared small (most of them) inflated in one call, never past one byte more than its
         declared size, with the same checks as `_inflate`."""
-        import zlib
 
         raw, inflater = self._compressed(info)
         try:
@@ -397,7 +392,6 @@ class _Members:
             raise _fail(f"解压后大小超过上限 {self.limit_mb:g} MB（疑似压缩炸弹）")
 
     def _inflate(self, info: zipfile.ZipInfo):
-        import zlib
 
         raw, inflater = self._compressed(info)
         if inflater is None:
@@ -608,7 +602,6 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
 
 def _xls_formulas(biff: bytes) -> dict[str, tuple[frozenset, frozenset]]:
     """Formula cells of a BIFF8 workbook stream, from its FORMULA records (.xls always caches results)."""
-    import struct
 
     names: dict[int, str] = {}
     out: dict[str, set] = {}
@@ -692,7 +685,8 @@ def _values(data: bytes, kind: str, formulas: dict[str, tuple[frozenset, frozens
                 continue
             sheet = wb.get_sheet_by_index(i)
             rows = sheet.to_python(skip_empty_area=False, nrows=MAX_ROWS)
-            rows = [row[:MAX_COLS] for row in rows]
+            if rows and len(rows[0]) > MAX_COLS:  # calamine's rows are all as wide as the sheet
+                rows = [row[:MAX_COLS] for row in rows]
             f, missing = formulas.get(meta.name, (frozenset(), frozenset()))
             try:
                 merged = tuple(sheet.merged_cell_ranges or ())

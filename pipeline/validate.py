@@ -252,10 +252,10 @@ def _rate_checks(located: LocatedForm, sector: str, row: dict[str, float | None]
     """A typed rate only feeds W_RATE; a formula there is never a statement (its cache may be stale)."""
     for metric in form.RATE_METRICS:
         fixed, found = metric.rate_of  # type: ignore[misc]
-        if row.get(fixed) is None or not row.get(found):
-            continue  # no rate to compare with
+        if row.get(fixed) is None or not row.get(found) or located.holds_formula(sector, metric.key):
+            continue  # no rate to compare with, or a formula
         slot = located.slot(sector, metric.key)
-        if slot is None or slot.formula:
+        if slot is None:
             continue
         stated = rate(slot.raw).value
         if stated is None:
@@ -274,9 +274,11 @@ def _total_checks(located: LocatedForm, counts: dict[str, dict[str, float | None
     for metric in form.COUNT_METRICS:
         column = [counts[s.key][metric.key] for s in form.SECTORS if s.key in counts]
         sums[metric.key] = sum(column) if complete and None not in column else None  # type: ignore[arg-type]
-        slot = located.slot(form.TOTAL.key, metric.key)
         # Only a typed number is a statement: a formula's cached value may be stale (spec 8.13).
-        if slot is None or slot.formula or sums[metric.key] is None or as_text(slot.raw).strip() == "":
+        if sums[metric.key] is None or located.holds_formula(form.TOTAL.key, metric.key):
+            continue
+        slot = located.slot(form.TOTAL.key, metric.key)
+        if slot is None or as_text(slot.raw).strip() == "":
             continue
         stated = count(slot.raw).value
         if stated is not None and abs(stated - sums[metric.key]) > 1e-9:  # type: ignore[operator]
