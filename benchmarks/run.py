@@ -137,9 +137,10 @@ def stage_generate(work: Path, files: int) -> dict:
 def stage_validate(work: Path, repeat: int) -> dict:
     """`check_files`, what `annex2 validate` runs (each file loaded, hashed, read, located and checked, its
     report entry made), beside the naive read of the same files in the same process:
-      in-process  the reader in this process (one core);
-      sandboxed   as the command runs it: read in the sandbox's warm child processes, ahead of the checks,
-                  on every core (prefetch.py), then checked here."""
+      in-process  the reader in this process (one core), eight files at a time (reader.read_workbooks:
+                  every file's checks, then every file's values);
+      sandboxed   as the command runs it: read the same way in the sandbox's warm child processes, ahead
+                  of the checks, on every core (prefetch.py), then checked here."""
     import pandas as pd
 
     from pipeline import config

@@ -22,7 +22,6 @@ _DIGIT = re.compile(r"\d")
 
 
 @lru_cache(maxsize=65536)
-@lru_cache(maxsize=8192)  # the same few hundred cells in every file
 def a1(row: int, col: int) -> str:
     letters, n = "", col + 1
     while n:

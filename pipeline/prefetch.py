@@ -72,8 +72,6 @@ class Prefetcher:
             raise got
         return got
 
-    read = __call__
-
     def _add(self, batch: _Batch, data: bytes) -> None:
         batch.datas.append(data)
         batch.size += len(data)
