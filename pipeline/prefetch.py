@@ -64,9 +64,8 @@ class Prefetcher:
         batch = entry[1]
         if batch is self.open:
             self._start(batch)
-        if batch.results is None:
-            assert batch.future is not None  # started in the workers; in-process batches have results
-            batch.results = batch.future.result()
+        if batch.results is None:  # in the workers, or in-process when parsing it was interrupted
+            batch.results = batch.future.result() if batch.future is not None else self._parse(batch.datas)
         got = batch.results[next(i for i, d in enumerate(batch.datas) if d is data)]
         if isinstance(got, BaseException):
             raise got
@@ -86,11 +85,13 @@ class Prefetcher:
             batch.future = self.threads.submit(self._parse, batch.datas)
 
     def _parse(self, datas: list[bytes]) -> list:
-        if self.pool is None:
-            return self.many(datas, self.limits)
+        """Each file's WorkbookData or exception; never raises. A batch that fails as a whole (out of memory,
+        here or in a worker; a worker killed or out of time) is parsed again one file at a time."""
         try:
+            if self.pool is None:
+                return self.many(datas, self.limits)
             return self.pool.run(self.many, datas, self.limits, seconds=self.limits.parse_seconds)
-        except Exception as exc:
+        except Exception as exc:  # MemoryError too: it fails the file that needs the memory, not its neighbours
             if len(datas) == 1:
                 return [exc]
             return [self._parse([data])[0] for data in datas]
