@@ -550,6 +550,7 @@ def _xlsx_formulas(members: "_Members") -> dict[str, tuple[frozenset, frozenset]
 
 
 _CELL_CLOSE = re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\b")
+_CELL_START = re.compile(rb"<(?:\w+:)?c\s")  # `<c r=`, `<x:c\tr=`: a `:c ` in an attribute's value is no cell
 # A formula cell as Excel, WPS and LibreOffice write it: `<c r="B7" s="3"><f>SUM(B5:B6)</f><v>9</v></c>`. What
 # the general steps below find for such a cell, this one match finds at once; any other shape takes them.
 _PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^<>]*><f\b[^<>]*(?:/>|>[^<]*</f>)(?:<v>([^<]*)</v>)?</c>')
@@ -570,7 +571,7 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
         if not f:
             break
         tag = -1 if prefixed else xml.rfind(b"<", pos, f.start())
-        plain = _PLAIN_CELL.match(xml, tag) if tag >= 0 and xml.find(b":c ", tag, f.start()) < 0 else None
+        plain = _PLAIN_CELL.match(xml, tag) if tag >= 0 else None
         if plain is not None:
             letters, digits, cached = plain.groups()
             col = _COLUMNS.get(letters)
@@ -582,19 +583,20 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
                 missing.add(cell)
             pos = plain.end() - 4  # at its `</c>`, as below
             continue
-        start = max(xml.rfind(b"<c ", pos, f.start()), xml.rfind(b":c ", pos, f.start()))
+        start = -1
+        for cell_start in _CELL_START.finditer(xml, pos, f.start()):  # the last cell opened before the `<f`
+            start = cell_start.start()
         end_match = _CELL_CLOSE.search(xml, f.end())
         end = end_match.start() if end_match else len(xml)
         pos = max(end, f.end())
         if start < 0:
             continue
-        tag_end = xml.find(b">", start, f.start())
-        ref = _REF.search(xml, start, tag_end) if tag_end >= 0 else None
+        ref = _REF.search(xml, start, f.start())  # in the cell's tag (a `>` may stand in an attribute's value)
         if not ref:
             continue
         cell = (int(ref.group(2)) - 1, col_index(ref.group(1).decode()))
         formulas.add(cell)
-        body = xml[tag_end:end]
+        body = xml[start:end]
         if not _HAS_V.search(body) and not _HAS_IS.search(body):
             missing.add(cell)
     return frozenset(formulas), frozenset(missing)

@@ -35,16 +35,17 @@ def general_scan(xml: bytes) -> tuple[frozenset, frozenset]:
     ref = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
     has_f, cell_close = re.compile(rb"<(?:\w+:)?f\b"), re.compile(rb"</(?:\w+:)?c>|<(?:\w+:)?c\b")
     has_v, has_is = re.compile(rb"<(?:\w+:)?v>\s*[^<\s]"), re.compile(rb"<(?:\w+:)?is>")
+    cell_open = re.compile(rb"<(?:\w+:)?c\s")
     formulas, missing, pos = set(), set(), 0
     while (f := has_f.search(xml, pos)) is not None:
-        start = max(xml.rfind(b"<c ", pos, f.start()), xml.rfind(b":c ", pos, f.start()))
+        opened = [m.start() for m in cell_open.finditer(xml, pos, f.start())]
         end_match = cell_close.search(xml, f.end())
         end = end_match.start() if end_match else len(xml)
         pos = max(end, f.end())
-        if start < 0:
+        if not opened:
             continue
-        tag_end = xml.find(b">", start, f.start())
-        found = ref.search(xml, start, tag_end) if tag_end >= 0 else None
+        start = opened[-1]
+        found = ref.search(xml, start, f.start())
         if not found:
             continue
         letters = found.group(1).decode()
@@ -53,7 +54,7 @@ def general_scan(xml: bytes) -> tuple[frozenset, frozenset]:
             col = col * 26 + ord(ch) - 64
         cell = (int(found.group(2)) - 1, col - 1)
         formulas.add(cell)
-        if not has_v.search(xml[tag_end:end]) and not has_is.search(xml[tag_end:end]):
+        if not has_v.search(xml[start:end]) and not has_is.search(xml[start:end]):
             missing.add(cell)
     return frozenset(formulas), frozenset(missing)
 
@@ -70,7 +71,9 @@ def test_the_scan_finds_libreoffices_formula_cells_by_hand():
 CELL_SHAPES = st.fixed_dictionaries({
     "prefix": st.sampled_from(["", "x:"]),
     "r_first": st.booleans(),
-    "extra": st.sampled_from(["", ' s="3"', ' t="str"', ' s="1" t="n"', ' cm="1"']),
+    "extra": st.sampled_from(["", ' s="3"', ' t="str"', ' s="1" t="n"', ' cm="1"', ' a=":c x"', ' a=">"',
+                              ' a="&lt;c r=&quot;Z9&quot;"']),
+    "gap": st.sampled_from([" ", "\t", "\n "]),
     "formula": st.sampled_from([None, "<f>SUM(B1:B2)</f>", '<f t="shared" si="0"/>', "<f aca=\"false\">A1&gt;2</f>",
                                 "<f>IF(A1=0,&quot;—&quot;,1)</f>", "<f></f>"]),
     "value": st.sampled_from([None, "<v>12</v>", "<v> </v>", "<v></v>", "<v>#DIV/0!</v>", "<is><t>x</t></is>"]),
@@ -83,7 +86,7 @@ def sheet_xml(cells: list[dict]) -> bytes:
     for i, shape in enumerate(cells):
         p = shape["prefix"]
         ref = f'r="{chr(65 + i % 5)}{i // 5 + 1}"'
-        attrs = f" {ref}{shape['extra']}" if shape["r_first"] else f"{shape['extra']} {ref}"
+        attrs = f"{shape['gap']}{ref}{shape['extra']}" if shape["r_first"] else f"{shape['extra']}{shape['gap']}{ref}"
         body = (shape["formula"] or "").replace("<f", f"<{p}f").replace("</f>", f"</{p}f>")
         value = shape["value"] or ""
         value = value.replace("<v>", f"<{p}v>").replace("</v>", f"</{p}v>").replace("<is>", f"<{p}is>") \
@@ -124,7 +127,7 @@ def test_the_scan_agrees_with_an_xml_parser(cells):
 def test_the_quick_match_and_the_general_steps_agree_on_damaged_sheets():
     sheets = [zipfile.ZipFile(FIXTURES / "lo_template_recalculated.xlsx").read("xl/worksheets/sheet1.xml"),
               sheet_xml([{"prefix": "", "r_first": True, "extra": ' s="2"', "formula": "<f>1+1</f>",
-                          "value": "<v>2</v>", "space": ""}] * 30)]
+                          "value": "<v>2</v>", "space": "", "gap": " "}] * 30)]
     pieces = [b"<", b">", b"/", b'"', b"<c ", b"<f>", b"</c>", b"<v>", b"</v>", b"x:c ", b":f", b" r=\"B2\"", b""]
     rng = random.Random(17)
     for _ in range(3000):
@@ -133,6 +136,13 @@ def test_the_quick_match_and_the_general_steps_agree_on_damaged_sheets():
             at = rng.randrange(len(xml))
             xml[at:at + rng.randint(0, 6)] = rng.choice(pieces)
         assert _formula_cells(bytes(xml)) == general_scan(bytes(xml)), bytes(xml)
+
+
+def test_a_cell_tag_with_odd_attribute_values_is_still_its_formulas_cell():
+    # A `:c ` or a `>` inside an attribute's value once hid the formula: its cached value then counted as typed.
+    xml = b'<sheetData><row><c r="A1" foo=":c x"><f>SUM(B1)</f><v>2</v></c><c a=">" r="B1"><f>1</f></c>' \
+          b'<x:c\tr="C1"><x:f>1</x:f><x:v>1</x:v></x:c></row></sheetData>'
+    assert _formula_cells(xml) == ({(0, 0), (0, 1), (0, 2)}, {(0, 1)})
 
 
 def test_a_cell_reference_longer_than_any_sheet_costs_nothing():
@@ -218,6 +228,26 @@ def test_a_batch_whose_worker_dies_is_read_again_file_by_file():
         assert ahead.pool is not None and ahead.pool.starts == 3  # the batch's worker, the abort's, the rest's
     finally:
         ahead.close()
+
+
+def test_running_out_of_memory_in_process_fails_only_that_file(tmp_path, monkeypatch):
+    # One file whose reading needs more memory than there is: before batches it was that file's E_INTERNAL,
+    # and it must stay so -- not the whole validate, not its seven neighbours.
+    from pipeline import reader
+
+    paths = [make_submission(tmp_path / f"f{i}.xlsx", filler=f"李{i}") for i in range(9)]  # nine different files
+    huge = paths[3].read_bytes()
+    checked = reader._checked
+
+    def checked_or_out_of_memory(data, limits):
+        if data == huge:
+            raise MemoryError
+        return checked(data, limits)
+
+    monkeypatch.setattr(reader, "_checked", checked_or_out_of_memory)
+    report = check_files(paths, CFG, NOW, read=read_workbook)
+    assert [f["ok"] for f in report.files] == [True, True, True, False, True, True, True, True, True]
+    assert [i["code"] for i in report.files[3]["issues"]] == ["E_INTERNAL"]
 
 
 def test_a_large_file_is_read_alone(tmp_path):
