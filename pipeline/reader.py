@@ -204,7 +204,6 @@ def _check_ole_header(data: bytes) -> None:
     """The counts in an OLE header (sectors of the allocation tables, where the directory starts) must fit
     the file's size. A copy cut short, or a header that claims thousands of sectors in 12 KB, is refused
     before any parser sizes its buffers by them."""
-
     if len(data) < 512:
         raise _fail(_OLE_SIZE)
     major, byte_order, shift, mini_shift = struct.unpack_from("<HHHH", data, 0x1A)
@@ -234,7 +233,6 @@ def check_zip_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
 
 
 def _checked_zip(data: bytes, limits: Limits) -> Checked:
-
     eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory: its entry count
     if eocd >= 0 and eocd + 12 <= len(data):  # comes before zipfile builds an object for every entry
         entries = struct.unpack_from("<H", data, eocd + 10)[0]
@@ -306,7 +304,6 @@ class _Members:
         uncompressed, in the same order under the same names -- so the parser that reads the values inflates
         nothing and sees only bytes that passed every check. None when the members did not fit in KEEP
         (the parser then reads the original, whose every member was checked the same way)."""
-
         if self.kept is None or len(self.kept) != len(self.infos):
             return None
         local: list[bytes] = []
