@@ -554,6 +554,13 @@ _PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^<>]*><f\b[^<>]*(?:/>|>
 _COLUMNS: dict[bytes, int] = {}  # column letters -> index, at most 18,278 of them (A to ZZZ)
 
 
+def _column(letters: bytes) -> int:
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = _COLUMNS[letters] = col_index(letters.decode())
+    return col
+
+
 def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
     """Only the few formula cells matter: find each `<f`, step back to the cell that holds it, look ahead
     to the cell's end for a cached `<v>`. One forward pass: the step back never goes behind the end of the
@@ -571,10 +578,7 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
         plain = _PLAIN_CELL.match(xml, tag) if tag >= 0 else None
         if plain is not None:
             letters, digits, cached = plain.groups()
-            col = _COLUMNS.get(letters)
-            if col is None:
-                col = _COLUMNS[letters] = col_index(letters.decode())
-            cell = (int(digits) - 1, col)
+            cell = (int(digits) - 1, _column(letters))
             formulas.add(cell)
             if cached is None or not cached.strip():
                 missing.add(cell)
@@ -591,7 +595,7 @@ def _formula_cells(xml: bytes) -> tuple[frozenset, frozenset]:
         ref = _REF.search(xml, start, f.start())  # in the cell's tag (a `>` may stand in an attribute's value)
         if not ref:
             continue
-        cell = (int(ref.group(2)) - 1, col_index(ref.group(1).decode()))
+        cell = (int(ref.group(2)) - 1, _column(ref.group(1)))
         formulas.add(cell)
         body = xml[start:end]
         if not _HAS_V.search(body) and not _HAS_IS.search(body):
