@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .cli_support import MONTH, load_config, now_in, open_ledger
+from .cli_support import MONTH, load_config, now_in, open_ledger, require_arrival
 from .months import Month, period_label
 
 
@@ -79,6 +79,7 @@ def void(ctx, arrival_id: int, reason: str, as_json: bool):
     cfg = load_config(ctx)
     try:
         with folder_lock(cfg, "void"), open_ledger(cfg, "void") as ledger:
+            require_arrival(ledger, arrival_id, "用 annex2 history --unit 单位 查看编号")
             result = do_void(cfg, ledger, arrival_id, reason, now_in(cfg))
     except VoidRefused as exc:
         raise click.ClickException(str(exc)) from None

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger
+from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger, require_arrival
 from .months import Month
 
 
@@ -84,6 +84,7 @@ def set_kind_cmd(ctx, file_id: int, kind: str):
 
     cfg = load_config(ctx)
     with open_ledger(cfg, "materials set-kind") as ledger:
+        require_arrival(ledger, file_id, "可用 annex2 materials status --month M 查看文件编号")
         try:
             before, after = set_kind(ledger, file_id, kind, now_in(cfg))
         except NotAMaterial as exc:

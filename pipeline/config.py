@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .config_bounds import check_bounds
 from .months import BadMonth, Month
 
 CONFIG_NAME = "config.toml"
@@ -374,6 +375,9 @@ class _Builder:
         self.path = path
         self.problems: list[str] = []
 
+    def line_of(self, section: str | None, key: str | None = None, index: int | None = None) -> int | None:
+        return self.lines.of(section, key, index)
+
     def problem(self, line: int | None, message: str) -> None:
         where = f"{self.path}:{line}" if line else str(self.path)
         self.problems.append(f"{where}: {message}")
@@ -534,6 +538,7 @@ class _Builder:
                 self.problem(self.lines.of(sec, key), f"[{sec}] {key} 不能为负数")
         self.check_tasks(s["tasks"], units)
         self.check_limits_and_paths(s)
+        check_bounds(self, s, data.get("units"))
         if self.problems:
             raise ConfigError(self.path, self.problems)
         root = self.path.resolve().parent

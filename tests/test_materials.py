@@ -343,7 +343,9 @@ def test_set_kind_changes_the_state_and_is_logged(workdir, office_files):
     assert [(e["arrival_id"], json.loads(e["detail"])["from"], json.loads(e["detail"])["to"]) for e in event] == [
         (sealed, "electronic", "stamped")]
     wrong = runner.invoke(cli, ["materials", "set-kind", "999", "stamped"])
-    assert wrong.exit_code == 2 and "不是已收到的工作材料文件" in wrong.output
+    # Issue 25 item 9: a number that names no file at all is said so, exit 1 (was exit 2 with the sentence for
+    # a file that is not a material, which still holds for a recorded file of another kind).
+    assert wrong.exit_code == 1 and "台账中没有编号为 999 的文件" in wrong.output
 
 
 def test_materials_status_json_and_table(workdir):

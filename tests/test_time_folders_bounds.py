@@ -1,0 +1,60 @@
+"""Issue 25, items 3, 4, 5, 8 and 9: received time from what we witnessed, folders that belong to no one, a
+unit as an identity, output commands under the lock, config values bounded at the check. Each test is one
+finding of the attack, on a working folder made by `annex2 init` and real `python -m pipeline` processes."""
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from test_status import edit_config
+
+EXEC = "交通运输综合行政执法大队"
+SAFETY = "局安全监督股"
+
+
+def run_cli(work, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def rows(work, sql, args=()):
+    db = sqlite3.connect(work / "annex2.sqlite")
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+# --- 9. config values bounded at the check ------------------------------------------------------------
+
+@pytest.mark.parametrize("old,new,line", [
+    ("grace_days = 0 ", "grace_days = 100000000 ", "config.toml:20: [deadline] grace_days 应在 0–366 之间，实际是 100000000"),
+    ("month_offset = 0 ", "month_offset = 100000 ", "config.toml:18: [deadline] month_offset 应在 0–12 之间，实际是 100000"),
+    ('name = "局安全监督股"', 'name = "' + "局" * 90 + '"',
+     "config.toml:110: 单位名称 “局局局局局局局局局局局局局局局局局局局局…” 太长（90 个字，最多 50 个）（名称也是该单位收件文件夹的默认名）"),
+    ('name = "局安全监督股"', 'name = ".."',
+     "config.toml:110: 单位名称 “..” 不能是 . 或 ..（它们表示当前和上一级文件夹）（名称也是该单位收件文件夹的默认名）"),
+    ('name = "局安全监督股"', 'name = "局安全监督股"\nfolder = "回执"',
+     "config.toml:111: folder “回执” 不能是“回执”（各单位文件夹中存放回执的子文件夹叫这个名字）"),
+    ('name = "局安全监督股"', 'name = "局安全监督股"\nfolder = ".安监"',
+     "config.toml:111: folder “.安监” 不能以 . 开头（这样的文件夹是隐藏的，收件时被跳过）"),
+    ("parse_seconds = 20", "parse_seconds = 20000", "config.toml:51: [limits] parse_seconds 应在 1–3600 之间，实际是 20000"),
+])
+def test_config_values_that_broke_later_commands_are_refused_at_the_check_naming_the_line(workdir, old, new, line):
+    edit_config(workdir, old, new)
+    for command in (["ingest"], ["status", "--month", "2023-05"]):
+        result = run_cli(workdir, *command)
+        assert result.returncode == 2, result.stderr
+        assert line in result.stderr
+        assert "Traceback" not in result.stderr and "内部错误" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["void", "{}", "--reason", "误收"], ["materials", "set-kind", "{}", "stamped"]])
+@pytest.mark.parametrize("number", ["12345678901234567890", "0", "99"])
+def test_a_file_number_not_in_the_ledger_is_said_so_whatever_its_size(workdir, command, number):
+    assert run_cli(workdir, "ingest").returncode == 0  # a ledger, with no file in it
+    result = run_cli(workdir, *[a.format(number) for a in command])
+    assert result.returncode == 1, result.stderr
+    assert f"错误：台账中没有编号为 {number} 的文件" in result.stderr
+    assert "Traceback" not in result.stderr and "内部错误" not in result.stderr
