@@ -9,7 +9,7 @@ import click
 from .zh_click import ZhGroup
 from .cli_support import (MOMENT, MONTH, config_or_defaults, echo_json, internal_error, load_config, moment,
                           month_and_moment, now_in, open_ledger, print_file_result, print_report_entry,
-                          print_unseen_files, run_ingest)
+                          print_unseen_files, run_ingest, writing_outputs)
 from .files import WORKBOOK, kind_of
 from .cli_tasks import tasks as tasks_group, write_task_form_command
 from .collect import folder_unit_of
@@ -206,7 +206,7 @@ def backup(ctx, destination: Path | None):
         annex2 backup D:\\备份\\annex2-2023-05.sqlite
     """
     cfg = load_config(ctx)
-    with open_ledger(cfg, "backup") as ledger:
+    with writing_outputs(cfg), open_ledger(cfg, "backup") as ledger:
         dest = destination or cfg.outbox / "backups" / f"annex2-{now_in(cfg):%Y%m%d-%H%M%S}.sqlite"
         click.echo(str(ledger.backup(dest)))
 
@@ -275,6 +275,7 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = Fa
         annex2 notices --month 2023-05 --as-of 2023-05-31   # 按 5 月 31 日的情况
         annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
+    from .lock import LockBusy, folder_lock
     from .notices import SendError, send_notices, write_notices
     from .obligations import load_obligations
     from .timeliness import status as month_status
@@ -283,19 +284,25 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = Fa
     when = moment(cfg, as_of)
     if send and cfg.smtp is None:
         raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
-    with open_ledger(cfg, "notices") as ledger:
-        obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
-        folder, written = write_notices(cfg, ledger, month, when, month_status(cfg, ledger, month, when, obligations))
-        if not as_json:
-            for n in written:
-                click.echo(str(folder / n.file))
-        sent = None
-        if send:
+    try:  # under the lock `merge` holds while it writes the same folder (never a mixed set)
+        with folder_lock(cfg, "notices"), writing_outputs(cfg), open_ledger(cfg, "notices") as ledger:
+            obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
+            folder, written = write_notices(cfg, ledger, month, when,
+                                            month_status(cfg, ledger, month, when, obligations))
+    except LockBusy as exc:
+        click.echo(f"错误：{exc}", err=True)
+        ctx.exit(1)
+    if not as_json:
+        for n in written:
+            click.echo(str(folder / n.file))
+    sent = None
+    if send:  # after the lock is given back: a slow mail server never holds up the watcher
+        with open_ledger(cfg, "notices") as ledger:
             try:
                 sent = send_notices(cfg, ledger, folder, written, moment(cfg, None))
             except SendError as exc:
                 raise click.ClickException(str(exc)) from None
-            click.echo(f"已发送 {len(sent)} 封邮件", err=True)
+        click.echo(f"已发送 {len(sent)} 封邮件", err=True)
     if as_json:
         from .summaries import notices_summary
 
@@ -330,7 +337,7 @@ def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
     if result.files:
         click.echo(result.summary, err=True)
     try:
-        with folder_lock(cfg, "merge"), open_ledger(cfg, "merge") as ledger:
+        with folder_lock(cfg, "merge"), writing_outputs(cfg), open_ledger(cfg, "merge") as ledger:
             out = do_merge(cfg, ledger, month, when, now_in(cfg), warn=lambda text: click.echo(text, err=True))
             ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})
     except LockBusy as exc:
@@ -383,7 +390,7 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
         raise click.UsageError("请给出 --csv FILE 或 --annex2 FILE 之一")
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
-    with open_ledger(cfg, "export") as ledger:
+    with writing_outputs(cfg), open_ledger(cfg, "export") as ledger:
         cover = coverage(cfg, ledger, month, when)
         n = None
         if csv_path:
@@ -484,6 +491,9 @@ cli.add_command(materials)
 def main() -> None:
     """The clerk never sees a Python traceback: an unexpected error is logged in full and summed up in one
     Chinese line with where the log is, exit status 3 (spec 13)."""
+    from .cli_support import log_unraisable
+
+    sys.unraisablehook = log_unraisable
     try:
         cli(prog_name="annex2", standalone_mode=True)
     except SystemExit:

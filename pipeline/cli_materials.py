@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger, require_arrival
+from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger, require_arrival, writing_outputs
 from .months import Month
 
 
@@ -109,7 +109,7 @@ def pack_cmd(ctx, month: Month, as_of: str | None):
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
-    with open_ledger(cfg, "materials pack") as ledger:
+    with writing_outputs(cfg), open_ledger(cfg, "materials pack") as ledger:
         try:
             pack = write_month_materials(cfg, ledger, month, when, cfg.outbox, now_in(cfg))
         except NoCjkFont as exc:

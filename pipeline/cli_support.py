@@ -3,8 +3,10 @@ the printers. Only the edge of the program (click, the terminal, the clock) live
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -71,6 +73,52 @@ def open_ledger(cfg: config_mod.Config, command: str, read_only: bool = False):
         return Ledger.of(cfg, command, read_only=read_only, verify=command in ("status", "backup", "export", "notices"))
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def output_fault_text(cfg: config_mod.Config, exc: OSError) -> str:
+    """What the clerk reads when an output (notices, workbooks, an export, the 汇编, a backup) cannot be written."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        why = "磁盘空间不足"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = "文件夹只读或没有写入权限"
+    else:
+        why = exc.strerror or str(exc)
+    where = exc.filename if exc.filename else cfg.outbox
+    return (f"无法写入 {where}（{why}），本次输出没有生成。收件箱和台账中的文件没有丢失；"
+            "腾出磁盘空间或取得写入权限后重新运行本命令即可。")
+
+
+@contextmanager
+def writing_outputs(cfg: config_mod.Config) -> Iterator[None]:
+    """A read-only or full outbox ends the command with one Chinese sentence and exit 1, never a traceback."""
+    try:
+        yield
+    except Exception as exc:
+        cause = os_error_in(exc)
+        if cause is None:
+            raise
+        raise click.ClickException(output_fault_text(cfg, cause)) from None
+
+
+def os_error_in(exc: BaseException | None) -> OSError | None:
+    """The OSError an exception is or wraps (a writer library re-raises a full disk as its own error)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def log_unraisable(unraisable) -> None:
+    """Python's "Exception ignored in …" (a zip file closed on a full disk during clean-up) goes to the log, not
+    the clerk's screen."""
+    import logging
+
+    logging.getLogger("annex2").warning("清理时出错（已忽略）：%r in %r", unraisable.exc_value, unraisable.object)
 
 
 SQLITE_MAX_ID = 2**63 - 1

@@ -34,8 +34,26 @@ def log_path(outbox: Path | None) -> Path:
     return Path(tempfile.gettempdir()) / "annex2" / LOG_NAME
 
 
+class _QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """A log file that cannot be written (a read-only or full outbox) loses the record, never prints a Python
+    traceback on the clerk's screen (logging's default)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
+def _writable(path: Path) -> bool:
+    """The log can be opened for appending (without making it before a record comes)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path if path.exists() else path.parent, os.W_OK)
+
+
 def attach(outbox: Path | None, tz: ZoneInfo | str = "Asia/Shanghai", name: str = "annex2") -> Path:
-    """Send the `annex2` logger's records to the working folder's log file (once per file)."""
+    """Send the `annex2` logger's records to the working folder's log file (once per file); when that cannot be
+    written (read-only or full outbox), to the log in the temp folder. Returns the file the records go to."""
     tz = ZoneInfo(tz) if isinstance(tz, str) else tz
     path = log_path(outbox)
     logger = logging.getLogger(name)
@@ -43,12 +61,16 @@ def attach(outbox: Path | None, tz: ZoneInfo | str = "Asia/Shanghai", name: str 
     for handler in logger.handlers:
         if getattr(handler, "baseFilename", None) == os.path.abspath(path):
             return path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8",
-                                                       delay=True)
-    except OSError:
-        return path
+    if not _writable(path):
+        path = log_path(None)
+        for handler in logger.handlers:
+            if getattr(handler, "baseFilename", None) == os.path.abspath(path):
+                return path
+        if not _writable(path):
+            logger.addHandler(logging.NullHandler())  # nowhere to write: still never on the clerk's screen
+            logger.propagate = False
+            return path
+    handler = _QuietFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
     handler.setFormatter(BureauTimeFormatter(tz))
     logger.addHandler(handler)
     logger.propagate = False

@@ -8,6 +8,8 @@ import io
 import os
 import shutil
 import smtplib
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -281,9 +283,7 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     are appended to the 通报 after its Annex 2 section (one per further obligation)."""
     st = st or status(cfg, ledger, month, as_of)
     target = cfg.outbox / str(month) / "notices"
-    staging = target.with_name(".notices-new")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = _staging_folder(target)
     moment = as_of.astimezone(cfg.bureau.tz)
     issuer = cfg.bureau.name
     notices: list[Notice] = []
@@ -345,14 +345,27 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     return target, notices
 
 
+def _staging_folder(target: Path) -> Path:
+    """A folder of this run's own beside `target` (`.tmp-<pid>-notices-…`): two runs never write into one
+    staging folder (a mixed set), and one is never emptied under another; those of runs that died are swept."""
+    from .durable import abandoned_temp
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for left in target.parent.glob(".tmp-*-notices-*"):
+        if abandoned_temp(left, time.time()):
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-notices-", dir=target.parent))
+
+
 def _replace_folder(staging: Path, target: Path) -> None:
     """Swap the new set in whole: a reader sees the old set or the new one, never a mixture."""
-    old = target.with_name(".notices-old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
+    old = staging.with_name(staging.name + "-old")  # unique as the staging folder is (Windows renames onto no folder)
+    try:
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 class SendError(Exception):

@@ -58,3 +58,53 @@ def test_a_file_number_not_in_the_ledger_is_said_so_whatever_its_size(workdir, c
     assert result.returncode == 1, result.stderr
     assert f"错误：台账中没有编号为 {number} 的文件" in result.stderr
     assert "Traceback" not in result.stderr and "内部错误" not in result.stderr
+
+
+# --- 8. commands that write outputs hold the lock and stage privately ---------------------------------
+
+def test_notices_waits_for_the_lock_merge_holds_and_writes_nothing_meanwhile(workdir):
+    from pipeline import config
+    from pipeline.lock import batch_lock
+
+    edit_config(workdir, "lock_wait_seconds = 120", "lock_wait_seconds = 1")
+    cfg = config.load(workdir / "config.toml")
+    with batch_lock(cfg.lock_file, "merge"):  # as `merge` holds it while it writes the month's outputs
+        held = run_cli(workdir, "notices", "--month", "2023-05", "--as-of", "2023-06-10")
+    assert held.returncode == 1, held.stderr
+    assert "错误：另一个 annex2 进程正在处理（merge，进程" in held.stderr
+    assert not (workdir / "outbox" / "2023-05").exists()
+    after = run_cli(workdir, "notices", "--month", "2023-05", "--as-of", "2023-06-10")
+    assert after.returncode == 0, after.stderr
+    assert (workdir / "outbox" / "2023-05" / "notices" / "通报_2023年5月报送情况.docx").is_file()
+    assert [p.name for p in (workdir / "outbox" / "2023-05").iterdir()] == ["notices"]  # no staging left behind
+
+
+@pytest.fixture
+def outbox_mount(workdir):
+    """Mount a filesystem of our choosing over the outbox (needs root): read-only, or 16 KB that fills."""
+    import os
+    import shutil
+
+    if sys.platform == "win32" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a filesystem over the outbox")
+    mounted = []
+
+    def mount(options):
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(workdir / "outbox")]).returncode:
+            pytest.skip("cannot mount a tmpfs here")
+        mounted.append(True)
+    yield mount
+    if mounted:
+        subprocess.run(["umount", "-l", str(workdir / "outbox")])
+
+
+@pytest.mark.parametrize("options,why", [("ro,size=1m", "文件夹只读或没有写入权限"), ("size=16k", "磁盘空间不足")])
+def test_a_read_only_or_full_outbox_is_one_chinese_sentence_and_exit_1(workdir, outbox_mount, options, why):
+    assert run_cli(workdir, "status").returncode == 0  # the ledger exists before the outbox goes bad
+    outbox_mount(options)
+    for command in (["notices", "--month", "2023-05", "--as-of", "2023-06-10"],
+                    ["merge", "--month", "2023-05", "--as-of", "2023-06-10"]):
+        result = run_cli(workdir, *command)
+        assert result.returncode == 1, result.stderr
+        assert why in result.stderr and "本次输出没有生成" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "内部错误" not in result.stderr
