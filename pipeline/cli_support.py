@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -122,6 +122,7 @@ def log_unraisable(unraisable) -> None:
 
 
 SQLITE_MAX_ID = 2**63 - 1
+FUTURE_SKEW = timedelta(minutes=5)  # a --received-at this far ahead of the PC's clock is a typo, not a skew
 
 
 def require_arrival(ledger, arrival_id: int, hint: str) -> None:
@@ -209,6 +210,7 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
     from .ingest import Candidate, Ingester, in_inbox, scan_inbox
     from .lock import LockBusy, folder_lock
     from .reader import check_xml_defenses
+    from .witness import scan_of
     from .workspace import ensure_folders
 
     check_xml_defenses()
@@ -219,12 +221,20 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
         if sender is None:
             raise click.BadParameter(f"“{unit}” 不是 config.toml 中的单位或别名", param_hint="--unit")
     at = moment(cfg, received_at) if received_at else None
+    if at is not None and at > now_in(cfg) + FUTURE_SKEW:
+        raise click.BadParameter(f"{at.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M} 晚于现在"
+                                 f"（{now_in(cfg):%Y-%m-%d %H:%M}）：收到时间不能在将来，请核对日期和时间",
+                                 param_hint="--received-at")
     candidates = []
+    scans = []
     for path in paths or ():
         if path.is_dir():
             if not in_inbox(cfg, path):
                 raise click.BadParameter(f"{path} 不在收件箱中；请给出文件", param_hint="PATH")
-            candidates += scan_inbox(cfg, path)
+            started = now_in(cfg)  # the scan looks from now on: a file it does not see came later
+            found = scan_inbox(cfg, path)
+            scans.append(scan_of(cfg.inbox, found, path, started))
+            candidates += found
         elif in_inbox(cfg, path):
             candidates.append(Candidate(path, "inbox", sender or folder_unit_of(cfg, path), at, "clerk" if at else None))
         else:
@@ -233,15 +243,18 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
                                        "（例如邮件的收到时间 2023-05-22T16:40）")
             candidates.append(Candidate(path, "external", sender, at, "clerk"))
     if not paths:
+        started = now_in(cfg)
         candidates = scan_inbox(cfg)
+        scans.append(scan_of(cfg.inbox, candidates, None, started))
     try:
         with folder_lock(cfg, command), open_ledger(cfg, command) as ledger:
             ingester = Ingester(cfg, ledger, lambda: now_in(cfg), month_hint=month)
             if len(candidates) > 1 and not quiet:
                 with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:
-                    result = ingester.run(candidates, progress=lambda r: bar.update(1), settle=True)
+                    result = ingester.run(candidates, progress=lambda r: bar.update(1), settle=True,
+                                          scans=tuple(scans))
             else:
-                result = ingester.run(candidates, settle=True)
+                result = ingester.run(candidates, settle=True, scans=tuple(scans))
     except LockBusy as exc:
         click.echo(f"错误：{exc}", err=True)
         ctx.exit(1)

@@ -35,6 +35,7 @@ from .readiness import CHANGING, FRESH, wait_reason
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from .safe_names import display_name, safe_filename
 from .validate import Validation, validate_bytes
+from .witness import RULE as WITNESS_RULE, Scan, Witness, record_scan
 from .workspace import RECEIPTS_DIR
 
 log = logging.getLogger("annex2")
@@ -154,18 +155,22 @@ class Ingester:
         self._unsynced: list[Path] = []
         self._root, self._root_as_given = cfg.root.resolve(), Path(os.path.abspath(cfg.root))  # resolved once
         self.judge_: Judge | None = None  # one per batch: it keeps each unit's history as the batch records
+        self.witness = Witness(ledger)  # the recorded scans: the earliest a file found in the inbox came
 
     # --- the batch --------------------------------------------------------------------------------
 
     def run(self, candidates: list[Candidate], progress: Callable[[FileResult], None] | None = None,
-            stop: Callable[[], bool] = lambda: False, settle: bool = False) -> BatchResult:
+            stop: Callable[[], bool] = lambda: False, settle: bool = False, scans: tuple[Scan, ...] = ()) -> BatchResult:
         """Process the candidates oldest first; `stop()` is asked between files (SIGTERM: finish the one at
-        hand). With `settle`, files that are only too fresh to judge are waited for once (the CLI's ingest)."""
+        hand). With `settle`, files that are only too fresh to judge are waited for once (the CLI's ingest).
+        `scans`: the looks at the inbox that found the candidates, recorded first (witness.py)."""
         started = time.monotonic()
         self._sweep_temp_files()
         result = BatchResult()
         ahead = None
         try:
+            for scan in scans:
+                record_scan(self.ledger, scan)
             self._retry_failed(result)
             # Oldest first, so that of two files for the same month the earlier really is the first one; read
             # in rounds of at most HELD_BYTES, so a folder of large files is never held in memory at once.
@@ -305,10 +310,14 @@ class Ingester:
         except OSError as exc:
             return Waiting(path, f"无法读取文件（{exc.strerror or exc}），下次再试")
         received = cand.received_at or arrival_time(st, self.cfg)
+        rule = cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk")
+        if cand.received_at is None and cand.source == "inbox":  # metadata: never before a scan that did not see it
+            not_before = self.witness.not_before(self.cfg.inbox, path, st.st_ino)
+            if not_before is not None and not_before > received:
+                received, rule = min(not_before.astimezone(self.cfg.bureau.tz), self.clock()), WITNESS_RULE
         explicit = cand.received_at is not None and cand.rule not in (None, "watcher_event")
         file = Incoming(display_name(path.name, LONGEST_NAME), data, sha, st.st_size, self._source_path(path),
-                        st.st_ctime_ns if cand.source == "inbox" else None, received,
-                        cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk"),
+                        st.st_ctime_ns if cand.source == "inbox" else None, received, rule,
                         received if explicit or cand.source != "inbox" else arrival_time(st, self.cfg),
                         {"raw_name": os.fsencode(path.name).hex()} if display_name(path.name, LONGEST_NAME) != path.name else {})
         return Loaded(cand, st, file, kind)

@@ -186,6 +186,24 @@ MIGRATIONS.append((6, """
     CREATE INDEX task_closes_task ON task_closes (task_id, unit, at_utc);
     """))
 
+# Issue 25 item 3 (witness.py): the scans of the inbox, so a received time is never earlier than the last scan
+# that did not see the file. One row per place scanned ('' = the whole inbox, else a folder below it, a/b); the
+# files the scans see (path below the inbox, inode), first seen when, and the latest earlier scan of its place
+# (which did not see it; NULL: none). Rows of files gone are dropped by the next scan of their place.
+MIGRATIONS.append((7, """
+    CREATE TABLE inbox_scans (
+        scope TEXT PRIMARY KEY,
+        last_utc TEXT NOT NULL
+    );
+    CREATE TABLE inbox_sightings (
+        path TEXT NOT NULL,
+        ino INTEGER NOT NULL,
+        first_utc TEXT NOT NULL,
+        unseen_utc TEXT,
+        PRIMARY KEY (path, ino)
+    ) WITHOUT ROWID;
+"""))
+
 
 class LedgerError(Exception):
     "The ledger database cannot be opened or is from a newer version of annex2"

@@ -28,6 +28,7 @@ from .logs import BureauTimeFormatter
 from .months import Month
 from .readiness import container_complete
 from .receipts import OUTCOME_LABEL
+from .witness import record_scan, scan_of
 
 MAX_BACKOFF = 60.0
 
@@ -105,8 +106,16 @@ class Watcher:
             self.pending[path].closed = closed
 
     def scan(self) -> None:
-        """Files already there (at start, and every rescan as a net for dropped events): metadata time."""
-        for cand in scan_inbox(self.cfg):
+        """Files already there (at start, and every rescan as a net for dropped events): metadata time, never
+        earlier than the scan before that did not see them (the scan is recorded: witness.py)."""
+        started = self.clock()
+        found = scan_inbox(self.cfg)
+        try:
+            with Ledger.of(self.cfg, "watch") as ledger:
+                record_scan(ledger, scan_of(self.cfg.inbox, found, None, started))
+        except Exception:  # the ledger busy or unwritable: the next rescan records one; the watcher carries on
+            self.log.exception("记录收件箱检查失败，下次检查时再记")
+        for cand in found:
             with self.lock:
                 self.pending.setdefault(cand.path, Pending(cand.path, None, ino=_inode(cand.path)))
 

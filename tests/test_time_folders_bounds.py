@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from factory import make_submission
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
@@ -108,3 +109,63 @@ def test_a_read_only_or_full_outbox_is_one_chinese_sentence_and_exit_1(workdir, 
         assert result.returncode == 1, result.stderr
         assert why in result.stderr and "本次输出没有生成" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and "内部错误" not in result.stderr
+
+
+# --- 3. received time from events we witnessed -------------------------------------------------------
+
+def test_a_folder_moved_in_from_the_units_receipts_is_received_no_earlier_than_the_scan_that_did_not_see_it(workdir):
+    import os
+
+    hidden = workdir / "inbox" / EXEC / "回执" / "5月报表"  # 回执/ is never scanned: prepared there in advance
+    hidden.mkdir(parents=True)
+    make_submission(hidden / "附件2.xlsx")
+    prepared = os.lstat(hidden / "附件2.xlsx").st_ctime_ns
+    assert run_cli(workdir, "ingest").returncode == 0  # a scan of the whole inbox: nothing to take
+    ((scanned,),) = rows(workdir, "SELECT last_utc FROM inbox_scans WHERE scope = ''")
+    os.rename(hidden, workdir / "inbox" / EXEC / "5月报表")  # a directory rename keeps its files' ctime
+    assert os.lstat(workdir / "inbox" / EXEC / "5月报表" / "附件2.xlsx").st_ctime_ns == prepared
+    result = run_cli(workdir, "ingest")
+    assert result.returncode == 0, result.stderr
+    assert rows(workdir, "SELECT original_name, outcome, received_utc, received_rule FROM arrivals") == [
+        ("附件2.xlsx", "accepted", scanned, "inbox_scan")]
+
+
+def test_metadata_places_a_file_only_between_two_scans(workdir):
+    """Library level, with times written out: a scan at 10:00 that saw nothing, then a file whose ctime says
+    09:00 (moved in inside a folder) is received at 10:00; one whose ctime says 10:30 keeps 10:30."""
+    from pipeline import config
+    from pipeline.ingest import Ingester, scan_inbox
+    from pipeline.ledger import Ledger
+    from pipeline.witness import record_scan, scan_of
+
+    from helpers import arriving_at, at
+
+    cfg = config.load(workdir / "config.toml")
+    with Ledger(cfg.ledger) as ledger:
+        record_scan(ledger, scan_of(cfg.inbox, scan_inbox(cfg), None, at("2023-05-23T10:00")))
+    make_submission(workdir / "inbox" / EXEC / "移入" / "附件2.xlsx")
+    make_submission(workdir / "inbox" / SAFETY / "附件2.xlsx", unit=SAFETY)
+
+    def stat(path):
+        moment = "2023-05-23T09:00" if "移入" in str(path) else "2023-05-23T10:30"
+        return arriving_at(at(moment))(path)
+
+    with Ledger(cfg.ledger) as ledger:
+        started = at("2023-05-24T08:00")
+        found = scan_inbox(cfg)
+        result = Ingester(cfg, ledger, lambda: at("2023-05-24T08:00"), stat=stat,
+                          wall=lambda: 4e9).run(found, scans=(scan_of(cfg.inbox, found, None, started),))
+        got = sorted((a.unit, a.received_at.astimezone(at("2023-05-23T10:00").tzinfo).isoformat(), a.received_rule)
+                     for a in ledger.arrivals())
+    assert [f.outcome for f in result.files] == ["accepted", "accepted"]
+    assert got == [(EXEC, "2023-05-23T10:00:00+08:00", "inbox_scan"),
+                   (SAFETY, "2023-05-23T10:30:00+08:00", "inbox_ctime")]
+
+
+def test_a_received_at_in_the_future_is_refused(workdir, tmp_path):
+    outside = make_submission(tmp_path / "邮件附件" / "附件2.xlsx")
+    result = run_cli(workdir, "ingest", str(outside), "--unit", "执法大队", "--received-at", "2036-05-22T16:40")
+    assert result.returncode == 2, result.stderr
+    assert "2036-05-22 16:40 晚于现在" in result.stderr and "收到时间不能在将来" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (workdir / "annex2.sqlite").exists() or rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(0,)]
