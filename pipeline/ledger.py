@@ -327,8 +327,18 @@ class Ledger:
 
     @classmethod
     def of(cls, cfg: Config, command: str, **options: Any) -> Ledger:
-        """The working folder's ledger, waiting for another program writing it as `[limits]` says."""
-        return cls(cfg.ledger, command, wait=cfg.limits.ledger_wait_seconds, **options)
+        """The working folder's ledger, waiting for another program writing it as `[limits]` says; a unit
+        renamed in config (its old name kept as an alias) keeps one history (identity.py)."""
+        ledger = cls(cfg.ledger, command, wait=cfg.limits.ledger_wait_seconds, **options)
+        if not options.get("read_only"):
+            from .identity import reconcile_unit_names
+
+            try:
+                reconcile_unit_names(cfg, ledger, datetime.now(timezone.utc))
+            except sqlite3.DatabaseError as exc:
+                ledger.close()
+                raise LedgerError(ledger_open_text(ledger.path, exc)) from None
+        return ledger
 
     def close(self) -> None:
         self.db.close()

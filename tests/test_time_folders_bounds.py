@@ -169,3 +169,44 @@ def test_a_received_at_in_the_future_is_refused(workdir, tmp_path):
     assert "2036-05-22 16:40 晚于现在" in result.stderr and "收到时间不能在将来" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "annex2.sqlite").exists() or rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(0,)]
+
+
+# --- 5. a unit is an identity, not a name ------------------------------------------------------------
+
+RENAMED = "云溪区交通运输综合行政执法大队"
+
+
+def rename_exec(work, folder=True):
+    """The clerk renames 执法大队 in config, keeping the old name as an alias (and, with `folder`, its folder)."""
+    edit_config(work, 'name = "交通运输综合行政执法大队"\naliases = ["执法大队", "综合行政执法大队", "区交通运输综合行政执法大队"]',
+                f'name = "{RENAMED}"\n' + ('folder = "交通运输综合行政执法大队"\n' if folder else "") +
+                'aliases = ["执法大队", "综合行政执法大队", "区交通运输综合行政执法大队", "交通运输综合行政执法大队"]')
+
+
+def test_a_renamed_unit_keeps_one_history_and_counts_once_in_the_district_total(workdir):
+    import csv
+    import json
+
+    make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
+    assert run_cli(workdir, "ingest").returncode == 0
+    rename_exec(workdir)
+    make_submission(workdir / "inbox" / EXEC / "附件2-更正.xlsx", cells={("traffic", "inspectors"): 30})
+    assert run_cli(workdir, "ingest").returncode == 0
+
+    exported = run_cli(workdir, "export", "--month", "2023-05", "--csv", "五月.csv")
+    assert exported.returncode == 0, exported.stderr
+    assert "2023年5月合计已报 1/9" in exported.stderr
+    with open(workdir / "五月.csv", encoding="utf-8-sig") as f:
+        table = list(csv.DictReader(f))
+    assert {r["unit"] for r in table} == {RENAMED} and len(table) == 7  # one unit, seven sectors, once
+    assert [r["inspectors"] for r in table if r["sector"] == "traffic"] == ["30"]
+
+    status = json.loads(run_cli(workdir, "status", "--month", "2023-05", "--json").stdout)
+    assert [u["unit"] for u in status["units"] if "执法大队" in u["unit"]] == [RENAMED]
+    assert rows(workdir, "SELECT unit, folder_unit, declared_unit FROM arrivals ORDER BY id") == [
+        (RENAMED, RENAMED, EXEC), (RENAMED, RENAMED, EXEC)]  # the typed name is kept as typed
+    history = json.loads(run_cli(workdir, "history", "--unit", "执法大队", "--json").stdout)
+    assert [(r["file"], r["status"]) for r in history["arrivals"]] == [
+        ("附件2.xlsx", "superseded"), ("附件2-更正.xlsx", "current")]
+    (event,) = [json.loads(d) for (k, d) in rows(workdir, "SELECT kind, detail FROM events") if k == "unit_renamed"]
+    assert (event["from"], event["to"]) == (EXEC, RENAMED)
