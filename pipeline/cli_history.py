@@ -60,9 +60,9 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用）。")
 @click.pass_context
 def void(ctx, arrival_id: int, reason: str, as_json: bool):
-    """撤销一份误受理的报表。
+    """撤销一份误受理的报表（附件2、重点任务推进情况表或工作材料）。
 
-    报表不会被删除：台账记下撤销的时间和原因，原文件仍在存档中；该单位该月此前受理的报表
+    报表不会被删除：台账记下撤销的时间和原因，原文件仍在存档中；该单位该月此前受理的同类文件
     （如有）重新生效，单位的 回执/ 文件夹中会收到撤销通知。是否按时仍以首次受理时间为准；
     若撤销的正是首次受理的报表，则改以剩下的最早受理报表为准（可能因此变为迟报），并会提示。
     编号用 annex2 history 查看。撤销后请重新运行 annex2 merge 更新汇总表。
@@ -75,6 +75,7 @@ def void(ctx, arrival_id: int, reason: str, as_json: bool):
     from .corrections import VoidRefused, timeliness_for, void as do_void
     from .lock import LockBusy, folder_lock
     from .receipts import timeliness_line
+    from .supersession import FileKind
 
     cfg = load_config(ctx)
     try:
@@ -90,14 +91,16 @@ def void(ctx, arrival_id: int, reason: str, as_json: bool):
         click.echo(json.dumps(result.to_dict(cfg), ensure_ascii=False, indent=2))
         return
     a, tz = result.voided, cfg.bureau.tz
-    click.echo(f"已撤销：编号 {a.id} {a.unit} {a.year}年{a.month_to}月 “{a.original_name}”（{result.reason}）")
+    annex2 = result.kind is FileKind.ANNEX2
+    what = "" if annex2 else f"{result.kind.label} "
+    click.echo(f"已撤销：{what}编号 {a.id} {a.unit} {a.year}年{a.month_to}月 “{a.original_name}”（{result.reason}）")
     if result.current_again:
         c = result.current_again
         click.echo(f"现在有效：编号 {c.id} “{c.original_name}”（{c.received_at.astimezone(tz):%Y-%m-%d %H:%M:%S} 受理）")
     else:
-        click.echo(f"{a.unit} {a.year}年{a.month_to}月 现在没有有效报表。")
+        click.echo(f"{a.unit} {a.year}年{a.month_to}月 现在没有有效{'报表' if annex2 else result.kind.label}。")
     t = timeliness_for(cfg, result.first_after)
-    if result.timeliness_changed:
+    if annex2 and result.timeliness_changed:
         click.echo("注意：撤销的是该月首次受理的报表，是否按时改以剩下的最早受理报表为准：" +
                    (timeliness_line(cfg, t) if t else "现已无报表（到期后即为逾期未报）"), err=True)
     click.echo(f"回执：{result.receipt}")

@@ -22,6 +22,7 @@ from .ledger import Arrival, Ledger
 from .months import Month
 from .receipts import Replaced, Timeliness, receipt_folder, void_receipt_text
 from .safe_names import safe_filename
+from .supersession import FileKind, standings, status_of
 
 RULE_LABELS = {
     "watcher_event": "监视程序发现文件的时间",
@@ -63,17 +64,17 @@ def _replaced(a: Arrival | None) -> Replaced | None:
 
 
 def receipt_context(cfg: Config, ledger: Ledger, arrival_id: int) -> dict:
-    """For an accepted submission's receipt: `timeliness` (迟报 N 天 or 按时, from the month's first accepted
-    submission) and `replaces` (the submission this correction replaces, or None). Pass as keyword arguments
-    to receipts.receipt_text. Empty for anything but a (not voided) accepted submission."""
+    """For an accepted Annex 2's receipt: `timeliness` (迟报 N 天 or 按时, from the month's first accepted
+    Annex 2) and `replaces` (the Annex 2 this correction replaces, or None) — never a file of another kind
+    (supersession.py). Pass as keyword arguments to receipts.receipt_text. Empty for anything but a (not
+    voided) accepted Annex 2."""
     a = ledger.arrival(arrival_id)
-    if a.outcome != "accepted" or a.year is None or arrival_id in ledger.voids():
+    s = standings(ledger.db, unit=a.unit, kind=FileKind.ANNEX2).get(arrival_id) if a.unit else None
+    if s is None:
         return {}
-    same = [x for x in ledger.arrivals_of(a.unit, a.year, a.month_to)  # type: ignore[arg-type]
-            if x.outcome == "accepted" and x.id not in ledger.voids()]
-    earlier = [x for x in same if (x.received_at, x.id) < (a.received_at, a.id)]
-    first = earlier[0] if earlier else a
-    return {"timeliness": timeliness_for(cfg, first), "replaces": _replaced(earlier[-1] if earlier else None)}
+    first = ledger.arrival(s.first_id)
+    return {"timeliness": timeliness_for(cfg, first),
+            "replaces": _replaced(ledger.arrival(s.replaces_id) if s.replaces_id else None)}
 
 
 @dataclass
@@ -85,6 +86,7 @@ class VoidResult:
     first_before: Arrival  # the first accepted submission before the void
     first_after: Arrival | None  # the one that decides timeliness now
     receipt: Path | None
+    kind: FileKind = FileKind.ANNEX2  # what was voided: its own kind's versions are what remain
 
     @property
     def timeliness_changed(self) -> bool:
@@ -92,9 +94,9 @@ class VoidResult:
 
     def to_dict(self, cfg: Config) -> dict:
         tz = cfg.bureau.tz
-        t = timeliness_for(cfg, self.first_after)
+        t = timeliness_for(cfg, self.first_after) if self.kind is FileKind.ANNEX2 else None
         return {
-            "id": self.voided.id, "unit": self.voided.unit, "year": self.voided.year,
+            "id": self.voided.id, "kind": self.kind.value, "unit": self.voided.unit, "year": self.voided.year,
             "month_to": self.voided.month_to, "reason": self.reason,
             "voided_at": self.at.astimezone(tz).isoformat(timespec="seconds"),
             "current_id": self.current_again.id if self.current_again else None,
@@ -107,7 +109,8 @@ class VoidResult:
 
 
 def void(cfg: Config, ledger: Ledger, arrival_id: int, reason: str, now: datetime) -> VoidResult:
-    """Withdraw an accepted submission: record it (never delete), write the unit's receipt, say what is current."""
+    """Withdraw a file that counts — an accepted Annex 2 or progress form, a received material: record it
+    (never delete), write the unit's receipt, say what is current now for that unit, month and kind."""
     reason = reason.strip()
     if not reason:
         raise VoidRefused("请用 --reason 写明撤销原因")
@@ -115,31 +118,36 @@ def void(cfg: Config, ledger: Ledger, arrival_id: int, reason: str, now: datetim
     if row is None:
         raise VoidRefused(f"台账中没有编号为 {arrival_id} 的文件（用 annex2 history --unit 单位 查看编号）")
     a = ledger.arrival(arrival_id)
-    if a.outcome != "accepted":
-        raise VoidRefused(f"编号 {arrival_id}（{a.original_name}）不是已受理的报表（{OUTCOME_LABELS.get(a.outcome, a.outcome)}），"
-                          "只能撤销已受理的报表")
     voids = ledger.voids()
     if arrival_id in voids:
         when, why = voids[arrival_id]
         raise VoidRefused(f"编号 {arrival_id}（{a.original_name}）已于 {when.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M} "
                           f"撤销（{why}）")
-    month = Month(a.year, a.month_to)  # type: ignore[arg-type]
-    first_before = ledger.first_accepted()[_key(a)]
+    before = standings(ledger.db, unit=a.unit).get(arrival_id) if a.unit else None
+    if before is None:
+        raise VoidRefused(f"编号 {arrival_id}（{a.original_name}）不是已受理的报表（{OUTCOME_LABELS.get(a.outcome, a.outcome)}），"
+                          "只能撤销已受理的报表（附件2、推进情况表）或已收到的工作材料")
     with ledger.transaction() as db:
         ledger.void(db, arrival_id, now, reason)
-    first_after = ledger.first_accepted().get(_key(a))
-    current_again = next((c for c in ledger.current(unit=a.unit) if (c.year, c.month_to) == (month.year, month.month)),
-                         None)
+    same = [s for s in standings(ledger.db, unit=a.unit, kind=before.kind).values()
+            if (s.year, s.month) == (before.year, before.month)]
+    current_again = next((ledger.arrival(s.id) for s in same if s.current), None)
+    first_after = ledger.arrival(same[0].first_id) if same else None
+    annex2 = before.kind is FileKind.ANNEX2
     text = void_receipt_text(cfg, arrival_id=a.id, original_name=a.original_name, received_at=a.received_at,
                              unit=a.unit, year=a.year, month_from=a.month_from, month_to=a.month_to,  # type: ignore[arg-type]
                              reason=reason, voided_at=now, current_again=_replaced(current_again),
-                             timeliness=timeliness_for(cfg, first_after))
+                             timeliness=timeliness_for(cfg, first_after) if annex2 else None,
+                             kind_label=before.kind.label)
     known = any(u.name == a.unit for u in cfg.units)  # the unit's own 回执/ folder, however the file came
     folder = receipt_folder(cfg, a.unit if known else None, a.unit)
-    receipt = folder / safe_filename(f"回执_{now.astimezone(cfg.bureau.tz):%Y%m%d-%H%M%S}_撤销_{Path(a.original_name).stem}.txt")
+    stamp = now.astimezone(cfg.bureau.tz)
+    receipt = folder / safe_filename(f"回执_{stamp:%Y%m%d-%H%M%S}_{a.id}_撤销_{Path(a.original_name).stem}.txt",
+                                     max_bytes=200)
     write_atomic(receipt, text.encode("utf-8-sig"))
     ledger.log("void_receipt", now, arrival_id, {"receipt": _rel(cfg, receipt)})
-    return VoidResult(a, reason, now, current_again, first_before, first_after, receipt)
+    return VoidResult(a, reason, now, current_again, ledger.arrival(before.first_id), first_after, receipt,
+                      before.kind)
 
 
 def _rel(cfg: Config, path: Path) -> str:
@@ -155,6 +163,7 @@ class HistoryRow:
     status: str  # current | superseded | voided | the outcome (rejected, duplicate, material, email)
     codes: list[str]
     void: tuple[datetime, str] | None
+    file_kind: FileKind | None = None  # the kind it counts as (None: it never counted)
 
 
 @dataclass
@@ -169,6 +178,7 @@ class UnitHistory:
             "id": r.arrival.id, "file": r.arrival.original_name,
             "received_at": r.arrival.received_at.astimezone(tz).isoformat(timespec="seconds"),
             "received_rule": r.arrival.received_rule, "kind": r.arrival.kind,
+            "file_kind": r.file_kind.value if r.file_kind else None,
             "year": r.arrival.year, "month_from": r.arrival.month_from, "month_to": r.arrival.month_to,
             "outcome": r.arrival.outcome, "status": r.status, "codes": r.codes,
             "voided_at": r.void[0].astimezone(tz).isoformat(timespec="seconds") if r.void else None,
@@ -178,20 +188,15 @@ class UnitHistory:
 
 
 def unit_history(cfg: Config, ledger: Ledger, unit: str, month: Month | None = None) -> UnitHistory:
-    """Every arrival of the unit (optionally for one to-month), oldest first, with what became of it."""
+    """Every arrival of the unit (optionally for one to-month), oldest first, with what became of it: each
+    kind of file (Annex 2, stamped and electronic material, progress form) current or superseded only by its
+    own kind (supersession.py)."""
     arrivals = ledger.arrivals_of(unit, month.year if month else None, month.month if month else None)
-    current = {a.id for a in ledger.current(unit=unit)}
+    standing = standings(ledger.db, unit=unit)
     voids = ledger.voids()
     codes = ledger.issue_codes()
-    rows = []
-    for a in arrivals:
-        if a.id in voids:
-            status = "voided"
-        elif a.outcome == "accepted":
-            status = "current" if a.id in current else "superseded"
-        else:
-            status = a.outcome
-        rows.append(HistoryRow(a, status, codes.get(a.id, []), voids.get(a.id)))
+    rows = [HistoryRow(a, status_of(standing.get(a.id), a.id in voids, a.outcome), codes.get(a.id, []),
+                       voids.get(a.id), standing[a.id].kind if a.id in standing else None) for a in arrivals]
     return UnitHistory(unit, month, rows)
 
 

@@ -9,8 +9,9 @@ import pandas as pd
 
 from . import form
 from .config import Config
-from .ledger import Ledger
+from .ledger import Ledger, utc_text
 from .months import Month, period_label
+from .supersession import standings, status_of
 
 COUNT_KEYS = [m.key for m in form.COUNT_METRICS]
 SECTOR_KEYS = [s.key for s in form.SECTORS]
@@ -102,15 +103,14 @@ def load(cfg: Config, ledger: Ledger, as_of: datetime) -> Dataset:
                             "file": a.original_name})
     columns = ["unit", "year", "month_from", "month_to", "sector", *COUNT_KEYS, "arrival_id", "received_at", "file"]
     submissions = pd.DataFrame.from_records(records, columns=columns)
-    current_ids = {a.id for a in current}
+    standing = standings(ledger.db, utc_text(as_of))  # every kind current or superseded by its own kind only
     voided = ledger.voids()
     issue_codes = ledger.issue_codes()
     arrivals = pd.DataFrame.from_records([{
         "id": a.id, "received_at": a.received_at.astimezone(cfg.bureau.tz), "rule": a.received_rule,
         "unit": a.unit, "file": a.original_name, "kind": a.kind,
         "period": period_label(a.year, a.month_from, a.month_to),
-        "status": ("voided" if a.id in voided else "superseded" if a.outcome == "accepted" and a.id not in current_ids
-                   else a.outcome),
+        "status": status_of(standing.get(a.id), a.id in voided, a.outcome),
         "codes": " ".join(issue_codes.get(a.id, [])), "archived": a.archived_path,
     } for a in ledger.arrivals(as_of)], columns=["id", "received_at", "rule", "unit", "file", "kind", "period",
                                                   "status", "codes", "archived"])

@@ -144,9 +144,10 @@ class Judge:
                       issues=list(j.issues), material=j)
 
     def workbook(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
-        """A duplicate of an accepted submission of the same unit, or validated (with the unit's history)."""
+        """A duplicate of the unit's current Annex 2 (the same bytes as a superseded version are a new version,
+        spec 4), or validated (with the unit's history)."""
         if self.ledger is not None:
-            matches = [a for a in self.ledger.accepted_with_hash(file.sha256)
+            matches = [a for a in self.ledger.current_with_hash(file.sha256)
                        if a.kind == WORKBOOK and (owner is None or a.unit == owner.name)]
             if matches:
                 d = matches[0]

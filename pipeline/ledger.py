@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .supersession import COUNTED_VIEW, FileKind, current_ids, current_with_hash, first_ids
+
 if TYPE_CHECKING:
     from .config import Config
 
@@ -161,8 +163,6 @@ MIGRATIONS: list[tuple[int, str]] = [
 # Migrations that rebuild a table run with foreign keys off (SQLite ignores the pragma inside a transaction).
 REBUILDS = frozenset({2})
 
-_NOT_VOIDED = "id NOT IN (SELECT arrival_id FROM voided)"
-
 # Annex 1 key tasks (spec 11): each accepted progress form's rows (an arrivals row of kind 'task_form'
 # holds its unit, year and month_to), and the clerk's 销号 of a (task, unit).
 MIGRATIONS.append((6, """
@@ -185,6 +185,8 @@ MIGRATIONS.append((6, """
     );
     CREATE INDEX task_closes_task ON task_closes (task_id, unit, at_utc);
     """))
+# Supersession per unit, month and kind (spec 4): the files that count, with their kind (supersession.py).
+MIGRATIONS.append((7, COUNTED_VIEW))
 
 # Issue 25 item 3 (witness.py): the scans of the inbox, so a received time is never earlier than the last scan
 # that did not see the file. One row per place scanned ('' = the whole inbox, else a folder below it, a/b); the
@@ -447,10 +449,9 @@ class Ledger:
             "AND sha256 = ? AND source = 'inbox' ORDER BY id LIMIT 1", (source_path, size, ctime_ns, sha256)).fetchone()
         return _arrival(row) if row else None
 
-    def accepted_with_hash(self, sha256: str) -> list[Arrival]:
-        return [_arrival(r) for r in self.db.execute(
-            f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE sha256 = ? AND outcome = 'accepted' AND {_NOT_VOIDED} "
-            "ORDER BY id", (sha256,))]
+    def current_with_hash(self, sha256: str) -> list[Arrival]:
+        """Current files (of any unit and kind) with these bytes: a new file equal to one is a duplicate."""
+        return self._arrivals(current_with_hash(self.db, sha256))
 
     def by_key(self, key: str) -> Arrival | None:
         row = self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE arrival_key = ?", (key,)).fetchone()
@@ -504,33 +505,24 @@ class Ledger:
         return out
 
     def current(self, as_of: datetime | None = None, unit: str | None = None) -> list[Arrival]:
-        """The current submission of each (unit, year, to-month): the accepted one received last, not voided."""
-        cond, args = ["outcome = 'accepted'", "kind = 'workbook'", _NOT_VOIDED], []
-        if as_of is not None:
-            cond.append("received_utc <= ?")
-            args.append(utc_text(as_of))
-        if unit is not None:
-            cond.append("unit = ?")
-            args.append(unit)
-        where = " AND ".join(cond)
-        rows = self.db.execute(f"""
-            SELECT {_ARRIVAL_COLS} FROM (
-                SELECT *, ROW_NUMBER() OVER (PARTITION BY unit, year, month_to ORDER BY received_utc DESC, id DESC) AS n
-                FROM arrivals WHERE {where})
-            WHERE n = 1 ORDER BY unit, year, month_to""", args)
-        return [_arrival(r) for r in rows]
+        """The current Annex 2 of each (unit, year, to-month): the accepted one received last, not voided
+        (supersession.py; the from-month is not part of the key, spec 8.11)."""
+        ids = current_ids(self.db, FileKind.ANNEX2, utc_text(as_of) if as_of else None, unit)
+        return sorted(self._arrivals(ids), key=lambda a: (a.unit, a.year, a.month_to))
 
     def first_accepted(self, as_of: datetime | None = None) -> dict[tuple[str, int, int], Arrival]:
-        """(unit, year, to-month) -> the first accepted submission not voided: it decides timeliness (spec 4)."""
-        cond, args = f"outcome = 'accepted' AND kind = 'workbook' AND {_NOT_VOIDED}", []
-        if as_of is not None:
-            cond, args = cond + " AND received_utc <= ?", [utc_text(as_of)]
-        rows = self.db.execute(f"""
-            SELECT {_ARRIVAL_COLS} FROM (
-                SELECT *, ROW_NUMBER() OVER (PARTITION BY unit, year, month_to ORDER BY received_utc, id) AS n
-                FROM arrivals WHERE {cond})
-            WHERE n = 1""", args)
-        return {(a.unit, a.year, a.month_to): a for a in map(_arrival, rows)}  # type: ignore[misc]
+        """(unit, year, to-month) -> the first accepted Annex 2 not voided: it decides timeliness (spec 4)."""
+        firsts = self._arrivals(first_ids(self.db, FileKind.ANNEX2, utc_text(as_of) if as_of else None))
+        return {(a.unit, a.year, a.month_to): a for a in firsts}  # type: ignore[misc]
+
+    def _arrivals(self, ids: list[int]) -> list[Arrival]:
+        out: list[Arrival] = []
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            marks = ",".join("?" for _ in part)
+            out += [_arrival(r) for r in self.db.execute(
+                f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE id IN ({marks}) ORDER BY received_utc, id", part)]
+        return out
 
     def arrivals_of(self, unit: str, year: int | None = None, month_to: int | None = None) -> list[Arrival]:
         """Every arrival of a unit (by its recognised unit, or the inbox folder it came from), oldest first."""

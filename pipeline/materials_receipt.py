@@ -8,6 +8,7 @@ from .ledger import Ledger
 from .materials_classify import KIND_LABELS, MONTH_RULES
 from .materials_state import KINDS, expected_units, material_files, materials_deadline, state_of
 from .months import Month
+from .supersession import standings
 from .timeliness import LATE, ON_TIME, OVERDUE
 
 TYPE_LABELS = {"pdf": "PDF", "docx": "Word 文档 .docx", "doc": "Word 97-2003 文档 .doc", "wps": "WPS 文字 .wps",
@@ -68,9 +69,10 @@ def material_receipt_text(cfg: Config, ledger: Ledger, arrival_id: int) -> str:
             files = material_files(ledger, a.received_at, month, a.unit)
             state = state_of(cfg, a.unit, month, files, a.received_at)
             lines += ["", f"{month.label}材料：{set_sentence(cfg, state)}。"]
-            earlier = [f for f in files if kind is not None and f.kind == kind and f.id != a.id]
-            if earlier:
-                lines.append(f"本文件替换此前收到的{KIND_LABELS.get(kind or '', '材料')}（{earlier[-1].name}），原文件仍存档；"
+            replaced = standings(ledger.db, unit=a.unit).get(a.id)
+            if replaced is not None and replaced.replaces_id is not None:
+                earlier = ledger.arrival(replaced.replaces_id)
+                lines.append(f"本文件替换此前收到的{KIND_LABELS.get(kind or '', '材料')}（{earlier.original_name}），原文件仍存档；"
                              "是否按时以首次收齐的时间为准。")
             if state.state in (ON_TIME, LATE) and state.received_at:
                 lines.append(f"收齐时间：{state.received_at:%Y-%m-%d %H:%M:%S}。")

@@ -10,6 +10,7 @@ from .config import Config, Unit
 from .ledger import Ledger, from_utc_text, utc_text
 from .materials_classify import ELECTRONIC, KIND_LABELS, KIND_SHORT, STAMPED, MaterialJudgement
 from .months import Month
+from .supersession import standings
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, Deadline, deadline, expected_months
 
 KINDS = (STAMPED, ELECTRONIC)  # the order `missing` lists them in
@@ -90,8 +91,8 @@ class MaterialFile:
 _FILE_SQL = """
     SELECT a.id, a.original_name, COALESCE(m.clerk_kind, m.kind), m.kind, a.received_utc, a.received_rule,
            m.detected_type, m.pages, m.month_rule, a.archived_path, a.unit, a.year, a.month_to
-    FROM arrivals a JOIN material_files m ON m.arrival_id = a.id
-    WHERE a.kind = 'material' AND a.outcome = 'material' AND a.id NOT IN (SELECT arrival_id FROM voided) {where}
+    FROM counted c JOIN arrivals a ON a.id = c.id JOIN material_files m ON m.arrival_id = a.id
+    WHERE c.file_kind IN ('stamped', 'electronic') {where}
     ORDER BY a.received_utc, a.id"""
 
 
@@ -114,10 +115,8 @@ def material_files(ledger: Ledger, as_of: datetime | None = None, month: Month |
     for r in ledger.db.execute(_FILE_SQL.format(where=where), args):
         files.append(MaterialFile(r[0], r[1], r[2], r[3], from_utc_text(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
                                   r[11], r[12]))
-    latest = {}
-    for f in files:
-        latest[(f.unit, f.year, f.month, f.kind)] = f.id
-    return [replace(f, current=latest[(f.unit, f.year, f.month, f.kind)] == f.id) for f in files]
+    standing = standings(ledger.db, utc_text(as_of) if as_of is not None else None, unit)
+    return [replace(f, current=standing[f.id].current) for f in files]
 
 
 def rejected_materials(ledger: Ledger, as_of: datetime | None = None) -> list[dict]:

@@ -135,27 +135,31 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
 
 def void_receipt_text(cfg: Config, *, arrival_id: int, original_name: str, received_at: datetime, unit: str,
                       year: int, month_from: int | None, month_to: int, reason: str, voided_at: datetime,
-                      current_again: Replaced | None, timeliness: Timeliness | None) -> str:
-    """The unit's notice that an accepted submission was withdrawn by the clerk (annex2 void)."""
-    period = f"{period_label(year, month_from, month_to)}（累计数）"
+                      current_again: Replaced | None, timeliness: Timeliness | None,
+                      kind_label: str = "附件2统计表") -> str:
+    """The unit's notice that a file that counted was withdrawn by the clerk (annex2 void): an Annex 2, or
+    (`kind_label`) a progress form or a work material — each replaced only by its own kind."""
+    annex2 = kind_label == "附件2统计表"
+    period = f"{period_label(year, month_from, month_to)}（累计数）" if annex2 else f"{year}年{month_to}月"
+    what = "报表" if annex2 else kind_label
     lines = [
-        f"回执 —— {form.title(cfg.bureau.short_name)}",
+        f"回执 —— {form.title(cfg.bureau.short_name) if annex2 else kind_label}",
         "",
-        f"撤销通知：已受理的报表被撤销（编号 {arrival_id}）",
+        f"撤销通知：已受理的{what}被撤销（编号 {arrival_id}）",
         "",
-        f"文件：{original_name}",
+        f"文件：{display_name(original_name)}",
         f"原收到时间：{_when(cfg, received_at)}（{cfg.bureau.timezone}）",
         f"填报单位：{unit}",
-        f"统计期间：{period}",
+        f"{'统计期间' if annex2 else '报告月份'}：{period}",
         f"撤销时间：{_when(cfg, voided_at)}",
         f"撤销原因：{reason}",
         "",
     ]
     if current_again is not None:
-        lines.append(f"现以 {_when(cfg, current_again.received_at)} 受理的“{current_again.name}”"
-                     f"（编号 {current_again.arrival_id}）为本单位{year}年{month_to}月的有效报表。")
+        lines.append(f"现以 {_when(cfg, current_again.received_at)} 受理的“{display_name(current_again.name)}”"
+                     f"（编号 {current_again.arrival_id}）为本单位{year}年{month_to}月的有效{what}。")
     else:
-        lines.append(f"本单位{year}年{month_to}月目前没有有效报表，请尽快重新报送。")
+        lines.append(f"本单位{year}年{month_to}月目前没有有效{what}，请尽快重新报送。")
     if timeliness is not None:
         lines.append(timeliness_line(cfg, timeliness))
     c = cfg.contact

@@ -22,7 +22,8 @@ from datetime import datetime
 from .config import Config
 from .ledger import Ledger, from_utc_text, utc_text
 from .months import Month, months_between
-from .task_form import KIND, STATUS_WORDS
+from .supersession import FileKind, standings
+from .task_form import STATUS_WORDS
 from .task_window import window_label
 from .tasks_list import Task, TaskList
 from .timeliness import Deadline, deadline
@@ -101,15 +102,16 @@ def load_task_data(ledger: Ledger, as_of: datetime) -> TaskData:
     cut = utc_text(as_of)
     data = TaskData(as_of)
     forms: dict[int, Form] = {}
+    # The forms that count (supersession.py's view: accepted, not voided); a later one supersedes (current()).
     for aid, unit, year, month, received in ledger.db.execute(
-            "SELECT id, unit, year, month_to, received_utc FROM arrivals WHERE kind = ? AND outcome = 'accepted' "
-            "AND received_utc <= ? ORDER BY received_utc, id", (KIND, cut)):
+            "SELECT id, unit, year, month_to, received_utc FROM counted WHERE file_kind = ? "
+            "AND received_utc <= ? ORDER BY received_utc, id", (FileKind.TASK_FORM.value, cut)):
         forms[aid] = Form(aid, unit, Month(year, month), from_utc_text(received), {})
     if forms:
         for aid, task_id, status, progress, evidence in ledger.db.execute(
                 "SELECT r.arrival_id, r.task_id, r.status, r.progress, r.evidence FROM task_reports r "
-                "JOIN arrivals a ON a.id = r.arrival_id WHERE a.kind = ? AND a.outcome = 'accepted' "
-                "AND a.received_utc <= ?", (KIND, cut)):
+                "JOIN counted c ON c.id = r.arrival_id WHERE c.file_kind = ? "
+                "AND c.received_utc <= ?", (FileKind.TASK_FORM.value, cut)):
             f = forms[aid]
             f.rows[task_id] = Reported(aid, f.unit, f.month, f.received_at, task_id, status, progress, evidence)
     data.forms = list(forms.values())
@@ -325,7 +327,7 @@ def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime) -> list[di
     report): oldest first; `current` is false for rows of a form a later one for the same unit and month
     replaced."""
     data = load_task_data(ledger, as_of)
-    current = {(f.unit, f.month): f.arrival_id for f in data.forms}  # forms are in received order: last wins
+    standing = standings(ledger.db, utc_text(as_of), kind=FileKind.TASK_FORM)
     rows = []
     for f in data.forms:
         for r in f.rows.values():
@@ -333,15 +335,15 @@ def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime) -> list[di
             rows.append({"unit": f.unit, "month": str(f.month), "task_id": r.task_id,
                          "task_name": task.name if task else "", "status": r.status, "status_label": r.status_label,
                          "progress": r.progress, "evidence": r.evidence, "received_at": r.received_at,
-                         "arrival_id": f.arrival_id, "current": current[(f.unit, f.month)] == f.arrival_id})
+                         "arrival_id": f.arrival_id, "current": standing[f.arrival_id].current})
     return rows
 
 
 def replaced_form_time(ledger: Ledger, unit: str, month: Month, before: datetime) -> datetime | None:
     """When the unit's current form for the month, received before `before`, arrived: the one a new form
-    replaces (for the receipt's “本表替代 …” line), or None."""
+    replaces (for the receipt's “本表替代 …” line), or None. Voided forms count for nothing (supersession.py)."""
     row = ledger.db.execute(
-        "SELECT received_utc FROM arrivals WHERE kind = ? AND outcome = 'accepted' AND unit = ? AND year = ? "
+        "SELECT received_utc FROM counted WHERE file_kind = ? AND unit = ? AND year = ? "
         "AND month_to = ? AND received_utc < ? ORDER BY received_utc DESC, id DESC LIMIT 1",
-        (KIND, unit, month.year, month.month, utc_text(before))).fetchone()
+        (FileKind.TASK_FORM.value, unit, month.year, month.month, utc_text(before))).fetchone()
     return from_utc_text(row[0]) if row else None

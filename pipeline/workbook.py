@@ -20,8 +20,8 @@ from .template import FIRST_SECTOR_ROW, HEAD_ROW1, LAST_COL, METRIC_COL, TOTAL_R
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus
 
 MAX_TEXT = 32767  # Excel's limit for one cell
-STATUS_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
-                 "superseded": "已被更正替代", "email": "邮件", "voided": "已撤销"}
+STATUS_LABELS = {"accepted": "受理", "current": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
+                 "superseded": "已被更正替代", "email": "邮件", "voided": "已撤销", "failed": "处理出错"}
 SECTOR_LABEL = {s.key: s.label for s in form.ROWS}
 
 
