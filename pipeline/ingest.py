@@ -31,7 +31,7 @@ from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import write_markup
 from .prefetch import reader_for
-from .readiness import CHANGING, FRESH, wait_reason
+from .readiness import CHANGING, FRESH, empty_reason, wait_reason
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from .safe_names import display_name, safe_filename
 from .validate import Validation, validate_bytes
@@ -295,10 +295,12 @@ class Ingester:
         if not stat_mod.S_ISREG(st.st_mode):
             return None
         kind = kind_of(path)
-        if cand.source == "inbox":
-            reason = wait_reason(path, st, self.cfg, self.wall(), settled=cand.settled)
-            if reason:
-                return Waiting(path, reason)
+        # A file being written is waited for: in the inbox by its readiness; given from elsewhere, when it is
+        # still empty (a download or copy the clerk named before it finished).
+        reason = (wait_reason(path, st, self.cfg, self.wall(), settled=cand.settled) if cand.source == "inbox"
+                  else empty_reason(st, self.cfg, self.wall()))
+        if reason:
+            return Waiting(path, reason)
         limit = self.cfg.limits.max_email_mb if kind == EMAIL else self.cfg.limits.max_file_mb
         too_big = st.st_size > limit * 1024 * 1024
         try:

@@ -1,10 +1,11 @@
 """Is a file in the inbox complete, or still being written? A container format says so itself: a zip
 (.xlsx .ods .docx) ends with its central directory, an OLE file (.xls .doc) has as many sectors as its
 header's tables point to, a PDF ends with `%%EOF`, a JPEG with its end marker. Anything else is ready once
-its size and mtime have stopped changing (and, where the platform tells, the writer closed it).
+its size and mtime have stopped changing (and, where the platform tells, the writer closed it). A file of
+0 bytes is incomplete whatever its name: a copy creates the file first and writes it afterwards.
 
 A copy that pauses half-way is therefore waited for, never taken; one that never completes is taken after
-`[watch] incomplete_seconds` and rejected with a reason."""
+`[watch] incomplete_seconds` and rejected with a reason (an empty one as empty)."""
 from __future__ import annotations
 
 import os
@@ -33,6 +34,8 @@ def container_complete(path: Path, size: int | None = None) -> bool | None:
             if not stat_mod.S_ISREG(opened.st_mode):
                 return False
             size = opened.st_size if size is None else size
+            if size == 0:
+                return False  # created, not written yet: a copy or a save is under way, whatever the format
             head = f.read(512)
             if head.startswith(ZIP_MAGIC):
                 f.seek(max(0, size - _TAIL))
@@ -95,6 +98,20 @@ def office_lock_for(path: Path) -> Path | None:
     return None
 
 
+def empty_reason(st: os.stat_result, cfg, now_ts: float) -> str | None:
+    """Why a 0-byte file waits (it is being written), or None: it has content, or it has stayed empty longer
+    than `[watch] incomplete_seconds` (then it is taken, and rejected as empty)."""
+    if st.st_size != 0 or now_ts - st.st_mtime > cfg.watch.incomplete_seconds:
+        return None
+    return empty_wait_text(cfg)
+
+
+def empty_wait_text(cfg) -> str:
+    minutes = cfg.watch.incomplete_seconds / 60
+    shown = f"{minutes:.0f} 分钟" if minutes >= 1 else f"{cfg.watch.incomplete_seconds:g} 秒"
+    return f"文件是空的（0 字节），可能仍在复制或写入，等待写完后再处理（{shown}后仍为空则按空文件退回）"
+
+
 def wait_reason(path: Path, st: os.stat_result, cfg, now_ts: float, settled: bool = False) -> str | None:
     """None when the file can be taken now, else why it waits (in the words ingest prints). `settled`: the
     watcher has already seen it stop changing (or the writer close it)."""
@@ -106,6 +123,8 @@ def wait_reason(path: Path, st: os.stat_result, cfg, now_ts: float, settled: boo
             held = False
         if held:
             return f"文件仍在 Excel/WPS 中打开（{lock.name}），关闭后再处理"
+    if st.st_size == 0:
+        return empty_reason(st, cfg, now_ts)
     complete = container_complete(path, st.st_size)
     if complete is True:
         return None

@@ -44,6 +44,7 @@ class Pending:
     backoff: float = 0.5
     first_checked: float = field(default_factory=time.monotonic)
     closed: bool = False  # the writer closed it after its last change (inotify's close-write)
+    changing: bool = False  # seen to grow or shrink since it was first looked at: being written
     ino: int | None = None  # the file first seen at this path: another one renamed over it is a new arrival
 
 
@@ -158,9 +159,14 @@ class Watcher:
                 if p.seen_at is not None:
                     p.seen_at = self.clock()
             if (st.st_size, st.st_mtime_ns) != (p.size, p.mtime_ns):
+                p.changing = p.size >= 0 and st.st_size != p.size  # grew or shrank under our eyes
                 p.size, p.mtime_ns, p.stable_since = st.st_size, st.st_mtime_ns, now
-            complete = container_complete(p.path, st.st_size)
-            if complete is True or (complete is None and p.closed):
+            complete = container_complete(p.path, st.st_size)  # False for 0 bytes: created, not yet written
+            if p.changing and complete is not False and now - p.stable_since < self.cfg.watch.stable_seconds:
+                # Still being written (a file created empty, or rewritten in place): whatever the format or a
+                # close event say, it must first stay the same size over the stability window.
+                p.next_check = p.stable_since + self.cfg.watch.stable_seconds
+            elif complete is True or (complete is None and p.closed):
                 ready.append(p)  # the container says it is whole, or the writer closed it
             elif complete is None and now - p.stable_since >= self.cfg.watch.stable_seconds:
                 ready.append(p)  # nothing tells: unchanged over the stability window
