@@ -454,9 +454,8 @@ class Ingester:
 
     def _record_plan(self, db, now: datetime, plan: "Plan") -> None:
         cand, judged, file, owner = plan.item.cand, plan.judged, plan.file, plan.item.cand.folder_unit
-        local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time, every run alike
         plan.top = self._record(db, now, cand.source if plan.retry_of is None else "retry", file, judged, owner,
-                                plan.archived, plan.receipts / receipt_name(local, file.name), key=plan.key,
+                                plan.archived, plan.receipts, key=plan.key,
                                 retry_of=plan.retry_of.id if plan.retry_of else None)
         self._record_extra(db, plan.top, judged)
         judge = self.judge_
@@ -464,9 +463,9 @@ class Ingester:
             judge.remember(judged)
         plan.ids = []
         for (p, j), part_archive in zip(judged.parts, plan.parts):
-            receipt = plan.receipts / receipt_name(local, p.name) if j.kind in RECEIPTED_PARTS else None
+            receipts = plan.receipts if j.kind in RECEIPTED_PARTS else None
             dup = plan.ids[j.duplicate_part] if j.duplicate_part is not None else None
-            plan.ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipt, parent_id=plan.top,
+            plan.ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipts, parent_id=plan.top,
                                          duplicate_id=dup))
             self._record_extra(db, plan.ids[-1], j)
             if judge is not None:
@@ -506,21 +505,28 @@ class Ingester:
                 pass
 
     def _record(self, db, now: datetime, source: str, file: Incoming, judged: Judged, owner: Unit | None,
-                archived: Path, receipt: Path | None, parent_id: int | None = None, key: str | None = None,
+                archived: Path, receipts: Path | None, parent_id: int | None = None, key: str | None = None,
                 retry_of: int | None = None, duplicate_id: int | None = None) -> int:
+        """Record one arrival; its receipt (in the folder `receipts`, None: no receipt) is named with its
+        arrival id, so two files of one name arriving in the same second keep a receipt each."""
         v: Any = judged.validation or judged.task  # both know the unit as typed and the sheet
         dup = judged.duplicate.id if judged.duplicate else duplicate_id
-        return self.ledger.record(
+        arrival_id = self.ledger.record(
             db, now=now, original_name=file.name, source=source, source_path=file.source_path,
             source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=file.size, received_at=file.received_at,
             received_rule=file.rule, kind=judged.kind, unit=judged.unit, folder_unit=owner.name if owner else None,
             declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
             month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
-            archived_path=self._rel(archived), receipt_path=self._rel(receipt) if receipt else None,
+            archived_path=self._rel(archived), receipt_path=None,
             arrival_key=key, retry_of=retry_of,
             values=judged.validation.counts if judged.outcome == "accepted" and judged.validation else None,
             issues=judged.issues, event=judged.outcome,
             detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
+        if receipts is not None:
+            local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time
+            receipt = receipts / receipt_name(local, file.name, arrival_id)
+            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (self._rel(receipt), arrival_id))
+        return arrival_id
 
     # --- receipts ---------------------------------------------------------------------------------
 

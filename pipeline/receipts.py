@@ -51,10 +51,12 @@ def _own_folder(folder: Path) -> bool:
         return False
 
 
-def receipt_name(received_at: datetime, original_name: str) -> str:
-    """Short enough that the marked-up copy's name beside it (`…_错误标注.xlsx`) still fits the filesystem."""
+def receipt_name(received_at: datetime, original_name: str, arrival_id: int) -> str:
+    """Unique per arrival (its id in the name: two files of one name arriving in the same second keep a
+    receipt each, and their marked-up copies too), and short enough that the marked-up copy's name beside it
+    (`…_错误标注.xlsx`) still fits the filesystem."""
     stem = Path(original_name).stem
-    return safe_filename(f"回执_{received_at:%Y%m%d-%H%M%S}_{stem}.txt", max_bytes=200)
+    return safe_filename(f"回执_{received_at:%Y%m%d-%H%M%S}_{arrival_id}_{stem}.txt", max_bytes=200)
 
 
 @dataclass(frozen=True)

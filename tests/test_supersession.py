@@ -170,3 +170,16 @@ def test_void_of_a_material_takes_it_out_of_the_set(four_kinds):
     assert (materials["state"], materials["missing"]) == ("overdue", ["stamped"])
     assert history()[2] == (3, None, "voided")
     assert exec_status()["state"] == "late"  # the Annex 2 is untouched
+
+
+def test_two_files_of_one_stem_in_the_same_second_keep_a_receipt_each(workdir):
+    drop(workdir, EXEC, "附件2.xlsx", cells={("traffic", "major_fixed"): 5})  # rejected: 已整改 > 隐患
+    (workdir / "inbox" / EXEC / "附件2.pdf").write_bytes(image_pdf())  # the stamped material, same stem
+    result = ingest(workdir, now="2023-05-20T10:00", arrived="2023-05-20T10:00")
+    assert sorted(r.outcome for r in result.files) == ["material", "rejected"]
+    receipts = sorted(p.name for p in (workdir / "inbox" / EXEC / "回执").iterdir())
+    # oldest first, then by path: the .pdf is arrival 1
+    assert receipts == ["回执_20230520-100000_1_附件2.txt", "回执_20230520-100000_2_附件2.txt",
+                        "回执_20230520-100000_2_附件2_错误标注.xlsx"]
+    texts = [(workdir / "inbox" / EXEC / "回执" / n).read_text(encoding="utf-8-sig") for n in receipts if n.endswith(".txt")]
+    assert "月度工作情况材料" in texts[0] and "E_FIXED_GT_FOUND" in texts[1]
