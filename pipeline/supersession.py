@@ -101,11 +101,12 @@ def current_ids(db: sqlite3.Connection, kind: FileKind, as_of_utc: str | None = 
 def current_with_hash(db: sqlite3.Connection, sha256: str) -> list[int]:
     """The counted files with these bytes that are current now: only those make a new file a duplicate; the
     same bytes as a superseded version are a new version (spec 4)."""
-    where = ("(unit, year, month_to, file_kind) IN "
-             "(SELECT unit, year, month_to, file_kind FROM counted WHERE sha256 = ?)")
-    rows = db.execute(f"SELECT id FROM ({standings_sql(where)}) WHERE is_current AND id IN "
-                      "(SELECT id FROM counted WHERE sha256 = ?) ORDER BY id", (sha256, sha256))
-    return [i for (i,) in rows]
+    same = db.execute("SELECT id, unit, file_kind FROM counted WHERE sha256 = ?", (sha256,)).fetchall()
+    out = set()
+    for unit, kind in {(u, k) for _i, u, k in same}:
+        ranked = standings(db, unit=unit, kind=FileKind(kind))
+        out |= {i for i, _u, k in same if k == kind and i in ranked and ranked[i].current}
+    return sorted(out)
 
 
 def first_ids(db: sqlite3.Connection, kind: FileKind, as_of_utc: str | None = None) -> list[int]:
