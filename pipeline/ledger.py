@@ -324,6 +324,8 @@ class Ledger:
                                   "请用 annex2 backup 做过的备份替换它，或联系技术人员。")
             if not read_only:
                 self._migrate()
+            else:
+                self._read_only_views()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(ledger_open_text(self.path, exc)) from None
 
@@ -381,6 +383,14 @@ class Ledger:
                     db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
             finally:
                 self.db.execute("PRAGMA foreign_keys = ON")
+
+    def _read_only_views(self) -> None:
+        """A ledger written by an older annex2 lacks views a newer one reads; looking at it (validate) must
+        not migrate it, so they are made for this connection only (SQLite's temp schema)."""
+        have = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'counted'").fetchone()
+        tables = {n for (n,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if have is None and {"arrivals", "material_files", "voided"} <= tables:
+            self.db.execute(COUNTED_VIEW.replace("CREATE VIEW", "CREATE TEMP VIEW").strip().rstrip(";"))
 
     @property
     def schema_version(self) -> int:

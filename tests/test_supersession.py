@@ -183,3 +183,21 @@ def test_two_files_of_one_stem_in_the_same_second_keep_a_receipt_each(workdir):
                         "回执_20230520-100000_2_附件2_错误标注.xlsx"]
     texts = [(workdir / "inbox" / EXEC / "回执" / n).read_text(encoding="utf-8-sig") for n in receipts if n.endswith(".txt")]
     assert "月度工作情况材料" in texts[0] and "E_FIXED_GT_FOUND" in texts[1]
+
+
+def test_validate_reads_a_ledger_of_the_previous_version_without_migrating_it(workdir):
+    import sqlite3
+
+    drop(workdir, EXEC, "附件2.xlsx")
+    ingest(workdir, arrived="2023-05-20T10:00")
+    db = sqlite3.connect(workdir / "annex2.sqlite", isolation_level=None)
+    db.execute("DROP VIEW counted")
+    db.execute("DELETE FROM schema_migrations WHERE version = 7")  # as annex2 before this change left it
+    db.close()
+    again = workdir / "again.xlsx"
+    again.write_bytes(next((workdir / "archive").glob("**/*.xlsx")).read_bytes())
+    result = run("validate", "--json", again)
+    assert result.exit_code == 0, result.output
+    db = sqlite3.connect(workdir / "annex2.sqlite")
+    assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (6,)
+    db.close()
