@@ -524,8 +524,11 @@ class Ingester:
             detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
         if receipts is not None:
             local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time
-            receipt = receipts / receipt_name(local, file.name, arrival_id)
-            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (self._rel(receipt), arrival_id))
+            first = db.execute("SELECT receipt_path FROM arrivals WHERE id = ?", (retry_of,)).fetchone() \
+                if retry_of is not None else None
+            # A retry's verdict replaces the failed attempt's receipt: the unit reads one, final, answer.
+            rel = first[0] if first and first[0] else self._rel(receipts / receipt_name(local, file.name, arrival_id))
+            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (rel, arrival_id))
         return arrival_id
 
     # --- receipts ---------------------------------------------------------------------------------
