@@ -185,9 +185,6 @@ MIGRATIONS.append((6, """
     );
     CREATE INDEX task_closes_task ON task_closes (task_id, unit, at_utc);
     """))
-# Supersession per unit, month and kind (spec 4): the files that count, with their kind (supersession.py).
-MIGRATIONS.append((7, COUNTED_VIEW))
-
 # Issue 25 item 3 (witness.py): the scans of the inbox, so a received time is never earlier than the last scan
 # that did not see the file. One row per place scanned ('' = the whole inbox, else a folder below it, a/b); the
 # files the scans see (path below the inbox, inode), first seen when, and the latest earlier scan of its place
@@ -205,6 +202,8 @@ MIGRATIONS.append((7, """
         PRIMARY KEY (path, ino)
     ) WITHOUT ROWID;
 """))
+# Supersession per unit, month and kind (spec 4): the files that count, with their kind (supersession.py).
+MIGRATIONS.append((8, COUNTED_VIEW))
 
 
 class LedgerError(Exception):

@@ -6,7 +6,7 @@ year, month, kind) is current, the ones before it are superseded (kept), the old
 timeliness. A file of one kind never replaces, nor lends its time to, a file of another kind. Sending an
 earlier version again makes it the newest, so it is current again.
 
-The ledger's `counted` view (migration 7) says which arrivals take part and of which kind they are; the one
+The ledger's `counted` view (migration 8) says which arrivals take part and of which kind they are; the one
 window query below ranks them. Everything that asks "current?", "superseded?", "replaces which?" or "first
 accepted?" reads `standings` (directly or through Ledger.current / Ledger.first_accepted)."""
 from __future__ import annotations
@@ -32,7 +32,7 @@ class FileKind(str, Enum):
 KIND_LABELS = {FileKind.ANNEX2: "附件2统计表", FileKind.STAMPED: "工作材料盖章版",
                FileKind.ELECTRONIC: "工作材料电子版", FileKind.TASK_FORM: "重点任务推进情况表"}
 
-# The view the ledger keeps (migration 7): every arrival that counts — an accepted Annex 2 or progress form,
+# The view the ledger keeps (migration 8): every arrival that counts — an accepted Annex 2 or progress form,
 # a received material — not voided, with its kind. A material's kind is the clerk's reclassification if any.
 COUNTED_VIEW = """
     CREATE VIEW counted AS

@@ -192,12 +192,19 @@ def test_validate_reads_a_ledger_of_the_previous_version_without_migrating_it(wo
     ingest(workdir, arrived="2023-05-20T10:00")
     db = sqlite3.connect(workdir / "annex2.sqlite", isolation_level=None)
     db.execute("DROP VIEW counted")
-    db.execute("DELETE FROM schema_migrations WHERE version = 7")  # as annex2 before this change left it
+    db.execute("DELETE FROM schema_migrations WHERE version = 8")  # as annex2 before this change left it
     db.close()
     again = workdir / "again.xlsx"
     again.write_bytes(next((workdir / "archive").glob("**/*.xlsx")).read_bytes())
     result = run("validate", "--json", again)
     assert result.exit_code == 0, result.output
     db = sqlite3.connect(workdir / "annex2.sqlite")
-    assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (6,)
+    assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (7,)
     db.close()
+
+
+def test_migration_versions_are_unique_and_in_order():
+    from pipeline.ledger import MIGRATIONS
+
+    versions = [v for v, _script in MIGRATIONS]
+    assert versions == list(range(1, len(versions) + 1))
