@@ -17,15 +17,16 @@ from .months import Month, period_label
 def history(ctx, unit: str, month: Month | None, as_json: bool):
     """查看一个单位收到过的每个文件。
 
-    按收到时间列出：编号、收到时间及其依据、文件名、统计期间、处理结果
-    （有效、已被更正替换、已撤销、退回、重复……）和问题代码。编号用于 annex2 void。
+    按收到时间列出：编号、收到时间及其依据、文件名、类别（附件2统计表、工作材料盖章版/电子版、
+    重点任务推进情况表）、统计期间、处理结果（有效、已被更正替换、已撤销、退回、重复……）和问题代码。
+    每类文件只被同一类的新文件替换。编号用于 annex2 void。
 
     \b
     示例：
         annex2 history --unit 执法大队
         annex2 history --unit 执法大队 --month 2023-05 --json   # 5月的报表，JSON 格式
     """
-    from .corrections import RULE_LABELS, status_label, unit_history
+    from .corrections import ARRIVAL_KIND_LABELS, RULE_LABELS, status_label, unit_history
     from .textable import render
 
     cfg = load_config(ctx)
@@ -41,17 +42,19 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
     rows = []
     for r in h.rows:
         a = r.arrival
-        period = period_label(a.year, a.month_from, a.month_to)
+        monthly = a.kind in ("material", "task_form") and a.year and a.month_to  # one month, not 1月至M月
+        period = f"{a.year}年{a.month_to}月" if monthly else period_label(a.year, a.month_from, a.month_to)
         result = status_label(r.status)
         if r.void:
             result += f"（{r.void[0].astimezone(tz):%Y-%m-%d %H:%M}：{r.void[1]}）"
+        kind = r.file_kind.label if r.file_kind else ARRIVAL_KIND_LABELS.get(a.kind, a.kind)
         rows.append([str(a.id), f"{a.received_at.astimezone(tz):%Y-%m-%d %H:%M:%S}",
-                     RULE_LABELS.get(a.received_rule, a.received_rule), a.original_name, period, result,
+                     RULE_LABELS.get(a.received_rule, a.received_rule), a.original_name, kind, period, result,
                      " ".join(r.codes)])
     title = f"{found.name} 收到的文件" + (f"（{month.label}）" if month else "")
     click.echo(f"{title}：共 {len(rows)} 个")
     if rows:
-        click.echo(render(["编号", "收到时间", "时间依据", "文件", "统计期间", "结果", "问题代码"], rows))
+        click.echo(render(["编号", "收到时间", "时间依据", "文件", "类别", "统计期间", "结果", "问题代码"], rows))
 
 
 @click.command()

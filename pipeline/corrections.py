@@ -37,6 +37,9 @@ RULE_LABELS = {
 OUTCOME_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复报送", "material": "附件材料",
                   "email": "邮件", "failed": "处理出错"}
 STATUS_LABELS = {"current": "有效（当前计入汇总）", "superseded": "已被更正替换", "voided": "已撤销"}
+# What a file that never counted (or no longer counts) was taken for, by its arrivals.kind.
+ARRIVAL_KIND_LABELS = {"workbook": "表格", "task_form": "重点任务推进情况表", "material": "工作材料", "email": "邮件",
+                       "spreadsheet_format": "表格", "link": "链接"}
 
 
 class VoidRefused(Exception):

@@ -389,7 +389,8 @@ class Ledger:
         have = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'counted'").fetchone()
         tables = {n for (n,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if have is None and {"arrivals", "material_files", "voided"} <= tables:
-            self.db.execute(COUNTED_VIEW.replace("CREATE VIEW", "CREATE TEMP VIEW").strip().rstrip(";"))
+            view = COUNTED_VIEW[COUNTED_VIEW.index("CREATE VIEW"):].replace("CREATE VIEW", "CREATE TEMP VIEW")
+            self.db.execute(view.strip().rstrip(";"))
 
     @property
     def schema_version(self) -> int:

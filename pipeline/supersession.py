@@ -35,6 +35,7 @@ KIND_LABELS = {FileKind.ANNEX2: "附件2统计表", FileKind.STAMPED: "工作材
 # The view the ledger keeps (migration 8): every arrival that counts — an accepted Annex 2 or progress form,
 # a received material — not voided, with its kind. A material's kind is the clerk's reclassification if any.
 COUNTED_VIEW = """
+    DROP VIEW IF EXISTS counted;
     CREATE VIEW counted AS
     SELECT a.id, a.unit, a.year, a.month_to, a.received_utc, a.sha256,
            CASE a.kind WHEN 'workbook' THEN 'annex2' WHEN 'task_form' THEN 'task_form'

@@ -99,6 +99,8 @@ def test_an_annex2_after_a_task_form_and_materials_is_late_and_replaces_nothing(
                          (4, "annex2", "current")]
     text = run("history", "--unit", "执法大队", "--month", "2023-05").output
     assert "已被更正替换" not in text and text.count("有效（当前计入汇总）") == 4
+    kinds = [line.split()[5] for line in text.splitlines()[3:]]  # the 类别 column, oldest first
+    assert kinds == ["重点任务推进情况表", "工作材料电子版", "工作材料盖章版", "附件2统计表"]
 
 
 def test_the_master_workbook_file_record_agrees(four_kinds):
