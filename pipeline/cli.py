@@ -59,14 +59,24 @@ def init(directory: Path, force: bool):
     if enclosing.is_file() and not (directory / CONFIG_NAME).exists() and not force:
         raise click.ClickException(f"{directory} 位于已有的工作目录 {enclosing.parent} 之内，不能在里面再建一个"
                                    f"（在它的任何子文件夹中都可以直接运行 annex2 的命令）。确需如此，请加 --force。")
+    from .config import defaults
+
+    start = Month.of(now_in(defaults(directory)))  # this month in the bureau's time, whatever the PC's zone
     try:
-        layout = do_init(directory, force=force)
+        layout = do_init(directory, force=force, start=start)
     except WorkspaceExists as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已建立工作目录 {layout.root.resolve()}", err=True)
     for path in layout.created:
         click.echo(str(path))
-    click.echo("下一步：编辑 config.toml 中的单位名单和联系人，然后把 templates/annex2.xlsx 发给各单位。", err=True)
+    cfg = layout.config
+    click.echo(f"报送期自本月 {cfg.start.label} 起（config.toml 中 [reporting] start = \"{cfg.start}\"），"
+               "此前的月份不判断按时、迟报和逾期。", err=True)
+    click.echo("下一步，请用记事本打开 config.toml 核对：\n"
+               f"  1. [reporting] start：从哪个月开始要求各单位报送（现为 {cfg.start.label}）；\n"
+               "  2. [[units]]：单位名单、别名和邮箱，以及 [contact] 联系人；\n"
+               f"  3. 重点任务清单 {cfg.tasks.file} 的年份（[tasks] year，现按 {cfg.task_year} 年计算完成时限）。\n"
+               "核对后，把 templates/annex2.xlsx 发给各单位。", err=True)
 
 
 @cli.command()
@@ -97,7 +107,7 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None, ta
         if found is None:
             raise click.BadParameter(f"“{unit}” 不是 config.toml 中的单位或别名", param_hint="--unit")
         unit_name = found.name
-    year = month.year if month else now_in(cfg).year
+    year = month.year if month else cfg.reporting_month(Month.of(now_in(cfg))).year  # the reporting year
     header = Header(unit=unit_name, year=year, month_to=month.month if month else None)
     output = output or Path(default_filename(unit_name, month))
     write_template(output, cfg.bureau.short_name, header)
@@ -240,6 +250,9 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
     tz = cfg.bureau.tz
+    if not result.in_period:
+        click.echo(result.summary)
+        return
     rows = []
     for u in result.units:
         c = u.current
@@ -254,6 +267,13 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     click.echo(render(["单位", "统计表", "收到时间", "迟报天数", "工作材料", *[ob.column for ob in obligations if ob.column],
                        "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
+    from .materials_state import materials_deadline
+    from .task_state import task_deadline
+
+    notes = {"统计表": result.deadline.note, "工作材料": materials_deadline(cfg, month).note,
+             "重点任务推进情况表": task_deadline(cfg, month).note}
+    for note in dict.fromkeys(n for n in notes.values() if n):  # the same shift said once
+        click.echo(f"注意：{'、'.join(k for k, v in notes.items() if v == note)}{note}。", err=True)
     print_unseen_files(cfg)
 
 

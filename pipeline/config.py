@@ -57,6 +57,7 @@ class Deadline:
     month_offset: int = 0
     inclusive: bool = True
     grace_days: int = 0
+    holiday_shift: bool = False  # true: a due day on a statutory holiday or weekend moves to the next working day
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Tasks:
     month_offset: int = 0
     inclusive: bool = True
     grace_days: int = 0
+    holiday_shift: bool = False
     ending_days: int = 30  # a window ending within this many days is marked as ending soon
     names: tuple[tuple[str, str], ...] = ()  # [tasks.names]: a spelling in the task list -> a configured unit
 
@@ -134,14 +136,17 @@ class Tasks:
 
     @property
     def deadline(self) -> Deadline:
-        return Deadline(self.day, self.month_offset, self.inclusive, self.grace_days)
+        return Deadline(self.day, self.month_offset, self.inclusive, self.grace_days, self.holiday_shift)
 
 
 @dataclass(frozen=True)
 class Notices:
-    """How the bureau's documents are numbered and what they cite (GB/T 9704 发文字号: 岳云交安〔2023〕3号)."""
+    """What the bureau's documents cite, and the 发文字号 of the monthly 通报 (GB/T 9704: 岳云交安〔2023〕3号).
+    The numbers belong to the bureau's own register: `next_number` is the one the clerk reserved there for
+    the next 通报 (None: the number is left blank for the clerk to fill in)."""
 
     doc_prefix: str = "岳云交安"
+    next_number: int | None = None
     basis_number: str = "岳云交发〔2023〕15号"
     basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
 
@@ -153,7 +158,7 @@ MATERIALS_DUE = Deadline(day=16)  # the default [materials]: with the Annex 1 pr
 class Config:
     root: Path
     bureau: Bureau
-    start: Month
+    start: Month  # [reporting] start: the first month a report is expected at all
     deadline: Deadline
     escalation: Escalation
     limits: Limits
@@ -165,6 +170,22 @@ class Config:
     materials: Deadline = MATERIALS_DUE  # [materials]: when the monthly work materials are due (spec 9)
     tasks: Tasks = Tasks()
     notices: Notices = field(default_factory=Notices)
+    end: Month | None = None  # [reporting] end: the last month of the reporting period (None: open)
+
+    def in_period(self, month: Month) -> bool:
+        """Whether `month` lies in the reporting period ([reporting] start to end): only then is it judged."""
+        return month >= self.start and (self.end is None or month <= self.end)
+
+    def reporting_month(self, today: Month) -> Month:
+        """`today`'s month held inside the reporting period: its year is the reporting year (the template's)."""
+        if today < self.start:
+            return self.start
+        return self.end if self.end is not None and today > self.end else today
+
+    @property
+    def period_text(self) -> str:
+        """The reporting period as a clerk reads it: 2023年4月起 / 2023年4月至2023年12月."""
+        return f"{self.start.label}至{self.end.label}" if self.end else f"{self.start.label}起"
 
     @property
     def task_year(self) -> int:
@@ -266,7 +287,7 @@ def _schema_of(cls: type, instance: Any = None,
 
 _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "bureau": _schema_of(Bureau),
-    "reporting": {"start": ((str,), "2023-01")},
+    "reporting": {"start": ((str,), "2023-01"), "end": ((str,), None)},
     "deadline": _schema_of(Deadline),
     "escalation": _schema_of(Escalation),
     "paths": {"inbox": ((str,), "inbox"), "outbox": ((str,), "outbox"), "archive": ((str,), "archive"),
@@ -521,6 +542,12 @@ class _Builder:
         s = {name: self.section(data, name) for name in _SCHEMA if name not in _OPTIONAL_SECTIONS or name in data}
         units = self.units(data)
         start = self.month(s["reporting"].get("start"), self.lines.of("reporting", "start"), "[reporting] start")
+        end = self.month(s["reporting"].get("end"), self.lines.of("reporting", "end"), "[reporting] end")
+        if start and end and end < start:
+            self.problem(self.lines.of("reporting", "end"), f"[reporting] end（{end}）早于 start（{start}）")
+        n = s["notices"].get("next_number")
+        if n is not None and not 1 <= n <= 100_000:
+            self.problem(self.lines.of("notices", "next_number"), f"[notices] next_number 应为正整数（下一个通报的发文号），实际是 {n}")
         tz = s["bureau"].get("timezone", "Asia/Shanghai")
         try:
             ZoneInfo(tz)
@@ -557,6 +584,7 @@ class _Builder:
             materials=Deadline(**s["materials"]),
             tasks=Tasks(**s["tasks"]),
             notices=Notices(**s["notices"]),
+            end=end,
         )
 
 

@@ -51,7 +51,7 @@ class Coverage:
 def coverage(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> Coverage:
     """Units whose current submission is for the month, and the expected units that have none (config order)."""
     reported = set(dataset.load(cfg, ledger, as_of).reported_units(month))
-    expected = [u.name for u in cfg.units if u.expected_in(month) and month >= cfg.start]
+    expected = [u.name for u in cfg.units if u.expected_in(month) and cfg.in_period(month)]
     order = {name: i for i, name in enumerate(u.name for u in cfg.units)}
     return Coverage(month, tuple(sorted(reported, key=lambda n: (order.get(n, len(order)), n))),
                     tuple(n for n in expected if n not in reported))

@@ -217,7 +217,7 @@ def state_of(cfg: Config, unit: str, month: Month, files: list[MaterialFile], as
 
 def expected_units(cfg: Config, month: Month) -> list[Unit]:
     """The units that owe materials for `month`: expected that month and not opted out (`materials = false`)."""
-    if month < cfg.start:
+    if not cfg.in_period(month):
         return []
     return [u for u in cfg.units if u.materials and u.expected_in(month)]
 

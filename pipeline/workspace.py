@@ -1,11 +1,13 @@
 """Lays out a working folder: config.toml, inbox/ with a sub-folder per unit, outbox/, archive/, the template."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import config as config_mod
 from . import form
+from .months import Month
 
 RECEIPTS_DIR = "回执"
 INSTRUCTIONS_NAME = "填报说明.txt"  # reserved: ingest ignores it wherever it lies
@@ -19,6 +21,7 @@ class WorkspaceExists(Exception):
 class Layout:
     root: Path
     created: tuple[Path, ...]
+    config: config_mod.Config
 
 
 def instructions(cfg: config_mod.Config, unit_folder: str | None) -> str:
@@ -38,13 +41,25 @@ def instructions(cfg: config_mod.Config, unit_folder: str | None) -> str:
 """
 
 
-def init(root: Path, force: bool = False, config_text: str | None = None) -> Layout:
+_START_LINE = re.compile(r'^(start\s*=\s*)"[^"]*"', re.MULTILINE)
+
+
+def with_start(text: str, start: Month) -> str:
+    """The config text with [reporting] start set to `start` (the first `start = "…"` line is that key)."""
+    return _START_LINE.sub(lambda m: f'{m.group(1)}"{start}"', text, count=1)
+
+
+def init(root: Path, force: bool = False, config_text: str | None = None, start: Month | None = None) -> Layout:
+    """Lay out the working folder. `start`: the month reporting starts ([reporting] start), normally the
+    current month in the bureau's time, which the caller reads from its clock; None keeps the text's."""
     root = Path(root)
     cfg_path = root / config_mod.CONFIG_NAME
     if cfg_path.exists() and not force:
         raise WorkspaceExists(f"{cfg_path} 已存在，未做任何改动。如确需覆盖，请加 --force。")
     root.mkdir(parents=True, exist_ok=True)
     text = config_text if config_text is not None else config_mod.default_config_text()
+    if start is not None:
+        text = with_start(text, start)
     cfg = config_mod.parse(text, cfg_path)  # check before anything is written
     created: list[Path] = []
     cfg_path.write_text(text, encoding="utf-8")
@@ -58,7 +73,7 @@ def init(root: Path, force: bool = False, config_text: str | None = None) -> Lay
         from .tasks_list import write_task_list
 
         created.append(write_task_list(cfg.task_list_path))
-    return Layout(root, tuple(created))
+    return Layout(root, tuple(created), cfg)
 
 
 def ensure_folders(cfg: config_mod.Config) -> list[Path]:

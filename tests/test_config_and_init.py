@@ -1,4 +1,5 @@
 """config.toml loading (every problem at once, with its line) and `annex2 init`."""
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -82,7 +83,8 @@ def test_missing_config_says_where_it_looked_and_what_to_do(tmp_path, monkeypatc
     assert "找不到配置文件" in result.output and "annex2 init" in result.output
 
 
-def test_init_lays_out_a_working_folder_and_refuses_to_overwrite(tmp_path):
+def test_init_lays_out_a_working_folder_and_refuses_to_overwrite(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipeline.cli.now_in", lambda cfg: datetime(2024, 3, 10, 9, 0, tzinfo=cfg.bureau.tz))
     target = tmp_path / "bureau"
     result = CliRunner().invoke(cli, ["init", str(target)])
     assert result.exit_code == 0, result.output
@@ -103,7 +105,9 @@ def test_init_lays_out_a_working_folder_and_refuses_to_overwrite(tmp_path):
 
     forced = CliRunner().invoke(cli, ["init", str(target), "--force"])
     assert forced.exit_code == 0
-    assert (target / "config.toml").read_text(encoding="utf-8") == config.default_config_text()
+    # the shipped text, with [reporting] start set to the month of init (spec 4: a new folder starts now)
+    expected = config.default_config_text().replace('start = "2023-01"', 'start = "2024-03"', 1)
+    assert (target / "config.toml").read_text(encoding="utf-8") == expected
 
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():

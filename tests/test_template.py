@@ -1,5 +1,6 @@
 """The template a unit fills in: labels, merges, protection, validations, and formulas a real office program computes."""
 import csv
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -8,6 +9,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.template import Header, write_template
+from pipeline.workspace import init
 
 from office import convert
 
@@ -97,18 +99,33 @@ def test_libreoffice_computes_totals_and_rates(tmp_path):
     assert rows[7][8:10] == ["—", "—"]          # fireworks: nothing found
 
 
-def test_committed_template_is_what_the_command_writes(tmp_path):
+def test_committed_template_carries_no_year_and_is_what_init_writes(tmp_path):
+    # The committed template (and the one `annex2 init` writes) leaves the year to the unit: a year written
+    # in it goes stale in January (issue 22). Otherwise it is cell for cell what the template writer makes.
     committed = openpyxl.load_workbook(REPO / "templates" / "annex2.xlsx").active
-    year = committed["B3"].value
-    assert isinstance(year, int) and year >= 2023
-    result = CliRunner().invoke(cli, ["template", "-o", str(tmp_path / "new.xlsx")])
-    assert result.exit_code == 0, result.output
-    fresh = openpyxl.load_workbook(tmp_path / "new.xlsx").active
-    fresh["B3"].value = year  # the blank template carries the year it was generated in
+    assert committed["B3"].value is None
+    init(tmp_path / "work")
+    fresh = openpyxl.load_workbook(tmp_path / "work" / "templates" / "annex2.xlsx").active
     cells = lambda ws: {(c.coordinate, c.value, c.protection.locked, c.number_format)
                         for row in ws.iter_rows() for c in row}
     assert cells(committed) == cells(fresh)
     assert {str(r) for r in committed.merged_cells.ranges} == {str(r) for r in fresh.merged_cells.ranges}
+
+
+def test_template_command_uses_the_reporting_year_not_the_calendar_year(tmp_path, monkeypatch):
+    init(tmp_path / "work")
+    cfg_path = tmp_path / "work" / "config.toml"
+    shipped = cfg_path.read_text(encoding="utf-8")
+    cfg_path.write_text(shipped.replace('start = "2023-01"', 'start = "2024-04"\nend = "2024-12"', 1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setattr("pipeline.cli.now_in", lambda cfg: datetime(2025, 2, 3, 9, 0, tzinfo=cfg.bureau.tz))
+    result = CliRunner().invoke(cli, ["template", "-o", str(tmp_path / "closed.xlsx")])
+    assert result.exit_code == 0, result.output
+    ws = openpyxl.load_workbook(tmp_path / "closed.xlsx").active
+    assert (ws["B3"].value, ws["D3"].value, ws["F3"].value) == (2024, None, None)  # the period ended with 2024
+    cfg_path.write_text(shipped.replace('start = "2023-01"', 'start = "2024-04"', 1), encoding="utf-8")
+    CliRunner().invoke(cli, ["template", "-o", str(tmp_path / "open.xlsx")])
+    assert openpyxl.load_workbook(tmp_path / "open.xlsx").active["B3"].value == 2025  # an open period: this year
 
 
 def test_template_prefilled_for_a_unit_and_month(tmp_path, monkeypatch):
