@@ -38,6 +38,28 @@ def cli(config_path):
     """
 
 
+class DocNumberType(click.ParamType):
+    """12, １２, 12号 or 岳云交安〔2023〕12号 (docnumbers.parse_number)."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        from .docnumbers import BadNumber, parse_number
+
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_number(value)
+        except BadNumber as exc:
+            self.fail(str(exc), param, ctx)
+
+
+NUMBER_OPTION = click.option(
+    "--number", type=DocNumberType(), default=None,
+    help="通报的发文号（本局发文登记中的号，如 12，即 岳云交安〔2023〕12号）。不给时用 config.toml 中 "
+         "[notices] next_number，再不然留空由股室填写；同一个月重新生成时保留已给的号。")
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=".")
 @click.option("--force", is_flag=True, help="覆盖已有的 config.toml。")
@@ -282,19 +304,23 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
               help="按这个时刻判断，文书中的日期也用它（默认：现在）。")
 @click.option("--send", is_flag=True, help="通过 config.toml 中 [smtp] 配置的邮件服务器发出邮件草稿。")
+@NUMBER_OPTION
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文件列表。")
 @click.pass_context
-def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = False):
+def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None = None, as_json: bool = False):
     """生成当月的催报通知、通报和报告。
 
-    给逾期单位的催报通知、月度通报、上报局领导的报告，写成 .docx 和 .eml 草稿，
-    放在 outbox/YYYY-MM/notices/ 中。不加 --send 不会发送任何邮件。
+    给逾期单位的催报通知、月度通报、上报局领导的报告（股室签报），写成 .docx 和 .eml 草稿，
+    放在 outbox/YYYY-MM/notices/ 中。只有通报编发文字号：用 --number 给出，或取 config.toml 中
+    [notices] next_number，否则留空由股室填写；同一个月重新生成保留原号。不加 --send 不会发送任何邮件。
 
     \b
     示例：
         annex2 notices --month 2023-05 --as-of 2023-05-31   # 按 5 月 31 日的情况
+        annex2 notices --month 2023-05 --number 12   # 通报编为 岳云交安〔2023〕12号
         annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
+    from .docnumbers import NumberTaken
     from .lock import LockBusy, folder_lock
     from .notices import SendError, send_notices, write_notices
     from .obligations import load_obligations
@@ -308,10 +334,13 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = Fa
         with folder_lock(cfg, "notices"), writing_outputs(cfg), open_ledger(cfg, "notices") as ledger:
             obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
             folder, written = write_notices(cfg, ledger, month, when,
-                                            month_status(cfg, ledger, month, when, obligations))
+                                            month_status(cfg, ledger, month, when, obligations), number=number,
+                                            warn=lambda text: click.echo(f"注意：{text}", err=True))
     except LockBusy as exc:
         click.echo(f"错误：{exc}", err=True)
         ctx.exit(1)
+    except NumberTaken as exc:
+        raise click.BadParameter(str(exc), param_hint="--number") from None
     if not as_json:
         for n in written:
             click.echo(str(folder / n.file))
@@ -333,9 +362,10 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, as_json: bool = Fa
 @click.option("--month", type=MONTH, required=True, help="报送月份，如 2023-05 或 2023年5月。")
 @click.option("--as-of", "as_of", type=MOMENT, default=None,
               help="按台账在这个时刻的状态生成（默认：现在）。")
+@NUMBER_OPTION
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
-def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
+def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_json: bool = False):
     """每月汇总：生成局领导汇总表、台账总表和通知文书。
 
     先处理收件箱，再生成台账总表 outbox/master.xlsx、outbox/YYYY-MM/ 下的局领导汇总表和
@@ -346,6 +376,7 @@ def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
         annex2 merge --month 2023-05                # 汇总 5 月
         annex2 merge --month 2023年5月 --as-of "2023年5月31日 18:00"
     """
+    from .docnumbers import NumberTaken
     from .lock import LockBusy, folder_lock
     from .merge import merge as do_merge
 
@@ -358,11 +389,14 @@ def merge(ctx, month: Month, as_of: str | None, as_json: bool = False):
         click.echo(result.summary, err=True)
     try:
         with folder_lock(cfg, "merge"), writing_outputs(cfg), open_ledger(cfg, "merge") as ledger:
-            out = do_merge(cfg, ledger, month, when, now_in(cfg), warn=lambda text: click.echo(text, err=True))
+            out = do_merge(cfg, ledger, month, when, now_in(cfg), warn=lambda text: click.echo(text, err=True),
+                           number=number)
             ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})
     except LockBusy as exc:
         click.echo(f"错误：{exc}", err=True)
         ctx.exit(1)
+    except NumberTaken as exc:
+        raise click.BadParameter(str(exc), param_hint="--number") from None
     for published in (out.master, out.leadership):
         if published.alternative:
             click.echo(f"注意：{published.reason}", err=True)

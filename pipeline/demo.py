@@ -263,7 +263,9 @@ def run_demo(root: Path) -> Demo:
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise DemoFolderNotEmpty(f"{root} 已存在且不是空目录；请换一个目录名，或先删除它")
-    text = config_mod.default_config_text().replace('start = "2023-01"', 'start = "2023-04"')
+    # the story starts in April 2023; the clerk has reserved 岳云交安〔2023〕12号 in the register for May's 通报
+    text = config_mod.default_config_text().replace('start = "2023-01"', 'start = "2023-04"', 1)
+    text = text.replace("# next_number = 12 ", "next_number = 12   ", 1)
     init(root, config_text=text)
     cfg = config_mod.load(root / config_mod.CONFIG_NAME)
     tz = cfg.bureau.tz

@@ -59,10 +59,11 @@ def write_workbooks(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, 
 
 
 def merge(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime,
-          warn: Warn | None = None) -> MergeResult:
+          warn: Warn | None = None, number: int | None = None) -> MergeResult:
+    """`number`: the 通报's 发文字号 the clerk gave (--number), see notices.write_notices."""
     from .materials import write_month_materials
 
     master, leadership, st = write_workbooks(cfg, ledger, month, as_of, now, warn)
-    folder, notices = write_notices(cfg, ledger, month, as_of, st)
+    folder, notices = write_notices(cfg, ledger, month, as_of, st, number=number, warn=warn)
     pack = write_month_materials(cfg, ledger, month, as_of, now=now)  # outbox/YYYY-MM/材料/ and the 汇编 PDF
     return MergeResult(master, leadership, folder, notices, st, pack)

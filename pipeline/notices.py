@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from . import form
 from .config import Config
 from .ledger import Ledger
 from .months import Month
-from .docnumbers import number as doc_number
+from .docnumbers import bulletin_number
 from .officialdoc import OfficialDocument, Table, chinese_date
 from .safe_names import csv_cell, display_name, safe_filename
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus, UnitStatus, status
@@ -38,6 +39,7 @@ class Section:
     title: str
     paragraphs: list[str]
     criticise: bool = False  # it names late, overdue or lagging units: the 通报 closes with 通报批评
+    criticised: str = ""  # for what, in the closing (对以上<criticised>的单位予以通报批评); '' : from the title
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Document:
     title breaks only between them. `letterhead`: a bureau document (red 版头, signed by the bureau); without
     it a section's memo (plain, signed by the section)."""
 
-    kind: str  # reminder | bulletin | escalation
+    kind: str  # reminder | bulletin | escalation | materials_reminder
     title: list[str]
     addressee: str
     opening: list[str]
@@ -56,7 +58,8 @@ class Document:
     closing: list[str] = field(default_factory=list)
     note: str = ""
     table: Table | None = None
-    number: str = ""
+    number: str = ""  # the 发文字号: the 通报's only (docnumbers.py)
+    memo_from: str = ""  # a section's 签报 to the main leaders: the section, shown at its head
 
     @property
     def title_text(self) -> str:
@@ -68,7 +71,7 @@ class Document:
 
     def docx(self, issuer: str, moment: datetime) -> bytes:
         doc = OfficialDocument(self.title, moment, issuer=issuer if self.letterhead else None,
-                               number=self.number, author=self.signer)
+                               number=self.number, author=self.signer, memo_from=self.memo_from)
         doc.addressee(self.addressee)
         for text in self.opening:
             doc.paragraph(text)
@@ -84,7 +87,8 @@ class Document:
         return doc.to_bytes()
 
     def text(self, moment: datetime) -> str:
-        lines = [self.title_text]
+        lines = [f"签报（{self.memo_from}）", ""] if self.memo_from else []
+        lines.append(self.title_text)
         if self.number:
             lines.append(self.number)
         lines += ["", f"{self.addressee}：", ""]
@@ -155,8 +159,8 @@ def reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[Section
         opening.append(f"你单位于{_moment_text(when)}报送的文件“{display_name(attempt.original_name)}”未通过校验，已被退回（原因见回执），"
                        "退回的文件不计为已报送，请按回执修改后重新报送。")
     opening.append("请于收到本通知后尽快按附件2格式填报并报送；报送时间以系统收到文件的时间为准。")
-    if u.strikes >= cfg.escalation.strikes:
-        opening.append(f"本年度你单位已有{u.strikes}个月迟报或未报，按规定将上报局主要领导。")
+    if u.escalate:
+        opening.append(f"{criteria(cfg)}你单位{escalation_reasons(cfg, u)}，已达到这一标准，将上报局主要领导。")
     return Document("reminder", ["关于催报", *_form_phrases(m), "的通知"], u.name, opening, cfg.bureau.name,
                     letterhead=True, sections=list(sections or []), note=_contact(cfg))
 
@@ -178,13 +182,35 @@ def _other_reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[
                     note=_contact(cfg))
 
 
+def criteria(cfg: Config, st: MonthStatus | None = None) -> str:
+    """The escalation thresholds, stated as what they are: the bureau's own working rule (the seed sets none).
+    With `st`, also which other obligations count (for the memo)."""
+    rules = "、".join([*(["月度工作材料迟报或未报齐"] if any(u.materials is not None for u in st.units) else []),
+                      *(ob.strike_rule for ob in st.obligations if ob.strike_rule)]) if st is not None else ""
+    counted = f"（{rules}的月份同样计入，同一月份只计一次）" if rules else ""
+    e = cfg.escalation
+    return (f"按照本局确定的标准：本年度迟报或逾期未报累计{e.strikes}个月及以上{counted}，"
+            f"或单月统计表迟报、逾期超过{e.overdue_days}天的，上报局主要领导。")
+
+
+def escalation_reasons(cfg: Config, u: UnitStatus) -> str:
+    """Why a unit met the thresholds: its strikes, and the months whose Annex 2 was more days behind."""
+    from .timeliness import days_behind
+
+    if u.strikes >= cfg.escalation.strikes:
+        return f"本年度已有{u.strikes}个月迟报或未报"
+    return "，".join(f"{h.month.month}月统计表{'迟报' if h.state == LATE else '已逾期'}{days_behind(h)}天"
+                    for h in u.year_history if days_behind(h) > cfg.escalation.overdue_days)
+
+
 def annex2_section(st: MonthStatus) -> Section:
     """The 通报's section on the Annex 2 statistics: who was on time, late, overdue."""
     m = st.month
     on_time = [u for u in st.units if u.current.state == ON_TIME]
     late = [u for u in st.units if u.current.state == LATE]
     overdue = [u for u in st.units if u.current.state == OVERDUE]
-    return Section("安全生产督查情况统计表报送情况", criticise=bool(late or overdue), paragraphs=[
+    criticised = "统计表" + "或".join(w for w, units in (("迟报", late), ("逾期未报", overdue)) if units)
+    return Section("安全生产督查情况统计表报送情况", criticise=bool(late or overdue), criticised=criticised, paragraphs=[
         f"{m.year}年{m.month}月报表的报送截止时间为{_deadline_text(st)}。应报{len(st.units)}家，已报{st.reported}家，"
         f"其中按时报送{len(on_time)}家，迟报{len(late)}家，逾期未报{len(overdue)}家。",
         "（一）按时报送的单位：" + ("、".join(u.name for u in on_time) or "无") + "。",
@@ -193,21 +219,51 @@ def annex2_section(st: MonthStatus) -> Section:
     ])
 
 
+# What each section of the 通报 reports (for its title) and what it criticises (for its closing), by the
+# section's heading; a section of another obligation not listed here speaks for itself through its heading.
+SUBJECTS = {"安全生产督查情况统计表报送情况": "安全生产督查情况统计表", "月度工作情况材料报送情况": "月度工作情况材料",
+            "重点任务推进情况": "重点任务推进"}
+CRITICISED = {"月度工作情况材料报送情况": "月度工作材料迟报或未报齐", "重点任务推进情况": "重点任务推进滞后或逾期"}
+
+
+def bulletin_title(month: Month, sections: list[Section]) -> list[str]:
+    """The 通报's title covers what it reports: 关于2023年5月安全生产督查情况统计表、月度工作情况材料报送和
+    重点任务推进情况的通报 (the tasks are 推进, the others 报送), as phrases the title may break between."""
+    subjects = [SUBJECTS.get(s.title, s.title.removesuffix("情况")) for s in sections]
+    reported = [x for x in subjects if x != "重点任务推进"]
+    phrases = [f"{x}{'、' if i < len(reported) - 2 else '和' if i == len(reported) - 2 else ''}"
+               for i, x in enumerate(reported)]
+    if len(phrases) < len(subjects) and len(reported) > 1:  # 统计表、材料报送和重点任务推进: one 和, before the last
+        phrases[-2] = phrases[-2].removesuffix("和") + "、"
+    phrases = [part for p in phrases for part in (["安全生产", p.removeprefix("安全生产")] if p.startswith("安全生产") else [p])]
+    if len(reported) == len(subjects):
+        return ["关于", f"{month.year}年{month.month}月", *phrases, "报送情况的通报"]
+    return ["关于", f"{month.year}年{month.month}月", *phrases, "报送和重点任务", "推进情况的通报"]
+
+
 def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -> Document:
-    """The monthly 通报: the Annex 2 section, then any `extra` sections (materials, key tasks) in order."""
+    """The monthly 通报: the Annex 2 section, then any `extra` sections (materials, key tasks) in order. It
+    criticises (通报批评) only when a section names units, and says for what."""
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
     sections = [annex2_section(st), *(extra or [])]
     sections += [sec for ob in st.obligations if (sec := ob.bulletin_section()) is not None]
-    opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.deadline.day}日前报送{_form_title(cfg)}。"
-               f"现将{m.year}年{m.month}月报送情况通报如下（统计截至{_moment_text(as_of)}）："]
-    if any(s.criticise for s in sections):
-        closing = ["对以上迟报、逾期未报的单位予以通报批评。请相关单位高度重视，严格落实报送要求，逾期未报的单位请立即补报。"]
+    subjects = "、".join(SUBJECTS.get(s.title, s.title.removesuffix("情况")) for s in sections)
+    titles = {s.title for s in sections}
+    duties = [*([f"每月{cfg.materials.day}日前报送月度工作情况材料（盖章版含电子版）"] if "月度工作情况材料报送情况" in titles else []),
+              *([f"每月{cfg.tasks.day}日前报送重点任务推进情况表"] if "重点任务推进情况" in titles else []),
+              f"每月{cfg.deadline.day}日前报送{_form_title(cfg)}"]
+    opening = [f"根据{basis(cfg)}要求，各单位应于{'，'.join(duties)}。"
+               f"现将{m.year}年{m.month}月{subjects}情况通报如下（统计截至{_moment_text(as_of)}）："]
+    criticised = [s.criticised or CRITICISED.get(s.title, s.title) for s in sections if s.criticise]
+    if criticised:
+        closing = [f"对以上{'、'.join(criticised)}的单位予以通报批评。请相关单位高度重视，严格落实报送要求，"
+                   "尚未报送的请立即补报。"]
     elif any(u.current.state == PENDING for u in st.units):
         closing = ["尚未报送的单位，请于报送截止时间前报送。"]
     else:
         closing = ["各单位均按时报送，望继续保持。"]
-    return Document("bulletin", ["关于", *_form_phrases(m), "报送情况的通报"], "局属各单位、局机关相关股室",
+    return Document("bulletin", bulletin_title(m, sections), "局属各单位、局机关相关股室",
                     opening, cfg.bureau.name, letterhead=True, sections=sections, closing=closing,
                     note=_contact(cfg))
 
@@ -227,24 +283,25 @@ def _history_text(u: UnitStatus) -> str:
 
 
 def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Document:
-    """The section's report to the bureau's main leaders: an internal memo, signed by the section."""
+    """The section's report to the bureau's main leaders: a 签报 from the safety section (局安全监督股), not a
+    bureau document — no 版头, no 发文字号 — closing with 特此报告."""
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
-    rules = "、".join([*(["月度工作材料迟报或未报齐"] if any(u.materials is not None for u in st.units) else []),
-                      *(ob.strike_rule for ob in st.obligations if ob.strike_rule)])
-    counted = f"（{rules}的月份同样计入，同一月份只计一次）" if rules else ""
+    section = cfg.contact.department or "局安全监督股"
+    rules = [*(["月度工作材料"] if any(u.materials is not None for u in st.units) else []),
+             *(["重点任务"] if any(ob.strike_rule for ob in st.obligations) else [])]
     opening = [
-        f"{basis(cfg)}规定，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导。"
-        f"按照本局确定的标准（本年度迟报或逾期未报累计{cfg.escalation.strikes}个月及以上{counted}，或单月逾期超过"
-        f"{cfg.escalation.overdue_days}天），统计截至{_moment_text(as_of)}，下列{len(units)}个单位达到上报标准，"
-        f"其{m.year}年报送情况如下：",
+        f"{basis(cfg)}明确，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导；"
+        "文件未规定“情节严重”的具体标准。" + criteria(cfg, st),
+        f"统计截至{_moment_text(as_of)}，下列{len(units)}个单位达到上述标准，其{m.year}年报送情况如下：",
     ]
     rows = [[u.name, str(u.strikes), _history_text(u)] for u in units]
-    closing = ["以上情况，请局主要领导阅示。"]
-    return Document("escalation", ["关于", f"{m.year}年", "安全生产", "督查情况统计表", "迟报、未报情况的报告"],
-                    "局主要领导", opening, cfg.contact.department or cfg.bureau.name,
-                    letterhead=not cfg.contact.department, closing=closing, note=_contact(cfg),
-                    table=Table(["单位", "迟报/逾期月数", "各月情况"], rows, [42, 32, 82]))
+    closing = ["以上情况，请局主要领导阅示。", "特此报告。"]
+    title = ["关于", f"{m.year}年", "部分单位", "迟报、未报", *(["和重点任务", "推进滞后"] if "重点任务" in rules else []),
+             "情况的报告"]
+    return Document("escalation", title,
+                    "局主要领导", opening, section, letterhead=False, closing=closing, note=_contact(cfg),
+                    table=Table(["单位", "迟报/逾期月数", "各月情况"], rows, [42, 32, 82]), memo_from=section)
 
 
 def _email(cfg: Config, doc: Document, moment: datetime, recipients: list[str],
@@ -277,12 +334,22 @@ def _template_for(cfg: Config, unit: str, month: Month, folder: Path) -> tuple[s
 
 
 def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
-                  st: MonthStatus | None = None, sections: list[Section] | None = None) -> tuple[Path, list[Notice]]:
-    """Write the month's notices into outbox/YYYY-MM/notices/, replacing an earlier run's set whole. Each
-    document gets its 发文字号 from the ledger (the same document keeps its number on a re-run). `sections`
-    are appended to the 通报 after its Annex 2 section (one per further obligation)."""
+                  st: MonthStatus | None = None, sections: list[Section] | None = None, *,
+                  number: int | None = None, warn: Callable[[str], None] | None = None) -> tuple[Path, list[Notice]]:
+    """Write the month's notices into outbox/YYYY-MM/notices/, replacing an earlier run's set whole. Only the
+    通报 carries a 发文字号 (docnumbers.bulletin_number: `number`, the clerk's --number, else the month's own,
+    else [notices] next_number, else blank); `warn` hears what the clerk should know about it. `sections`
+    are appended to the 通报 after its Annex 2 section (one per further obligation). A month outside the
+    reporting period gets no documents. docnumbers.NumberTaken: `number` is another month's; nothing is written."""
     st = st or status(cfg, ledger, month, as_of)
     target = cfg.outbox / str(month) / "notices"
+    if not st.in_period:  # nobody owes anything for it: no 通报 of 0/0, no number used up
+        if warn is not None:
+            warn(f"{st.summary}，未生成通知文书。")
+        return target, []
+    numbered = bulletin_number(ledger, cfg.notices, month, as_of.astimezone(cfg.bureau.tz), number)
+    if numbered.note and warn is not None:
+        warn(numbered.note)
     staging = _staging_folder(target)
     moment = as_of.astimezone(cfg.bureau.tz)
     issuer = cfg.bureau.name
@@ -292,15 +359,11 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         (staging / name).write_bytes(data)
         return name
 
-    def numbered(doc: Document, unit: str = "") -> Document:
-        doc.number = str(doc_number(ledger, cfg.notices.doc_prefix, doc.kind, month, unit, moment))
-        return doc
-
     for u in st.units:
         if u.current.state != OVERDUE and not any(ob.needs_reminder(u.name) for ob in st.obligations):
             continue
         extra = [sec for ob in st.obligations if (sec := ob.reminder_section(u.name)) is not None]
-        doc = numbered(reminder(cfg, st, u, extra), u.name)
+        doc = reminder(cfg, st, u, extra)
         docx_name = put(safe_filename(f"催报通知_{u.name}.docx"), doc.docx(issuer, moment))
         notices.append(Notice("reminder", docx_name, u.name, [], doc.title_text, doc.number))
         if u.unit.emails:
@@ -313,12 +376,12 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     from .materials import material_reminders, materials_section
 
     for unit, doc in material_reminders(cfg, ledger, month, as_of):  # materials are chased after their own 16th
-        doc = numbered(doc, unit)
         name = put(safe_filename(f"催报通知_工作材料_{unit}.docx"), doc.docx(issuer, moment))
         notices.append(Notice("materials_reminder", name, unit, [], doc.title_text, doc.number))
     if sections is None:  # one section per further obligation (spec 12)
         sections = [s for s in (materials_section(cfg, ledger, month, as_of),) if s is not None]
-    doc = numbered(bulletin(cfg, st, sections))
+    doc = bulletin(cfg, st, sections)
+    doc.number = str(numbered.number)
     name = put(f"通报_{month.year}年{month.month}月报送情况.docx", doc.docx(issuer, moment))
     notices.append(Notice("bulletin", name, "", [], doc.title_text, doc.number))
     addresses = [e for u in st.units for e in u.unit.emails]
@@ -328,7 +391,7 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
                               addresses, doc.title_text, doc.number))
     escalated = [u for u in st.units if u.escalate]
     if escalated:
-        doc = numbered(escalation(cfg, st, escalated))
+        doc = escalation(cfg, st, escalated)
         name = put(f"报告_{month.year}年迟报逾期情况_截至{month.month}月.docx", doc.docx(issuer, moment))
         notices.append(Notice("escalation", name, "、".join(u.name for u in escalated), [], doc.title_text,
                               doc.number))

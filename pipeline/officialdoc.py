@@ -100,7 +100,7 @@ class OfficialDocument:
     """`issuer` given: a bureau document with the red 版头; None: a section's memo, plain."""
 
     def __init__(self, title: list[str], moment: datetime, *, issuer: str | None, number: str = "",
-                 author: str = ""):
+                 author: str = "", memo_from: str = ""):
         self.moment = moment
         self.doc = docx.Document()
         section = self.doc.sections[0]
@@ -118,6 +118,8 @@ class OfficialDocument:
         self._page_numbers()
         if issuer:
             self._letterhead(issuer, number)
+        elif memo_from:
+            self._memo_head(memo_from)
         elif number:
             self.paragraph(number, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False, space_after=Pt(12))
         self._title(title)
@@ -159,6 +161,32 @@ class OfficialDocument:
         p._p.get_or_add_pPr().insert_element_before(
             border, "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:spacing", "w:ind", "w:jc", "w:rPr")
         self.doc.add_paragraph().paragraph_format.space_after = Pt(6)
+
+    def _memo_head(self, section: str) -> None:
+        """A section's 签报 to the leaders: 签报 at the head (black: not the bureau's red 版头), then the section
+        and the date over a rule, and room for the leaders' 批示."""
+        p = self.doc.add_paragraph()
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.paragraph_format.space_after = Pt(12)
+        _font(p.add_run("签　报"), TITLE_FONT, Pt(26))
+        p = self.paragraph(f"签报单位：{section}", indent=False)
+        p = self.paragraph(f"签报日期：{chinese_date(self.moment)}", indent=False, space_after=Pt(6))
+        self._rule(p, "000000")
+        p = self.paragraph("局领导批示：", font=HEADING_FONT, indent=False, space_after=Pt(0))
+        for _ in range(3):  # room for the leaders' hand
+            self.paragraph("", indent=False)
+        self._rule(self.doc.paragraphs[-1], "000000")
+        self.doc.add_paragraph().paragraph_format.space_after = Pt(6)
+
+    def _rule(self, p, color: str) -> None:
+        """A line under the paragraph (a bottom border; OOXML fixes where it goes among the properties)."""
+        border = OxmlElement("w:pBdr")
+        bottom = OxmlElement("w:bottom")
+        for key, value in (("w:val", "single"), ("w:sz", "12"), ("w:space", "6"), ("w:color", color)):
+            bottom.set(qn(key), value)
+        border.append(bottom)
+        p._p.get_or_add_pPr().insert_element_before(
+            border, "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:spacing", "w:ind", "w:jc", "w:rPr")
 
     def _title(self, title: list[str]) -> None:
         p = self.doc.add_paragraph()

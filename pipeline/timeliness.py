@@ -60,7 +60,8 @@ def deadline(cfg: Config, month: Month) -> Deadline:
     last = date(due_month.year, due_month.month, day) + timedelta(days=rule.grace_days)
     if not rule.inclusive:
         last -= timedelta(days=1)
-    shifted_from, uncovered = None, ()
+    shifted_from: date | None = None
+    uncovered: tuple[int, ...] = ()
     if rule.holiday_shift:
         from .workdays import next_workday
 

@@ -72,11 +72,13 @@ def test_the_set_of_notices(may):
     rows = list(csv.reader(io.StringIO((may / "index.csv").read_text(encoding="utf-8-sig"))))
     assert rows[0] == ["类别", "发文字号", "文件", "单位", "收件人", "标题"]
     assert len(rows) == 1 + 11  # 7 reminders, 1 reminder e-mail, the 通报 and its e-mail, the 报告
-    # numbered in the order written: the overdue units' reminders in config order, the 通报, the 报告
-    assert ["催报通知（邮件草稿）", "岳云交安〔2023〕6号", f"催报通知_{LOGISTICS}.eml", LOGISTICS, "wl@example.cn",
+    # issue 22: only the 通报 carries a 发文字号, and with no --number nor [notices] next_number it is left
+    # blank for the clerk to fill in (earlier versions numbered every document from a register of their own)
+    assert ["催报通知（邮件草稿）", "", f"催报通知_{LOGISTICS}.eml", LOGISTICS, "wl@example.cn",
             "关于催报2023年5月安全生产督查情况统计表的通知"] in rows
     assert [(r[0], r[1]) for r in rows if r[0] in ("通报", "报告局主要领导")] == [
-        ("通报", "岳云交安〔2023〕8号"), ("报告局主要领导", "岳云交安〔2023〕9号")]
+        ("通报", "岳云交安〔2023〕  号"), ("报告局主要领导", "")]
+    assert {r[1] for r in rows[1:] if r[0] not in ("通报", "通报（邮件草稿）")} == {""}
 
 
 def test_reminder_names_the_unit_the_days_and_the_rejected_attempt(may):
@@ -84,12 +86,15 @@ def test_reminder_names_the_unit_the_days_and_the_rejected_attempt(may):
     assert "岳阳市云溪区交通运输局" in text
     assert "关于催报2023年5月安全生产\n督查情况统计表的通知\n" in text  # broken between phrases
     assert f"{LOGISTICS}：" in text
-    assert "岳云交安〔2023〕6号" in text
+    assert "岳云交安" not in text  # a 催报 carries no 发文字号
     assert "报送截止时间为2023年5月23日24时" in text and "统计截至2023年5月31日18时00分" in text
     assert "已逾期8天" in text
     assert "《岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案》（岳云交发〔2023〕15号）" in text
     assert "2023年5月22日9时30分报送的文件“物流中心5月.xlsx”未通过校验" in text
-    assert "本年度你单位已有5个月迟报或未报，按规定将上报局主要领导" in text
+    # the thresholds are the bureau's own (the seed sets none): said so, never "按规定"
+    assert ("按照本局确定的标准：本年度迟报或逾期未报累计2个月及以上，或单月统计表迟报、逾期超过7天的，上报局主要领导。"
+            "你单位本年度已有5个月迟报或未报，已达到这一标准，将上报局主要领导。") in text
+    assert "按规定" not in text
     assert "孟致红" in text and "13786027232" in text
     assert "2023年5月31日" in text
     plain = text_of(may / "催报通知_局基本建设股.docx")
@@ -110,9 +115,14 @@ def test_bulletin_names_late_and_overdue_units(may):
 
 def test_escalation_memo_lists_units_over_the_thresholds_with_their_year(may):
     text = text_of(may / "报告_2023年迟报逾期情况_截至5月.docx")
-    assert "局主要领导：" in text and "下列7个单位达到上报标准" in text
-    # a section's memo: signed by the section, no red letterhead of the bureau
-    assert "岳阳市云溪区交通运输局" not in text and text.count("局安全监督股") >= 2
+    assert "局主要领导：" in text and "下列7个单位达到上述标准" in text
+    # a section's memo (签报): from the section, signed by it, no letterhead and no 发文字号 of the bureau
+    assert "签\u3000报\n签报单位：局安全监督股\n签报日期：2023年5月31日\n局领导批示：" in text
+    assert "岳阳市云溪区交通运输局" not in text and "岳云交安" not in text and text.count("局安全监督股") >= 3
+    assert "关于2023年部分单位迟报、未报\n和重点任务推进滞后情况的报告" in text
+    assert ("按照本局确定的标准：本年度迟报或逾期未报累计2个月及以上（重点任务滞后或逾期的月份同样计入，同一月份只计一次），"
+            "或单月统计表迟报、逾期超过7天的，上报局主要领导。") in text
+    assert "以上情况，请局主要领导阅示。\n特此报告。" in text and "按规定" not in text
     for unit in NEVER + [LOGISTICS]:
         assert unit in text
     assert EXEC not in text and QUALITY not in text
@@ -196,7 +206,7 @@ def test_send_delivers_exactly_the_drafts_to_a_local_smtp_server(may, workdir):
     got = sorted((tuple(e.rcpt_tos), email.message_from_bytes(e.content, policy=policy.default)["Subject"])
                  for e in handler.envelopes)
     assert got == [(("wl@example.cn",), "关于催报2023年5月安全生产督查情况统计表的通知"),
-                   (("zj@example.cn", "wl@example.cn"), "关于2023年5月安全生产督查情况统计表报送情况的通报")]
+                   (("zj@example.cn", "wl@example.cn"), "关于2023年5月安全生产督查情况统计表报送和重点任务推进情况的通报")]
     with Ledger(workdir / "annex2.sqlite") as ledger:
         sent = [e for e in ledger.events() if e["kind"] == "notice_sent"]
     assert len(sent) == 2
