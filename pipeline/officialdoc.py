@@ -169,11 +169,11 @@ class OfficialDocument:
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.space_after = Pt(12)
         _font(p.add_run("签　报"), TITLE_FONT, Pt(26))
-        p = self.paragraph(f"签报单位：{section}", indent=False)
-        p = self.paragraph(f"签报日期：{chinese_date(self.moment)}", indent=False, space_after=Pt(6))
+        p = self.paragraph(f"签报单位：{section}　　　签报日期：{chinese_date(self.moment)}", indent=False,
+                           space_after=Pt(6))
         self._rule(p, "000000")
-        p = self.paragraph("局领导批示：", font=HEADING_FONT, indent=False, space_after=Pt(0))
-        for _ in range(3):  # room for the leaders' hand
+        self.paragraph("局领导批示：", font=HEADING_FONT, indent=False, space_after=Pt(0))
+        for _ in range(2):  # room for the leaders' hand
             self.paragraph("", indent=False)
         self._rule(self.doc.paragraphs[-1], "000000")
         self.doc.add_paragraph().paragraph_format.space_after = Pt(6)

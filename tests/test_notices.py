@@ -117,7 +117,7 @@ def test_escalation_memo_lists_units_over_the_thresholds_with_their_year(may):
     text = text_of(may / "报告_2023年迟报逾期情况_截至5月.docx")
     assert "局主要领导：" in text and "下列7个单位达到上述标准" in text
     # a section's memo (签报): from the section, signed by it, no letterhead and no 发文字号 of the bureau
-    assert "签\u3000报\n签报单位：局安全监督股\n签报日期：2023年5月31日\n局领导批示：" in text
+    assert "签\u3000报\n签报单位：局安全监督股\u3000\u3000\u3000签报日期：2023年5月31日\n局领导批示：" in text
     assert "岳阳市云溪区交通运输局" not in text and "岳云交安" not in text and text.count("局安全监督股") >= 3
     assert "关于2023年部分单位迟报、未报\n和重点任务推进滞后情况的报告" in text
     assert ("按照本局确定的标准：本年度迟报或逾期未报累计2个月及以上（重点任务滞后或逾期的月份同样计入，同一月份只计一次），"
