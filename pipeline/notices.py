@@ -119,7 +119,10 @@ def _moment_text(moment: datetime) -> str:
 
 
 def _deadline_text(st: MonthStatus) -> str:
-    return f"{chinese_date(st.deadline.last_moment)}24时"
+    """The (shifted) deadline as printed: 2023年6月25日24时（6月23日逢法定节假日，顺延至下一个工作日）."""
+    d = st.deadline
+    moved = f"（{d.shifted_from.month}月{d.shifted_from.day}日逢法定节假日或周末，顺延至下一个工作日）" if d.shifted_from else ""
+    return f"{chinese_date(d.last_moment)}24时{moved}"
 
 
 def _contact(cfg: Config) -> str:

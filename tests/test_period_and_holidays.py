@@ -146,3 +146,20 @@ def test_a_report_eight_days_late_meets_the_seven_days_rule(workdir):
     _, units = states(workdir, "2023-05", "2023-06-10")
     assert (units[EXEC].current.days_late, units[EXEC].strikes, units[EXEC].escalate) == (8, 1, True)
     assert (units[QUALITY].current.days_late, units[QUALITY].strikes, units[QUALITY].escalate) == (7, 1, False)
+
+
+def test_notices_print_the_shifted_deadline(workdir):
+    annex2_only(workdir)
+    no_tasks_due(workdir)
+    edit_config(workdir, 'start = "2023-01"', 'start = "2023-06"')
+    edit_config(workdir, "grace_days = 0                     # 宽限天数：截止后再过这么多天才算迟报\n"
+                         "holiday_shift = false", "grace_days = 0\nholiday_shift = true")
+    result = CliRunner().invoke(cli, ["notices", "--month", "2023-06", "--as-of", "2023-06-30"])
+    assert result.exit_code == 0, result.output
+    import docx
+
+    folder = workdir / "outbox" / "2023-06" / "notices"
+    for name in ("通报_2023年6月报送情况.docx", "催报通知_局安全监督股.docx"):
+        text = "\n".join(p.text for p in docx.Document(str(folder / name)).paragraphs)
+        assert "报送截止时间为2023年6月25日24时（6月23日逢法定节假日或周末，顺延至下一个工作日）" in text, name
+        assert "已逾期5天" in text, name  # counted from the 25th, not the 23rd
