@@ -67,7 +67,8 @@ def init(directory: Path, force: bool):
     """建立工作目录。
 
     内含 config.toml、inbox/（每个单位一个子文件夹，内含 回执/）、outbox/、archive/ 和
-    templates/annex2.xlsx。不给文件夹时用当前文件夹。
+    templates/annex2.xlsx。不给文件夹时用当前文件夹。报送期从建立的当月开始
+    （config.toml 中 [reporting] start），建好后请核对它、单位名单和任务清单的年份。
 
     \b
     示例：
