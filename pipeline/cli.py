@@ -100,6 +100,10 @@ def init(directory: Path, force: bool):
                "  2. [[units]]：单位名单、别名和邮箱，以及 [contact] 联系人；\n"
                f"  3. 重点任务清单 {cfg.tasks.file} 的年份（[tasks] year，现按 {cfg.task_year} 年计算完成时限）。\n"
                "核对后，把 templates/annex2.xlsx 发给各单位。", err=True)
+    from .folders import Folders, foreign_lines
+
+    for line in foreign_lines(Folders(cfg).foreign()):  # an inbox that was there before
+        click.echo(line, err=True)
 
 
 @cli.command()
@@ -266,15 +270,22 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
+    from .folders import Folders, foreign_lines
+
     with open_ledger(cfg, "status") as ledger:
         obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
         result = month_status(cfg, ledger, month, when, obligations)
+        foreign = Folders(cfg, ledger).foreign()  # folders below the inbox that are no unit's current folder
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**result.to_dict(), "foreign_folders": [
+            {"folder": o.folder, "kind": o.kind, "unit": o.unit.name if o.unit else None, "files": n}
+            for o, n in foreign]}, ensure_ascii=False, indent=2))
         return
     tz = cfg.bureau.tz
     if not result.in_period:
         click.echo(result.summary)
+        for line in foreign_lines(foreign):
+            click.echo(line)
         return
     rows = []
     for u in result.units:
@@ -298,6 +309,8 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     for note in dict.fromkeys(n for n in notes.values() if n):  # the same shift said once
         click.echo(f"注意：{'、'.join(k for k, v in notes.items() if v == note)}{note}。", err=True)
     print_unseen_files(cfg)
+    for line in foreign_lines(foreign):
+        click.echo(line)
 
 
 @cli.command()

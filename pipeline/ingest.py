@@ -15,7 +15,7 @@ import os
 import sqlite3
 import stat as stat_mod
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +26,7 @@ from .config import Config, Unit
 from .corrections import receipt_context
 from .durable import abandoned_temp, barrier, fsync_dir, write_atomic
 from .files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
+from .folders import FORMER, UNKNOWN, Folders
 from .issues import Issue, issue
 from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
@@ -82,6 +83,7 @@ class FileResult:
 class Waiting:
     path: Path
     reason: str
+    held: bool = False  # in a folder that belongs to no one: waits for the clerk, not for the file
 
 
 @dataclass
@@ -156,6 +158,7 @@ class Ingester:
         self._root, self._root_as_given = cfg.root.resolve(), Path(os.path.abspath(cfg.root))  # resolved once
         self.judge_: Judge | None = None  # one per batch: it keeps each unit's history as the batch records
         self.witness = Witness(ledger)  # the recorded scans: the earliest a file found in the inbox came
+        self._folders: Folders | None = None  # who owns each folder below the inbox (read once, when needed)
 
     # --- the batch --------------------------------------------------------------------------------
 
@@ -295,6 +298,15 @@ class Ingester:
         if not stat_mod.S_ISREG(st.st_mode):
             return None
         kind = kind_of(path)
+        former = None
+        if cand.source == "inbox" and cand.folder_unit is None:  # the root is the clerk's; any other folder is
+            if self._folders is None:                             # a unit's former folder or no one's
+                self._folders = Folders(self.cfg, self.ledger)
+            owner = self._folders.of_path(path)
+            if owner is not None and owner.kind == UNKNOWN:
+                return Waiting(path, owner.held_reason, held=True)
+            if owner is not None and owner.kind == FORMER:
+                cand, former = replace(cand, folder_unit=owner.unit), owner.folder
         # A file being written is waited for: in the inbox by its readiness; given from elsewhere, when it is
         # still empty (a download or copy the clerk named before it finished).
         reason = (wait_reason(path, st, self.cfg, self.wall(), settled=cand.settled) if cand.source == "inbox"
@@ -322,6 +334,8 @@ class Ingester:
                         st.st_ctime_ns if cand.source == "inbox" else None, received, rule,
                         received if explicit or cand.source != "inbox" else arrival_time(st, self.cfg),
                         {"raw_name": os.fsencode(path.name).hex()} if display_name(path.name, LONGEST_NAME) != path.name else {})
+        if former is not None:
+            file = file.at(file.received_at, file.rule, former_folder=former)
         return Loaded(cand, st, file, kind)
 
     def _link(self, cand: Candidate, st: os.stat_result) -> Loaded:
@@ -376,8 +390,12 @@ class Ingester:
             return Judged("rejected", LINK, cand.folder_unit.name if cand.folder_unit else None, issues=[issue(
                 "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取，请放入文件本身")])
         judge = self.judge_ or Judge(self.cfg, self.ledger, self.clock(), self.read, self.month_hint)
-        return judge.file(file, item.kind, cand.folder_unit,
-                          clerk_folder=cand.source == "inbox" and in_clerk_folder(self.cfg, cand.path))
+        judged = judge.file(file, item.kind, cand.folder_unit,
+                            clerk_folder=cand.source == "inbox" and in_clerk_folder(self.cfg, cand.path))
+        former = file.detail.get("former_folder")
+        if former is not None and self._folders is not None:  # said to the clerk, kept in the event's detail
+            judged.note = "；".join(n for n in (judged.note, self._folders.owner(former).note) if n)
+        return judged
 
     def commit(self, item: Loaded, judged: Judged, key: str | None, retry_of: Arrival | None = None) -> list[FileResult]:
         return self.commit_group([Prepared(item, judged, key, retry_of)])

@@ -200,9 +200,12 @@ class Watcher:
             return None
         done = {r.path for r in result.files}
         waiting = {w.path for w in result.waiting}
+        held = {w.path for w in result.waiting if w.held}
         with self.lock:
             for p in ready:
-                if p.path in waiting or p.path not in done:
+                if p.path in held:  # in a folder no one owns: waits for the clerk, looked at again on rescans
+                    p.next_check = time.monotonic() + self.cfg.watch.rescan_seconds
+                elif p.path in waiting or p.path not in done:
                     p.next_check = time.monotonic() + min(p.backoff, 2.0)
                     p.backoff = min(p.backoff * 2, MAX_BACKOFF)
                     p.closed = False

@@ -210,3 +210,38 @@ def test_a_renamed_unit_keeps_one_history_and_counts_once_in_the_district_total(
         ("附件2.xlsx", "superseded"), ("附件2-更正.xlsx", "current")]
     (event,) = [json.loads(d) for (k, d) in rows(workdir, "SELECT kind, detail FROM events") if k == "unit_renamed"]
     assert (event["from"], event["to"]) == (EXEC, RENAMED)
+
+
+# --- 4. folders that belong to no one are not the clerk's root ----------------------------------------
+
+def test_a_units_former_folder_is_still_that_units_never_the_name_typed_in_the_form(workdir):
+    import json
+
+    edit_config(workdir, 'name = "交通运输综合行政执法大队"\n', 'name = "交通运输综合行政执法大队"\nfolder = "执法大队"\n')
+    # The old folder (init made it; the unit can still write there): a form typed as another unit's.
+    make_submission(workdir / "inbox" / EXEC / "附件2.xlsx", unit=SAFETY)
+    result = run_cli(workdir, "ingest")
+    assert result.returncode == 1, result.stderr  # rejected: the folder says 执法大队, the form says 安监股
+    assert rows(workdir, "SELECT unit, folder_unit, declared_unit, outcome FROM arrivals") == [
+        (EXEC, EXEC, SAFETY, "rejected")]
+    assert f"来自“{EXEC}”文件夹——{EXEC}原来的文件夹（现在是“执法大队”），按{EXEC}的文件处理" in result.stdout
+    assert "E_UNIT_MISMATCH" in result.stdout
+    status = run_cli(workdir, "status", "--month", "2023-05")
+    assert f"  {EXEC}/ —— {EXEC}原来的文件夹（现在是“执法大队”），其中 0 个文件按{EXEC}的文件处理" in status.stdout
+    listed = json.loads(run_cli(workdir, "status", "--month", "2023-05", "--json").stdout)["foreign_folders"]
+    assert listed == [{"folder": EXEC, "kind": "former", "unit": EXEC, "files": 0}]
+
+
+def test_files_in_a_folder_of_no_one_are_held_until_the_clerk_says_whose(workdir):
+    held = make_submission(workdir / "inbox" / "临时" / "附件2.xlsx", unit=SAFETY)
+    result = run_cli(workdir, "ingest")
+    assert result.returncode == 0, result.stderr
+    assert "等待  附件2.xlsx：文件夹“临时”不属于任何单位（不是 config.toml 中某个单位的 folder），文件暂不处理" in result.stderr
+    assert held.exists() and rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(0,)]
+    status = run_cli(workdir, "status", "--month", "2023-05")
+    assert "  临时/ —— 不属于任何单位，其中 1 个文件暂不处理" in status.stdout
+    again = run_cli(workdir, "init", ".", "--force")
+    assert "  临时/ —— 不属于任何单位，其中 1 个文件暂不处理" in again.stderr
+    named = run_cli(workdir, "ingest", str(held), "--unit", "安监股")  # the clerk says whose it is
+    assert named.returncode == 0, named.stderr
+    assert rows(workdir, "SELECT unit, folder_unit, outcome FROM arrivals") == [(SAFETY, SAFETY, "accepted")]
