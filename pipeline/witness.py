@@ -71,8 +71,8 @@ def _covers(scope: str, path: str) -> bool:
     return scope == "" or path.startswith(scope + "/")
 
 
-def _latest_covering(scopes: dict[str, str], path: str) -> str | None:
-    times = [at for scope, at in scopes.items() if _covers(scope, path)]
+def _latest_covering(scopes: dict[str, str], path: str, before: str | None = None) -> str | None:
+    times = [at for scope, at in scopes.items() if _covers(scope, path) and (before is None or at < before)]
     return max(times) if times else None  # fixed-width UTC text: text order is time order
 
 
@@ -83,14 +83,19 @@ def record_scan(ledger: Ledger, scan: Scan) -> None:
     with ledger.transaction() as db:
         scopes = dict(db.execute("SELECT scope, last_utc FROM inbox_scans"))
         if scan.scope == "":
-            known = set(db.execute("SELECT path, ino FROM inbox_sightings"))
+            rows = db.execute("SELECT path, ino, first_utc FROM inbox_sightings")
         else:
-            known = set(db.execute("SELECT path, ino FROM inbox_sightings WHERE substr(path, 1, ?) = ?",
-                                   (len(scan.scope) + 1, scan.scope + "/")))
+            rows = db.execute("SELECT path, ino, first_utc FROM inbox_sightings WHERE substr(path, 1, ?) = ?",
+                              (len(scan.scope) + 1, scan.scope + "/"))
+        known = {(p, i): first for p, i, first in rows}
         seen = set(scan.seen)
+        # A scan is recorded once its command holds the lock, which may be after a later scan (the watcher's)
+        # was recorded: only scans that began before this one bound its new files, and only files first seen
+        # before it began can be gone for it.
         db.executemany("INSERT INTO inbox_sightings (path, ino, first_utc, unseen_utc) VALUES (?, ?, ?, ?)",
-                       [(p, i, started, _latest_covering(scopes, p)) for p, i in sorted(seen - known)])
-        db.executemany("DELETE FROM inbox_sightings WHERE path = ? AND ino = ?", sorted(known - seen))
+                       [(p, i, started, _latest_covering(scopes, p, before=started)) for p, i in sorted(seen - set(known))])
+        db.executemany("DELETE FROM inbox_sightings WHERE path = ? AND ino = ?",
+                       sorted(k for k, first in known.items() if k not in seen and first <= started))
         if scopes.get(scan.scope, "") < started:
             db.execute("INSERT INTO inbox_scans (scope, last_utc) VALUES (?, ?) "
                        "ON CONFLICT (scope) DO UPDATE SET last_utc = excluded.last_utc", (scan.scope, started))

@@ -245,3 +245,22 @@ def test_files_in_a_folder_of_no_one_are_held_until_the_clerk_says_whose(workdir
     named = run_cli(workdir, "ingest", str(held), "--unit", "安监股")  # the clerk says whose it is
     assert named.returncode == 0, named.stderr
     assert rows(workdir, "SELECT unit, folder_unit, outcome FROM arrivals") == [(SAFETY, SAFETY, "accepted")]
+
+
+def test_a_scan_recorded_late_forgets_no_file_a_later_scan_saw(workdir):
+    """`ingest` scans, then waits for the lock while the watcher records a later scan that sees a new file:
+    the earlier scan, recorded last, must not forget that file (its bound would move to after its arrival)."""
+    from pipeline import config
+    from pipeline.ledger import Ledger
+    from pipeline.witness import Scan, Witness, record_scan
+
+    from helpers import at
+
+    cfg = config.load(workdir / "config.toml")
+    report = make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
+    ino = report.stat().st_ino
+    with Ledger(cfg.ledger) as ledger:
+        record_scan(ledger, Scan("", at("2023-05-23T09:00"), ()))  # nothing there yet
+        record_scan(ledger, Scan("", at("2023-05-23T10:05"), ((f"{EXEC}/附件2.xlsx", ino),)))  # the watcher's
+        record_scan(ledger, Scan("", at("2023-05-23T10:00"), ()))  # ingest's, begun earlier, recorded now
+        assert Witness(ledger).not_before(cfg.inbox, report, ino) == at("2023-05-23T09:00")
