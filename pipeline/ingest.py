@@ -822,9 +822,10 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
     report = Report()
     inbox = cfg.inbox.resolve()
     folders: dict[str, tuple[str, ...] | None] = {}
+    owners = Folders(cfg, ledger)
     try:
         for at in range(0, len(paths), GROUP):
-            chunk = [_load_for_check(path, placement(cfg, path, inbox, folders), cfg, now)
+            chunk = [_load_for_check(path, _owned(placement(cfg, path, inbox, folders), path, owners), cfg, now)
                      for path in paths[at:at + GROUP]]
             if ahead is not None:
                 for _path, kind, _shown, got in chunk:
@@ -849,6 +850,14 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
         if ahead is not None:
             ahead.close()
     return report
+
+
+def _owned(where: Placement, path: Path, owners: Folders) -> Placement:
+    """A file in a unit's former folder is judged as that unit's, as ingest judges it (folders.py)."""
+    if where.folder_unit is not None or where.clerk_folder:
+        return where
+    owner = owners.of_path(path)
+    return replace(where, folder_unit=owner.unit) if owner is not None and owner.kind == FORMER else where
 
 
 def _load_for_check(path: Path, where: Placement, cfg: Config,

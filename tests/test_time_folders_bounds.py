@@ -219,7 +219,9 @@ def test_a_units_former_folder_is_still_that_units_never_the_name_typed_in_the_f
 
     edit_config(workdir, 'name = "交通运输综合行政执法大队"\n', 'name = "交通运输综合行政执法大队"\nfolder = "执法大队"\n')
     # The old folder (init made it; the unit can still write there): a form typed as another unit's.
-    make_submission(workdir / "inbox" / EXEC / "附件2.xlsx", unit=SAFETY)
+    form = make_submission(workdir / "inbox" / EXEC / "附件2.xlsx", unit=SAFETY)
+    checked = run_cli(workdir, "validate", str(form))  # validate judges it as ingest will
+    assert checked.returncode == 1 and "E_UNIT_MISMATCH" in checked.stdout, checked.stdout
     result = run_cli(workdir, "ingest")
     assert result.returncode == 1, result.stderr  # rejected: the folder says 执法大队, the form says 安监股
     assert rows(workdir, "SELECT unit, folder_unit, declared_unit, outcome FROM arrivals") == [
