@@ -199,7 +199,7 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--received-at", type=MOMENT, default=None,
-              help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填）。")
+              help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填；不能晚于现在）。")
 @click.option("--unit", default=None, metavar="UNIT", help="给出的文件由哪个单位报送（名称或别名）。")
 @click.option("--month", type=MONTH, default=None,
               help="给出的工作材料属于哪个月（文件名和正文都没写月份时用），如 2023-05。")
@@ -256,6 +256,8 @@ def backup(ctx, destination: Path | None):
 @click.pass_context
 def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     """某月各单位的报送情况：按时、迟报、逾期，重点任务滞后、逾期，以及是否上报局领导。
+
+    也列出收件箱中不是任何单位现在的文件夹的文件夹（某单位原来的文件夹，或不属于任何单位、其中文件暂不处理的）。
 
     \b
     示例：
