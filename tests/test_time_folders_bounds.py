@@ -236,17 +236,18 @@ def test_a_units_former_folder_is_still_that_units_never_the_name_typed_in_the_f
 
 def test_files_in_a_folder_of_no_one_are_held_until_the_clerk_says_whose(workdir):
     held = make_submission(workdir / "inbox" / "临时" / "附件2.xlsx", unit=SAFETY)
+    make_submission(workdir / "inbox" / "临时" / "草稿" / "附件2-草稿.xlsx", unit=SAFETY)
     result = run_cli(workdir, "ingest")
     assert result.returncode == 0, result.stderr
     assert "等待  附件2.xlsx：文件夹“临时”不属于任何单位（不是 config.toml 中某个单位的 folder），文件暂不处理" in result.stderr
     assert held.exists() and rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(0,)]
     status = run_cli(workdir, "status", "--month", "2023-05")
-    assert "  临时/ —— 不属于任何单位，其中 1 个文件暂不处理" in status.stdout
-    again = run_cli(workdir, "init", ".", "--force")
-    assert "  临时/ —— 不属于任何单位，其中 1 个文件暂不处理" in again.stderr
+    assert "  临时/ —— 不属于任何单位，其中 2 个文件暂不处理" in status.stdout
     named = run_cli(workdir, "ingest", str(held), "--unit", "安监股")  # the clerk says whose it is
     assert named.returncode == 0, named.stderr
     assert rows(workdir, "SELECT unit, folder_unit, outcome FROM arrivals") == [(SAFETY, SAFETY, "accepted")]
+    again = run_cli(workdir, "init", ".", "--force")
+    assert "  临时/ —— 不属于任何单位，其中 1 个文件暂不处理" in again.stderr
 
 
 def test_a_scan_recorded_late_forgets_no_file_a_later_scan_saw(workdir):
