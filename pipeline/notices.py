@@ -253,9 +253,13 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
     sections += [sec for ob in st.obligations if (sec := ob.bulletin_section()) is not None]
     subjects = "、".join(SUBJECTS.get(s.title, s.title.removesuffix("情况")) for s in sections)
     titles = {s.title for s in sections}
-    duties = [*([f"每月{cfg.materials.day}日前报送月度工作情况材料（盖章版含电子版）"] if "月度工作情况材料报送情况" in titles else []),
-              *([f"每月{cfg.tasks.day}日前报送重点任务推进情况表"] if "重点任务推进情况" in titles else []),
-              f"每月{cfg.deadline.day}日前报送{_form_title(cfg)}"]
+    due: dict[int, list[str]] = {}  # day -> what is due by it, in the order of the sections
+    if "月度工作情况材料报送情况" in titles:
+        due.setdefault(cfg.materials.day, []).append("月度工作情况材料（盖章版含电子版）")
+    if "重点任务推进情况" in titles:
+        due.setdefault(cfg.tasks.day, []).append("重点任务推进情况表")
+    due.setdefault(cfg.deadline.day, []).append(_form_title(cfg))
+    duties = [f"每月{day}日前报送{'和'.join(what)}" for day, what in due.items()]
     opening = [f"根据{basis(cfg)}要求，各单位应于{'，'.join(duties)}。"
                f"现将{m.year}年{m.month}月{subjects}情况通报如下（统计截至{_moment_text(as_of)}）："]
     criticised = [s.criticised or CRITICISED.get(s.title, s.title) for s in sections if s.criticise]
