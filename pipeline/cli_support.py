@@ -207,7 +207,9 @@ def print_file_result(r, cfg) -> None:
 def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit: str | None, command: str,
                quiet: bool = False, month=None):
     """Ingest the inbox (or the given paths) under the batch lock; returns the BatchResult."""
+    from .files import IGNORED, ignored_note, kind_of
     from .ingest import Candidate, Ingester, in_inbox, scan_inbox
+    from .safe_names import display_name
     from .lock import LockBusy, folder_lock
     from .reader import check_xml_defenses
     from .witness import scan_of
@@ -228,6 +230,9 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
     candidates = []
     scans = []
     for path in paths or ():
+        if not path.is_dir() and kind_of(path, cfg.inbox) == IGNORED:  # `inbox/单位/*` picks up ~$附件2.xlsx
+            click.echo(f"跳过  {display_name(path.name)}：{ignored_note(path)}", err=True)
+            continue
         if path.is_dir():
             if not in_inbox(cfg, path):
                 raise click.BadParameter(f"{path} 不在收件箱中；请给出文件", param_hint="PATH")

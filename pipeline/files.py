@@ -45,6 +45,18 @@ def kind_of(path: Path, inbox: Path | None = None) -> str:
     return kind_in(path.name, parts)
 
 
+def ignored_note(path: Path) -> str:
+    """Why a file named on the command line is skipped (it is `IGNORED`), in Chinese, for the clerk."""
+    name = Path(path).name
+    if name.startswith("~$") or name.startswith(".~lock."):
+        return "Excel/WPS/LibreOffice 打开表格时留下的锁文件，不是报送的文件，已跳过"
+    if name.lower() == INSTRUCTIONS_NAME.lower():
+        return "这是系统放在收件箱里的填报说明，已跳过"
+    if RECEIPTS_DIR in Path(path).parts:
+        return "回执文件夹中的文件是系统写给单位的回执，已跳过"
+    return "临时文件、隐藏文件或系统文件，不是报送的文件，已跳过"
+
+
 def kind_in(name: str, folders: tuple[str, ...]) -> str:
     """`kind_of` for a file `name` in the inbox `folders` below the inbox, already resolved."""
     if is_junk(name) or RECEIPTS_DIR in folders or any(p.startswith(".") for p in folders):

@@ -298,6 +298,8 @@ class Ingester:
         if not stat_mod.S_ISREG(st.st_mode):
             return None
         kind = kind_of(path)
+        if kind_of(path, self.cfg.inbox) == IGNORED:  # a lock file, temp file or receipt a caller named: never judged
+            return None
         former = None
         if cand.source == "inbox" and cand.folder_unit is None:  # the root is the clerk's; any other folder is
             if self._folders is None:                             # a unit's former folder or no one's
