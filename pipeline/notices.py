@@ -23,7 +23,7 @@ from .ledger import Ledger
 from .months import Month
 from .docnumbers import bulletin_number
 from .officialdoc import OfficialDocument, Table, chinese_date
-from .safe_names import csv_cell, display_name, safe_filename
+from .safe_names import csv_cell, display_name, safe_filename, xml_text
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus, UnitStatus, status
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -317,12 +317,12 @@ def _email(cfg: Config, doc: Document, moment: datetime, recipients: list[str],
     sender = (cfg.smtp.sender if cfg.smtp and cfg.smtp.sender else cfg.contact.email) or "annex2@localhost"
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Subject"] = doc.title_text
+    msg["Subject"] = xml_text(doc.title_text)
     msg["Date"] = format_datetime(moment)
     digest = hashlib.sha256((doc.title_text + msg["To"] + moment.isoformat()).encode()).hexdigest()[:20]
     domain = sender.split("@")[-1] if "@" in sender else "localhost"
     msg["Message-ID"] = f"<annex2.{digest}@{domain}>"
-    msg.set_content(doc.text(moment))
+    msg.set_content(xml_text(doc.text(moment)))
     for name, data, (maintype, subtype) in attachments:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     if attachments:

@@ -23,6 +23,8 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from lxml import etree
 
+from .safe_names import xml_text
+
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
 HEADING_FONT = "黑体"
@@ -109,7 +111,7 @@ class OfficialDocument:
         section.left_margin, section.right_margin = Mm(28), Mm(26)
         section.footer_distance = Mm(25)
         props = self.doc.core_properties
-        props.title = "".join(title)
+        props.title = xml_text("".join(title))
         props.author = props.last_modified_by = author or issuer or ""
         # core properties are UTC (W3CDTF with Z); office programs show them in the reader's zone
         props.created = props.modified = moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -149,7 +151,7 @@ class OfficialDocument:
         p = self.doc.add_paragraph()
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.space_after = Pt(18)
-        _font(p.add_run(issuer), TITLE_FONT, Pt(30), color=RED)
+        _font(p.add_run(xml_text(issuer)), TITLE_FONT, Pt(30), color=RED)
         p = self.paragraph(number, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False, space_after=Pt(6))
         # the red rule under the 发文字号 (a bottom border on its paragraph)
         border = OxmlElement("w:pBdr")
@@ -198,7 +200,7 @@ class OfficialDocument:
         fmt.keep_with_next = True
         lines = title_lines(title)
         for i, line in enumerate(lines):
-            run = p.add_run(line)
+            run = p.add_run(xml_text(line))
             _font(run, TITLE_FONT, SIZE_2)
             if i < len(lines) - 1:
                 run.add_break(WD_BREAK.LINE)
@@ -241,7 +243,7 @@ class OfficialDocument:
             p.paragraph_format.first_line_indent = Pt(32)  # two characters of 三号
         if keep:
             p.paragraph_format.keep_with_next = True
-        _font(p.add_run(text), font, size, bold)
+        _font(p.add_run(xml_text(text)), font, size, bold)
         return p
 
     def item(self, text: str) -> None:
@@ -251,7 +253,7 @@ class OfficialDocument:
             self.paragraph(text)
             return
         p = self.paragraph(lead + sep, font=KAI_FONT)
-        _font(p.add_run(rest), BODY_FONT, SIZE_3)
+        _font(p.add_run(xml_text(rest)), BODY_FONT, SIZE_3)
 
     def addressee(self, text: str) -> None:
         self.paragraph(f"{text}：", indent=False)
@@ -268,12 +270,12 @@ class OfficialDocument:
         for cell, text in zip(t.rows[0].cells, table.headers):
             cell.text = ""
             cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
-            _font(cell.paragraphs[0].add_run(text), HEADING_FONT, Pt(12))
+            _font(cell.paragraphs[0].add_run(xml_text(text)), HEADING_FONT, Pt(12))
         for row in table.rows:
             cells = t.add_row().cells
             for cell, text in zip(cells, row):
                 cell.text = ""
-                _font(cell.paragraphs[0].add_run(text), BODY_FONT, Pt(12))
+                _font(cell.paragraphs[0].add_run(xml_text(text)), BODY_FONT, Pt(12))
         for column, w in zip(t.columns, table.widths_mm):
             column.width = Mm(w)  # the grid LibreOffice lays out by
         for row in t.rows:

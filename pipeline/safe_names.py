@@ -1,5 +1,5 @@
-"""Names of any bytes, made safe: for a filesystem (`safe_filename`), for a person (`display_name`) and for a
-spreadsheet that opens a CSV (`csv_cell`).
+"""Names of any bytes, made safe: for a filesystem (`safe_filename`), for a person (`display_name`), for the
+formats we write (`xml_text`) and for a spreadsheet that opens a CSV (`csv_cell`).
 
 A name arrives as whatever bytes a unit's computer wrote: invalid UTF-8 (which `os.fsdecode` turns into
 lone surrogates), control characters, CR/LF (which could forge a line of a receipt), right-to-left marks
@@ -55,6 +55,12 @@ def safe_filename(name: str, max_len: int = MAX_NAME, max_bytes: int = MAX_BYTES
 
 
 _PICTURES = {0x7F: "\u2421"}  # ␡
+# What XML 1.0 forbids (C0 controls other than tab, LF and CR; lone surrogates; U+FFFE and U+FFFF): lxml, and so
+# python-docx and openpyxl, raise on it; xlsxwriter and fpdf write a file Office calls damaged.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Unicode's noncharacters (U+FDD0–U+FDEF and the last two code points of every plane): never a letter of a name
+_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe\U0001ffff\U0002fffe\U0002ffff"
+                           "\U0003fffe\U0003ffff\U000efffe\U000effff\U000ffffe\U000fffff\U0010fffe\U0010ffff]")
 
 
 def _visible(ch: str) -> str:
@@ -79,11 +85,20 @@ def display_name(name: str | bytes, max_chars: int = 120) -> str:
                 name = raw.decode("gb18030")  # a Chinese share's names are usually GBK
             except UnicodeDecodeError:
                 name = raw.decode("utf-8", "replace")
-    text = unicodedata.normalize("NFC", _replace_invisible(str(name), _visible))
+    text = unicodedata.normalize("NFC", _NONCHARACTER.sub("\ufffd", _replace_invisible(str(name), _visible)))
     if len(text) > max_chars:
         keep_end = min(16, max_chars // 3)
         text = text[: max_chars - keep_end - 1] + "…" + text[len(text) - keep_end:]
     return text
+
+
+def xml_text(text: str) -> str:
+    """`text` as every format we write accepts it (.docx, .xlsx, .eml, PDF): each character XML 1.0 forbids
+    replaced — a C0 control by its visible picture (␁), a lone surrogate or U+FFFE/U+FFFF by �. The writers'
+    last guard: names and cell texts reach them from units' files and from ledgers older than the rules."""
+    if not _NOT_XML.search(text):
+        return text
+    return _NOT_XML.sub(lambda m: chr(0x2400 + ord(m.group())) if m.group() < " " else "\ufffd", text)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

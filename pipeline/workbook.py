@@ -15,6 +15,7 @@ from . import form
 from .config import Config
 from .dataset import COUNT_KEYS, Dataset
 from .months import Month
+from .safe_names import xml_text
 from .textable import width as text_cols
 from .template import FIRST_SECTOR_ROW, HEAD_ROW1, LAST_COL, METRIC_COL, TOTAL_ROW, write_form_header
 from .timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus
@@ -47,7 +48,7 @@ class Sheet:
         elif isinstance(value, datetime):
             rc = self.ws.write_string(row, col, value.strftime("%Y-%m-%d %H:%M"), fmt)
         else:
-            rc = self.ws.write_string(row, col, str(value)[:MAX_TEXT], fmt)
+            rc = self.ws.write_string(row, col, xml_text(str(value)[:MAX_TEXT]), fmt)
         if rc not in (0, None):
             raise WorkbookError(f"write({row}, {col}) returned {rc}")
 
