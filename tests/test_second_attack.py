@@ -5,7 +5,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from factory import make_submission
 from test_status import edit_config
