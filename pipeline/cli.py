@@ -10,9 +10,8 @@ from .zh_click import ZhGroup
 from .cli_support import (MOMENT, MONTH, config_or_defaults, echo_json, internal_error, load_config, moment,
                           month_and_moment, now_in, open_ledger, print_file_result, print_report_entry,
                           print_unseen_files, run_ingest, writing_outputs)
-from .files import WORKBOOK, kind_of
+from .files import WORKBOOK
 from .cli_tasks import tasks as tasks_group, write_task_form_command
-from .collect import folder_unit_of
 from .months import Month
 
 
@@ -163,16 +162,32 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     import json
 
     from .ingest import check_files
-    from .markup import write_markup
     from .reader import check_xml_defenses
-    from .validate import validate_bytes
 
     check_xml_defenses()
     cfg = load_config(ctx)
     now = now_in(cfg)
+
+    def copy_of(path: Path, verdict) -> None:
+        """A rejected workbook's marked-up copy, drawn from what the sandbox extracted while judging it (the
+        unit's own .xlsx is taken apart again only in the sandbox): the file is never read here."""
+        from .markup import write_markup
+
+        v = verdict.validation
+        if markup is None or verdict.outcome != "rejected" or verdict.kind != WORKBOOK or v is None or v.workbook is None:
+            return
+        try:
+            data = path.read_bytes()
+            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", v.workbook, verdict.issues,
+                               path.name, source=data, now=now, limits=cfg.limits)
+        except OSError as exc:
+            click.echo(f"标注副本未能写入（{path.name}：{exc.strerror or exc}）", err=True)
+            return
+        click.echo(f"标注副本：{out}", err=True)
+
     ledger = open_ledger(cfg, "validate", read_only=True) if cfg.ledger.exists() else None
     try:
-        report = check_files(list(files), cfg, now, ledger)
+        report = check_files(list(files), cfg, now, ledger, judged=copy_of if markup is not None else None)
     finally:
         if ledger is not None:
             ledger.close()
@@ -181,17 +196,6 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     else:
         for f in report.files:
             print_report_entry(f)
-    if markup is not None:
-        for path in files:
-            entries = [f for f in report.files if f["path"] == str(path) and not f["ok"] and f.get("values") is not None]
-            if not entries or kind_of(path) != WORKBOOK:
-                continue
-            data = path.read_bytes()
-            full = validate_bytes(data, cfg, now, folder_unit_of(cfg, path))
-            if full.workbook is not None:
-                out = write_markup(markup / f"{path.stem}_错误标注.xlsx", full.workbook, full.issues, path.name,
-                                   source=data, now=now)
-                click.echo(f"标注副本：{out}", err=True)
     rejected = not report.ok
     ctx.exit(1 if rejected else 0)
 

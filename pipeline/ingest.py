@@ -30,7 +30,7 @@ from .folders import FORMER, UNKNOWN, Folders
 from .issues import Issue, issue
 from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
-from .markup import write_markup
+from .markup import make_markup
 from .prefetch import reader_for
 from .readiness import CHANGING, FRESH, empty_reason, wait_reason
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
@@ -585,9 +585,9 @@ class Ingester:
         if not a.receipt_path:
             return []
         receipt = self.cfg.root / a.receipt_path
-        markup_name = None
+        markup_name = markup_note = None
         if a.outcome == "rejected" and a.kind == WORKBOOK:
-            markup_name = self._markup(a, receipt, validation)
+            markup_name, markup_note = self._markup(a, receipt, validation)
         dup_time = self.ledger.arrival(a.duplicate_of).received_at if a.duplicate_of else None
         attachments = None
         if a.kind == EMAIL:
@@ -598,7 +598,8 @@ class Ingester:
         text = receipt_text(self.cfg, original_name=a.original_name, received_at=a.received_at,
                             received_rule=a.received_rule, unit=a.unit, year=a.year, month_from=a.month_from,
                             month_to=a.month_to, outcome=a.outcome, issues=self.ledger.issues_of(a.id),
-                            duplicate_of_time=dup_time, markup_name=markup_name, attachments=attachments,
+                            duplicate_of_time=dup_time, markup_name=markup_name, markup_note=markup_note,
+                            attachments=attachments,
                             **(receipt_context(self.cfg, self.ledger, a.id) if a.kind == WORKBOOK else {}))
         written = [write_atomic(receipt, text.encode("utf-8-sig"), durable=False)]
         return written + ([receipt.with_name(markup_name)] if markup_name else [])
@@ -633,7 +634,9 @@ class Ingester:
             replaces=replaced_form_time(self.ledger, a.unit, month, a.received_at) if month and a.unit else None)
         return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
 
-    def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> str | None:
+    def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> tuple[str | None, str | None]:
+        """The marked-up copy beside the receipt: its name, and a note for the receipt when the unit's own
+        workbook could not be kept (a cap hit in the sandbox) or no copy could be made at all."""
         markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")
         try:
             source = (self.cfg.root / a.archived_path).read_bytes()
@@ -641,14 +644,16 @@ class Ingester:
                 validation = validate_bytes(source, self.cfg, self.clock(), self.cfg.unit_named(a.folder_unit),
                                             read=self.read)
             if validation.workbook is None:
-                return None
+                return None, None
             tmp = markup.with_name(f".tmp-{os.getpid()}-" + markup.name)
-            write_markup(tmp, validation.workbook, validation.issues, a.original_name, source=source, now=self.clock())
+            made = make_markup(tmp, validation.workbook, validation.issues, a.original_name, source=source,
+                               now=self.clock(), limits=self.cfg.limits)
             os.replace(tmp, markup)
-            return markup.name
+            note = f"（原表格式无法保留：{made.reason}；标注副本按附件2模板重新排版。）" if made.reason else None
+            return markup.name, note
         except Exception:
             log.exception("标注副本生成失败（登记号 %s）", a.id)
-            return None
+            return None, "标注副本未能生成，请按上面列出的问题逐项修改。"
 
     # --- after a crash, after a failure ----------------------------------------------------------------
 
@@ -814,9 +819,11 @@ def ledger_fault_text(cfg: Config, exc: BaseException) -> str:
 # --- validate: the same judgement without a commit -------------------------------------------------------
 
 def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | None = None,
-                read: Callable | None = None) -> Report:
+                read: Callable | None = None, judged: Callable[[Path, Judged], None] | None = None) -> Report:
     """What `annex2 validate` prints: each file judged exactly as ingest would judge it (with the history
-    rules when a ledger is given), and nothing written. Many files are parsed ahead on every core."""
+    rules when a ledger is given), and nothing written. Many files are parsed ahead on every core.
+    `judged(path, verdict)` is called for each file judged (its workbook as the sandbox extracted it is in
+    `verdict.validation`): `validate --markup` draws its copies from that, never reading a file again."""
     paths = [Path(p) for p in paths]
     default = read or isolated_reader()
     reader, ahead = reader_for(len(paths), cfg.limits, default)
@@ -833,7 +840,7 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
                 for _path, kind, _shown, got in chunk:
                     if kind == WORKBOOK and isinstance(got, Incoming) and got.data is not None:
                         ahead.submit(got.data)
-            for where, kind, shown, got in chunk:
+            for path, (where, kind, shown, got) in zip(paths[at:at + GROUP], chunk):
                 if isinstance(got, dict):
                     report.files.append(got)
                     continue
@@ -842,6 +849,8 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
                         got = judge.file(got, kind, where.folder_unit, clerk_folder=where.clerk_folder)
                     except Exception as exc:
                         got = failed(kind, shown, exc)
+                    if judged is not None:
+                        judged(path, got)
                 if got.parts:
                     report.files += [entry(f"{shown}#{p.name}", j) for p, j in got.parts]
                     if got.outcome in ("rejected", "failed"):

@@ -3,11 +3,13 @@ Chinese, the codes after), then the form with each offending cell red (a warning
 comment.
 
 - An .xlsx (or .xlsm) whose original bytes are given: the unit's own workbook, opened by openpyxl with the XML
-  defences on, so its borders, merged cells and formulas stay as they were. What could reach out of the file
+  defences on — in the sandbox's worker, under its memory and time caps (derived.own_workbook_copy), never in
+  this process — so its borders, merged cells and formulas stay as they were. What could reach out of the file
   goes: external links, hyperlinks, macros, and any formula beyond plain arithmetic over cells (replaced by
   its cached value).
-- An .xls/.ods (openpyxl cannot write them), or an .xlsx without its bytes: the unit's values on our template's
-  layout, each problem marked on the template's cell for the same sector and metric or field.
+- An .xls/.ods (openpyxl cannot write them), an .xlsx without its bytes, or one over a cap (merged ranges of
+  more cells than a form has, memory, time): the unit's values, as the sandbox extracted them, on our
+  template's layout, each problem marked on the template's cell for the same sector and metric or field.
 - No form found (or unreadable): the problems, and the sheets' values as read.
 """
 from __future__ import annotations
@@ -15,20 +17,21 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 
 
 from . import form
+from .config import Limits
 from .issues import CATALOGUE, Issue
 from .reader import WorkbookData, col_index
-from .safe_names import display_name
+from .safe_names import display_name, xml_text
 
 NOTES = "错误说明"
 RED, AMBER = "FFFF7C80", "FFFFE699"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-_A1 = re.compile(r"^([A-Z]+)(\d+)$")
+A1 = re.compile(r"^([A-Z]+)(\d+)$")
 # Functions a form's own formulas use; anything else (WEBSERVICE, HYPERLINK, INDIRECT, CALL …) is dropped.
 SAFE_FUNCTIONS = frozenset({
     "SUM", "ROUND", "ROUNDUP", "ROUNDDOWN", "INT", "ABS", "IF", "IFERROR", "ISERROR", "ISNUMBER", "ISBLANK",
@@ -45,74 +48,75 @@ class Mark:
     cell: str | None
 
 
+@dataclass(frozen=True)
+class MarkupCopy:
+    """A marked-up copy that was written, and how: `own` (the unit's workbook), `template` (its values on our
+    template) or `values` (the sheets as read); `reason`: why the unit's own workbook could not be kept."""
+
+    path: Path
+    layout: str
+    reason: str | None = None
+
+
 def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str,
-                 source: bytes | None = None, now: datetime | None = None) -> Path:
+                 source: bytes | None = None, now: datetime | None = None, limits: Limits | None = None) -> Path:
     """Write the copy to `path` (.xlsx). `source`: the original file's bytes (needed to keep an .xlsx's form);
     `now`: the moment the copy is dated (its document properties), else the clock's."""
+    return make_markup(path, book, issues, original_name, source, now, limits).path
+
+
+def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str,
+                source: bytes | None = None, now: datetime | None = None, limits: Limits | None = None) -> MarkupCopy:
+    """`write_markup`, telling how the copy was made. The unit's own .xlsx is taken apart only in the sandbox
+    (derived.own_workbook_copy, under `limits`' memory and time caps); the other layouts are drawn here from
+    `book`, the values the sandbox already extracted."""
+    from .derived import Refused, own_workbook_copy
+    from .durable import write_atomic
+    from .sandbox import SandboxFailure, run_untrusted
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = False
+    original_name = display_name(original_name)
+    issues = [replace(it, message=xml_text(it.message)) for it in issues]
+    done, reason = None, None
     if book is not None and book.kind == "xlsx" and source is not None:
         try:
-            _own_workbook(path, source, issues, original_name)
-            done = True
+            write_atomic(path, run_untrusted(own_workbook_copy, source, issues, original_name, limits or Limits(),
+                                             limits=limits or Limits()), durable=False)
+            done = "own"
+        except (Refused, SandboxFailure) as exc:  # a cap hit: the unit's values on our template instead
+            reason = exc.reason if isinstance(exc, Refused) else exc.reason_zh
         except Exception:  # a workbook openpyxl cannot take apart: fall back to the template's layout
-            pass
-    if not done:
+            reason = "原表无法按原格式打开"
+    if done is None:
         located = _locate(book)
         if located is not None:
             try:
-                _on_template(path, located, issues, original_name)
-                done = True
+                _on_template(path, located, issues, original_name, reason)
+                done = "template"
             except Exception:  # whatever the form held, the unit still gets its list of problems
                 pass
-    if not done:
+    if done is None:
         _values_only(path, book, issues, original_name)
+        done = "values"
     if now is not None:
         from .docprops import stamp
 
         stamp(path, now)
-    return path
+    return MarkupCopy(path, done, reason)
 
 
-# --- the unit's own workbook ---------------------------------------------------------------------------
+# --- the unit's own workbook (derived.own_workbook_copy takes it apart, in the sandbox) -------------------
 
-def _own_workbook(path: Path, source: bytes, issues: list[Issue], original_name: str) -> None:
-    import openpyxl
-
-    from .reader import check_xml_defenses
-
-    check_xml_defenses()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about every extension it does not keep
-        wb = openpyxl.load_workbook(io.BytesIO(source), keep_links=False, keep_vba=False)
-        cached = openpyxl.load_workbook(io.BytesIO(source), data_only=True, keep_links=False)
-    for ws in wb.worksheets:
-        _defuse(ws, cached[ws.title])
-    for name in list(wb.defined_names):
-        if not safe_formula("=" + str(wb.defined_names[name].attr_text)):
-            del wb.defined_names[name]
-    marks = []
-    for it in issues:
-        ws = wb[it.sheet] if it.sheet in wb.sheetnames else None
-        cell = _top_left(ws, it.cell) if ws is not None and it.cell and _A1.match(it.cell) else None
-        marks.append(Mark(it, ws.title if ws is not None and cell else None, cell))
-    _mark(wb, marks)
-    _notes_sheet(wb, marks, original_name, own=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wb.save(path)
-
-
-def _defuse(ws, cached) -> None:
-    """Keep the form's own formulas; replace any other by its cached value; drop hyperlinks."""
-    for row in ws.iter_rows():
-        for cell in row:
-            if cell.hyperlink is not None:
-                cell.hyperlink = None
-            # an array formula is an object holding its text
-            if cell.data_type == "f" and not safe_formula(str(getattr(cell.value, "text", cell.value))):
-                cell.value = cached[cell.coordinate].value
+def defuse(ws, cached) -> None:
+    """Keep the form's own formulas; replace any other by its cached value; drop hyperlinks. Only the cells
+    the sheet holds are visited (iter_rows would make every cell between A1 and the farthest one)."""
+    for cell in list(ws._cells.values()):
+        if cell.hyperlink is not None:
+            cell.hyperlink = None
+        # an array formula is an object holding its text
+        if cell.data_type == "f" and not safe_formula(str(getattr(cell.value, "text", cell.value))):
+            cell.value = cached[cell.coordinate].value
 
 
 def safe_formula(text: str) -> bool:
@@ -124,7 +128,7 @@ def safe_formula(text: str) -> bool:
     return names <= SAFE_FUNCTIONS
 
 
-def _top_left(ws, ref: str) -> str:
+def top_left(ws, ref: str) -> str:
     """A merged cell's top-left cell (where its value and fill live), or the cell itself."""
     for rng in ws.merged_cells.ranges:
         if ref in rng:
@@ -145,18 +149,19 @@ def _locate(book: WorkbookData | None):
     return located
 
 
-def _on_template(path: Path, located, issues: list[Issue], original_name: str) -> None:
+def _on_template(path: Path, located, issues: list[Issue], original_name: str, reason: str | None = None) -> None:
     import openpyxl
 
     from . import template as t
 
     period = located.period
     fields = located.fields
-    header = t.Header(fields["unit"].text if "unit" in fields else None,
-                      _int(period.year) if period else None, _int(period.month_to) if period else None,
-                      fields["head"].text if "head" in fields else None,
-                      fields["filler"].text if "filler" in fields else None,
-                      fields["phone"].text if "phone" in fields else None)
+    def text(key: str) -> str | None:
+        found = fields[key].text if key in fields else None
+        return xml_text(found) if found else found
+
+    header = t.Header(text("unit"), _int(period.year) if period else None, _int(period.month_to) if period else None,
+                      text("head"), text("filler"), text("phone"))
     blank = path.with_name(".tmp-template-" + path.name)
     try:
         t.write_template(blank, "", header)
@@ -170,7 +175,7 @@ def _on_template(path: Path, located, issues: list[Issue], original_name: str) -
     if period is not None:
         ws.cell(t.FROM_CELL[0] + 1, t.FROM_CELL[1] + 1, _int(period.month_from))
     if "date" in fields and fields["date"].text:
-        ws.cell(t.FOOTER_ROW2 + 1, 2, fields["date"].text)
+        ws.cell(t.FOOTER_ROW2 + 1, 2, xml_text(fields["date"].text))
     where: dict[str, str] = {}  # the original's cell -> the template's
     for i, sector in enumerate(form.SECTORS):
         row = t.FIRST_SECTOR_ROW + i
@@ -199,8 +204,8 @@ def _on_template(path: Path, located, issues: list[Issue], original_name: str) -
             cell = where[it.cell]
         marks.append(Mark(it, ws.title if ws is not None and cell else None, cell))
     ws.protection.sheet = False  # the unit corrects the copy in place if it likes
-    _mark(wb, marks)
-    _notes_sheet(wb, marks, original_name, own=False)
+    mark(wb, marks)
+    notes_sheet(wb, marks, original_name, own=False, reason=reason)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wb.save(path)
@@ -213,7 +218,7 @@ def _title_of(located) -> str:
         for value in located.sheet.rows[r]:
             text = as_text(value).strip()
             if "统计表" in text:
-                return text
+                return xml_text(text)
     return form.title("")
 
 
@@ -231,12 +236,12 @@ def _cell_value(raw):
         return int(raw) if isinstance(raw, float) and raw.is_integer() else raw
     if isinstance(raw, (datetime, date, time)):
         return raw.isoformat()
-    return None if raw in (None, "") else str(raw)
+    return None if raw in (None, "") else xml_text(str(raw))
 
 
 # --- shared: marks and the notes sheet ---------------------------------------------------------------
 
-def _mark(wb, marks: list[Mark]) -> None:
+def mark(wb, marks: list[Mark]) -> None:
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
@@ -256,7 +261,7 @@ def _mark(wb, marks: list[Mark]) -> None:
         cell.comment = comment
 
 
-def _notes_sheet(wb, marks: list[Mark], original_name: str, own: bool) -> None:
+def notes_sheet(wb, marks: list[Mark], original_name: str, own: bool, reason: str | None = None) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.worksheet.page import PageMargins
 
@@ -265,7 +270,8 @@ def _notes_sheet(wb, marks: list[Mark], original_name: str, own: bool) -> None:
         other.sheet_view.tabSelected = False  # only the notes selected: no grouped sheets when it opens
     ws.sheet_view.tabSelected = True
     wb.active = 0
-    where = "后面是你单位原来的表格" if own else "后面是按附件2模板重新排版的你单位报表（原表格式无法保留）"
+    where = "后面是你单位原来的表格" if own else \
+        f"后面是按附件2模板重新排版的你单位报表（原表格式无法保留{'：' + reason if reason else ''}）"
     headers = ["序号", "级别", "问题", "工作表", "单元格", "说明", "代码"]
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
     ws["A1"] = (f"文件“{original_name}”未通过校验，请按下列说明修改后重新报送。{where}："
@@ -305,7 +311,7 @@ def _notes_sheet(wb, marks: list[Mark], original_name: str, own: bool) -> None:
 # --- nothing to lay out: the values as read ------------------------------------------------------------
 
 def _sheet_name(name: str, taken: set[str]) -> str:
-    base = _BAD_SHEET_CHARS.sub("_", name).strip("'")[:31] or "Sheet"
+    base = _BAD_SHEET_CHARS.sub("_", xml_text(name)).strip("'")[:31] or "Sheet"
     out, n = base, 2
     while out.lower() in taken:
         out = f"{base[:28]}~{n}"
@@ -338,7 +344,7 @@ def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], ori
             row = (str(i), "错误" if it.severity == "error" else "提示", CATALOGUE[it.code][1],
                    it.sheet or "", it.cell or "", it.message, it.code)
             for c, text in enumerate(row):
-                notes.write_string(2 + i, c, text, wrap)
+                notes.write_string(2 + i, c, xml_text(text), wrap)
         for c, w in enumerate((6, 6, 20, 12, 10, 70, 20)):
             notes.set_column(c, c, w)
         notes.set_landscape()
@@ -348,7 +354,7 @@ def _values_only(path: Path, book: WorkbookData | None, issues: list[Issue], ori
         notes.activate()
         by_cell: dict[tuple[str, int, int], list[Issue]] = {}
         for it in issues:
-            m = _A1.match(it.cell or "")
+            m = A1.match(it.cell or "")
             if it.sheet and m:
                 by_cell.setdefault((it.sheet, int(m.group(2)) - 1, col_index(m.group(1))), []).append(it)
         for sheet in (book.sheets if book else []):
@@ -382,4 +388,4 @@ def _write_value(ws, r: int, c: int, value, fmt, force: bool) -> None:
         if force:
             ws.write_blank(r, c, None, fmt)
     else:
-        ws.write_string(r, c, str(value), fmt)
+        ws.write_string(r, c, xml_text(str(value)), fmt)

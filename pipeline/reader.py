@@ -713,7 +713,7 @@ def _values(data: bytes, kind: str, formulas: dict[str, tuple[frozenset, frozens
 
 def check_xml_defenses() -> None:
     """openpyxl parses untrusted XML (the marked-up copy reads comments); it must use defusedxml. The one
-    place it does (markup._own_workbook) imports openpyxl and then calls this. While openpyxl is not loaded
+    place it does (derived.own_workbook_copy, in the sandbox) imports openpyxl and then calls this. While openpyxl is not loaded
     it parses nothing, and loading it (numpy with it, 0.2 s) only to check would slow every `annex2
     validate`: the check is then left to that moment."""
     import sys

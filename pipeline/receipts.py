@@ -98,7 +98,7 @@ def replaces_line(cfg: Config, replaced: Replaced, first_received_at: datetime) 
 def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, received_rule: str, unit: str | None,
                  year: int | None, month_from: int | None, month_to: int | None, outcome: str, issues: list[dict],
                  duplicate_of_time: datetime | None = None, markup_name: str | None = None,
-                 attachments: list[str] | None = None, timeliness: Timeliness | None = None,
+                 markup_note: str | None = None, attachments: list[str] | None = None, timeliness: Timeliness | None = None,
                  replaces: Replaced | None = None) -> str:
     tz = cfg.bureau.tz
     period = f"{period_label(year, month_from, month_to)}（累计数）" if year and month_to else "—"
@@ -126,6 +126,8 @@ def receipt_text(cfg: Config, *, original_name: str, received_at: datetime, rece
                       for n, i in enumerate(group, 1)]
     if markup_name:
         lines += ["", f"有误的单元格已在“{display_name(markup_name)}”中标红并加了批注。"]
+    if markup_note:  # the copy kept not the unit's own workbook (a cap hit), or none could be made
+        lines += [markup_note] if markup_name else ["", markup_note]
     if attachments:
         lines += ["", "邮件中的附件："] + [f"  - {display_name(a)}" for a in attachments]
     if outcome == "accepted":

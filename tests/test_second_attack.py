@@ -95,3 +95,86 @@ def test_the_writers_replace_what_xml_forbids_in_texts_from_an_older_ledger(tmp_
     Sheet(book.add_worksheet("表"), {"cell": None}).put(0, 0, "附件2\uffff\x02.xlsx")
     book.close()
     assert openpyxl.load_workbook(tmp_path / "表.xlsx")["表"]["A1"].value == "附件2\ufffd\u2402.xlsx"
+
+
+# --- item 1: nothing parses a unit's bytes outside the sandbox -------------------------------------------
+
+MEASURED = """
+import json, resource, subprocess, sys
+# A guard for the machine, not the measure: code that still parsed in this process would take gigabytes.
+resource.setrlimit(resource.RLIMIT_AS, (3 * 1024 ** 3, 3 * 1024 ** 3))
+done = subprocess.run([sys.executable, "-m", "pipeline", *sys.argv[2:]])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest process: the CLI or its worker
+open(sys.argv[1], "w").write(json.dumps({"rc": done.returncode, "peak_mb": peak}))
+"""
+
+
+def measured(work, *args, timeout=300):
+    """`annex2 ARGS` in a wrapper that reports the peak resident memory of the command's processes (the
+    largest of the CLI and the sandbox's worker, from getrusage(RUSAGE_CHILDREN)), and its exit status."""
+    import json
+
+    out = work.parent / "measured.json"
+    got = subprocess.run([sys.executable, "-c", MEASURED, str(out), *args], cwd=work, capture_output=True,
+                         text=True, timeout=timeout)
+    result = json.loads(out.read_text())
+    return result["rc"], result["peak_mb"], got.stdout + got.stderr
+
+
+def with_sheet_xml(path, edit):
+    """The workbook at `path` written again with its sheet XML edited (valid CRCs: the damage is the content)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin:
+        parts = [(info, zin.read(info)) for info in zin.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, body in parts:
+            zout.writestr(info.filename, edit(body) if info.filename == "xl/worksheets/sheet1.xml" else body)
+    return path
+
+
+def test_a_rejected_xlsx_declaring_a_huge_merged_range_gets_its_receipt_and_a_copy_in_little_memory(workdir):
+    # Found: the marked-up copy re-opened the rejected workbook with openpyxl in the parent, and an 8 KB .xlsx
+    # declaring one merged range A40:XFD1048576 made it build 17 billion cells: ingest was OOM-killed after
+    # recording the file, and every rerun resumed it first and died again. Fixed: the unit's own workbook is
+    # taken apart only in the sandbox, its merged and hyperlink ranges counted before openpyxl loads it; over
+    # the cap the copy is drawn on our template from the values the sandbox extracted, and the receipt says so.
+    import openpyxl
+
+    bad = with_sheet_xml(make_submission(workdir / "inbox" / EXEC / "附件2.xlsx", cells={("traffic", "major_fixed"): 99}),
+                         lambda xml: xml.replace(b'<mergeCells count="14">',
+                                                 b'<mergeCells count="15"><mergeCell ref="A40:XFD1048576"/>'))
+    assert bad.stat().st_size < 9000
+    settled(workdir)
+    rc, peak, output = measured(workdir, "ingest")
+    assert rc == 1, output
+    assert peak < 500, f"peak RSS {peak:.0f} MB"
+    assert rows(workdir, "SELECT original_name, outcome FROM arrivals") == [("附件2.xlsx", "rejected")]
+    receipts = workdir / "inbox" / EXEC / "回执"
+    (receipt,) = receipts.glob("*.txt")
+    text = receipt.read_text(encoding="utf-8-sig")
+    assert "有误的单元格已在“" in text
+    assert "（原表格式无法保留：表格的合并单元格或超链接范围共 " in text
+    assert "个单元格，超过处理上限 200000；标注副本按附件2模板重新排版。）" in text
+    (copy,) = receipts.glob("*_错误标注.xlsx")
+    book = openpyxl.load_workbook(copy)
+    assert book.sheetnames[0] == "错误说明"
+    assert "后面是按附件2模板重新排版的你单位报表（原表格式无法保留：表格的合并单元格" in book["错误说明"]["A1"].value
+    assert book["错误说明"]["G4"].value == "E_FIXED_GT_FOUND"
+
+
+def test_validate_markup_never_reads_a_file_again_outside_the_sandbox(workdir, tmp_path):
+    # Found: `validate --markup` judged each file in the sandbox, then read every rejected one again in its own
+    # process to draw the copy — a fuzzed .xls that the sandbox stopped at its 512 MB cap then took 2.2 GB
+    # there. Fixed: the copies are drawn from what the sandbox extracted while judging; a file it could not
+    # read gets no copy.
+    from test_hostile_reader import damaged_xls
+
+    fuzzed = tmp_path / "fuzz_seed7.xls"
+    fuzzed.write_bytes(damaged_xls((5137, 0x40), (6349, 0x08)))
+    wrong = make_submission(tmp_path / "附件2_错.xlsx", cells={("traffic", "major_fixed"): 99})
+    rc, peak, output = measured(workdir, "validate", "--markup", str(tmp_path / "标注"), str(fuzzed), str(wrong))
+    assert rc == 1, output
+    assert peak < 500, f"peak RSS {peak:.0f} MB"
+    assert sorted(p.name for p in (tmp_path / "标注").iterdir()) == ["附件2_错_错误标注.xlsx"]
+    assert "错误：文件已损坏或过大（读取所需内存过多，已中止）" in output
