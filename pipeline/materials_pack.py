@@ -2,21 +2,21 @@
 and `材料汇编_YYYY年M月.pdf` — a cover page (who sent what and when, who is missing) followed by every stamped
 PDF and image in unit order, so the clerk prints or forwards one file.
 
-The cover is drawn with fpdf2 (pure Python; embeds a subset of a CJK system font — 宋体/黑体 on Windows, Noto CJK
-elsewhere — so the PDF reads the same on any machine); pypdf joins the stamped PDFs; images become A4 pages
-through fpdf2 (a JPEG is embedded as it is, not re-encoded).
+The cover is drawn here with fpdf2 (pure Python; embeds a subset of a CJK system font — 宋体/黑体 on Windows, Noto
+CJK elsewhere — so the PDF reads the same on any machine). A unit's stamped file is never parsed in this process
+(the merge holds the intake lock): in the sandbox's worker, under its memory and time caps, a PDF's pages are
+copied stripped of everything but how they look (no actions, JavaScript, links, form fields or attached files)
+and an image's frames are re-rendered onto A4 pages, their counts, pixels and nesting capped before anything is
+decoded (derived.stamped_pages); the worker joins the pages behind the cover too. A file over a cap, or one
+that cannot be taken apart, is left out — the cover says which and why — and the 汇编 is written all the same.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import functools
-import io
 import os
 import shutil
 import subprocess
 import sys
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,9 @@ from .materials_receipt import _due_text
 from .materials_state import MaterialFile, MaterialState, material_states
 from .months import Month
 from .publish import publish
-from .safe_names import safe_filename
+from .derived import Refused, join_pdfs, stamped_pages
+from .safe_names import safe_filename, xml_text
+from .sandbox import SandboxFailure, run_untrusted
 from .timeliness import LATE, ON_TIME, OVERDUE
 
 MATERIALS_DIR = "材料"
@@ -69,23 +71,44 @@ def write_month_materials(cfg: Config, ledger: Ledger, month: Month, as_of: date
         pack.copies += _copy_unit(cfg, folder, s, pack.notes)
     stamped = [(s, f) for s in states for f in s.current_files if f.kind == STAMPED]
     parts, notes = _stamped_parts(cfg, stamped)
+    while True:
+        cover, cover_pages = _placed_cover(cfg, month, as_of, states, parts, notes)
+        try:
+            joined = _join(cfg, [cover, *[d for _i, d, _n in parts]]) if parts else cover
+            break
+        except (Refused, SandboxFailure) as exc:  # the pages together over a cap: the cover says so
+            reason = exc.reason if isinstance(exc, Refused) else exc.reason_zh
+            notes += [f"{_who(stamped, i)}（各单位盖章版合在一起超出处理上限：{reason}）" for i, _d, _n in parts]
+            parts = []
     pack.not_joined = notes
+    pack.cover_pages = cover_pages
+    def write(path: Path) -> None:
+        path.write_bytes(joined)
+
+    published = publish(folder / compilation_name(month), write, now or as_of)
+    pack.pdf = published.path
+    pack.pages = cover_pages + sum(n for _i, _d, n in parts)
+    return pack
+
+
+def _placed_cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialState],
+                  parts: list[tuple[int, bytes, int]], notes: list[str]) -> tuple[bytes, int]:
+    """The cover, and its page count: its length decides where each stamped file's pages start."""
     first_pages: dict[int, int] = {}
-    for _attempt in range(3):  # the cover's length decides where each stamped file's pages start
-        cover = _cover(cfg, month, as_of, states, first_pages, notes)
-        start, placed = _page_count(cover) + 1, {}
-        for file_id, data in parts:
+    for _attempt in range(3):
+        cover, cover_pages = _cover(cfg, month, as_of, states, first_pages, notes)
+        start, placed = cover_pages + 1, {}
+        for file_id, _data, pages in parts:
             placed[file_id] = start
-            start += _page_count(data)
+            start += pages
         if placed == first_pages:
             break
         first_pages = placed
-    pack.cover_pages = _page_count(cover)
-    published = publish(folder / compilation_name(month), lambda p: _join(p, [cover, *[d for _i, d in parts]]),
-                        now or as_of)
-    pack.pdf = published.path
-    pack.pages = pack.cover_pages + sum(_page_count(d) for _i, d in parts)
-    return pack
+    return cover, cover_pages
+
+
+def _who(stamped: list[tuple[MaterialState, MaterialFile]], file_id: int) -> str:
+    return next(f"{s.unit}：{xml_text(f.name)}" for s, f in stamped if f.id == file_id)
 
 
 def _copy_unit(cfg: Config, folder: Path, state: MaterialState, notes: list[str]) -> list[Path]:
@@ -116,89 +139,33 @@ def _copy_unit(cfg: Config, folder: Path, state: MaterialState, notes: list[str]
     return out
 
 
-# --- stamped pages -------------------------------------------------------------------------------------
+# --- stamped pages: taken apart in the sandbox only ----------------------------------------------------
 
-def _stamped_parts(cfg: Config, stamped: list[tuple[MaterialState, MaterialFile]]) -> tuple[list[tuple[int, bytes]], list[str]]:
-    """Each stamped file as PDF bytes, in unit order; the ones that cannot be joined, with why."""
+def _stamped_parts(cfg: Config, stamped: list[tuple[MaterialState, MaterialFile]]) -> tuple[list[tuple[int, bytes, int]], list[str]]:
+    """Each stamped file as clean PDF pages (its id, the bytes, the page count), in unit order; the ones
+    left out, with why."""
     parts, notes = [], []
     for state, f in stamped:
-        data = (cfg.root / f.archived_path).read_bytes()
+        who = f"{state.unit}：{xml_text(f.name)}"
+        if f.detected_type == "ofd":
+            notes.append(f"{who}（OFD 版式文件无法并入，请在“{MATERIALS_DIR}/{state.unit}”中单独打开）")
+            continue
         try:
-            if f.detected_type == "pdf":
-                parts.append((f.id, _readable_pdf(data)))
-            elif f.detected_type == "ofd":
-                notes.append(f"{state.unit}：{f.name}（OFD 版式文件无法并入，请在“{MATERIALS_DIR}/{state.unit}”中单独打开）")
-            else:
-                parts.append((f.id, _image_pages(data)))
+            data = (cfg.root / f.archived_path).read_bytes()
+            pdf, pages = run_untrusted(stamped_pages, data, f.detected_type, cfg.limits, limits=cfg.limits)
+            parts.append((f.id, pdf, pages))
+        except Refused as exc:  # a cap, checked before anything was decoded
+            notes.append(f"{who}（无法并入：{exc.reason}）")
+        except SandboxFailure as exc:  # out of memory or time, or the worker died
+            notes.append(f"{who}（无法并入：{exc.reason_zh}）")
         except Exception as exc:  # one damaged file must not stop the compilation
-            notes.append(f"{state.unit}：{f.name}（无法并入：{type(exc).__name__}）")
+            notes.append(f"{who}（无法并入：{type(exc).__name__}）")
     return parts, notes
 
 
-def _readable_pdf(data: bytes) -> bytes:
-    """A PDF's pages as a PDF pypdf can append (an empty-password "encrypted" PDF is opened first)."""
-    from pypdf import PdfReader, PdfWriter
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if not reader.is_encrypted:
-            return data
-        reader.decrypt("")
-        writer = PdfWriter()
-        writer.append(reader)
-        out = io.BytesIO()
-        writer.write(out)
-        return out.getvalue()
-
-
-def _image_pages(data: bytes) -> bytes:
-    """An image (each frame of a multi-page TIFF) as A4 pages, fitted, turned as its EXIF says."""
-    from fpdf import FPDF
-    from PIL import Image, ImageOps
-
-    pdf = FPDF(unit="mm", format="A4")
-    pdf.set_auto_page_break(False)
-    pdf.set_margins(0, 0, 0)
-    with Image.open(io.BytesIO(data)) as im:
-        frames = getattr(im, "n_frames", 1)
-        for n in range(frames):
-            im.seek(n)
-            exif_turned = im.format == "JPEG" and im.getexif().get(0x0112, 1) not in (1, None)
-            if im.format == "JPEG" and not exif_turned:
-                source: Any = io.BytesIO(data)  # embedded as it is
-                w, h = im.size
-            else:
-                frame = ImageOps.exif_transpose(im.copy()).convert("RGB")
-                source = frame
-                w, h = frame.size
-            landscape = w > h
-            pdf.add_page(orientation="L" if landscape else "P")
-            page_w, page_h = (297, 210) if landscape else (210, 297)
-            scale = min((page_w - 10) / w, (page_h - 10) / h)
-            iw, ih = w * scale, h * scale
-            pdf.image(source, x=(page_w - iw) / 2, y=(page_h - ih) / 2, w=iw, h=ih)
-    return bytes(pdf.output())
-
-
-def _page_count(data: bytes) -> int:
-    from pypdf import PdfReader
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return len(PdfReader(io.BytesIO(data), strict=False).pages)
-
-
-def _join(path: Path, pdfs: list[bytes]) -> None:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for data in pdfs:
-            writer.append(PdfReader(io.BytesIO(data), strict=False))
-        with open(path, "wb") as out:
-            writer.write(out)
+def _join(cfg: Config, pdfs: list[bytes]) -> bytes:
+    """The cover and the stamped pages as one PDF, joined in the sandbox (a file's time for each part)."""
+    return run_untrusted(join_pdfs, pdfs, limits=cfg.limits, seconds=cfg.limits.parse_seconds * len(pdfs))
 
 
 # --- the cover -------------------------------------------------------------------------------------------
@@ -243,7 +210,7 @@ def cjk_font() -> tuple[Path, int]:
 
 
 def _cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialState], first_pages: dict[int, int],
-           notes: list[str]) -> bytes:
+           notes: list[str]) -> tuple[bytes, int]:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -276,7 +243,8 @@ def _cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialStat
             cells = []
             for kind in ("stamped", "electronic"):
                 files = [f for f in s.current_files if f.kind == kind]
-                cells.append("\n".join(f"{f.name}\n{f.received_at.astimezone(tz):%m-%d %H:%M}" for f in files) or "未收到")
+                cells.append("\n".join(f"{xml_text(f.name)}\n{f.received_at.astimezone(tz):%m-%d %H:%M}" for f in files)
+                             or "未收到")
             pages = [str(first_pages[f.id]) for f in s.current_files if f.id in first_pages]
             table.row([str(n), s.unit, *cells, s.label, "、".join(pages) or "—"])
     missing = [s for s in states if s.state == OVERDUE]
@@ -292,4 +260,4 @@ def _cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialStat
     pdf.set_font("cjk", size=9)
     pdf.multi_cell(0, 5, "本汇编在封面之后按单位顺序收录各单位现行的盖章版（PDF扫描件和图片）；电子版和全部原件见同一文件夹下"
                          f"各单位子文件夹。{cfg.bureau.name} 由 annex2 生成。", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    return bytes(pdf.output()), pdf.pages_count

@@ -378,10 +378,11 @@ def warm_up(limits: Limits | None = None) -> None:
             box.starts += 1
 
 
-def run_untrusted(fn: Callable, *args: Any, limits: Limits) -> Any:
-    """fn(*args) in the shared warm worker, under `limits.parse_memory_mb` and `limits.parse_seconds`.
-    `fn` must be a top-level function and its arguments and result must pickle."""
-    return _sandbox_for(limits).run(fn, *args, seconds=limits.parse_seconds)
+def run_untrusted(fn: Callable, *args: Any, limits: Limits, seconds: float | None = None) -> Any:
+    """fn(*args) in the shared warm worker, under `limits.parse_memory_mb` and `limits.parse_seconds` (or
+    `seconds`, for a job over several files). `fn` must be a top-level function and its arguments and result
+    must pickle."""
+    return _sandbox_for(limits).run(fn, *args, seconds=limits.parse_seconds if seconds is None else seconds)
 
 
 def read_workbook_isolated(data: bytes, limits: Limits):

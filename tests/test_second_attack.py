@@ -1,10 +1,14 @@
 """Issue 25, items 1, 2 (names) and 10: what a unit's file could still do after it passed the sandbox, names a
 format forbids, lock files named on the command line. Real files built here, real processes
 (`python -m pipeline ...`), a real ledger file."""
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from factory import make_submission
 from test_status import edit_config
@@ -178,3 +182,154 @@ def test_validate_markup_never_reads_a_file_again_outside_the_sandbox(workdir, t
     assert peak < 500, f"peak RSS {peak:.0f} MB"
     assert sorted(p.name for p in (tmp_path / "标注").iterdir()) == ["附件2_错_错误标注.xlsx"]
     assert "错误：文件已损坏或过大（读取所需内存过多，已中止）" in output
+
+
+# --- item 1: the 材料汇编 — stamped files taken apart in the sandbox only ----------------------------------
+
+def pdf_of(objects: dict[int, bytes]) -> bytes:
+    """A PDF written by hand, object by object (1 is the catalog), with a correct cross-reference table."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for num in sorted(objects):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + objects[num] + b"\nendobj\n"
+    xref, size = len(out), max(objects) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    out += b"".join(b"%010d 00000 n \n" % offsets[n] if n in offsets else b"0000000000 65535 f \n"
+                    for n in range(1, size))
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
+    return bytes(out)
+
+
+def stamped_scan(catalog: bytes = b"", resources: bytes = b"", page: bytes = b"",
+                 more: dict[int, bytes] | None = None) -> bytes:
+    """A scanned page: one grey picture and no text (a stamped version), with extra entries where asked."""
+    picture = bytes((x * 7 + y * 3) % 256 for y in range(64) for x in range(64))
+    content = b"q 400 0 0 400 97 221 cm /Im0 Do Q"
+    return pdf_of({
+        1: b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 4 0 R >> "
+           + resources + b">> /Contents 5 0 R " + page + b">>",
+        4: b"<< /Type /XObject /Subtype /Image /Width 64 /Height 64 /ColorSpace /DeviceGray /BitsPerComponent 8 "
+           b"/Length 4096 >>\nstream\n" + picture + b"\nendstream",
+        5: b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        **(more or {})})
+
+
+def cover_text(pdf: Path) -> str:
+    """The 汇编's cover as text, every blank taken out (pdftotext breaks lines where the table does)."""
+    got = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    return "".join(got.split())
+
+
+def stamped_in(work, name, data, month="2023-05"):
+    """A unit's stamped material dropped in its folder and taken in; then `merge` of `month`, measured."""
+    (work / "inbox" / EXEC / name).write_bytes(data)
+    settled(work)
+    taken = run_cli(work, "ingest")
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    assert rows(work, "SELECT original_name, outcome FROM arrivals") == [(name, "material")]
+    return measured(work, "merge", "--month", month, "--as-of", "2026-12-31T12:00")
+
+
+COMPILATION = Path("outbox") / "2023-05" / "材料" / "材料汇编_2023年5月.pdf"
+needs_pdftotext = pytest.mark.skipif(not shutil.which("pdftotext"), reason="reads the cover with poppler's pdftotext")
+
+
+@needs_pdftotext
+def test_a_stamped_pdf_chaining_3000_arrays_is_left_out_of_the_compilation_not_the_merge(workdir):
+    # Found: `merge` joined the stamped PDFs with pypdf in its own process, and a page whose resources reach a
+    # chain of 3,000 indirect arrays made the copy recurse until RecursionError: merge died (exit 3), no 汇编
+    # for any unit, every month. Fixed: pages are copied in the sandbox, their nesting capped before the copy.
+    chain = {10 + n: b"[%d 0 R]" % (11 + n) for n in range(3000)}
+    chain[3010] = b"[]"
+    rc, peak, output = stamped_in(workdir, "执法大队2023年5月工作情况（盖章）.pdf",
+                                  stamped_scan(resources=b"/Properties << /P0 10 0 R >> ", more=chain))
+    assert rc == 0, output
+    assert peak < 500, f"peak RSS {peak:.0f} MB"
+    from pypdf import PdfReader
+
+    assert len(PdfReader(workdir / COMPILATION).pages) == 1  # the cover alone
+    assert "未并入：交通运输综合行政执法大队：执法大队2023年5月工作情况（盖章）.pdf（无法并入：PDF对象嵌套超过100层，超过处理上限）" \
+        in cover_text(workdir / COMPILATION)
+
+
+def test_a_stamped_scans_javascript_links_and_attachments_never_reach_the_compilation(workdir):
+    # Found: a stamped scan carrying a page-open JavaScript action and a link to an outside address was copied
+    # as it was into the bureau's own 材料汇编. Fixed: a page keeps only how it looks; the catalog is ours.
+    js = b"<< /S /JavaScript /JS (app.launchURL\\(\"http://evil.example/open\"\\);) >>"
+    scan = stamped_scan(
+        catalog=b"/OpenAction 20 0 R /Names << /JavaScript << /Names [(a) 20 0 R] >> /EmbeddedFiles << /Names "
+                b"[(x.exe) 23 0 R] >> >> /AcroForm << /Fields [] >> ",
+        page=b"/AA << /O 20 0 R >> /Annots [21 0 R 22 0 R] ",
+        more={20: js,
+              21: b"<< /Type /Annot /Subtype /Link /Rect [0 0 595 842] /A << /S /URI /URI (http://evil.example/x) >> >>",
+              22: b"<< /Type /Annot /Subtype /FileAttachment /Rect [0 0 10 10] /FS 23 0 R >>",
+              23: b"<< /Type /Filespec /F (x.exe) /EF << /F 24 0 R >> >>",
+              24: b"<< /Type /EmbeddedFile /Length 4 >>\nstream\nMZ\x90\x00\nendstream"})
+    rc, peak, output = stamped_in(workdir, "执法大队2023年5月工作情况（盖章）.pdf", scan)
+    assert rc == 0, output
+    from pypdf import PdfReader
+
+    data = (workdir / COMPILATION).read_bytes()
+    joined = PdfReader(workdir / COMPILATION)
+    assert len(joined.pages) == 2  # the cover and the scan
+    assert [sorted(k for k in ("/Annots", "/AA") if k in p) for p in joined.pages] == [[], []]
+    assert [k for k in ("/OpenAction", "/Names", "/AcroForm") if k in joined.trailer["/Root"]] == []
+    assert [w for w in (b"evil.example", b"/JavaScript", b"/JS", b"/URI", b"/EmbeddedFile", b"MZ\x90")
+            if w in data] == []
+    assert b"/Im0" in data  # the picture itself is there
+
+
+@needs_pdftotext
+def test_a_bilevel_tiff_of_25_huge_pages_is_refused_before_decoding(workdir):
+    # Found: a 25-page bilevel TIFF (a few KB of fax-coded white pages) was accepted on its first page, and
+    # `merge` decoded every frame in its own process — 12000×14000 pixels (under Pillow's own bomb limit), then
+    # in RGB: most of a GB a page, while holding the intake lock. Fixed: the frames are re-rendered in the sandbox, their count, pixels and
+    # the memory one takes decoded checked from the headers first.
+    import io
+    import struct
+
+    from PIL import Image, ImageDraw
+
+    def white_g4(rows: int) -> bytes:  # each all-white line is one vertical-mode code (V0 = "1"), then EOFB
+        bits = "1" * rows + "000000000001" * 2
+        bits += "0" * (-len(bits) % 8)
+        return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+    def tiff(pages) -> bytes:  # (width, height, photometric, one Group 4 strip)
+        out = bytearray(b"II*\x00\x00\x00\x00\x00")
+        at = []
+        for *_size, data in pages:
+            at.append(len(out))
+            out += data + b"\0" * (len(data) % 2)
+        link = 4
+        for (w, h, photo, data), where in zip(pages, at):
+            struct.pack_into("<I", out, link, len(out))
+            tags = [(256, 4, w), (257, 4, h), (258, 3, 1), (259, 3, 4), (262, 3, photo), (273, 4, where),
+                    (277, 3, 1), (278, 4, h), (279, 4, len(data))]
+            out += struct.pack("<H", len(tags)) + b"".join(
+                struct.pack("<HHI", tag, kind, 1) + struct.pack("<HH" if kind == 3 else "<I", *((v, 0) if kind == 3 else (v,)))
+                for tag, kind, v in tags)
+            link = len(out)
+            out += b"\0\0\0\0"
+        return bytes(out)
+
+    first = Image.new("1", (1240, 1754), 1)
+    ImageDraw.Draw(first).rectangle((100, 100, 1100, 400), fill=0)
+    saved = io.BytesIO()
+    first.save(saved, "TIFF", compression="group4", tiffinfo={278: 1754})
+    strip = Image.open(io.BytesIO(saved.getvalue())).tag_v2
+    page1 = saved.getvalue()[strip[273][0]:strip[273][0] + strip[279][0]]
+    data = tiff([(1240, 1754, 1, page1)] + [(12000, 14000, 0, white_g4(14000))] * 24)
+    assert len(data) < 64 * 1024
+    rc, peak, output = stamped_in(workdir, "执法大队2023年5月工作情况（盖章）.tif", data)
+    assert rc == 0, output
+    assert peak < 500, f"peak RSS {peak:.0f} MB"
+    from pypdf import PdfReader
+
+    assert len(PdfReader(workdir / COMPILATION).pages) == 1
+    assert ("（无法并入：第2页图片12000×14000解码需要约320MB内存，超过处理上限205MB）"
+            in cover_text(workdir / COMPILATION))
