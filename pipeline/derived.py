@@ -18,6 +18,7 @@ import io
 import re
 import warnings
 import zipfile
+from datetime import datetime
 from typing import Any
 
 from .config import Limits
@@ -65,11 +66,12 @@ def range_cells(sheet_xml: bytes) -> int:
     return total
 
 
-def own_workbook_copy(source: bytes, issues: list, original_name: str, limits: Limits) -> bytes:
+def own_workbook_copy(source: bytes, issues: list, original_name: str, limits: Limits,
+                      now: datetime | None = None) -> bytes:
     """The marked-up copy of a unit's own .xlsx/.xlsm (markup.py's layout: its form with the problems marked,
     the notes sheet first), as .xlsx bytes. Runs in the sandbox. The reader's checks first (size, zip
     directory, XML prologs), then the merged and hyperlink ranges are counted before openpyxl loads a thing;
-    formulas that could reach out of the file, links and macros are dropped."""
+    formulas that could reach out of the file, links and macros are dropped. `now`: the copy's own dates."""
     import openpyxl
 
     from . import markup
@@ -104,7 +106,11 @@ def own_workbook_copy(source: bytes, issues: list, original_name: str, limits: L
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wb.save(out)
-    return out.getvalue()
+    if now is None:
+        return out.getvalue()
+    from .docprops import stamped
+
+    return stamped(out.getvalue(), now)
 
 
 # --- a stamped material's pages for the 材料汇编 ---------------------------------------------------------

@@ -12,8 +12,12 @@ _DATES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*")
 
 
 def stamp(path: Path, moment: datetime) -> None:
+    Path(path).write_bytes(stamped(Path(path).read_bytes(), moment))
+
+
+def stamped(src: bytes, moment: datetime) -> bytes:
+    """`stamp` on bytes (the sandbox stamps the copy of a unit's own workbook before it hands it back)."""
     when = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    src = Path(path).read_bytes()
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(src)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for item in zin.infolist():
@@ -21,4 +25,4 @@ def stamp(path: Path, moment: datetime) -> None:
             if item.filename == "docProps/core.xml":
                 data = _DATES.sub(lambda m: m.group(1) + when, data)
             zout.writestr(item, data)
-    Path(path).write_bytes(out.getvalue())
+    return out.getvalue()

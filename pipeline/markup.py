@@ -81,7 +81,7 @@ def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], orig
     done, reason = None, None
     if book is not None and book.kind == "xlsx" and source is not None:
         try:
-            write_atomic(path, run_untrusted(own_workbook_copy, source, issues, original_name, limits or Limits(),
+            write_atomic(path, run_untrusted(own_workbook_copy, source, issues, original_name, limits or Limits(), now,
                                              limits=limits or Limits()), durable=False)
             done = "own"
         except (Refused, SandboxFailure) as exc:  # a cap hit: the unit's values on our template instead
@@ -99,7 +99,7 @@ def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], orig
     if done is None:
         _values_only(path, book, issues, original_name)
         done = "values"
-    if now is not None:
+    if now is not None and done != "own":  # the sandbox dated the unit's own workbook
         from .docprops import stamp
 
         stamp(path, now)
