@@ -168,16 +168,15 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     cfg = load_config(ctx)
     now = now_in(cfg)
 
-    def copy_of(path: Path, verdict) -> None:
-        """A rejected workbook's marked-up copy, drawn from what the sandbox extracted while judging it (the
-        unit's own .xlsx is taken apart again only in the sandbox): the file is never read here."""
+    def copy_of(path: Path, verdict, data: bytes | None) -> None:
+        """A rejected workbook's marked-up copy, drawn from what the sandbox extracted while judging `data` (the
+        unit's own .xlsx is taken apart again only in the sandbox): nothing is parsed here, nothing read twice."""
         from .markup import write_markup
 
         v = verdict.validation
         if markup is None or verdict.outcome != "rejected" or verdict.kind != WORKBOOK or v is None or v.workbook is None:
             return
         try:
-            data = path.read_bytes()
             out = write_markup(markup / f"{path.stem}_错误标注.xlsx", v.workbook, verdict.issues,
                                path.name, source=data, now=now, limits=cfg.limits)
         except OSError as exc:

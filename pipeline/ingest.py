@@ -819,11 +819,13 @@ def ledger_fault_text(cfg: Config, exc: BaseException) -> str:
 # --- validate: the same judgement without a commit -------------------------------------------------------
 
 def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | None = None,
-                read: Callable | None = None, judged: Callable[[Path, Judged], None] | None = None) -> Report:
+                read: Callable | None = None,
+                judged: Callable[[Path, Judged, bytes | None], None] | None = None) -> Report:
     """What `annex2 validate` prints: each file judged exactly as ingest would judge it (with the history
     rules when a ledger is given), and nothing written. Many files are parsed ahead on every core.
-    `judged(path, verdict)` is called for each file judged (its workbook as the sandbox extracted it is in
-    `verdict.validation`): `validate --markup` draws its copies from that, never reading a file again."""
+    `judged(path, verdict, data)` is called for each file judged, with the very bytes judged (its workbook
+    as the sandbox extracted it is in `verdict.validation`): `validate --markup` draws its copies from that,
+    never reading a file again."""
     paths = [Path(p) for p in paths]
     default = read or isolated_reader()
     reader, ahead = reader_for(len(paths), cfg.limits, default)
@@ -845,12 +847,13 @@ def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | 
                     report.files.append(got)
                     continue
                 if isinstance(got, Incoming):
+                    data = got.data
                     try:
                         got = judge.file(got, kind, where.folder_unit, clerk_folder=where.clerk_folder)
                     except Exception as exc:
                         got = failed(kind, shown, exc)
                     if judged is not None:
-                        judged(path, got)
+                        judged(path, got, data)
                 if got.parts:
                     report.files += [entry(f"{shown}#{p.name}", j) for p, j in got.parts]
                     if got.outcome in ("rejected", "failed"):
