@@ -178,6 +178,7 @@ def _clean_pdf(data: bytes) -> tuple[bytes, int]:
             raise Refused(f"PDF 有 {len(pages)} 页，超过处理上限 {MAX_PAGES} 页")
         writer = PdfWriter()
         budget = [MAX_OBJECTS]
+        seen: set[tuple[int, int]] = set()  # objects pages share (their fonts, say) are walked once
         for page in pages:
             clean = PageObject(reader)
             clean[NameObject("/Type")] = NameObject("/Page")
@@ -187,20 +188,19 @@ def _clean_pdf(data: bytes) -> tuple[bytes, int]:
             if "/MediaBox" not in clean:
                 clean[NameObject("/MediaBox")] = ArrayObject([FloatObject(0), FloatObject(0), FloatObject(595),
                                                               FloatObject(842)])
-            _defuse_graph(clean, budget)
+            _defuse_graph(clean, budget, seen)
             writer.add_page(clean)
         out = io.BytesIO()
         writer.write(out)
     return out.getvalue(), len(writer.pages)
 
 
-def _defuse_graph(root, budget: list[int]) -> None:
+def _defuse_graph(root, budget: list[int], seen: set[tuple[int, int]]) -> None:
     """Walk what a page reaches, without recursion: refuse nesting deeper than MAX_DEPTH and more than
     MAX_OBJECTS objects (a chain of 3,000 indirect arrays made pypdf's copy recurse to death), and take out
     every key that makes a viewer act — before pypdf copies a thing."""
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
-    seen: set[tuple[int, int]] = set()
     stack = [(root, 0)]
     while stack:
         obj, depth = stack.pop()
