@@ -559,6 +559,8 @@ cli.add_command(void)
 cli.add_command(tasks_group)
 from .cli_materials import materials  # noqa: E402
 cli.add_command(materials)
+from .cli_fetch import fetch  # noqa: E402
+cli.add_command(fetch)
 
 
 def main() -> None:

@@ -151,6 +151,34 @@ class Notices:
     basis_title: str = "岳阳市云溪区交通运输领域“打好安全生产翻身仗”工作方案"
 
 
+@dataclass(frozen=True)
+class MailBox:
+    """[mail] (spec 14): the bureau's mailbox that `annex2 fetch` reads over IMAP. The password is never here:
+    it comes from the environment variable `password_env`, else the system keyring (service "annex2")."""
+
+    host: str
+    user: str
+    port: int = 993
+    tls: str = "ssl"  # ssl (993) | starttls (143) | none (tests only)
+    verify_cert: bool = True
+    password_env: str = "ANNEX2_MAIL_PASSWORD"
+    folder: str = "INBOX"
+    since: str = "2023-01-01"
+    after: str = "seen"  # leave | seen | move:FOLDER
+    poll_seconds: float = 60
+    reply: bool = False
+
+    @property
+    def since_day(self):
+        from datetime import date
+
+        return date.fromisoformat(self.since)
+
+    @property
+    def move_to(self) -> str | None:
+        return self.after.split(":", 1)[1].strip() if self.after.startswith("move:") else None
+
+
 MATERIALS_DUE = Deadline(day=16)  # the default [materials]: with the Annex 1 progress form, by the 16th
 
 
@@ -186,6 +214,7 @@ class Config:
     def period_text(self) -> str:
         """The reporting period as a clerk reads it: 2023年4月起 / 2023年4月至2023年12月."""
         return f"{self.start.label}至{self.end.label}" if self.end else f"{self.start.label}起"
+    mail: MailBox | None = None  # [mail]: without it `fetch` has nothing to read
 
     @property
     def task_year(self) -> int:
@@ -299,8 +328,9 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "materials": _schema_of(Deadline, instance=MATERIALS_DUE),
     "notices": _schema_of(Notices),
     "tasks": _schema_of(Tasks, names=((dict,), {})),  # a table in the file, pairs in the dataclass
+    "mail": _schema_of(MailBox),
 }
-_OPTIONAL_SECTIONS = {"smtp"}
+_OPTIONAL_SECTIONS = {"smtp", "mail"}
 _UNIT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "name": ((str,), ...), "aliases": ((list,), []), "emails": ((list,), []), "folder": ((str,), ""),
     "from": ((str,), None), "until": ((str,), None), "materials": ((bool,), True),
@@ -534,6 +564,32 @@ class _Builder:
                              f"{what}（{where}）不能在收件箱 [paths] inbox（{inbox}）之内：ingest 会把它当作报送的文件收走。"
                              "请把收件箱设为工作目录下单独的文件夹，如 inbox = \"inbox\"")
 
+    def check_mail(self, m: dict[str, Any]) -> None:
+        """[mail]: values a typo would turn into a silent failure, and a certificate check turned off without
+        the reason written next to it (a comment on the same line)."""
+        from datetime import date
+
+        line = lambda key: self.lines.of("mail", key)  # noqa: E731
+        if m.get("tls") not in ("ssl", "starttls", "none"):
+            self.problem(line("tls"), f"[mail] tls 应为 \"ssl\"（993 端口）、\"starttls\"（143 端口）或 \"none\"，实际是 {m.get('tls')!r}")
+        if "port" in m and not 1 <= m["port"] <= 65535:
+            self.problem(line("port"), f"[mail] port 应在 1–65535 之间，实际是 {m['port']}")
+        try:
+            date.fromisoformat(str(m.get("since")))
+        except ValueError:
+            self.problem(line("since"), f"[mail] since 应为日期，如 \"2023-01-01\"，实际是 {m.get('since')!r}")
+        after = str(m.get("after"))
+        if after not in ("leave", "seen") and not (after.startswith("move:") and after[5:].strip()):
+            self.problem(line("after"), f"[mail] after 应为 \"leave\"、\"seen\" 或 \"move:文件夹名\"（如 \"move:已收报表\"），实际是 {after!r}")
+        if isinstance(m.get("poll_seconds"), (int, float)) and not 5 <= m["poll_seconds"] <= 86400:
+            self.problem(line("poll_seconds"), f"[mail] poll_seconds 应在 5–86400 秒之间，实际是 {m['poll_seconds']}")
+        if m.get("verify_cert") is False:
+            n = line("verify_cert")
+            text = self.lines.lines[n - 1] if n else ""
+            if "#" not in text or not text.split("#", 1)[1].strip():
+                self.problem(n, "[mail] verify_cert = false 会让密码可能被截获：只有确有理由（如单位内部自建的邮件服务器）"
+                                "才可关闭，并在同一行的注释中写明理由，如 verify_cert = false  # 局内部邮件服务器，自签名证书")
+
     def build(self, data: dict) -> Config:
         for key in data:
             if key not in _SCHEMA and key != "units":
@@ -566,6 +622,11 @@ class _Builder:
         self.check_tasks(s["tasks"], units)
         self.check_limits_and_paths(s)
         check_bounds(self, s, data.get("units"))
+        if "mail" in s:
+            self.check_mail(s["mail"])
+            if s["mail"].get("reply") and "smtp" not in s:
+                self.problem(self.lines.of("mail", "reply"), "[mail] reply = true 要通过 [smtp]（发信服务器）发出回执邮件，"
+                             "请同时配置 [smtp]，或改为 reply = false")
         if self.problems:
             raise ConfigError(self.path, self.problems)
         root = self.path.resolve().parent
@@ -585,6 +646,7 @@ class _Builder:
             tasks=Tasks(**s["tasks"]),
             notices=Notices(**s["notices"]),
             end=end,
+            mail=MailBox(**s["mail"]) if "mail" in s else None,
         )
 
 

@@ -206,6 +206,41 @@ MIGRATIONS.append((7, """
 MIGRATIONS.append((8, COUNTED_VIEW))
 
 
+# The bureau's mailbox (spec 14, `annex2 fetch`): each message read from an IMAP folder, once (UIDVALIDITY + UID;
+# Message-ID + SHA-256 as the second key), what became of it, and each reply sent (at most one per message).
+MIGRATIONS.append((8, """
+    CREATE TABLE mail_messages (
+        id INTEGER PRIMARY KEY,
+        mailbox TEXT NOT NULL,                -- user@host/folder
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        message_id TEXT NOT NULL DEFAULT '',
+        sha256 TEXT,                          -- NULL: not downloaded (over the size cap)
+        size INTEGER NOT NULL,
+        internal_utc TEXT NOT NULL,           -- the server's INTERNALDATE: the received time
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        spool_path TEXT,                      -- the raw message, relative to the working folder
+        state TEXT NOT NULL CHECK (state IN ('fetched', 'unclaimed', 'ingested', 'too_big', 'same_as')),
+        arrival_id INTEGER REFERENCES arrivals(id),
+        same_as INTEGER REFERENCES mail_messages(id),
+        reply_due INTEGER NOT NULL DEFAULT 0,
+        after_done INTEGER NOT NULL DEFAULT 0,
+        fetched_utc TEXT NOT NULL,
+        UNIQUE (mailbox, uidvalidity, uid)
+    );
+    CREATE INDEX mail_messages_second_key ON mail_messages (sha256, message_id);
+    CREATE INDEX mail_messages_state ON mail_messages (state);
+    CREATE TABLE mail_replies (
+        message INTEGER PRIMARY KEY REFERENCES mail_messages(id),
+        to_addr TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+        started_utc TEXT NOT NULL,
+        done_utc TEXT,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """))
+
 class LedgerError(Exception):
     "The ledger database cannot be opened or is from a newer version of annex2"
 
