@@ -269,6 +269,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     """
     import json
 
+    from .fetch import unclaimed_for_status, unclaimed_lines
     from .obligations import load_obligations
     from .textable import render
     from .timeliness import STATE_LABELS, status as month_status
@@ -281,15 +282,16 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
         result = month_status(cfg, ledger, month, when, obligations)
         foreign = Folders(cfg, ledger).foreign()  # folders below the inbox that are no unit's current folder
+        unclaimed = unclaimed_for_status(cfg, ledger)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "foreign_folders": [
             {"folder": o.folder, "kind": o.kind, "unit": o.unit.name if o.unit else None, "files": n}
-            for o, n in foreign]}, ensure_ascii=False, indent=2))
+            for o, n in foreign], "unclaimed": unclaimed}, ensure_ascii=False, indent=2))
         return
     tz = cfg.bureau.tz
     if not result.in_period:
         click.echo(result.summary)
-        for line in foreign_lines(foreign):
+        for line in [*foreign_lines(foreign), *unclaimed_lines(cfg, unclaimed)]:  # (the mailbox's: any month)
             click.echo(line)
         return
     rows = []
@@ -313,6 +315,8 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
              "重点任务推进情况表": task_deadline(cfg, month).note}
     for note in dict.fromkeys(n for n in notes.values() if n):  # the same shift said once
         click.echo(f"注意：{'、'.join(k for k, v in notes.items() if v == note)}{note}。", err=True)
+    for line in unclaimed_lines(cfg, unclaimed):
+        click.echo(line)
     print_unseen_files(cfg)
     for line in foreign_lines(foreign):
         click.echo(line)

@@ -94,6 +94,7 @@ def _headline(cfg: Config, data: bytes) -> tuple[str, str, str]:
 
 def _spool_path(cfg: Config, row_key: str, received_at: datetime, subject: str, uidvalidity: int, uid: int) -> Path:
     local = received_at.astimezone(cfg.bureau.tz)
+    subject = subject.replace("#", "＃")  # '#' separates an e-mail's name from its attachment's in results
     name = safe_filename(f"{local:%Y%m%d-%H%M%S}_{subject or '无主题'}_{uidvalidity}-{uid}.eml", max_bytes=200)
     return cfg.archive / SPOOL_DIR / hashlib.sha256(row_key.encode()).hexdigest()[:10] / name
 
@@ -232,6 +233,24 @@ def unclaimed_entry(cfg: Config, row: store.MailRow) -> dict:
     return {"id": row.id, "sender": row.sender, "subject": row.subject,
             "received_at": row.received_at.astimezone(cfg.bureau.tz).isoformat(timespec="seconds"),
             "archived_path": row.spool_path}
+
+
+def unclaimed_for_status(cfg: Config, ledger: Ledger) -> list[dict]:
+    """`status --json`'s "unclaimed": messages from addresses no unit has (empty before any fetch)."""
+    if not ledger.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'mail_messages'").fetchone():
+        return []  # a ledger opened read-only before migration 8
+    return [unclaimed_entry(cfg, r) for r in store.unclaimed(ledger)]
+
+
+def unclaimed_lines(cfg: Config, entries: list[dict]) -> list[str]:
+    """The status table's 待认领 section."""
+    if not entries:
+        return []
+    lines = ["", f"待认领的邮件 {len(entries)} 封（发件邮箱不属于任何单位；确认是哪个单位后，把该邮箱加到 config.toml 中"
+                 "该单位的 emails，下次 annex2 fetch 时按原收到时间处理）："]
+    for e in entries:
+        lines.append(f"  待认领  {e['sender'] or '发件人不明'}  {e['received_at'][:16].replace('T', ' ')}  {e['subject']}")
+    return lines
 
 
 def fetch_summary(cfg: Config, result: FetchResult) -> dict:

@@ -142,6 +142,11 @@ class Plan:
     ids: list[int] = field(default_factory=list)
 
 
+def _hashes(p: "Prepared") -> set[str]:
+    """The arrival's bytes and its attachments' (what a later duplicate would match)."""
+    return {p.item.file.sha256, *(part.sha256 for part, _j in p.judged.parts)}
+
+
 def file_key(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
@@ -214,6 +219,12 @@ class Ingester:
                 self._flush(group, result, progress)  # a duplicate must see the earlier one recorded
                 group = []
             prepared = self.prepare(item)
+            if group and isinstance(prepared, Prepared) and _hashes(prepared) & set().union(*map(_hashes, group)):
+                # an e-mail's attachment equal to one not yet recorded in this group: record that one first,
+                # then judge this again, so it is the duplicate it is (two e-mails carrying the same workbook)
+                self._flush(group, result, progress)
+                group = []
+                prepared = self.prepare(item)
             if isinstance(prepared, FileResult):
                 result.files.append(prepared)
             else:

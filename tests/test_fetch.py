@@ -3,12 +3,10 @@
 senders, replies at most once, and clear Chinese errors for an unreachable or refusing mailbox."""
 from __future__ import annotations
 
-import email
 import json
 import re
 import sqlite3
 from datetime import datetime
-from email import policy
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -101,3 +99,179 @@ def test_a_units_message_is_recorded_once_with_the_servers_arrival_time(mailwork
     assert (mailwork / spool[0]).read_bytes().replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
     # after = "seen" (the default): the message is flagged \Seen on the server
     assert b"\\Seen" in imap.flags_and_folders()["INBOX"][0]
+
+
+# --- a month's mail: 30 messages from 9 units -----------------------------------------------------------
+
+PDF_TYPE, DOCX_TYPE = ("application", "pdf"), ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
+def scan_pdf() -> bytes:
+    """A stamped version as a scanner writes it: a page that is a picture only (no text layer)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (620, 877), "white")
+    ImageDraw.Draw(im).ellipse((380, 640, 540, 800), outline=(200, 0, 0), width=10)
+    out = io.BytesIO()
+    im.save(out, "PDF")
+    return out.getvalue()
+
+
+def word(*paragraphs) -> bytes:
+    import io
+
+    import docx
+
+    doc = docx.Document()
+    for p in paragraphs:
+        doc.add_paragraph(p)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def task_form(work, tmp_path, unit: str) -> bytes:
+    """The unit's May progress form, every task 推进中 with a line of progress."""
+    import openpyxl
+
+    path = tmp_path / f"{unit}_推进情况表.xlsx"
+    assert run("--config", str(work / "config.toml"), "template", "--tasks", "--unit", unit, "--month", "2023-05",
+               "-o", str(path)).exit_code == 0
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    for r in range(4, 40):
+        if re.fullmatch(r"T\d\d", str(ws.cell(r, 1).value or "")):
+            ws.cell(r, 5).value, ws.cell(r, 6).value = "本月已按计划推进", "推进中"
+    wb.save(path)
+    return path.read_bytes()
+
+
+def materials(unit: str):
+    return [("2023年5月工作情况（盖章）.pdf", scan_pdf(), PDF_TYPE),
+            ("2023年5月工作情况.docx", word(f"{unit}2023年5月份安全生产工作情况", "一、工作开展情况"), DOCX_TYPE)]
+
+
+def month_of_mail(work, tmp_path):
+    """(internal date, raw message) of the 30 messages, by hand (units by their index in UNITS):
+    Annex 2 from all nine (unit 2 rejected first, then corrected; unit 7 late on 25 May; unit 8 as .xls),
+    materials (stamped PDF + .docx) from all nine (unit 5 late on 17 May although its headers say 10 May),
+    progress forms from seven (unit 7's with its materials: three attachments), one message with no attachment,
+    one from an unknown address, one over the 1 MB cap, a resend of unit 0's report and unit 1's correction."""
+    from importlib import resources
+
+    xls = resources.files("pipeline").joinpath("defaults/demo_公路中心_2023年5月.xls").read_bytes()
+    a2 = {i: workbook(tmp_path, UNITS[i]) for i in range(8)}
+    bad = workbook(tmp_path, UNITS[2], "退回.xlsx", cells={("traffic", "major_fixed"): 5})
+    fixed1 = workbook(tmp_path, UNITS[1], "更正.xlsx", cells={("traffic", "inspectors"): 21})
+    big = bytes(range(256)) * 5000  # 1.28 MB, over the 1 MB cap once encoded
+
+    def msg(i, attachments, subject="5月报表", **kw):
+        sender = address(i) if isinstance(i, int) else i
+        return make_email(f"单位 <{sender}>", attachments, subject=subject, **kw)
+
+    forms = {i: task_form(work, tmp_path, UNITS[i]) for i in (0, 1, 2, 4, 5, 6, 7)}
+    form = lambda i: (f"{UNITS[i]}5月重点任务推进情况表.xlsx", forms[i])  # noqa: E731
+    return [
+        ("2023-05-10T09:00:00", msg(0, [("附件2.xlsx", a2[0])])),
+        ("2023-05-11T09:00:00", msg(1, [("附件2.xlsx", a2[1])])),
+        ("2023-05-08T09:00:00", msg(2, [("附件2.xlsx", bad)])),
+        ("2023-05-12T09:00:00", msg(2, [("附件2（更正）.xlsx", a2[2])])),
+        ("2023-05-13T09:00:00", msg(3, [("附件2.xlsx", a2[3])])),
+        ("2023-05-14T09:00:00", msg(4, [("附件2.xlsx", a2[4])])),
+        ("2023-05-15T09:00:00", msg(5, [("附件2.xlsx", a2[5])])),
+        ("2023-05-16T09:00:00", msg(6, [("附件2.xlsx", a2[6])])),
+        ("2023-05-25T09:00:00", msg(7, [("附件2.xlsx", a2[7])])),
+        ("2023-05-17T09:00:00", msg(8, [("附件2.xls", xls, ("application", "vnd.ms-excel"))])),
+        ("2023-05-14T10:00:00", msg(0, materials(UNITS[0]), "5月工作材料")),
+        ("2023-05-14T10:00:01", msg(1, materials(UNITS[1]), "5月工作材料")),
+        ("2023-05-14T10:00:02", msg(2, materials(UNITS[2]), "5月工作材料")),
+        ("2023-05-14T10:00:03", msg(3, materials(UNITS[3]), "5月工作材料")),
+        ("2023-05-14T10:00:04", msg(4, materials(UNITS[4]), "5月工作材料")),
+        ("2023-05-17T20:00:00", msg(5, materials(UNITS[5]), "5月工作材料", received="Wed, 10 May 2023 09:00:00 +0800",
+                                    date="Wed, 10 May 2023 08:59:00 +0800")),
+        ("2023-05-15T10:00:00", msg(6, materials(UNITS[6]), "5月工作材料")),
+        ("2023-05-15T10:00:01", msg(8, materials(UNITS[8]), "5月工作材料")),
+        ("2023-05-15T11:00:00", msg(7, [*materials(UNITS[7]), form(7)], "5月材料和推进情况表")),
+        ("2023-05-15T11:00:01", msg(5, [form(5)], "推进情况表")),
+        ("2023-05-15T11:00:02", msg(6, [form(6)], "推进情况表")),
+        ("2023-05-15T11:00:03", msg(2, [form(2)], "推进情况表")),
+        ("2023-05-16T12:00:00", msg(5, [], "附件稍后发送")),
+        ("2023-05-17T12:00:00", msg("xiaowang@163.com", [("附件2.xlsx", workbook(tmp_path, UNITS[7], "个人.xlsx"))])),
+        ("2023-05-18T12:00:00", msg(3, [("扫描件.pdf", big, PDF_TYPE)], "大附件")),
+        ("2023-05-20T12:00:00", msg(0, [("附件2.xlsx", a2[0])], "重发")),
+        ("2023-05-21T12:00:00", msg(1, [("附件2（更正）.xlsx", fixed1)], "更正")),
+        ("2023-05-15T11:00:04", msg(0, [form(0)], "推进情况表")),
+        ("2023-05-15T11:00:05", msg(1, [form(1)], "推进情况表")),
+        ("2023-05-15T11:00:06", msg(4, [form(4)], "推进情况表")),
+    ]
+
+
+@pytest.fixture
+def month_mail(mailwork, imap, tmp_path):
+    path = mailwork / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?m)^max_email_mb = .*$", "max_email_mb = 1", text), encoding="utf-8")
+    messages = month_of_mail(mailwork, tmp_path)
+    for when, raw in messages:
+        imap.append(raw, sh(when))
+    return messages
+
+
+MAY_ANNEX2 = {"局安全监督股": ("on_time", "2023-05-10T09:00:00+08:00", None),
+              "局基本建设股": ("on_time", "2023-05-11T09:00:00+08:00", None),
+              "局计划统计股": ("on_time", "2023-05-12T09:00:00+08:00", None),
+              "行政审批股": ("on_time", "2023-05-13T09:00:00+08:00", None),
+              "交通质量和安全监督站": ("on_time", "2023-05-14T09:00:00+08:00", None),
+              "区道路运输服务中心": ("on_time", "2023-05-15T09:00:00+08:00", None),
+              "交通运输综合行政执法大队": ("on_time", "2023-05-16T09:00:00+08:00", None),
+              "现代物流中心": ("late", "2023-05-25T09:00:00+08:00", 2),
+              "区公路建设养护中心": ("on_time", "2023-05-17T09:00:00+08:00", None)}
+MAY_MATERIALS = {"局安全监督股": ("on_time", None), "局基本建设股": ("on_time", None), "局计划统计股": ("on_time", None),
+                 "行政审批股": ("on_time", None), "交通质量和安全监督站": ("on_time", None),
+                 "区道路运输服务中心": ("late", 1), "交通运输综合行政执法大队": ("on_time", None),
+                 "现代物流中心": ("on_time", None), "区公路建设养护中心": ("on_time", None)}
+
+
+def check_month(work) -> None:
+    """What the 30 messages must have left: each recorded once, judged with its INTERNALDATE."""
+    states = dict(db_rows(work, "SELECT state, COUNT(*) FROM mail_messages GROUP BY state"))
+    assert states == {"ingested": 28, "unclaimed": 1, "too_big": 1}
+    assert db_rows(work, "SELECT COUNT(*), COUNT(DISTINCT uid) FROM mail_messages") == [(30, 30)]
+    # one e-mail arrival per judged message, its time the server's INTERNALDATE
+    emails = db_rows(work, "SELECT COUNT(*), COUNT(DISTINCT source_path) FROM arrivals WHERE kind = 'email'")
+    assert emails == [(28, 28)]
+    assert db_rows(work, "SELECT COUNT(*) FROM arrivals a JOIN mail_messages m ON m.arrival_id = a.id "
+                         "WHERE a.received_utc = m.internal_utc AND a.received_rule = 'imap_internaldate'") == [(28,)]
+    outcomes = dict(db_rows(work, "SELECT kind || ':' || outcome, COUNT(*) FROM arrivals WHERE parent_id IS NOT NULL "
+                                  "GROUP BY 1"))
+    # 12 Annex 2 (10 accepted, 1 rejected, 1 resend = duplicate), 18 materials, 7 progress forms
+    assert outcomes == {"workbook:accepted": 10, "workbook:rejected": 1, "workbook:duplicate": 1,
+                        "material:material": 18, "task_form:accepted": 7}
+    st = json.loads(run("status", "--month", "2023-05", "--as-of", "2023-06-05", "--json").output)
+    got = {u["unit"]: (u["state"], u["received_at"], u["days_late"]) for u in st["units"]}
+    assert got == MAY_ANNEX2
+    assert {u["unit"]: (u["materials"]["state"], u["materials"]["days_late"]) for u in st["units"]} == MAY_MATERIALS
+    assert [(u["sender"], u["received_at"]) for u in st["unclaimed"]] == [("xiaowang@163.com", "2023-05-17T12:00:00+08:00")]
+
+
+def test_a_month_of_mail_is_recorded_once_and_status_and_the_bulletin_show_it(month_mail, mailwork, imap):
+    first = run("fetch")
+    assert first.exit_code == 1, first.output  # one rejected workbook, one message over the cap
+    assert "新邮件 29" in first.output and "过大未下载 1" in first.output and "待认领 1" in first.output
+    assert "退回  unit3@yx.gov.cn  2023-05-18 12:00 的邮件“大附件”过大（1.7 MB，上限 1 MB），未下载，仍留在邮箱中" in first.output
+    check_month(mailwork)
+    second = run("fetch")
+    assert "新邮件 0" in second.output and "受理 0，退回 0" in second.output
+    check_month(mailwork)
+    table = run("status", "--month", "2023-05", "--as-of", "2023-06-05").output
+    assert "待认领  xiaowang@163.com  2023-05-17 12:00  5月报表" in table
+    assert run("notices", "--month", "2023-05", "--as-of", "2023-06-05").exit_code == 0
+    import docx
+
+    bulletin = docx.Document(str(mailwork / "outbox" / "2023-05" / "notices" / "通报_2023年5月报送情况.docx"))
+    text = "\n".join(p.text for p in bulletin.paragraphs)
+    # the 通报 names the late statistics (物流中心, 25 May) and the late materials (运输中心, 17 May, not the
+    # 10 May its headers claimed)
+    assert "现代物流中心（迟报2天）" in text and "区道路运输服务中心（5月17日报齐，迟报1天）" in text, text
