@@ -16,7 +16,6 @@ from pipeline.cli import cli
 
 from factory import make_email, make_submission
 from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer, free_port
-from test_status import edit_config
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=SKIP_REASON)
 SH = ZoneInfo("Asia/Shanghai")
