@@ -497,7 +497,8 @@ def watch(ctx, polling: bool | None):
     """自动监视收件箱，随到随处理。
 
     文件一到就处理，几秒内写好回执，并保持汇总表最新；一直运行直到停止
-    （按 Ctrl+C：处理完当前文件后退出）。
+    （按 Ctrl+C：处理完当前文件后退出）。config.toml 中配置了 [mail] 时，还每隔
+    poll_seconds 秒收取一次本局邮箱（同 annex2 fetch）；邮箱连不上只记一行日志，下次再试。
 
     \b
     示例：

@@ -23,8 +23,8 @@ def fetch(ctx, as_json: bool):
     \b
     示例：
         set ANNEX2_MAIL_PASSWORD=授权码     # cmd.exe；或存入系统凭据管理器
-        annex2 fetch
-        annex2 fetch --json > 收取结果.json
+        annex2 fetch                        # 收取一次
+        annex2 fetch --json > 收取结果.json  # JSON 摘要
     """
     from .fetch import fetch as do_fetch, fetch_summary, too_big_line
     from .lock import LockBusy, folder_lock

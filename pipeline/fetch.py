@@ -269,3 +269,41 @@ def fetch_summary(cfg: Config, result: FetchResult) -> dict:
 
 def result_lines(result: FetchResult) -> list[FileResult]:
     return result.batch.files
+
+
+def watch_round(cfg: Config, clock: Callable[[], datetime], out: Callable[[str], None], log_line: Callable[[str], None],
+                report: Callable[[FileResult], None]) -> bool:
+    """One fetch from `annex2 watch` (every `[mail] poll_seconds`), under the folder's batch lock. Whatever the
+    mailbox or a bug does, it ends as a Chinese line in the log and a retry at the next poll — never as a
+    stopped watcher. True when something was recorded (the workbooks are rebuilt then)."""
+    from .lock import LockBusy, folder_lock
+
+    assert cfg.mail is not None
+    stamp = lambda: f"{clock().astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M:%S}"  # noqa: E731
+    try:
+        with folder_lock(cfg, "watch"), Ledger.of(cfg, "watch") as ledger:
+            result = fetch(cfg, ledger, clock)
+    except LockBusy as exc:
+        log_line(f"{stamp()}  邮箱：文件夹正被其他进程处理（{exc}），{cfg.mail.poll_seconds:g} 秒后再收取")
+        return False
+    except Exception as exc:  # the watcher carries on with the folder whatever happens here
+        log.exception("收取邮件出错")
+        line = f"{stamp()}  邮箱：收取邮件出错（{type(exc).__name__}），已记录，{cfg.mail.poll_seconds:g} 秒后重试"
+        out(line)
+        log_line(line)
+        return False
+    if result.error:
+        line = f"{stamp()}  邮箱：{result.error}（{cfg.mail.poll_seconds:g} 秒后重试）"
+        out(line)
+        log_line(line)
+    for r in result.batch.files:
+        report(r)
+    for row in result.too_big:
+        line = f"{stamp()}  {too_big_line(cfg, row)}"
+        out(line)
+        log_line(line)
+    for text in result.reply_errors:
+        line = f"{stamp()}  邮箱：{text}"
+        out(line)
+        log_line(line)
+    return bool(result.batch.files)

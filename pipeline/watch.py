@@ -84,6 +84,7 @@ class Watcher:
         self.dirty_since: float | None = None
         self.last_batch = 0.0
         self.observer: Any = None  # a watchdog observer once started (watchdog ships no types)
+        self.next_fetch = 0.0  # [mail]: when the mailbox is read next (monotonic; at once on start)
         self.log = logging.getLogger(f"annex2.watch.{id(self)}")
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
@@ -250,6 +251,17 @@ class Watcher:
         self.out(line)
         self.log.info(line)
 
+    def _maybe_fetch(self) -> None:
+        """With [mail], the bureau's mailbox every poll_seconds (fetch.py; its errors never stop the watcher)."""
+        if self.cfg.mail is None or time.monotonic() < self.next_fetch:
+            return
+        from .fetch import watch_round
+
+        if watch_round(self.cfg, self.clock, self.out, self.log.info, self._report):
+            self.dirty_since = self.dirty_since or time.monotonic()
+            self.last_batch = time.monotonic()
+        self.next_fetch = time.monotonic() + self.cfg.mail.poll_seconds
+
     def _maybe_rebuild(self) -> None:
         if self.dirty_since is None:
             return
@@ -297,6 +309,7 @@ class Watcher:
                 if ready:
                     self._batch(ready)
                 else:
+                    self._maybe_fetch()
                     self._maybe_rebuild()
                 self.stop_event.wait(tick)
         finally:

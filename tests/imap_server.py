@@ -9,8 +9,9 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -37,9 +38,9 @@ def make_cert(folder: Path) -> tuple[Path, Path]:
 
 @dataclass
 class ImapServer:
-    folder: Path
     port: int
     tls: bool
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="annex2-dovecot-")))
     proc: subprocess.Popen | None = None
 
     @property
@@ -57,11 +58,7 @@ class ImapServer:
             internal, login = "dovecot", "dovenull"
             mail_uid, mail_gid = pwd.getpwnam("dovecot").pw_uid, pwd.getpwnam("dovecot").pw_gid
             os.chown(f / "mail", mail_uid, mail_gid)
-            os.chmod(f, 0o755)
-            for parent in f.parents:  # the mail user must reach its maildir (pytest's tmp is 0700)
-                if parent == Path("/") or parent == Path("/tmp"):
-                    break
-                os.chmod(parent, os.stat(parent).st_mode | 0o711)
+            os.chmod(f, 0o755)  # the mail and auth users reach their files (the folder is our own mkdtemp)
         else:
             me = pwd.getpwuid(os.getuid())
             internal = login = me.pw_name
@@ -142,6 +139,7 @@ service stats {{
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def client(self) -> imaplib.IMAP4:
         if self.tls:

@@ -32,8 +32,8 @@ def sh(text: str) -> datetime:
 
 
 @pytest.fixture
-def imap(tmp_path):
-    server = ImapServer(tmp_path / "dovecot", free_port(), tls=False).start()
+def imap():
+    server = ImapServer(free_port(), tls=False).start()
     yield server
     server.stop()
 
@@ -274,3 +274,77 @@ def test_a_month_of_mail_is_recorded_once_and_status_and_the_bulletin_show_it(mo
     # the 通报 names the late statistics (物流中心, 25 May) and the late materials (运输中心, 17 May, not the
     # 10 May its headers claimed)
     assert "现代物流中心（迟报2天）" in text and "区道路运输服务中心（5月17日报齐，迟报1天）" in text, text
+
+
+# --- a mailbox that cannot be read ----------------------------------------------------------------------
+
+def set_mail(work, **changes):
+    path = work / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    for key, value in changes.items():
+        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        assert n == 1, key
+    path.write_text(text, encoding="utf-8")
+
+
+def test_an_unreachable_server_is_a_chinese_line_and_exit_1(mailwork):
+    dead = free_port()  # nothing listens there
+    set_mail(mailwork, port=dead)
+    result = run("fetch")
+    assert result.exit_code == 1
+    assert f"错误：无法连接邮件服务器 127.0.0.1:{dead}（Connection refused）：请检查网络，以及 [mail] host、port 是否正确。" \
+        in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_wrong_password_names_the_user_and_the_authorisation_code(mailwork, imap, monkeypatch):
+    monkeypatch.setenv("TEST_MAIL_PASSWORD", "not-the-code")
+    result = run("fetch")
+    assert result.exit_code == 1
+    assert (f"错误：邮件服务器 127.0.0.1:{imap.port} 拒绝了用户 841099245@qq.com 的登录（[AUTHENTICATIONFAILED] "
+            "Authentication failed.）：请核对用户名和密码；QQ 邮箱、163 邮箱等须开启 IMAP 服务并使用授权码（不是登录密码）。"
+            ) in result.output
+    assert db_rows(mailwork, "SELECT COUNT(*) FROM mail_messages") == [(0,)]
+
+
+def test_no_password_anywhere_says_where_to_put_it(mailwork, monkeypatch):
+    monkeypatch.delenv("TEST_MAIL_PASSWORD")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # a PC without a keyring
+    result = run("fetch")
+    assert result.exit_code == 1
+    assert ("没有找到邮箱 841099245@qq.com 的密码：请设置环境变量 TEST_MAIL_PASSWORD，或存入系统凭据管理器"
+            "（在命令行运行 python -m keyring set annex2 841099245@qq.com）") in result.output
+
+
+def test_without_a_mail_section_fetch_says_how_to_configure_it(workdir):
+    result = run("fetch")
+    assert result.exit_code == 2 and "config.toml 中没有 [mail] 配置" in result.output
+
+
+@pytest.fixture
+def tls_server():
+    server = ImapServer(free_port(), tls=True).start()
+    yield server
+    server.stop()
+
+
+def test_a_self_signed_certificate_is_refused_unless_config_allows_it_with_a_reason(mailwork, tls_server, tmp_path):
+    raw = make_email(f"执法大队 <{address(6)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[6]))])
+    tls_server.append(raw, sh("2023-05-20T10:00:00"))
+    set_mail(mailwork, port=tls_server.port, tls='"ssl"')
+    logins = tls_server.log.count("Login: user=")  # the test's own delivery
+    refused = run("fetch")
+    assert refused.exit_code == 1
+    assert f"错误：邮件服务器 127.0.0.1:{tls_server.port} 的证书未通过验证（self-signed certificate），为防止密码被截获已停止连接。" \
+        in refused.output
+    assert "tlsv1 alert unknown ca" in tls_server.log and tls_server.log.count("Login: user=") == logins  # no password sent
+    # turned off without a reason: a configuration error naming the line
+    with open(mailwork / "config.toml", "a", encoding="utf-8") as f:
+        f.write("verify_cert = false\n")
+    bare = run("fetch")
+    assert bare.exit_code == 2 and "[mail] verify_cert = false 会让密码可能被截获" in bare.output
+    set_mail(mailwork, verify_cert="false  # 局内部测试服务器，自签名证书")
+    allowed = run("fetch")
+    assert allowed.exit_code == 0, allowed.output
+    assert db_rows(mailwork, "SELECT unit, outcome FROM arrivals WHERE kind = 'workbook'") == [
+        ("交通运输综合行政执法大队", "accepted")]
