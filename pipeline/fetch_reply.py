@@ -9,7 +9,7 @@ import os
 import smtplib
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -44,7 +44,9 @@ def reply_message(cfg: Config, ledger: Ledger, row: store.MailRow, now: datetime
     msg["Subject"] = f"回执：{subject}" if subject else "回执：您发来的邮件"
     msg["Date"] = format_datetime(now)
     domain = msg["From"].split("@")[-1] if "@" in msg["From"] else "localhost"
-    msg["Message-ID"] = make_msgid(f"annex2.{hashlib.sha256(str(row.id).encode()).hexdigest()[:12]}", domain=domain)
+    # one per message, the same on every run: a reply can be recognised (and was never sent twice)
+    key = hashlib.sha256(f"{row.mailbox}|{row.uidvalidity}|{row.uid}".encode()).hexdigest()[:16]
+    msg["Message-ID"] = f"<annex2-reply-{row.id}-{key}@{domain}>"
     if row.message_id.startswith("<") and row.message_id.endswith(">") and "\n" not in row.message_id:
         msg["In-Reply-To"] = row.message_id
         msg["References"] = row.message_id

@@ -3,10 +3,12 @@
 senders, replies at most once, and clear Chinese errors for an unreachable or refusing mailbox."""
 from __future__ import annotations
 
+import email
 import json
 import re
 import sqlite3
 from datetime import datetime
+from email import policy
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -348,3 +350,151 @@ def test_a_self_signed_certificate_is_refused_unless_config_allows_it_with_a_rea
     assert allowed.exit_code == 0, allowed.output
     assert db_rows(mailwork, "SELECT unit, outcome FROM arrivals WHERE kind = 'workbook'") == [
         ("交通运输综合行政执法大队", "accepted")]
+
+
+# --- receipts by reply ----------------------------------------------------------------------------------
+
+class Collect:
+    """aiosmtpd handler: every message the SMTP server accepted."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def messages(self):
+        return [(tuple(e.rcpt_tos), email.message_from_bytes(e.content, policy=policy.default)) for e in self.envelopes]
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    handler = Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+def with_replies(work, smtp_port):
+    set_mail(work, **{"since": '"2023-01-01"\nreply = true'})
+    with open(work / "config.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\nsender = "{USER}"\n')
+
+
+def test_each_unit_message_gets_one_reply_with_its_receipts_and_none_goes_to_an_unknown_sender(
+        mailwork, imap, smtp, tmp_path):
+    handler, port = smtp
+    with_replies(mailwork, port)
+    bad = workbook(tmp_path, UNITS[2], "退回.xlsx", cells={("traffic", "major_fixed"): 5})
+    imap.append(b"Message-ID: <may-1@unit6.yx.gov.cn>\n" + make_email(
+        f"执法大队 <{address(6)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[6]))], subject="执法大队5月"),
+        sh("2023-05-20T10:00:00"))
+    imap.append(make_email(f"计统股 <{address(2)}>", [("附件2.xlsx", bad)], subject="计统股5月"), sh("2023-05-20T11:00:00"))
+    imap.append(make_email("小王 <xiaowang@163.com>", [("附件2.xlsx", workbook(tmp_path, UNITS[7]))], subject="物流中心5月"),
+                sh("2023-05-20T12:00:00"))
+    imap.append(make_email(f"运输中心 <{address(5)}>", [], subject="附件稍后发送"), sh("2023-05-20T13:00:00"))
+
+    assert run("fetch").exit_code == 1  # the rejected workbook
+    got = {to: m for to, m in handler.messages()}
+    assert sorted(got) == [(address(2),), (address(5),), (address(6),)]  # none to xiaowang@163.com
+    accepted, rejected, empty = got[(address(6),)], got[(address(2),)], got[(address(5),)]
+    assert accepted["Subject"] == "回执：执法大队5月" and accepted["From"] == USER
+    assert accepted["In-Reply-To"] == "<may-1@unit6.yx.gov.cn>"
+    body = accepted.get_body(("plain",)).get_content()
+    assert "您于 2023-05-20 10:00:00 发来的邮件已收到" in body and "结果：已受理" in body
+    assert [a.get_filename() for a in accepted.iter_attachments()] == []
+    marked = [a.get_filename() for a in rejected.iter_attachments()]
+    assert len(marked) == 1 and marked[0].endswith("_错误标注.xlsx")
+    assert "E_FIXED_GT_FOUND" in rejected.get_body(("plain",)).get_content()
+    assert "邮件中没有附件2表格" in empty.get_body(("plain",)).get_content()
+
+    # a rerun sends nothing again
+    assert run("fetch").exit_code == 0
+    assert len(handler.envelopes) == 3
+    # the clerk recognises the sender as 物流中心's: the next fetch judges it with its own arrival time, and
+    # the address, a unit's now, gets its reply
+    text = (mailwork / "config.toml").read_text(encoding="utf-8")
+    (mailwork / "config.toml").write_text(text.replace(f'"{address(7)}"', f'"{address(7)}", "xiaowang@163.com"'),
+                                          encoding="utf-8")
+    claimed = run("fetch")
+    assert claimed.exit_code == 0, claimed.output
+    assert db_rows(mailwork, "SELECT unit, outcome, received_utc FROM arrivals WHERE kind = 'workbook' AND unit = ?",
+                   "现代物流中心") == [("现代物流中心", "accepted", "2023-05-20T04:00:00.000000Z")]
+    assert len(handler.envelopes) == 4 and handler.envelopes[3].rcpt_tos == ["xiaowang@163.com"]
+    assert json.loads(run("status", "--month", "2023-05", "--as-of", "2023-06-05", "--json").output)["unclaimed"] == []
+
+
+# --- exactly once under kill -9 ---------------------------------------------------------------------------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def start_fetch(work):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TEST_MAIL_PASSWORD": PASSWORD}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "fetch"], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def count(work, sql) -> int:
+    try:
+        with sqlite3.connect(f"file:{work / 'annex2.sqlite'}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:  # not made yet, or its tables not yet
+        return 0
+
+
+def kill_when(proc, work, sql, at_least: int, seconds: float = 180) -> bool:
+    """SIGKILL the fetch as soon as `sql` counts `at_least`; False when it finished first."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if count(work, sql) >= at_least:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            return True
+        time.sleep(0.02)
+    proc.kill()
+    raise AssertionError(f"the condition {sql} >= {at_least} was not reached")
+
+
+def test_kill_9_at_several_points_then_a_rerun_records_each_message_once_and_replies_at_most_once(
+        month_mail, mailwork, smtp):
+    handler, port = smtp
+    with_replies(mailwork, port)
+    points = [("SELECT COUNT(*) FROM mail_messages", 4),  # downloading
+              ("SELECT COUNT(*) FROM mail_messages", 17),
+              ("SELECT COUNT(*) FROM mail_messages WHERE after_done = 1", 10),  # flagging \Seen
+              ("SELECT COUNT(*) FROM arrivals", 1),  # judged and committed, receipts being written
+              ("SELECT COUNT(*) FROM mail_replies", 3),  # replying
+              ("SELECT COUNT(*) FROM mail_replies", 15)]
+    killed = 0
+    for sql, n in points:
+        killed += kill_when(start_fetch(mailwork), mailwork, sql, n)
+    assert killed >= 3  # (a point reached only after the process had finished is not a kill)
+    final = start_fetch(mailwork)
+    assert final.wait(timeout=300) in (0, 1)  # finished (1 when what was left included a rejection)
+    check_month(mailwork)
+    per_message = db_rows(mailwork, "SELECT message, COUNT(*) FROM mail_replies GROUP BY message HAVING COUNT(*) > 1")
+    assert per_message == []
+    # 28 unit messages judged + the one over the cap from a unit: 29 replies owed, none to the unknown sender
+    assert db_rows(mailwork, "SELECT COUNT(*) FROM mail_messages WHERE reply_due = 1") == [(29,)]
+    assert db_rows(mailwork, "SELECT COUNT(*) FROM mail_replies") == [(29,)]
+    sent = [tuple(e.rcpt_tos) for e in handler.envelopes]
+    assert len(sent) <= 29 and ("xiaowang@163.com",) not in sent
+    # a reply killed while being handed over may or may not have arrived; none arrived twice
+    ids = [email.message_from_bytes(e.content, policy=policy.default)["Message-ID"] for e in handler.envelopes]
+    assert len(ids) == len(set(ids))
+    states = dict(db_rows(mailwork, "SELECT state, COUNT(*) FROM mail_replies GROUP BY state"))
+    assert states.get("sent", 0) <= len(ids) <= states.get("sent", 0) + states.get("sending", 0)
