@@ -14,6 +14,7 @@ Exactly once, in this order, each step committed before the next begins:
 from __future__ import annotations
 
 import hashlib
+import imaplib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -212,6 +213,8 @@ def fetch(cfg: Config, ledger: Ledger, clock: Callable[[], datetime], *, ingeste
             logout(imap)
     except MailboxError as exc:
         result.error = str(exc)
+    except imaplib.IMAP4.error as exc:  # a command the server refused (BAD) or a dropped connection (abort)
+        result.error = f"邮件服务器 {mail.host}:{mail.port} 返回错误（{exc}）：已收下的邮件照常处理，下次再继续。"
     except (OSError, EOFError) as exc:  # the connection dropped half-way: what was recorded stands
         result.error = f"与邮件服务器 {mail.host}:{mail.port} 的连接中断（{exc}）：已收下的邮件照常处理，下次再继续。"
     result.too_big = [r for r in store.rows(ledger, store.TOO_BIG) if r.id > first]  # this round's

@@ -168,8 +168,11 @@ service stats {{
         out: dict[str, list[bytes]] = {}
         try:
             for folder in ("INBOX", "已收报表"):
-                typ, _ = imap.select(_quoted(folder), readonly=True)
+                typ, exists = imap.select(_quoted(folder), readonly=True)
                 if typ != "OK":
+                    continue
+                if int(exists[0]) == 0:
+                    out[folder] = []
                     continue
                 typ, data = imap.fetch("1:*", "(FLAGS)")
                 out[folder] = [d for d in data if isinstance(d, bytes)] if typ == "OK" else []

@@ -42,7 +42,8 @@ def imap():
 
 def mail_config(port: int, **extra) -> str:
     lines = ['[mail]', 'host = "127.0.0.1"', f"port = {port}", 'tls = "none"', f'user = "{USER}"',
-             'password_env = "TEST_MAIL_PASSWORD"', 'since = "2023-01-01"']
+             'password_env = "TEST_MAIL_PASSWORD"', 'folder = "INBOX"', 'since = "2023-01-01"', 'after = "seen"',
+             "poll_seconds = 60", "reply = false"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
     return "\n" + "\n".join(lines) + "\n"
 
@@ -380,7 +381,7 @@ def smtp():
 
 
 def with_replies(work, smtp_port):
-    set_mail(work, **{"since": '"2023-01-01"\nreply = true'})
+    set_mail(work, reply="true")
     with open(work / "config.toml", "a", encoding="utf-8") as f:
         f.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\nsender = "{USER}"\n')
 
@@ -498,3 +499,63 @@ def test_kill_9_at_several_points_then_a_rerun_records_each_message_once_and_rep
     assert len(ids) == len(set(ids))
     states = dict(db_rows(mailwork, "SELECT state, COUNT(*) FROM mail_replies GROUP BY state"))
     assert states.get("sent", 0) <= len(ids) <= states.get("sent", 0) + states.get("sending", 0)
+
+
+# --- the watcher reads the mailbox too ---------------------------------------------------------------------
+
+def wait_for(condition, seconds=90) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_watch_fetches_the_mailbox_and_carries_on_with_the_folder_when_the_server_goes_away(mailwork, imap, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    set_mail(mailwork, poll_seconds=5)
+    imap.append(make_email(f"执法大队 <{address(6)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[6]))]),
+                sh("2023-05-20T10:00:00"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TEST_MAIL_PASSWORD": PASSWORD}
+    with open(tmp_path / "watch.out", "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", "watch"], cwd=mailwork, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        fetched = "SELECT COUNT(*) FROM arrivals WHERE parent_id IS NOT NULL AND kind = 'workbook' AND outcome = 'accepted'"
+        assert wait_for(lambda: count(mailwork, fetched) == 1), (tmp_path / "watch.out").read_text()
+        imap.stop()  # the mailbox goes away
+        log = mailwork / "outbox" / "logs" / "watch.log"
+        refused = f"邮箱：无法连接邮件服务器 127.0.0.1:{imap.port}（Connection refused）"
+        assert wait_for(lambda: log.exists() and refused in log.read_text(encoding="utf-8"))
+        make_submission(mailwork / "inbox" / UNITS[0] / "附件2.xlsx", unit=UNITS[0])  # the folder still works
+        dropped = "SELECT COUNT(*) FROM arrivals WHERE source = 'inbox' AND outcome = 'accepted'"
+        assert wait_for(lambda: count(mailwork, dropped) == 1), (tmp_path / "watch.out").read_text()
+        assert wait_for(lambda: log.read_text(encoding="utf-8").count(refused) >= 2)  # and the mailbox is retried
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in (tmp_path / "watch.out").read_text()
+
+
+def test_moved_to_a_folder_then_read_there_is_the_same_message_by_its_second_key(mailwork, imap, tmp_path):
+    raw = b"Message-ID: <may-7@unit6.yx.gov.cn>\n" + make_email(
+        f"执法大队 <{address(6)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[6]))])
+    imap.append(raw, sh("2023-05-20T10:00:00"))
+    set_mail(mailwork, after='"move:已收报表"')
+    assert run("fetch").exit_code == 0
+    boxes = imap.flags_and_folders()
+    assert (len(boxes["INBOX"]), len(boxes["已收报表"])) == (0, 1)
+    # the clerk points annex2 at that folder: a new UIDVALIDITY and UID, the same Message-ID and bytes
+    set_mail(mailwork, folder='"已收报表"', after='"leave"')
+    again = run("fetch")
+    assert again.exit_code == 0 and "新邮件 0（另有 1 封此前已收过）" in again.output
+    assert db_rows(mailwork, "SELECT state FROM mail_messages ORDER BY id") == [("ingested",), ("same_as",)]
+    assert db_rows(mailwork, "SELECT COUNT(*) FROM arrivals WHERE kind = 'email'") == [(1,)]
