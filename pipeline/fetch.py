@@ -67,9 +67,11 @@ def mailbox_key(cfg: Config) -> str:
     return f"{cfg.mail.user}@{cfg.mail.host}/{cfg.mail.folder}"
 
 
-def headline(data: bytes) -> tuple[str, str, str]:
-    """(sender address, Message-ID, subject) of untrusted bytes; run in the sandbox (header parsing can cost
-    memory quadratic in a header's length). Empty strings for what cannot be read."""
+def headline(data: bytes) -> tuple[str, str, str, bool]:
+    """(sender address, Message-ID, subject, automatic?) of untrusted bytes; run in the sandbox (header parsing
+    can cost memory quadratic in a header's length). Empty strings for what cannot be read. Automatic: an
+    auto-reply, bounce or list mail (RFC 3834 Auto-Submitted, Precedence, X-Autoreply...) — answering it could
+    start a loop of replies."""
     from email import policy
     from email.parser import BytesParser
     from email.utils import getaddresses
@@ -78,19 +80,25 @@ def headline(data: bytes) -> tuple[str, str, str]:
         msg = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
         senders = getaddresses([str(msg["From"] or "")])
         sender = senders[0][1].strip().lower() if senders else ""
-        return sender[:320], str(msg["Message-ID"] or "").strip()[:998], str(msg["Subject"] or "")[:200]
+        subject = str(msg["Subject"] or "")
+        auto = (str(msg["Auto-Submitted"] or "no").strip().lower() != "no"
+                or str(msg["Precedence"] or "").strip().lower() in ("bulk", "junk", "list", "auto_reply")
+                or any(msg[h] is not None for h in ("X-Autoreply", "X-Autorespond", "List-Id"))
+                or sender.startswith(("mailer-daemon@", "postmaster@"))
+                or subject.startswith(("回执：", "自动回复", "Auto:", "Automatic reply")))
+        return sender[:320], str(msg["Message-ID"] or "").strip()[:998], subject[:200], auto
     except Exception:
-        return "", "", ""
+        return "", "", "", False
 
 
-def _headline(cfg: Config, data: bytes) -> tuple[str, str, str]:
+def _headline(cfg: Config, data: bytes) -> tuple[str, str, str, bool]:
     from .sandbox import SandboxFailure, run_untrusted
 
     try:
         return run_untrusted(headline, data, limits=cfg.limits)
     except SandboxFailure as failure:
         log.warning("邮件头无法解析：%s", failure.reason_zh)
-        return "", "", ""
+        return "", "", "", False
 
 
 def _spool_path(cfg: Config, row_key: str, received_at: datetime, subject: str, uidvalidity: int, uid: int) -> Path:
@@ -115,17 +123,17 @@ def download(cfg: Config, ledger: Ledger, folder: Folder, now: datetime, result:
     new = [u for u in folder.uids_since(mail.since_day) if u not in known]
     for info in folder.info(new):
         if info.size > cap:  # never downloaded whole: only enough to know who sent it
-            sender, message_id, subject = _headline(cfg, folder.raw(info.uid, HEADER_BYTES))
+            sender, message_id, subject, auto = _headline(cfg, folder.raw(info.uid, HEADER_BYTES))
             if store.record_message(ledger, now, mailbox=key, uidvalidity=folder.uidvalidity, uid=info.uid,
                                     message_id=message_id, sha256=None, size=info.size, received_at=info.internaldate,
                                     sender=sender, subject=subject, spool_path=None, state=store.TOO_BIG,
-                                    reply_due=mail.reply and cfg.unit_by_email(sender) is not None):
+                                    reply_due=mail.reply and cfg.unit_by_email(sender) is not None, auto=auto):
                 log.warning("邮件过大未下载：%s（%.1f MB，上限 %g MB）", sender, info.size / 1048576,
                             cfg.limits.max_email_mb)
             continue
         data = folder.raw(info.uid)
         sha = hashlib.sha256(data).hexdigest()
-        sender, message_id, subject = _headline(cfg, data)
+        sender, message_id, subject, auto = _headline(cfg, data)
         earlier = store.same_message(ledger, sha, message_id)
         spool = None
         if earlier is None:
@@ -137,7 +145,7 @@ def download(cfg: Config, ledger: Ledger, folder: Folder, now: datetime, result:
                                 message_id=message_id, sha256=sha, size=len(data), received_at=info.internaldate,
                                 sender=sender, subject=subject, spool_path=spool,
                                 state=store.SAME_AS if earlier else store.FETCHED,
-                                same_as=earlier.id if earlier else None):
+                                same_as=earlier.id if earlier else None, auto=auto):
             if earlier:
                 result.same += 1
             else:

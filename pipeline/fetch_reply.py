@@ -43,6 +43,7 @@ def reply_message(cfg: Config, ledger: Ledger, row: store.MailRow, now: datetime
     subject = row.subject.replace("\r", " ").replace("\n", " ").strip()
     msg["Subject"] = f"回执：{subject}" if subject else "回执：您发来的邮件"
     msg["Date"] = format_datetime(now)
+    msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: an auto-responder does not answer it (no reply loops)
     domain = msg["From"].split("@")[-1] if "@" in msg["From"] else "localhost"
     # one per message, the same on every run: a reply can be recognised (and was never sent twice)
     key = hashlib.sha256(f"{row.mailbox}|{row.uidvalidity}|{row.uid}".encode()).hexdigest()[:16]

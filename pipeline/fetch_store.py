@@ -28,16 +28,17 @@ class MailRow:
     arrival_id: int | None
     reply_due: bool
     after_done: bool
+    auto: bool = False
 
 
 _COLS = ("id, mailbox, uidvalidity, uid, message_id, sha256, size, internal_utc, sender, subject, spool_path, state, "
-         "arrival_id, reply_due, after_done")
+         "arrival_id, reply_due, after_done, auto")
 
 
 def _row(r) -> MailRow:
     v = list(r)
     v[7] = from_utc_text(v[7])
-    v[13], v[14] = bool(v[13]), bool(v[14])
+    v[13], v[14], v[15] = bool(v[13]), bool(v[14]), bool(v[15])
     return MailRow(*v)
 
 
@@ -56,15 +57,16 @@ def same_message(ledger: Ledger, sha256: str, message_id: str) -> MailRow | None
 
 def record_message(ledger: Ledger, now: datetime, *, mailbox: str, uidvalidity: int, uid: int, message_id: str,
                    sha256: str | None, size: int, received_at: datetime, sender: str, subject: str,
-                   spool_path: str | None, state: str, same_as: int | None = None, reply_due: bool = False) -> bool:
+                   spool_path: str | None, state: str, same_as: int | None = None, reply_due: bool = False,
+                   auto: bool = False) -> bool:
     """One message read from the folder; False when it was already recorded (a racing or earlier run)."""
     try:
         with ledger.transaction() as db:
             db.execute(
                 "INSERT INTO mail_messages (mailbox, uidvalidity, uid, message_id, sha256, size, internal_utc, sender, "
-                "subject, spool_path, state, same_as, reply_due, fetched_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "subject, spool_path, state, same_as, reply_due, auto, fetched_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (mailbox, uidvalidity, uid, message_id, sha256, size, utc_text(received_at), sender, subject,
-                 spool_path, state, same_as, int(reply_due), utc_text(now)))
+                 spool_path, state, same_as, int(reply_due and not auto), int(auto), utc_text(now)))
             ledger.event(db, "mail_fetched", now, None, {"mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid,
                                                          "state": state, "sender": sender})
     except sqlite3.IntegrityError:
@@ -99,7 +101,7 @@ def set_ingested(ledger: Ledger, now: datetime, done: list[tuple[int, int]], rep
     if done:
         with ledger.transaction() as db:
             for row_id, arrival_id in done:
-                db.execute("UPDATE mail_messages SET state = ?, arrival_id = ?, reply_due = ? WHERE id = ?",
+                db.execute("UPDATE mail_messages SET state = ?, arrival_id = ?, reply_due = ? AND auto = 0 WHERE id = ?",
                            (INGESTED, arrival_id, int(reply), row_id))
                 ledger.event(db, "mail_ingested", now, arrival_id, {"message": row_id})
 

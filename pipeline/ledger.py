@@ -224,6 +224,7 @@ MIGRATIONS.append((8, """
         state TEXT NOT NULL CHECK (state IN ('fetched', 'unclaimed', 'ingested', 'too_big', 'same_as')),
         arrival_id INTEGER REFERENCES arrivals(id),
         same_as INTEGER REFERENCES mail_messages(id),
+        auto INTEGER NOT NULL DEFAULT 0,      -- an automatic message (RFC 3834): never answered (no reply loops)
         reply_due INTEGER NOT NULL DEFAULT 0,
         after_done INTEGER NOT NULL DEFAULT 0,
         fetched_utc TEXT NOT NULL,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import imaplib
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -51,6 +50,8 @@ class ImapServer:
             return ""
 
     def start(self) -> "ImapServer":
+        import pwd  # POSIX only (the tests that need Dovecot are skipped where it is not installed)
+
         f = self.folder
         for sub in ("run", "state", "mail"):
             (f / sub).mkdir(parents=True, exist_ok=True)

@@ -398,12 +398,17 @@ def test_each_unit_message_gets_one_reply_with_its_receipts_and_none_goes_to_an_
     imap.append(make_email("小王 <xiaowang@163.com>", [("附件2.xlsx", workbook(tmp_path, UNITS[7]))], subject="物流中心5月"),
                 sh("2023-05-20T12:00:00"))
     imap.append(make_email(f"运输中心 <{address(5)}>", [], subject="附件稍后发送"), sh("2023-05-20T13:00:00"))
+    # an out-of-office answer from a unit's address is judged, but never answered (no loop of replies)
+    imap.append(b"Auto-Submitted: auto-replied\n" + make_email(f"执法大队 <{address(6)}>", [], subject="自动回复：您好"),
+                sh("2023-05-20T14:00:00"))
 
     assert run("fetch").exit_code == 1  # the rejected workbook
+    assert len(handler.envelopes) == 3
     got = {to: m for to, m in handler.messages()}
     assert sorted(got) == [(address(2),), (address(5),), (address(6),)]  # none to xiaowang@163.com
     accepted, rejected, empty = got[(address(6),)], got[(address(2),)], got[(address(5),)]
     assert accepted["Subject"] == "回执：执法大队5月" and accepted["From"] == USER
+    assert accepted["Auto-Submitted"] == "auto-replied"
     assert accepted["In-Reply-To"] == "<may-1@unit6.yx.gov.cn>"
     body = accepted.get_body(("plain",)).get_content()
     assert "您于 2023-05-20 10:00:00 发来的邮件已收到" in body and "结果：已受理" in body
