@@ -32,6 +32,7 @@ RULE_LABELS = {
     "email_received": "本局邮件服务器收到的时间",
     "email_date": "邮件的发送时间",
     "email_arrival": "邮件放入收件箱的时间",
+    "imap_internaldate": "本局邮箱服务器收到邮件的时间",
     "demo_script": "演示脚本设定的时间",
 }
 OUTCOME_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复报送", "material": "附件材料",

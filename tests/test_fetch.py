@@ -89,13 +89,17 @@ def test_a_units_message_is_recorded_once_with_the_servers_arrival_time(mailwork
     rows = db_rows(mailwork, "SELECT kind, unit, outcome, received_utc, received_rule FROM arrivals ORDER BY id")
     assert rows == [("email", "交通运输综合行政执法大队", "email", "2023-05-24T02:15:00.000000Z", "imap_internaldate"),
                     ("workbook", "交通运输综合行政执法大队", "accepted", "2023-05-24T02:15:00.000000Z", "imap_internaldate")]
-    second = run("fetch")
+    second = run("fetch", "--json")
     assert second.exit_code == 0, second.output
+    summary = json.loads(second.output)
+    assert (summary["ok"], summary["downloaded"], summary["same"], summary["too_big"], summary["unclaimed"],
+            summary["files"], summary["error"]) == (True, 0, 0, [], [], [], None)
     assert db_rows(mailwork, "SELECT COUNT(*) FROM arrivals") == [(2,)]
     assert db_rows(mailwork, "SELECT uid, state FROM mail_messages") == [(1, "ingested")]
     status = json.loads(run("status", "--month", "2023-05", "--as-of", "2023-06-05", "--json").output)
     mine = next(u for u in status["units"] if u["unit"] == "交通运输综合行政执法大队")
     assert (mine["state"], mine["received_at"][:19], mine["days_late"]) == ("late", "2023-05-24T10:15:00", 1)
+    assert "本局邮箱服务器收到邮件的时间" in run("history", "--unit", "执法大队", "--month", "2023-05").output
     # the raw message is kept in the archive, byte for byte
     (spool,) = db_rows(mailwork, "SELECT spool_path FROM mail_messages")
     assert (mailwork / spool[0]).read_bytes().replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
