@@ -568,3 +568,15 @@ def test_moved_to_a_folder_then_read_there_is_the_same_message_by_its_second_key
     assert again.exit_code == 0 and "新邮件 0（另有 1 封此前已收过）" in again.output
     assert db_rows(mailwork, "SELECT state FROM mail_messages ORDER BY id") == [("ingested",), ("same_as",)]
     assert db_rows(mailwork, "SELECT COUNT(*) FROM arrivals WHERE kind = 'email'") == [(1,)]
+
+
+def test_two_fetches_at_once_take_turns_on_the_folders_lock(mailwork, imap, tmp_path):
+    for n in range(3):
+        imap.append(make_email(f"执法大队 <{address(6)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[6], f"{n}.xlsx",
+                                                                                  cells={("traffic", "inspectors"): 20 + n}))]),
+                    sh(f"2023-05-2{n}T10:00:00"))
+    first, second = start_fetch(mailwork), start_fetch(mailwork)
+    assert (first.wait(timeout=300), second.wait(timeout=300)) == (0, 0)
+    assert db_rows(mailwork, "SELECT COUNT(*), COUNT(DISTINCT uid) FROM mail_messages") == [(3, 3)]
+    assert db_rows(mailwork, "SELECT outcome, COUNT(*) FROM arrivals WHERE kind = 'workbook' GROUP BY outcome") == [
+        ("accepted", 3)]
