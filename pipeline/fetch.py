@@ -32,6 +32,7 @@ from .safe_names import safe_filename
 log = logging.getLogger("annex2")
 RULE = "imap_internaldate"
 SPOOL_DIR = "邮箱原件"
+SHOWN_UNCLAIMED = 20  # lines of 待认领 in the status table (all of them in --json)
 HEADER_BYTES = 64 * 1024  # of a message over the size cap, only this much is read (to know its sender)
 Steps = Callable[[str], None]
 
@@ -259,8 +260,10 @@ def unclaimed_lines(cfg: Config, entries: list[dict]) -> list[str]:
         return []
     lines = ["", f"待认领的邮件 {len(entries)} 封（发件邮箱不属于任何单位；确认是哪个单位后，把该邮箱加到 config.toml 中"
                  "该单位的 emails，下次 annex2 fetch 时按原收到时间处理）："]
-    for e in entries:
+    for e in entries[:SHOWN_UNCLAIMED]:
         lines.append(f"  待认领  {e['sender'] or '发件人不明'}  {e['received_at'][:16].replace('T', ' ')}  {e['subject']}")
+    if len(entries) > SHOWN_UNCLAIMED:
+        lines.append(f"  ……另有 {len(entries) - SHOWN_UNCLAIMED} 封（annex2 status --json 列出全部）")
     return lines
 
 

@@ -150,4 +150,6 @@ def replies(ledger: Ledger) -> list[tuple[int, str, str]]:
 
 
 def unclaimed(ledger: Ledger) -> list[MailRow]:
-    return rows(ledger, UNCLAIMED)
+    """待认领: from an address no unit has — not counting automatic mail (newsletters, bounces, out-of-office
+    answers), which is kept all the same but is nobody's report."""
+    return [r for r in rows(ledger, UNCLAIMED) if not r.auto]

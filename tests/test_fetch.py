@@ -406,8 +406,14 @@ def test_each_unit_message_gets_one_reply_with_its_receipts_and_none_goes_to_an_
     imap.append(b"Auto-Submitted: auto-replied\n" + make_email(f"执法大队 <{address(6)}>", [], subject="自动回复：您好"),
                 sh("2023-05-20T14:00:00"))
 
+    # a newsletter from an unknown address is kept, but nobody's report: not 待认领, never answered
+    imap.append(b"Precedence: bulk\n" + make_email("资讯 <news@example.com>", [], subject="本周资讯"),
+                sh("2023-05-20T15:00:00"))
+
     assert run("fetch").exit_code == 1  # the rejected workbook
     assert len(handler.envelopes) == 3
+    unclaimed = json.loads(run("status", "--month", "2023-05", "--as-of", "2023-06-05", "--json").output)["unclaimed"]
+    assert [u["sender"] for u in unclaimed] == ["xiaowang@163.com"]
     got = {to: m for to, m in handler.messages()}
     assert sorted(got) == [(address(2),), (address(5),), (address(6),)]  # none to xiaowang@163.com
     accepted, rejected, empty = got[(address(6),)], got[(address(2),)], got[(address(5),)]
