@@ -110,7 +110,11 @@ def _spool_path(cfg: Config, row_key: str, received_at: datetime, subject: str, 
 
 
 def _relative(cfg: Config, path: Path) -> str:
-    return path.relative_to(cfg.root).as_posix()
+    """As the ledger keeps paths: relative to the working folder (an archive elsewhere: absolute)."""
+    try:
+        return path.relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def download(cfg: Config, ledger: Ledger, folder: Folder, now: datetime, result: FetchResult,
