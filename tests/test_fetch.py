@@ -586,3 +586,14 @@ def test_two_fetches_at_once_take_turns_on_the_folders_lock(mailwork, imap, tmp_
     assert db_rows(mailwork, "SELECT COUNT(*), COUNT(DISTINCT uid) FROM mail_messages") == [(3, 3)]
     assert db_rows(mailwork, "SELECT outcome, COUNT(*) FROM arrivals WHERE kind = 'workbook' GROUP BY outcome") == [
         ("accepted", 3)]
+
+
+def test_config_mistakes_in_mail_are_named_with_their_line(mailwork):
+    set_mail(mailwork, reply="true", tls='"tls"', after='"archive"', since='"2023-13-01"')
+    result = run("fetch")
+    assert result.exit_code == 2
+    text = result.output
+    assert '[mail] tls 应为 "ssl"（993 端口）、"starttls"（143 端口）或 "none"，实际是 \'tls\'' in text
+    assert '[mail] after 应为 "leave"、"seen" 或 "move:文件夹名"（如 "move:已收报表"），实际是 \'archive\'' in text
+    assert '[mail] since 应为日期，如 "2023-01-01"，实际是 \'2023-13-01\'' in text
+    assert "[mail] reply = true 要通过 [smtp]（发信服务器）发出回执邮件" in text
