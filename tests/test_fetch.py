@@ -286,12 +286,14 @@ def test_a_month_of_mail_is_recorded_once_and_status_and_the_bulletin_show_it(mo
 # --- a mailbox that cannot be read ----------------------------------------------------------------------
 
 def set_mail(work, **changes):
+    """Change keys of the [mail] section (other sections have a poll_seconds or a port too)."""
     path = work / "config.toml"
-    text = path.read_text(encoding="utf-8")
+    before, mail = path.read_text(encoding="utf-8").split("\n[mail]\n")
+    mail, bracket, after = mail.partition("\n[")
     for key, value in changes.items():
-        text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        mail, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", mail)
         assert n == 1, key
-    path.write_text(text, encoding="utf-8")
+    path.write_text(before + "\n[mail]\n" + mail + bracket + after, encoding="utf-8")
 
 
 def test_an_unreachable_server_is_a_chinese_line_and_exit_1(mailwork):
