@@ -208,7 +208,7 @@ MIGRATIONS.append((8, COUNTED_VIEW))
 
 # The bureau's mailbox (spec 14, `annex2 fetch`): each message read from an IMAP folder, once (UIDVALIDITY + UID;
 # Message-ID + SHA-256 as the second key), what became of it, and each reply sent (at most one per message).
-MIGRATIONS.append((8, """
+MIGRATIONS.append((9, """
     CREATE TABLE mail_messages (
         id INTEGER PRIMARY KEY,
         mailbox TEXT NOT NULL,                -- user@host/folder
