@@ -34,7 +34,7 @@ def log_path(outbox: Path | None) -> Path:
     return Path(tempfile.gettempdir()) / "annex2" / LOG_NAME
 
 
-class _QuietFileHandler(logging.handlers.RotatingFileHandler):
+class QuietFileHandler(logging.handlers.RotatingFileHandler):
     """A log file that cannot be written (a read-only or full outbox) loses the record, never prints a Python
     traceback on the clerk's screen (logging's default)."""
 
@@ -70,7 +70,7 @@ def attach(outbox: Path | None, tz: ZoneInfo | str = "Asia/Shanghai", name: str 
             logger.addHandler(logging.NullHandler())  # nowhere to write: still never on the clerk's screen
             logger.propagate = False
             return path
-    handler = _QuietFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
+    handler = QuietFileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8", delay=True)
     handler.setFormatter(BureauTimeFormatter(tz))
     logger.addHandler(handler)
     logger.propagate = False

@@ -24,7 +24,7 @@ from .files import IGNORED, kind_of
 from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
 from .ledger import Ledger
 from .lock import LockBusy, folder_lock
-from .logs import BureauTimeFormatter
+from .logs import BureauTimeFormatter, QuietFileHandler
 from .months import Month
 from .readiness import container_complete
 from .receipts import OUTCOME_LABEL
@@ -89,8 +89,12 @@ class Watcher:
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
         log_file = log_file or cfg.outbox / "logs" / "watch.log"
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        handler: logging.Handler
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = QuietFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        except OSError:  # a read-only or full outbox: the watcher still takes files in (its console says them)
+            handler = logging.NullHandler()
         handler.setFormatter(BureauTimeFormatter(cfg.bureau.tz))
         self.log.addHandler(handler)
 

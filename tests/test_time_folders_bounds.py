@@ -267,3 +267,31 @@ def test_a_scan_recorded_late_forgets_no_file_a_later_scan_saw(workdir):
         record_scan(ledger, Scan("", at("2023-05-23T10:05"), ((f"{EXEC}/附件2.xlsx", ino),)))  # the watcher's
         record_scan(ledger, Scan("", at("2023-05-23T10:00"), ()))  # ingest's, begun earlier, recorded now
         assert Witness(ledger).not_before(cfg.inbox, report, ino) == at("2023-05-23T09:00")
+
+
+def test_the_watcher_keeps_taking_files_in_with_a_read_only_outbox(workdir, outbox_mount, tmp_path):
+    import signal
+    import time
+
+    edit_config(workdir, "stable_seconds = 2.0", "stable_seconds = 0.3")
+    assert run_cli(workdir, "status").returncode == 0  # the ledger exists before the outbox goes bad
+    outbox_mount("ro,size=1m")
+    with open(tmp_path / "watch.err", "w+", encoding="utf-8") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", "watch", "--polling"], cwd=workdir,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if (workdir / "annex2.sqlite").exists() and rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(1,)]:
+                    break
+                time.sleep(0.2)
+            got = rows(workdir, "SELECT original_name, outcome FROM arrivals")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        err.seek(0)
+        text = err.read()
+    assert got == [("附件2.xlsx", "accepted")], text
+    assert proc.returncode == 0, text
+    assert "Traceback" not in text and "内部错误" not in text
