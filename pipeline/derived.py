@@ -240,6 +240,15 @@ def _image_pdf(data: bytes, limits: Limits) -> tuple[bytes, int]:
     """Each frame of an image re-rendered (at most A4 at PAGE_DPI, turned as its EXIF says, metadata left
     behind) onto its own A4 page. Frames, pixels and the memory one frame takes decoded are capped from the
     headers, before a frame is decoded."""
+    from PIL import Image
+
+    try:
+        return _image_pages(data, limits)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own cap, as the probe's
+        raise Refused("图片尺寸过大，超过处理上限") from None
+
+
+def _image_pages(data: bytes, limits: Limits) -> tuple[bytes, int]:
     from fpdf import FPDF
     from PIL import Image
 

@@ -398,3 +398,20 @@ def test_ingest_merge_and_validate_markup_stay_under_500_mb_on_every_hostile_fil
     assert rc == 1, output
     assert {k: v for k, v in peaks.items() if v >= 500} == {}, peaks
     assert {"合并区域_错误标注.xlsx", "超链接区域_错误标注.xlsx"} <= {p.name for p in (tmp_path / "标注").iterdir()}
+
+
+def test_pillows_own_bomb_limit_is_a_cap_with_a_reason_not_a_type_name():
+    # A 100-megapixel PNG (a few KB) trips Pillow's own check when opened: the 汇编's cover names the cap,
+    # never "DecompressionBombWarning".
+    import io
+
+    from PIL import Image
+
+    from pipeline.config import Limits
+    from pipeline.derived import Refused, stamped_pages
+
+    png = io.BytesIO()
+    Image.new("1", (10000, 10000), 1).save(png, "PNG")
+    with pytest.raises(Refused) as refused:
+        stamped_pages(png.getvalue(), "png", Limits())
+    assert refused.value.reason == "图片尺寸过大，超过处理上限"
