@@ -528,6 +528,9 @@ def watch(ctx, polling: bool | None):
             except (ValueError, OSError):
                 pass  # not the main thread, or not available on this platform
     click.echo(f"正在监视 {cfg.inbox}（{'轮询' if watcher.polling else '文件事件'}），按 Ctrl+C 停止", err=True)
+    if cfg.mail is not None:
+        click.echo(f"并每 {cfg.mail.poll_seconds:g} 秒收取一次邮箱 {cfg.mail.user}（{cfg.mail.host}，文件夹 {cfg.mail.folder}）",
+                   err=True)
     watcher.run()
     click.echo("已停止。", err=True)
 

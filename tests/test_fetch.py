@@ -559,7 +559,9 @@ def test_watch_fetches_the_mailbox_and_carries_on_with_the_folder_when_the_serve
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
-    assert "Traceback" not in (tmp_path / "watch.out").read_text()
+    said = (tmp_path / "watch.out").read_text()
+    assert "Traceback" not in said
+    assert "并每 5 秒收取一次邮箱 841099245@qq.com（127.0.0.1，文件夹 INBOX）" in said
 
 
 def test_moved_to_a_folder_then_read_there_is_the_same_message_by_its_second_key(mailwork, imap, tmp_path):
