@@ -85,8 +85,11 @@ def _mutate_part(data: bytes, rnd: random.Random) -> tuple[bytes, str]:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in infos:
-            zout.writestr(info.filename, body if info.filename == target else parts[info.filename],
-                          zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED)
+            # each entry keeps its own date: a name alone would be stamped with the clock, and two runs a second
+            # apart would make different bytes from one seed
+            entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            entry.compress_type = zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
+            zout.writestr(entry, body if info.filename == target else parts[info.filename])
     return out.getvalue(), f"part {target} {how}"
 
 
