@@ -152,6 +152,13 @@ class Notices:
 
 
 @dataclass(frozen=True)
+class Merge:
+    """How the district total is formed (spec 12)."""
+
+    carry_forward: bool = True  # a unit that has not reported this month counts with its latest cumulative figures
+
+
+@dataclass(frozen=True)
 class MailBox:
     """[mail] (spec 14): the bureau's mailbox that `annex2 fetch` reads over IMAP. The password is never here:
     it comes from the environment variable `password_env`, else the system keyring (service "annex2")."""
@@ -198,6 +205,7 @@ class Config:
     materials: Deadline = MATERIALS_DUE  # [materials]: when the monthly work materials are due (spec 9)
     tasks: Tasks = Tasks()
     notices: Notices = field(default_factory=Notices)
+    merge: Merge = Merge()
     end: Month | None = None  # [reporting] end: the last month of the reporting period (None: open)
 
     def in_period(self, month: Month) -> bool:
@@ -327,6 +335,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "smtp": _schema_of(Smtp),
     "materials": _schema_of(Deadline, instance=MATERIALS_DUE),
     "notices": _schema_of(Notices),
+    "merge": _schema_of(Merge),
     "tasks": _schema_of(Tasks, names=((dict,), {})),  # a table in the file, pairs in the dataclass
     "mail": _schema_of(MailBox),
 }
@@ -647,6 +656,7 @@ class _Builder:
             notices=Notices(**s["notices"]),
             end=end,
             mail=MailBox(**s["mail"]) if "mail" in s else None,
+            merge=Merge(**s["merge"]),
         )
 
 

@@ -28,19 +28,59 @@ def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return out[keys + [m.key for m in form.METRICS]]
 
 
+def carry_text(carried: list[tuple[str, int]] | tuple[tuple[str, int], ...]) -> str:
+    """The mark of a total that carries units forward (spec 12): “含沿用：现代物流中心（沿用4月累计数）”; "" for none."""
+    return "含沿用：" + "、".join(f"{u}（沿用{m}月累计数）" for u, m in carried) if carried else ""
+
+
+def expected_units(cfg: Config, month: Month) -> list[str]:
+    """The units that owe a report for `month`, in config order."""
+    return [u.name for u in cfg.units if u.expected_in(month) and cfg.in_period(month)]
+
+
 @dataclass
 class Dataset:
     as_of: datetime
     submissions: pd.DataFrame  # one row per current submission × sector: unit, year, month_from, month_to, sector, counts
     arrivals: pd.DataFrame  # every file that arrived by as_of, with its derived status
+    cfg: Config | None = None  # who owes a report when, and [merge] carry_forward; None: no carry-forward
 
     def for_month(self, month: Month) -> pd.DataFrame:
         s = self.submissions
         return s[(s["year"] == month.year) & (s["month_to"] == month.month)]
 
+    def carried(self, month: Month) -> pd.DataFrame:
+        """Spec 12, carry-forward: for each unit that owes a report for `month` and has none, its latest current
+        submission of the same year for an earlier month (rows as in `submissions`; config order). Empty when
+        `carry_forward` is off."""
+        s = self.submissions
+        if self.cfg is None or not self.cfg.merge.carry_forward or s.empty:
+            return s.iloc[0:0]
+        reported = set(self.for_month(month)["unit"])
+        owing = [name for name in expected_units(self.cfg, month) if name not in reported]
+        earlier = s[(s["year"] == month.year) & (s["month_to"] < month.month) & s["unit"].isin(owing)]
+        latest = earlier[earlier["month_to"] == earlier.groupby("unit")["month_to"].transform("max")]
+        order = {name: i for i, name in enumerate(owing)}
+        return latest.sort_values("unit", key=lambda c: c.map(order), kind="stable")
+
+    def carried_from(self, month: Month) -> list[tuple[str, int]]:
+        """(unit, the month whose cumulative figures stand in for it) for the units carried into `month`'s total."""
+        rows = self.carried(month).drop_duplicates("unit")
+        return [(str(u), int(m)) for u, m in zip(rows["unit"], rows["month_to"])]
+
+    def carry_note(self, month: Month) -> str:
+        """“含沿用：现代物流中心（沿用4月累计数）”, or "" when the total holds only this month's reports."""
+        return carry_text(self.carried_from(month))
+
+    def in_total(self, month: Month) -> pd.DataFrame:
+        """The rows the district total of `month` sums: this month's current submissions and the carried ones."""
+        carried = self.carried(month)
+        return pd.concat([self.for_month(month), carried]) if not carried.empty else self.for_month(month)
+
     def district(self, month: Month) -> pd.DataFrame:
-        """Sector × metric sums over the units whose current submission is for `month`, 合计 added, rates computed."""
-        rows = self.for_month(month)
+        """Sector × metric sums over the units whose current submission is for `month` (and, with carry-forward,
+        the latest figures of those that owe one and sent none), 合计 added, rates computed."""
+        rows = self.in_total(month)
         sums = rows.groupby("sector")[COUNT_KEYS].sum().reindex(SECTOR_KEYS, fill_value=0)
         sums.loc[form.TOTAL.key] = sums.sum()
         sums.index.name = "sector"
@@ -114,4 +154,4 @@ def load(cfg: Config, ledger: Ledger, as_of: datetime) -> Dataset:
         "codes": " ".join(issue_codes.get(a.id, [])), "archived": a.archived_path,
     } for a in ledger.arrivals(as_of)], columns=["id", "received_at", "rule", "unit", "file", "kind", "period",
                                                   "status", "codes", "archived"])
-    return Dataset(as_of, submissions, arrivals)
+    return Dataset(as_of, submissions, arrivals, cfg)

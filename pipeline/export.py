@@ -16,9 +16,12 @@ from .months import Month
 from .safe_names import csv_cell
 from .template import Header, write_template
 
-CSV_COLUMNS = ["unit", "year", "month_from", "month_to", "sector", *[m.key for m in form.METRICS]]
+# The spec's columns, then one more at the end (spec 7 lets keys be added; the rows stay the units whose current
+# submission is for the month): what the district total holds besides these rows — the carry-forward (spec 12).
+CSV_COLUMNS = ["unit", "year", "month_from", "month_to", "sector", *[m.key for m in form.METRICS], "district_note"]
 # --labels zh: the same columns for a person opening the file in Excel/WPS (keys stay the default for scripts)
-CSV_COLUMNS_ZH = ["单位", "年份", "起始月", "截止月", "行业领域", *[f"{m.label}（{m.unit}）" for m in form.METRICS]]
+CSV_COLUMNS_ZH = ["单位", "年份", "起始月", "截止月", "行业领域", *[f"{m.label}（{m.unit}）" for m in form.METRICS],
+                  "全区合计说明"]
 SECTOR_LABELS = {s.key: s.label for s in form.SECTORS}
 
 
@@ -29,6 +32,7 @@ class Coverage:
     month: Month
     reported: tuple[str, ...]
     missing: tuple[str, ...]
+    carried: tuple[tuple[str, int], ...] = ()  # missing units whose latest figures the total carries (unit, month)
 
     @property
     def expected(self) -> int:
@@ -41,20 +45,29 @@ class Coverage:
     @property
     def text(self) -> str:
         text = f"已报 {len(self.reported)}/{self.expected}"
-        return text + (f"，未含 {'、'.join(self.missing)}" if self.missing else "，全部单位均已包含")
+        if not self.missing:
+            return text + "，全部单位均已包含"
+        if self.carried:
+            text += "，" + dataset.carry_text(self.carried)
+        carried = {u for u, _ in self.carried}
+        left_out = [u for u in self.missing if u not in carried]
+        return text + (f"，未含 {'、'.join(left_out)}" if left_out else "")
 
     def to_dict(self) -> dict:
         return {"reported": list(self.reported), "missing": list(self.missing), "expected": self.expected,
-                "complete": self.complete}
+                "complete": self.complete,
+                "carried": [{"unit": u, "month": str(Month(self.month.year, m))} for u, m in self.carried]}
 
 
 def coverage(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> Coverage:
-    """Units whose current submission is for the month, and the expected units that have none (config order)."""
-    reported = set(dataset.load(cfg, ledger, as_of).reported_units(month))
-    expected = [u.name for u in cfg.units if u.expected_in(month) and cfg.in_period(month)]
+    """Units whose current submission is for the month, the expected units that have none (config order), and
+    which of those the total carries forward (spec 12)."""
+    data = dataset.load(cfg, ledger, as_of)
+    reported = set(data.reported_units(month))
     order = {name: i for i, name in enumerate(u.name for u in cfg.units)}
     return Coverage(month, tuple(sorted(reported, key=lambda n: (order.get(n, len(order)), n))),
-                    tuple(n for n in expected if n not in reported))
+                    tuple(n for n in dataset.expected_units(cfg, month) if n not in reported),
+                    tuple(data.carried_from(month)))
 
 
 def _count(value) -> str:
@@ -67,10 +80,13 @@ def _rate(value) -> str:
 
 def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path, labels: str = "keys") -> int:
     """One row per unit and sector whose current submission is for the month; UTF-8 with a BOM for Excel.
-    labels="zh": Chinese headers and sector names instead of the keys."""
+    labels="zh": Chinese headers and sector names instead of the keys. The last column says, on every row, what
+    the district total holds that these rows do not (“全区合计另含沿用：现代物流中心（沿用4月累计数）”), or is empty."""
     zh = labels == "zh"
     data = dataset.load(cfg, ledger, as_of)
     rows = dataset.with_rates(data.for_month(month).sort_values(["unit", "sector"], key=_sector_order))
+    carried = data.carry_note(month)
+    note = f"全区合计另{carried}" if carried else ""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS_ZH if zh else CSV_COLUMNS)
@@ -78,7 +94,7 @@ def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path:
         sector = SECTOR_LABELS[row["sector"]] if zh else row["sector"]
         writer.writerow([csv_cell(row["unit"]), int(row["year"]), int(row["month_from"]), int(row["month_to"]),
                          csv_cell(sector),
-                         *[(_rate if m.is_rate else _count)(row[m.key]) for m in form.METRICS]])
+                         *[(_rate if m.is_rate else _count)(row[m.key]) for m in form.METRICS], note])
     write_atomic(path, out.getvalue().encode("utf-8-sig"))
     return len(rows)
 

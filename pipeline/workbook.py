@@ -13,7 +13,7 @@ import xlsxwriter
 
 from . import form
 from .config import Config
-from .dataset import COUNT_KEYS, Dataset
+from .dataset import COUNT_KEYS, Dataset, carry_text
 from .months import Month
 from .safe_names import xml_text
 from .textable import width as text_cols
@@ -81,6 +81,8 @@ def _workbook(path: Path, moment: datetime, title: str) -> tuple[xlsxwriter.Work
         "bold": wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2"}),
         "bold_num": wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2", "num_format": "#,##0"}),
         "title": wb.add_format({"font_name": "黑体", "font_size": 16, "align": "center", "valign": "vcenter"}),
+        "title_wrap": wb.add_format({"font_name": "黑体", "font_size": 14, "align": "center", "valign": "vcenter",
+                                     "text_wrap": True}),
         "note": wb.add_format({"font_name": "宋体", "font_size": 10, "text_wrap": True, "valign": "top"}),
         ON_TIME: wb.add_format({**base, "bg_color": "#C6EFCE", "font_color": "#006100"}),
         LATE: wb.add_format({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700"}),
@@ -166,9 +168,15 @@ def write_leadership(path: Path, cfg: Config, data: Dataset, st: MonthStatus, wa
         wb.close()
 
 
-def coverage_line(st: MonthStatus, reported: list[str]) -> str:
-    missing = [u for u in st.units if u.name not in reported]
+def coverage_line(st: MonthStatus, reported: list[str], carried: list[tuple[str, int]] | None = None) -> str:
+    """“已报 8/9 家；含沿用：现代物流中心（沿用4月累计数）”, or “…；未纳入：现代物流中心（逾期未报）” for a unit
+    the total leaves out (carry-forward off, or nothing reported earlier this year)."""
+    carried = carried or []
+    held = {u for u, _ in carried}
+    missing = [u for u in st.units if u.name not in reported and u.name not in held]
     text = f"已报 {len(reported)}/{len(st.units)} 家"
+    if carried:
+        text += "；" + carry_text(carried)
     if missing:
         text += "；未纳入：" + "、".join(f"{u.name}（{STATE_LABELS[u.current.state]}）" for u in missing)
     return text
@@ -197,12 +205,14 @@ def _summary(wb, fmt, cfg: Config, data: Dataset, st: MonthStatus) -> None:
                 sheet.put(r, METRIC_COL[m.key], int(value), fmt["bold_num"] if bold else fmt["num"])
     reported = data.reported_units(month)
     note_row = TOTAL_ROW + 2
-    ws.merge_range(note_row, 0, note_row, LAST_COL, coverage_line(st, reported),
+    ws.merge_range(note_row, 0, note_row, LAST_COL, coverage_line(st, reported, data.carried_from(month)),
                    wb.add_format({"font_name": "宋体", "font_size": 11, "bold": True, "text_wrap": True, "valign": "top"}))
     ws.set_row(note_row, 36)
     tz = cfg.bureau.tz
+    carry = ("本月未报的单位沿用其本年最近一次受理的累计数（见上行“含沿用”）" if cfg.merge.carry_forward
+             else "只含本月已受理的报表，未报单位不结转")
     ws.merge_range(note_row + 1, 0, note_row + 1, LAST_COL,
-                   f"说明：合计与整改率由系统根据各单位报送的累计数计算；只含本月已受理的报表，未报单位不结转。"
+                   f"说明：合计与整改率由系统根据各单位报送的累计数计算；{carry}。"
                    f"数据截至 {data.as_of.astimezone(tz):%Y-%m-%d %H:%M}。{st.summary}。", fmt["note"])
     ws.set_row(note_row + 1, 32)
     ws.set_column(0, 0, 16)
@@ -257,10 +267,11 @@ def _details(wb, fmt, data: Dataset, month: Month) -> None:
     headers = ["单位", "期间", "行业领域", *[f"{m.label}（{m.unit}）" for m in form.METRICS]]
     ws.merge_range(0, 0, 0, len(headers) - 1, f"{month.label}各单位分行业明细（1月至{month.month}月累计）", fmt["title"])
     sheet.row(1, headers, fmt["head"])
-    rows = data.for_month(month)
+    rows = data.in_total(month)  # with carry-forward, a unit that has not reported shows the figures it counts with
     r = 2
     for unit, group in rows.groupby("unit", sort=True):
-        period = f"{group['month_from'].iloc[0]}–{month.month}月"
+        last = int(group["month_to"].iloc[0])
+        period = f"{group['month_from'].iloc[0]}–{last}月" + ("（沿用）" if last != month.month else "")
         frame = with_rates(group.set_index("sector")[COUNT_KEYS].reindex([s.key for s in form.SECTORS]).reset_index())
         for _, row in frame.iterrows():
             _metric_row(sheet, r, [unit, period, SECTOR_LABEL[row["sector"]]], row)
@@ -283,8 +294,12 @@ def _rectification(wb, fmt, data: Dataset, month: Month) -> None:
     sheet = Sheet(ws, fmt)
     keys = ["major_hazards", "major_fixed", "major_fix_rate", "other_hazards", "other_fixed", "other_fix_rate"]
     headers = ["单位", "行业领域", *[form.METRIC_BY_KEY[k].label for k in keys]]
+    carried = data.carry_note(month)
     ws.merge_range(0, 0, 0, len(headers) - 1,
-                   f"隐患整改进度（1月至{month.month}月累计；隐患清零目标 100%，未达到的标红）", fmt["title"])
+                   f"隐患整改进度（1月至{month.month}月累计；隐患清零目标 100%，未达到的标红）"
+                   + (f"\n全区{carried}" if carried else ""), fmt["title_wrap"] if carried else fmt["title"])
+    if carried:
+        ws.set_row(0, 48)
     sheet.row(1, headers, fmt["head"])
     district = data.district(month)
     r = 2
@@ -298,10 +313,11 @@ def _rectification(wb, fmt, data: Dataset, month: Month) -> None:
             else:
                 sheet.put(r, 2 + j, int(value), fmt["bold_num"])
         r += 1
-    rows = with_rates(data.for_month(month)[["unit", "sector", *COUNT_KEYS]])
+    rows = with_rates(data.in_total(month)[["unit", "month_to", "sector", *COUNT_KEYS]])
     found = rows[(rows["major_hazards"] > 0) | (rows["other_hazards"] > 0)].sort_values(["unit", "sector"])
     for _, row in found.iterrows():
-        sheet.put(r, 0, row["unit"])
+        carried_from = int(row["month_to"])
+        sheet.put(r, 0, row["unit"] if carried_from == month.month else f"{row['unit']}（沿用{carried_from}月累计数）")
         sheet.put(r, 1, SECTOR_LABEL[row["sector"]])
         for j, k in enumerate(keys):
             if form.METRIC_BY_KEY[k].is_rate:
@@ -382,6 +398,10 @@ def _trend(wb, fmt, cfg: Config, data: Dataset, month: Month) -> None:
             sheet.put(r, c, None if value is None else value / 100, fmt["pct"])
     last = top + len(rows) - 1
     notes = ["说明：空白表示该月没有报表（或没有发现隐患，整改率无从计算），不是 0；各单位的月增量见“各单位月增量”表。"]
+    carried = [f"{t['month']}月{note}" for t in rows
+               if t["units"] and (note := data.carry_note(Month(month.year, t["month"])))]
+    if carried:
+        notes.append(f"整改率按全区合计计算，{'；'.join(carried)}。")
     if rows and rows[0]["cumulative"]:
         notes.append(f"{rows[0]['label']}：{cfg.start.month}月起报，第一份报表是 1 月至 {rows[0]['month']} 月的累计数，"
                      "不是一个月的增量，因此不画入月度柱形图。")

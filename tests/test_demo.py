@@ -40,10 +40,19 @@ def test_demo_runs_and_matches_the_scenario(tmp_path, monkeypatch):
     assert len(list((root / "inbox" / "交通质量和安全监督站" / "回执").glob("*_错误标注.xlsx"))) == 1
     # 18 workbooks; materials: April 9 units × 2, May 6 units × 2, the road centre 1, the brigade 2; 15 progress forms
     assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18 + 18 + 12 + 1 + 2 + 15
-    summary = openpyxl.load_workbook(book)["汇总"]
-    assert summary["A16"].value.startswith("已报 8/9 家；未纳入：现代物流中心（逾期未报）")
+    workbook = openpyxl.load_workbook(book)
+    # Carry-forward (spec 12): May's total holds 现代物流中心's April figures, and says so (it used to leave it out)
+    assert workbook["汇总"]["A16"].value == "已报 8/9 家；含沿用：现代物流中心（沿用4月累计数）"
+    carried = [r for r in workbook["分单位明细"].iter_rows(values_only=True) if r[0] == "现代物流中心" and r[2] == "合计"]
+    # its April file, summed by hand: teams 4+8+4, inspectors 12+24+12, units 8+8+12, major 4+6, other 12+4, fixed 4, 0
+    assert [r[1:10] for r in carried] == [("1–4月（沿用）", "合计", 16, 48, 28, 10, 16, 4, 0)]
 
     monkeypatch.chdir(root)
+    export = CliRunner().invoke(cli, ["export", "--month", "2023-05", "--as-of", "2023-05-31", "--annex2", "city.xlsx"])
+    assert export.stderr == "注意：2023年5月合计已报 8/9，含沿用：现代物流中心（沿用4月累计数）。\n"
+    CliRunner().invoke(cli, ["export", "--month", "2023-05", "--as-of", "2023-05-31", "--csv", "may.csv"])
+    assert (root / "may.csv").read_text(encoding="utf-8-sig").splitlines()[1].endswith(
+        ",全区合计另含沿用：现代物流中心（沿用4月累计数）")
     status = CliRunner().invoke(cli, ["status", "--month", "2023-05", "--json"])
     assert status.exit_code == 0
     got = {u["unit"]: (u["state"], u["days_late"], u["strikes"], u["escalate"], u["materials"]["state"],

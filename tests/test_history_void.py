@@ -177,7 +177,9 @@ def test_incomplete_exports_say_how_many_units_the_total_covers(corrected, tmp_p
     assert as_csv.stderr.startswith("注意：2023年5月合计已报 1/9，未含 局安全监督股、")
     summary = json.loads(as_csv.stdout)
     assert summary["rows"] == 7 and summary["format"] == "csv"
-    assert summary["coverage"] == {"reported": [EXEC], "missing": missing.split("、"), "expected": 9, "complete": False}
+    # nobody reported earlier in 2023, so the total carries nobody forward (spec 12)
+    assert summary["coverage"] == {"reported": [EXEC], "missing": missing.split("、"), "expected": 9, "complete": False,
+                                   "carried": []}
     # The note line does not disturb reading the form (the bureau is no unit of its own config: that is all).
     check = json.loads(run("validate", "--json", out).stdout)["files"][0]
     assert [i["code"] for i in check["issues"] if i["severity"] == "error"] == ["E_UNIT_UNKNOWN"]
@@ -189,7 +191,7 @@ def test_csv_with_chinese_labels(corrected, tmp_path):
     assert run("export", "--month", "2023-05", "--as-of", "2023-05-31", "--csv", out, "--labels", "zh").exit_code == 0
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert rows[0][:7] == ["单位", "年份", "起始月", "截止月", "行业领域", "组织督查组（个）", "组织督查人员（人次）"]
-    assert rows[0][-1] == "停产停业整顿（家）"
+    assert rows[0][-2:] == ["停产停业整顿（家）", "全区合计说明"]  # the carry-forward's column comes last
     assert [r[4] for r in rows[1:]] == ["建设领域", "烟花爆竹安全", "交通安全", "文化体育旅游", "学生安全", "自然灾害", "其他"]
     assert rows[3][6] == "30"
 

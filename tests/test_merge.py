@@ -223,12 +223,13 @@ def test_csv_export_has_the_spec_columns(may, tmp_path):
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0] == ["unit", "year", "month_from", "month_to", "sector", "inspection_teams", "inspectors",
                        "units_inspected", "major_hazards", "other_hazards", "major_fixed", "other_fixed",
-                       "major_fix_rate", "other_fix_rate", "rectification_orders", "penalties", "suspensions"]
+                       "major_fix_rate", "other_fix_rate", "rectification_orders", "penalties", "suspensions",
+                       "district_note"]  # spec 12: what the total carries forward (nothing here: no earlier month)
     assert len(rows) == 1 + 3 * 7
     assert {r[0] for r in rows[1:]} == {EXEC, QUALITY, BUILD}
     quality_traffic = next(r for r in rows if r[0] == QUALITY and r[4] == "traffic")
     assert quality_traffic == [QUALITY, "2023", "1", "5", "traffic", "5", "30", "30", "2", "25", "1", "20", "50.0",
-                               "80.0", "6", "3", "1"]
+                               "80.0", "6", "3", "1", ""]
     fireworks = next(r for r in rows if r[0] == EXEC and r[4] == "fireworks")
     assert fireworks[12] == ""  # no major hazard found: no rate
 
