@@ -10,7 +10,7 @@ from .months import Month, period_label
 
 
 @click.command()
-@click.option("--unit", required=True, metavar="UNIT", help="单位名称或别名（config.toml 中的）。")
+@click.option("--unit", required=True, metavar="单位", help="单位名称或别名（config.toml 中的）。")
 @click.option("--month", type=MONTH, default=None, help="只看这个月份的报表，如 2023-05 或 2023年5月。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用），而不是表格。")
 @click.pass_context
@@ -58,8 +58,8 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
 
 
 @click.command()
-@click.argument("arrival_id", metavar="ID", type=int)
-@click.option("--reason", required=True, metavar="TEXT", help="撤销原因（必填，会写入台账和给单位的回执）。")
+@click.argument("arrival_id", metavar="编号", type=int)
+@click.option("--reason", required=True, metavar="文本", help="撤销原因（必填，会写入台账和给单位的回执）。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用）。")
 @click.pass_context
 def void(ctx, arrival_id: int, reason: str, as_json: bool):

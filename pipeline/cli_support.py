@@ -22,7 +22,7 @@ zh_click.install()  # click's own words (用法、选项、错误) in Chinese, b
 class MonthType(click.ParamType):
     """2023-05, 2023/5, 2023.5, 202305, 2023年5月 (months.Month.parse)."""
 
-    name = "YYYY-MM"
+    name = "月份"
 
     def convert(self, value, param, ctx):
         if isinstance(value, Month):
@@ -40,7 +40,7 @@ class MomentType(click.ParamType):
     """Kept as ISO text (2023年5月23日 18:00 -> 2023-05-23T18:00:00); turned into a moment in the bureau's zone
     once the config is loaded."""
 
-    name = "DATE[THH:MM]"
+    name = "时刻"
 
     def convert(self, value, param, ctx):
         from .clock import BadMoment, normalize_moment

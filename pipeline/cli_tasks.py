@@ -108,9 +108,9 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 
 
 @tasks.command("close")
-@click.argument("task_id")
-@click.option("--unit", required=True, help="销号的责任单位（名称或别名）。")
-@click.option("--note", default="", help="说明（例如核实的依据）。")
+@click.argument("task_id", metavar="任务编号")
+@click.option("--unit", required=True, metavar="单位", help="销号的责任单位（名称或别名）。")
+@click.option("--note", default="", metavar="文本", help="说明（例如核实的依据）。")
 @click.pass_context
 def close(ctx, task_id: str, unit: str, note: str):
     """销号：确认某单位的一项任务已完成（记入台账的事件日志，此后该单位该任务的状态为“已销号”）。

@@ -101,8 +101,34 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return gettext(singular if n == 1 else plural)
 
 
+# An ASCII full stop that ends a sentence after Chinese text or a quoted name (click writes
+# "Missing option '--month'."): the Chinese full stop.
+_ASCII_STOP = re.compile(r"(?<=[^\x00-\x7f]|['\")\]])\.(?=\s|$)")
+_SENTENCE_END = set("。？！：…") | set("?!:")
+
+
+def sentence(text: str) -> str:
+    """A message as a Chinese sentence: ASCII full stops after Chinese or quotes become 。, and a one-line message
+    that ends without punctuation gets its 。 (“多出了参数（extra）” -> “多出了参数（extra）。”). A message of several
+    lines (a config excerpt with a caret under the error) keeps its lines as they are, stops aside. Idempotent."""
+    text = _ASCII_STOP.sub("。", text)
+    stripped = text.rstrip()
+    if stripped and "\n" not in stripped and stripped[-1] not in _SENTENCE_END and has_chinese(stripped):
+        return stripped + "。"
+    return text
+
+
+def _in_sentences(format_message):
+    def wrapped(self) -> str:
+        return sentence(format_message(self))
+
+    wrapped.__wrapped__ = format_message
+    return wrapped
+
+
 def install() -> None:
-    """Route click's message look-ups through CATALOGUE (idempotent)."""
+    """Route click's message look-ups through CATALOGUE, end click's error messages with 。 and name its number
+    types in Chinese (idempotent)."""
     import importlib
 
     for name in _CLICK_MODULES:
@@ -111,6 +137,13 @@ def install() -> None:
             module._ = gettext  # type: ignore[attr-defined]  # click keeps it private
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext  # type: ignore[attr-defined]
+    for cls in vars(click.exceptions).values():
+        if (isinstance(cls, type) and issubclass(cls, click.ClickException) and "format_message" in vars(cls)
+                and not hasattr(vars(cls)["format_message"], "__wrapped__")):
+            cls.format_message = _in_sentences(vars(cls)["format_message"])  # type: ignore[method-assign]
+    # "'x' 不是有效的integer": click names the type by its English `name`, untranslated
+    click.types.IntParamType.name = gettext("integer")
+    click.types.FloatParamType.name = gettext("float")
 
 
 # --- Chinese text in a terminal: two columns per character, breaks between characters, not only at spaces.
@@ -204,6 +237,9 @@ class ZhHelpFormatter(click.HelpFormatter):
                 chunks.append("\n".join(wrap(join_lines(lines), self.width, indent)))
         self.write("\n\n".join(chunks))
         self.write("\n")
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{heading}：\n")  # 选项： not 选项:
 
     def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
         rows = list(rows)
@@ -306,7 +342,7 @@ def config_option_after() -> click.Option:
 
     return click.Option(["--config", "config_path"], type=click.Path(path_type=Path),
                         default=None, expose_value=False, is_eager=True, callback=_remember_config,
-                        metavar="FILE",
+                        metavar="文件",
                         help="使用这个配置文件（也可写在子命令之前，或用环境变量 ANNEX2_CONFIG 指定）。")
 
 

@@ -77,7 +77,7 @@ def test_a_group_added_later_by_another_module_is_walked_and_laid_out_in_chinese
         assert ("extra",) in paths and ("extra", "sub") in paths
         result = CliRunner().invoke(cli, ["extra", "sub", "--help"], prog_name="annex2")
         assert result.output.startswith("用法： annex2 extra sub [选项]")
-        assert "--config FILE" in result.output  # accepted after the sub-command there too
+        assert "--config 文件" in result.output  # accepted after the sub-command there too
         assert lines_without_chinese(result.output) == []
     finally:
         del cli.commands["extra"]
@@ -88,8 +88,12 @@ def test_a_group_added_later_by_another_module_is_walked_and_laid_out_in_chinese
     (["status", "--month", "2023-13"], "错误：'--month' 的取值无效：月份 13 不在 1–12 之间"),
     (["status", "--month", "五月"], "错误：'--month' 的取值无效：“五月” 不是月份，请写成 2023-05、2023/5、2023.5、202305 或 2023年5月"),
     (["status", "--as-of", "昨天"], "错误：'--as-of' 的取值无效：“昨天” 不是日期或时间"),
-    (["merge"], "错误：缺少选项 '--month'"),
-    (["void", "--reason", "x"], "错误：缺少参数 'ID'"),
+    (["merge"], "错误：缺少选项 '--month'。"),  # click's "." after the name is a Chinese full stop
+    (["void", "--reason", "x"], "错误：缺少参数 '编号'。"),  # the placeholder is Chinese (issue 22, item 11)
+    (["void", "x", "--reason", "y"], "错误：'编号' 的取值无效：'x' 不是有效的整数。"),
+    (["status", "extra"], "错误：多出了参数（extra）。"),
+    (["validate"], "错误：缺少参数 '文件...'。"),
+    (["export", "--month", "2023-05"], "错误：请给出 --csv 文件 或 --annex2 文件 之一（只给一个）。"),
     (["nosuch"], "错误：没有命令 'nosuch'。"),
     (["export", "--month", "2023-05", "--csv", "x.csv", "--labels", "en"], "错误：'--labels' 的取值无效：'en' 不是 'keys', 'zh' 之一。"),
 ])
@@ -120,3 +124,39 @@ def test_codes_come_after_the_chinese_sentence(workdir):
     text = receipt.read_text(encoding="utf-8-sig")
     assert ("  1. 已整改数大于隐患数 —— G9 交通安全·重大隐患已整改数 为 5，大于 重大隐患数 2：请核对后重新报送"
             "（E_FIXED_GT_FOUND）") in text.splitlines()
+
+
+# Placeholders a clerk may read in a help page that are not Chinese words: the choices of --labels (values typed
+# as they are). Everything else is 文件、目录、文本、单位、月份、时刻、编号 …
+LATIN_PLACEHOLDERS = {"[keys|zh]"}
+
+
+def test_every_placeholder_in_every_help_is_chinese():
+    latin = []
+    for path, command in every_command():
+        ctx = click.Context(command, info_name=path[-1] if path else "annex2")
+        for param in command.params:
+            if isinstance(param, click.Option) and (param.is_flag or param.hidden):
+                continue
+            metavar = param.make_metavar(ctx)
+            if metavar not in LATIN_PLACEHOLDERS and not HAN.search(metavar):
+                latin.append((" ".join(path), param.name, metavar))
+    assert latin == []
+    shown = CliRunner().invoke(cli, ["materials", "set-kind", "--help"], prog_name="annex2").output
+    assert shown.startswith("用法： annex2 materials set-kind [选项] 文件编号 {盖章版|电子版}")
+    assert "\n选项：\n" in shown  # the heading with a Chinese colon
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("缺少选项 '--month'.", "缺少选项 '--month'。"),
+    ("多出了参数（extra）", "多出了参数（extra）。"),
+    ("已经是一句。", "已经是一句。"),
+    ("您是不是想用 'status'？", "您是不是想用 'status'？"),
+    ("config.toml:3: 第一行\n  name = x\n         ^", "config.toml:3: 第一行\n  name = x\n         ^"),  # lines kept
+    ("file 'a.xlsx' is not a directory", "file 'a.xlsx' is not a directory"),  # no Chinese: not a Chinese sentence
+])
+def test_click_messages_end_as_chinese_sentences(text, expected):
+    from pipeline.zh_click import sentence
+
+    assert sentence(text) == expected
+    assert sentence(sentence(text)) == expected
