@@ -19,7 +19,7 @@ def materials():
     \b
     示例：
         annex2 materials status --month 2023-05     # 5月各单位材料报送情况
-        annex2 materials set-kind 42 stamped        # 把 42 号文件改为盖章版
+        annex2 materials set-kind 42 盖章版         # 把 42 号文件改为盖章版
         annex2 materials pack --month 2023-05       # 生成5月材料汇编
     """
 
@@ -65,20 +65,39 @@ def status_cmd(ctx, month: Month | None, as_of: str | None, as_json: bool):
     click.echo(result.summary)
 
 
+class KindType(click.ParamType):
+    """盖章版 or 电子版 (the English keys stamped / electronic are kept as aliases, for scripts)."""
+
+    name = "类型"
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "{盖章版|电子版}"
+
+    def convert(self, value, param, ctx):
+        from .materials_classify import KIND_SHORT
+
+        text = str(value).strip()
+        for key, label in KIND_SHORT.items():
+            if text in (key, label, label.removesuffix("版")):
+                return key
+        self.fail(f"“{value}” 不是材料类型，请写 盖章版 或 电子版", param, ctx)
+
+
 @materials.command("set-kind")
-@click.argument("file_id", metavar="FILE-ID", type=int)
-@click.argument("kind", type=click.Choice(["stamped", "electronic"]))
+@click.argument("file_id", metavar="文件编号", type=int)
+@click.argument("kind", type=KindType())
 @click.pass_context
 def set_kind_cmd(ctx, file_id: int, kind: str):
-    """更正一个材料文件的类型：stamped = 盖章版，electronic = 电子版。记入台账的事件日志。
+    """更正一个材料文件的类型：盖章版或电子版。记入台账的事件日志。
 
-    FILE-ID 是 `annex2 materials status` 中方括号里的文件编号。例如某单位把带电子签章的 PDF
+    文件编号是 `annex2 materials status` 中方括号里的编号。例如某单位把带电子签章的 PDF
     命名为“工作情况.pdf”，系统按有文字层判为电子版，经办人核实后可改为盖章版。
+    （也可写 stamped / electronic，与 盖章版 / 电子版 相同。）
 
     \b
     示例：
-        annex2 materials set-kind 42 stamped       # 42 号文件改为盖章版
-        annex2 materials set-kind 43 electronic    # 43 号文件改为电子版
+        annex2 materials set-kind 42 盖章版       # 42 号文件改为盖章版
+        annex2 materials set-kind 43 电子版       # 43 号文件改为电子版
     """
     from .materials_state import KIND_LABELS, NotAMaterial, set_kind
 
@@ -88,7 +107,7 @@ def set_kind_cmd(ctx, file_id: int, kind: str):
         try:
             before, after = set_kind(ledger, file_id, kind, now_in(cfg))
         except NotAMaterial as exc:
-            raise click.BadParameter(str(exc), param_hint="FILE-ID") from None
+            raise click.BadParameter(str(exc), param_hint="文件编号") from None
         a = ledger.arrival(file_id)
     click.echo(f"已将 [{file_id}] {a.original_name}（{a.unit}）由{KIND_LABELS.get(before, '—')}改为{KIND_LABELS[after]}。")
 

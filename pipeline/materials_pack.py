@@ -259,5 +259,5 @@ def _cover(cfg: Config, month: Month, as_of: datetime, states: list[MaterialStat
     pdf.ln(2)
     pdf.set_font("cjk", size=9)
     pdf.multi_cell(0, 5, "本汇编在封面之后按单位顺序收录各单位现行的盖章版（PDF扫描件和图片）；电子版和全部原件见同一文件夹下"
-                         f"各单位子文件夹。{cfg.bureau.name} 由 annex2 生成。", new_x="LMARGIN", new_y="NEXT")
+                         f"各单位子文件夹。{cfg.bureau.name}{cfg.contact.department.removeprefix('局')}汇编。", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output()), pdf.pages_count

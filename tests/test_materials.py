@@ -334,7 +334,7 @@ def test_set_kind_changes_the_state_and_is_logged(workdir, office_files):
         sealed = put(cfg, ledger, "执法大队5月工作情况.pdf", office_files["pdf"], "2023-05-13T09:00")
         assert state(cfg, ledger, "2023-05-20T12:00") == ("overdue", None, None, ["stamped"])
     runner = CliRunner()
-    result = runner.invoke(cli, ["materials", "set-kind", str(sealed), "stamped"])
+    result = runner.invoke(cli, ["materials", "set-kind", str(sealed), "盖章版"])
     assert result.exit_code == 0, result.output
     assert "由电子版改为盖章版（扫描件）" in result.output
     with Ledger(cfg.ledger) as ledger:
@@ -342,10 +342,14 @@ def test_set_kind_changes_the_state_and_is_logged(workdir, office_files):
         event = [e for e in ledger.events() if e["kind"] == "material_kind_set"]
     assert [(e["arrival_id"], json.loads(e["detail"])["from"], json.loads(e["detail"])["to"]) for e in event] == [
         (sealed, "electronic", "stamped")]
-    wrong = runner.invoke(cli, ["materials", "set-kind", "999", "stamped"])
+    wrong = runner.invoke(cli, ["materials", "set-kind", "999", "stamped"])  # the English key is an alias
     # Issue 25 item 9: a number that names no file at all is said so, exit 1 (was exit 2 with the sentence for
     # a file that is not a material, which still holds for a recorded file of another kind).
     assert wrong.exit_code == 1 and "台账中没有编号为 999 的文件" in wrong.output
+    back = runner.invoke(cli, ["materials", "set-kind", str(sealed), "electronic"])
+    assert back.exit_code == 0 and "由盖章版（扫描件）改为电子版" in back.output
+    unknown = runner.invoke(cli, ["materials", "set-kind", str(sealed), "扫描件"])
+    assert unknown.exit_code == 2 and "错误：'{盖章版|电子版}' 的取值无效：“扫描件” 不是材料类型，请写 盖章版 或 电子版。" in unknown.output
 
 
 def test_materials_status_json_and_table(workdir):
@@ -430,6 +434,7 @@ def test_compilation_is_the_cover_and_every_stamped_page(cfg, tmp_path):
                                capture_output=True, text=True, check=True).stdout
         assert "2023年5月月度工作情况材料汇编" in cover
         assert "逾期未报齐：局安全监督股（未报送）" in cover.replace("\n", "")
+        assert "annex2" not in cover and "岳阳市云溪区交通运输局安全监督股汇编。" in cover.replace("\n", "")
         assert f"{LOGI}（缺盖章版）" in cover.replace("\n", "")
     if shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "50", "-png", str(pack.pdf), str(tmp_path / "cover")],
