@@ -17,7 +17,7 @@ from .months import Month
 
 @click.group(cls=ZhGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              envvar="ANNEX2_CONFIG", metavar="FILE",
+              envvar="ANNEX2_CONFIG", metavar="文件",
               help="使用这个 config.toml，或这个工作目录中的（默认：当前文件夹或其上层文件夹中最近的 config.toml；"
                    "也可设环境变量 ANNEX2_CONFIG，或写在子命令之后）。")
 @click.version_option(package_name="annex2", message="%(prog)s 版本 %(version)s")
@@ -60,7 +60,7 @@ NUMBER_OPTION = click.option(
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.argument("directory", type=click.Path(path_type=Path), default=".", metavar="[目录]")
 @click.option("--force", is_flag=True, help="覆盖已有的 config.toml。")
 def init(directory: Path, force: bool):
     """建立工作目录。
@@ -106,9 +106,9 @@ def init(directory: Path, force: bool):
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, metavar="FILE",
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, metavar="文件",
               help="写到哪个文件（默认：当前文件夹中的 附件2[_单位][_YYYY年M月].xlsx）。")
-@click.option("--unit", default=None, metavar="UNIT", help="预先填好“填报单位”（config.toml 中的单位名称或别名）。")
+@click.option("--unit", default=None, metavar="单位", help="预先填好“填报单位”（config.toml 中的单位名称或别名）。")
 @click.option("--month", type=MONTH, default=None, help="预先填好统计期间“1月至M月”（月份如 2023-05、2023年5月）。")
 @click.option("--tasks", "task_form", is_flag=True,
               help="改为生成该单位该月的重点任务推进情况表（附件1），须同时给出单位和月份。")
@@ -141,9 +141,10 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None, ta
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="文件...")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（供脚本使用），而不是文字。")
-@click.option("--markup", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+@click.option("--markup", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="目录",
               help="把每个被退回表格的错误标注副本写到这个文件夹。")
 @click.pass_context
 def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
@@ -200,12 +201,12 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[文件或目录]...")
 @click.option("--received-at", type=MOMENT, default=None,
               help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填；不能晚于现在）。")
-@click.option("--unit", default=None, metavar="UNIT", help="给出的文件由哪个单位报送（名称或别名）。")
+@click.option("--unit", default=None, metavar="单位", help="给出的文件由哪个单位报送（名称或别名）。")
 @click.option("--month", type=MONTH, default=None,
-              help="给出的工作材料属于哪个月（文件名和正文都没写月份时用），如 2023-05。")
+              help="给出的工作材料属于哪个月，如 2023-05（文件名和正文都没写月份时用）。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
 def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | None, month: Month | None = None,
@@ -234,7 +235,7 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
 
 
 @cli.command()
-@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path), required=False, metavar="[文件]")
 @click.pass_context
 def backup(ctx, destination: Path | None):
     """备份台账数据库。
@@ -440,16 +441,16 @@ def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_js
 @cli.command()
 @click.option("--month", type=MONTH, required=True, help="报送月份，如 2023-05 或 2023年5月。")
 @click.option("--as-of", "as_of", type=MOMENT, default=None, help="按台账在这个时刻的状态导出（默认：现在）。")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="文件",
               help="导出 CSV：每个单位每个行业领域一行（UTF-8 带 BOM，Excel/WPS 可直接打开）。")
 @click.option("--annex2", "annex2_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              metavar="FILE", help="把全区合计写成填好的附件2，上报市局。")
-@click.option("--labels", type=click.Choice(["keys", "zh"]), default="keys", show_default=True,
-              help="CSV 的表头和行业领域：keys 用英文键名（供脚本），zh 用中文。")
+              metavar="文件", help="把全区合计写成填好的附件2，上报市局。")
+@click.option("--labels", type=click.Choice(["keys", "zh"]), default="zh", show_default=True,
+              help="CSV 的表头和行业领域：zh 用中文（在 Excel/WPS 中阅读），keys 用英文键名（供其他程序读取）。")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要（供脚本使用），而不是文字。")
 @click.pass_context
 def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_path: Path | None,
-           labels: str = "keys", as_json: bool = False):
+           labels: str = "zh", as_json: bool = False):
     """导出汇总数据：CSV，或上报市局的附件2。
 
     CSV 每个单位每个行业领域一行；附件2 是填好全区合计的表格（填报单位为本局），
@@ -457,14 +458,14 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
 
     \b
     示例：
-        annex2 export --month 2023-05 --csv 2023年5月.csv
-        annex2 export --month 2023-05 --csv 2023年5月.csv --labels zh   # 中文表头
+        annex2 export --month 2023-05 --csv 2023年5月.csv                 # 中文表头
+        annex2 export --month 2023-05 --csv 2023年5月.csv --labels keys   # 英文键名，供其他程序读取
         annex2 export --month 2023-05 --annex2 云溪区_附件2_2023年5月.xlsx
     """
     from .export import coverage, export_annex2, export_csv
 
     if (csv_path is None) == (annex2_path is None):
-        raise click.UsageError("请给出 --csv FILE 或 --annex2 FILE 之一")
+        raise click.UsageError("请给出 --csv 文件 或 --annex2 文件 之一（只给一个）")
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
     with writing_outputs(cfg), open_ledger(cfg, "export") as ledger:
@@ -536,7 +537,7 @@ def watch(ctx, polling: bool | None):
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="demo")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="demo", metavar="[目录]")
 def demo(directory: Path):
     """演示：用样例数据完整走一遍。
 

@@ -19,7 +19,7 @@ from .template import Header, write_template
 # The spec's columns, then one more at the end (spec 7 lets keys be added; the rows stay the units whose current
 # submission is for the month): what the district total holds besides these rows — the carry-forward (spec 12).
 CSV_COLUMNS = ["unit", "year", "month_from", "month_to", "sector", *[m.key for m in form.METRICS], "district_note"]
-# --labels zh: the same columns for a person opening the file in Excel/WPS (keys stay the default for scripts)
+# --labels zh, the default: the same columns for a person opening the file in Excel/WPS (--labels keys for scripts)
 CSV_COLUMNS_ZH = ["单位", "年份", "起始月", "截止月", "行业领域", *[f"{m.label}（{m.unit}）" for m in form.METRICS],
                   "全区合计说明"]
 SECTOR_LABELS = {s.key: s.label for s in form.SECTORS}
@@ -78,9 +78,9 @@ def _rate(value) -> str:
     return "" if value is None or value != value else f"{value:.1f}"  # None or NaN: nothing found
 
 
-def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path, labels: str = "keys") -> int:
+def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path: Path, labels: str = "zh") -> int:
     """One row per unit and sector whose current submission is for the month; UTF-8 with a BOM for Excel.
-    labels="zh": Chinese headers and sector names instead of the keys. The last column says, on every row, what
+    labels="zh" (the default, for a person in Excel/WPS): Chinese headers and sector names; "keys": the spec's keys. The last column says, on every row, what
     the district total holds that these rows do not (“全区合计另含沿用：现代物流中心（沿用4月累计数）”), or is empty."""
     zh = labels == "zh"
     data = dataset.load(cfg, ledger, as_of)

@@ -505,12 +505,14 @@ def write_master(path: Path, cfg: Config, data: Dataset, ledger=None, obligation
         ws.set_column(5, 16, 10)
         ws.set_column(17, 18, 18)
         _print_setup(ws, 1, len(columns) - 1)
-        audit = [[int(a["id"]), a["received_at"], a["rule"], a["unit"] or "", a["file"], a["period"],
+        from .corrections import RULE_LABELS
+
+        audit = [[int(a["id"]), a["received_at"], RULE_LABELS.get(a["rule"], a["rule"]), a["unit"] or "", a["file"], a["period"],
                   STATUS_LABELS.get(a["status"], a["status"]), a["codes"], a["archived"]]
                  for _, a in data.arrivals.iterrows()]
         _table_sheet(wb, fmt, "文件记录", "收到的全部文件（受理、退回、重复、被更正替代、材料）",
                      ["编号", "收到时间", "时间依据", "单位", "原文件名", "期间", "结果", "问题代码", "存档位置"],
-                     audit, [7, 17, 12, 24, 30, 18, 12, 30, 50])
+                     audit, [7, 17, 22, 24, 30, 18, 12, 30, 50])
         if ledger is not None:
             from .materials import workbook_rows, write_materials_sheet
 

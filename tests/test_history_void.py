@@ -194,6 +194,9 @@ def test_csv_with_chinese_labels(corrected, tmp_path):
     assert rows[0][-2:] == ["停产停业整顿（家）", "全区合计说明"]  # the carry-forward's column comes last
     assert [r[4] for r in rows[1:]] == ["建设领域", "烟花爆竹安全", "交通安全", "文化体育旅游", "学生安全", "自然灾害", "其他"]
     assert rows[3][6] == "30"
+    default = tmp_path / "default.csv"  # Chinese is the default since issue 22 (--labels keys for scripts)
+    assert run("export", "--month", "2023-05", "--as-of", "2023-05-31", "--csv", default).exit_code == 0
+    assert default.read_bytes() == out.read_bytes()
 
 
 def test_json_summaries_of_ingest_merge_notices_export(workdir, tmp_path):

@@ -101,6 +101,8 @@ def test_master_workbook_has_every_submission_and_every_file(may):
     assert sorted(results) == sorted(["受理", "受理", "已被更正替代", "受理", "退回"])  # June's file is after as-of
     rejected_row = next(r for r in range(3, audit.max_row + 1) if audit.cell(r, 7).value == "退回")
     assert audit.cell(rejected_row, 8).value == "E_FIXED_GT_FOUND"
+    # the received-time rule in words (found by a scan of the inbox), not its key inbox_ctime
+    assert {audit.cell(r, 3).value for r in range(3, audit.max_row + 1)} == {"文件放入收件箱的时间"}
 
 
 def test_a_past_month_is_reproduced_as_of_its_moment(may):
@@ -216,7 +218,9 @@ def test_exported_annex2_validates_one_level_up_with_the_same_totals(may, tmp_pa
 
 def test_csv_export_has_the_spec_columns(may, tmp_path):
     out = tmp_path / "may.csv"
-    result = CliRunner().invoke(cli, ["export", "--month", "2023-05", "--as-of", AS_OF, "--csv", str(out)])
+    # --labels keys: the spec's keys for scripts (Chinese headers are the default since issue 22)
+    result = CliRunner().invoke(cli, ["export", "--month", "2023-05", "--as-of", AS_OF, "--csv", str(out),
+                                      "--labels", "keys"])
     assert result.exit_code == 0
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
