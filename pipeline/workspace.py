@@ -24,21 +24,82 @@ class Layout:
     config: config_mod.Config
 
 
+def _due(d: config_mod.Deadline) -> str:
+    """A deadline rule as a unit reads it: “每月 16 日前（当天 24 时前都算按时）”."""
+    month = {0: "每月", 1: "次月"}.get(d.month_offset, f"报送月份之后第 {d.month_offset} 个月的")
+    return f"{month} {d.day} 日前" + ("（当天 24 时前都算按时）" if d.inclusive else "（当天 0 时起即算迟报）")
+
+
 def instructions(cfg: config_mod.Config, unit_folder: str | None) -> str:
+    """填报说明.txt (spec 12): the three monthly obligations — what to send, by which day, in which format, how to
+    name the files, where the receipts appear, how to correct — for one unit's folder (`unit_folder`), or for the
+    inbox root (None). Written from config, so it follows the clerk's settings (ensure_folders refreshes it)."""
     c = cfg.contact
-    where = f"本文件夹（{unit_folder}）" if unit_folder else "本文件夹中属于本单位的子文件夹"
-    return f"""{form.title(cfg.bureau.short_name)} 填报说明
+    unit = cfg.unit_by_folder(unit_folder) if unit_folder else None
+    example = unit.name if unit else cfg.units[0].name
+    start = max(cfg.start, unit.first) if unit is not None and unit.first else cfg.start
+    sample = Month(start.year, max(start.month, 5)) if start.month < 12 else start
+    office = f"{cfg.bureau.name}{c.department.removeprefix('局')}" if c.department else cfg.bureau.name
+    numbers = iter("一二三四")
+    lines = [f"{cfg.bureau.short_name}交通运输系统安全生产月度报送 填报说明",
+             f"（{unit.name}）" if unit else "（各单位通用。请把文件放入本单位自己的子文件夹，不要放在这里。）",
+             "",
+             (f"本文件夹是{unit.name}向{office}报送的专用文件夹，只有本单位和局里看得到。" if unit else
+              f"收件箱中每个单位有一个以单位名称命名的子文件夹，是该单位向{office}报送的专用文件夹。"),
+             f"从 {start.label} 起，每月报送以下几项：",
+             "",
+             f"{next(numbers)}、附件2 统计表（《{form.title(cfg.bureau.short_name)}》）",
+             f"  · 截止时间：{_due(cfg.deadline)}。",
+             f"  · 填写内容：当年 1月至本月的累计数（例如 {sample.month} 月填“{sample.year}年 1月至 {sample.month}月”）。"
+             f"从 {start.label} 开始报送，之前的月份不用补报；统计期间也从 1 月算起，不是从开始报送的月份算起。",
+             "    行业领域 7 行都要保留，没有的填 0；合计和整改率由系统自动计算。",
+             f"  · 格式：用局里下发的模板 annex2.xlsx 填写，保存为 .xlsx（也收 .xls、.ods；不收 .csv 和 WPS 的 .et）。"
+             f"“填报单位”写全称（例如“{example}”），并填写单位负责人、填表人和联系电话。",
+             f"  · 文件名：例如“附件2_{example}_{sample.year}年{sample.month}月.xlsx”。",
+             ""]
+    if unit is None or unit.materials:
+        lines += [f"{next(numbers)}、月度工作情况材料（盖章版和电子版都要报）",
+                  f"  · 截止时间：{_due(cfg.materials)}。",
+                  "  · 盖章版：盖章后扫描成 PDF（或拍成 JPG、PNG 图片）；电子版：Word 文档（.docx、.doc 或 .wps）。"
+                  "两个版本都收到才算报齐，缺哪一版回执会写明。",
+                  f"  · 文件名写明单位和月份，例如“{example}{sample.year}年{sample.month}月工作情况.docx”"
+                  f"和“{example}{sample.year}年{sample.month}月工作情况（盖章）.pdf”。",
+                  ""]
+    lines += [f"{next(numbers)}、重点任务推进情况表（附件1 责任措施清单中本单位承担的任务）",
+              f"  · 截止时间：{_due(cfg.tasks.deadline)}。",
+              "  · 用局里每月下发的《重点任务推进情况表》（.xlsx）填写，表中列出本单位当月要报告的任务，"
+              "逐项填写本月进展和完成情况（未启动、推进中、已完成）。",
+              f"  · 文件名保持下发时的名称，例如“重点任务推进情况表_{example}_{sample.year}年{sample.month}月.xlsx”。",
+              "",
+              "回执",
+              (f"  文件放入本文件夹后，系统处理完（一般几分钟内）会在本文件夹的“{RECEIPTS_DIR}”子文件夹里留下回执（.txt），"
+               if unit else
+               f"  文件放入本单位的子文件夹后，系统处理完（一般几分钟内）会在该文件夹的“{RECEIPTS_DIR}”子文件夹里留下回执（.txt），")
+              + "写明：已受理（按时，或迟报几天）、被退回（原因和有误的单元格，表格另附一份标出错误的副本"
+              "“…_错误标注.xlsx”）或重复报送。处理过的文件会从文件夹中移走，原件由局里存档，这是正常的。",
+              "",
+              "更正",
+              "  发现报错了，或者被退回了：改好后把整份文件重新放入即可（文件名相同或不同都行），"
+              "以最后收到的那一份为准，之前的原件都保留。是否按时，以第一次受理的时间为准。",
+              "",
+              "本说明由系统根据局里的设置生成，设置改变时会自动更新，请不要在本文件中修改。",
+              f"联系人：{c.department} {c.person}  电话：{c.phone}  邮箱：{c.email}",
+              ""]
+    return "\r\n".join(_wrapped(lines))
 
-1. 请使用本系统下发的模板 annex2.xlsx（附件2）填写，或按附件2的表样自行制表。
-2. 填写 1月至本月的累计数；行业领域 7 行都要保留，没有的填 0 或留空；整改率和合计由系统自动计算。
-3. 填报单位请写全称（例如“{cfg.units[0].name}”），并填写单位负责人、填表人、填报日期和联系电话。
-4. 每月 {cfg.deadline.day} 日前将填好的表格（.xlsx、.xls 或 .ods）放入{where}。
-5. 几秒钟后，“{RECEIPTS_DIR}”文件夹中会出现回执：写明已受理、退回（并标出有误的单元格）或重复报送。
-   被退回的，请按回执修改后重新放入；更正后的表格会替换之前的数据，不影响按时报送的认定。
-6. 盖章扫描件（PDF、图片）可以一并放入，系统会存档。
 
-联系人：{c.department} {c.person}  电话：{c.phone}  邮箱：{c.email}
-"""
+def _wrapped(lines: list[str], width: int = 74) -> list[str]:
+    """Lines of about `width` columns, 80 at most (Notepad does not wrap by default); a bullet's continuation lines
+    are indented under its text."""
+    from .zh_click import wrap
+
+    out: list[str] = []
+    for line in lines:
+        body = line.lstrip(" ")
+        indent = line[:len(line) - len(body)]
+        hang = indent + ("  " if body.startswith("· ") else "")
+        out += wrap(body, width, indent, hang) if body else [""]
+    return out
 
 
 _START_LINE = re.compile(r'^(start\s*=\s*)"[^"]*"', re.MULTILINE)
@@ -88,10 +149,23 @@ def ensure_folders(cfg: config_mod.Config) -> list[Path]:
         if not receipts.exists():
             receipts.mkdir(parents=True, exist_ok=True)
             made.append(cfg.inbox / unit.folder)
-        note = cfg.inbox / unit.folder / INSTRUCTIONS_NAME
-        if not note.exists() and not note.is_symlink():  # never written through a unit's (dangling) link
-            note.write_text(instructions(cfg, unit.folder), encoding="utf-8")
-    note = cfg.inbox / INSTRUCTIONS_NAME
-    if not note.exists():
-        note.write_text(instructions(cfg, None), encoding="utf-8")
+        refresh(cfg.inbox / unit.folder / INSTRUCTIONS_NAME, instructions(cfg, unit.folder))
+    refresh(cfg.inbox / INSTRUCTIONS_NAME, instructions(cfg, None))
     return made
+
+
+def refresh(note: Path, text: str) -> bool:
+    """Write an instructions file when it is missing or says something else (the file is ours: a changed
+    deadline or contact reaches the units with the next ingest). UTF-8 with a BOM and CRLF, like the receipts,
+    so any Notepad shows it. Never through a link (a unit's dangling link would make us write elsewhere), never
+    over a folder of that name."""
+    data = text.encode("utf-8-sig")
+    if note.is_symlink() or (note.exists() and not note.is_file()):
+        return False
+    try:
+        if note.exists() and note.read_bytes() == data:
+            return False
+        note.write_bytes(data)
+    except OSError:  # a unit's folder the bureau may not write to: its instructions stay as they were
+        return False
+    return True

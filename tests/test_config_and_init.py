@@ -92,7 +92,7 @@ def test_init_lays_out_a_working_folder_and_refuses_to_overwrite(tmp_path, monke
     assert (target / "templates" / "annex2.xlsx").is_file()
     assert (target / "outbox").is_dir() and (target / "archive").is_dir()
     assert (target / "inbox" / "交通运输综合行政执法大队" / "回执").is_dir()
-    assert (target / "inbox" / "填报说明.txt").read_text(encoding="utf-8").startswith("云溪区交通运输系统")
+    assert (target / "inbox" / "填报说明.txt").read_text(encoding="utf-8-sig").startswith("云溪区交通运输系统")
     assert len([p for p in (target / "inbox").iterdir() if p.is_dir()]) == 9
 
     (target / "config.toml").write_text("# edited by the clerk\n" + config.default_config_text(), encoding="utf-8")
