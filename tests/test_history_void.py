@@ -32,7 +32,7 @@ def history(work, month="2023-05"):
 def csv_inspectors(work, as_of="2023-05-31"):
     """The unit's traffic-sector 组织督查人员 in export --csv, and the CSV's rows."""
     out = work / "x.csv"
-    result = run("export", "--month", "2023-05", "--as-of", as_of, "--csv", out)
+    result = run("export", "--month", "2023-05", "--as-of", as_of, "--csv", out, "--labels", "keys")  # a script reads it
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     return [int(r["inspectors"]) for r in rows if r["unit"] == EXEC and r["sector"] == "traffic"]
