@@ -134,7 +134,7 @@ def test_version_one_sent_again_after_version_two_is_current(workdir):
             "是否按时仍以首次受理时间 2023-05-20 10:00:00 为准。") in lines
     assert "报送情况：按时（截止日期 2023年5月23日）" in lines
     out = workdir / "x.json"
-    result = run("export", "--month", "2023-05", "--as-of", "2023-05-31", "--csv", out)
+    result = run("export", "--month", "2023-05", "--as-of", "2023-05-31", "--csv", out, "--labels", "keys")
     assert result.exit_code == 0, result.output
     rows = out.read_text(encoding="utf-8-sig").splitlines()
     header = rows[0].split(",")

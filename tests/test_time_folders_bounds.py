@@ -193,7 +193,7 @@ def test_a_renamed_unit_keeps_one_history_and_counts_once_in_the_district_total(
     make_submission(workdir / "inbox" / EXEC / "附件2-更正.xlsx", cells={("traffic", "inspectors"): 30})
     assert run_cli(workdir, "ingest").returncode == 0
 
-    exported = run_cli(workdir, "export", "--month", "2023-05", "--csv", "五月.csv")
+    exported = run_cli(workdir, "export", "--month", "2023-05", "--csv", "五月.csv", "--labels", "keys")
     assert exported.returncode == 0, exported.stderr
     assert "2023年5月合计已报 1/9" in exported.stderr
     with open(workdir / "五月.csv", encoding="utf-8-sig") as f:
