@@ -40,7 +40,7 @@ def cli(config_path):
 class DocNumberType(click.ParamType):
     """12, １２, 12号 or 岳云交安〔2023〕12号 (docnumbers.parse_number)."""
 
-    name = "N"
+    name = "文号"  # the placeholder in --help: --number 文号 (12, 12号 or the whole 岳云交安〔2023〕12号)
 
     def convert(self, value, param, ctx):
         from .docnumbers import BadNumber, parse_number

@@ -27,7 +27,8 @@ class Layout:
 def _due(d: config_mod.Deadline) -> str:
     """A deadline rule as a unit reads it: “每月 16 日前（当天 24 时前都算按时）”."""
     month = {0: "每月", 1: "次月"}.get(d.month_offset, f"报送月份之后第 {d.month_offset} 个月的")
-    return f"{month} {d.day} 日前" + ("（当天 24 时前都算按时）" if d.inclusive else "（当天 0 时起即算迟报）")
+    return (f"{month} {d.day} 日前" + ("（当天 24 时前都算按时）" if d.inclusive else "（当天 0 时起即算迟报）")
+            + ("；截止日逢法定节假日或周末，顺延到下一个工作日" if d.holiday_shift else ""))
 
 
 def instructions(cfg: config_mod.Config, unit_folder: str | None) -> str:
@@ -46,7 +47,7 @@ def instructions(cfg: config_mod.Config, unit_folder: str | None) -> str:
              "",
              (f"本文件夹是{unit.name}向{office}报送的专用文件夹，只有本单位和局里看得到。" if unit else
               f"收件箱中每个单位有一个以单位名称命名的子文件夹，是该单位向{office}报送的专用文件夹。"),
-             f"从 {start.label} 起，每月报送以下几项：",
+             f"从 {start.label} 起" + (f"到 {cfg.end.label} 止" if cfg.end else "") + "，每月报送以下几项：",
              "",
              f"{next(numbers)}、附件2 统计表（《{form.title(cfg.bureau.short_name)}》）",
              f"  · 截止时间：{_due(cfg.deadline)}。",

@@ -61,12 +61,17 @@ def test_the_instructions_follow_the_config_and_are_not_rewritten_when_nothing_c
     set_config(workdir, r"^day = 16(\s+# N 月的材料)", r"day = 14\1")  # [materials] day
     set_config(workdir, r'^person = ".*"', 'person = "张三"')
     set_config(workdir, r'^name = "现代物流中心"', 'name = "现代物流中心"\nmaterials = false')
+    set_config(workdir, r"^# end = .*$", 'end = "2023-12"')
+    set_config(workdir, r"^holiday_shift = false", "holiday_shift = true")  # [deadline]
     assert CliRunner().invoke(cli, ["ingest"]).exit_code == 0
     lines = note(workdir).splitlines()
     assert "二、重点任务推进情况表（附件1 责任措施清单中本单位承担的任务）" in lines  # no materials for this unit
     assert not any("工作情况材料" in line for line in lines)
     assert lines[-1].startswith("联系人：局安全监督股 张三 ")
     other = note(workdir, "局安全监督股").splitlines()
+    flat = "".join(line.strip() for line in other)
+    assert "从 2023年1月 起到 2023年12月 止，每月报送以下几项" in flat
+    assert "每月 23 日前（当天 24 时前都算按时）；截止日逢法定节假日或周末，顺延到下一个工作日。" in flat
     assert "  · 截止时间：每月 14 日前（当天 24 时前都算按时）。" in other  # materials on the 14th now
     assert "  · 截止时间：每月 16 日前（当天 24 时前都算按时）。" in other  # the task form still on the 16th
 
