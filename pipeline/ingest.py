@@ -32,7 +32,8 @@ from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from .ledger import Arrival, Ledger
 from .markup import make_markup
 from .prefetch import reader_for
-from .readiness import CHANGING, FRESH, empty_reason, wait_reason
+from .readiness import (CHANGING, FRESH, empty_reason, is_open_for_writing, open_for_writing, open_no_follow,
+                        wait_reason)
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from .safe_names import display_name, safe_filename
 from .validate import Validation, validate_bytes
@@ -44,6 +45,8 @@ Faults = Callable[[str, Path], None]
 CHUNK = 1024 * 1024
 GROUP = 64  # arrivals committed together: one durability barrier and one transaction for the lot
 HELD_BYTES = 256 * 1024 * 1024  # at most this much of the inbox is read into memory at once
+OVER_LIMIT_HEAD = 64 * 1024  # a file over the size limit is known and archived by its size and these first bytes
+OVER_LIMIT_KEPT = "文件超过大小上限，已登记退回（登记号 {id}），原文件留在收件箱未动：请单位另报较小的文件，管理员核对后可删除此文件"
 LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
 LINK = "link"
 RECEIPTED_PARTS = (WORKBOOK, TASK_FORM, MATERIAL)  # e-mail attachments that get a receipt of their own
@@ -164,6 +167,7 @@ class Ingester:
         self.judge_: Judge | None = None  # one per batch: it keeps each unit's history as the batch records
         self.witness = Witness(ledger)  # the recorded scans: the earliest a file found in the inbox came
         self._folders: Folders | None = None  # who owns each folder below the inbox (read once, when needed)
+        self._writers: set[tuple[int, int]] | None = None  # files other processes hold open for writing
 
     # --- the batch --------------------------------------------------------------------------------
 
@@ -262,6 +266,7 @@ class Ingester:
 
     def _load_all(self, candidates: list[Candidate], result: BatchResult) -> list[Loaded]:
         out = []
+        self._writers = open_for_writing()  # who holds a file open for writing, looked at once per round
         for cand in candidates:
             got = self.load(cand)
             if isinstance(got, Waiting):
@@ -321,21 +326,33 @@ class Ingester:
             if owner is not None and owner.kind == FORMER:
                 cand, former = replace(cand, folder_unit=owner.unit), owner.folder
         # A file being written is waited for: in the inbox by its readiness; given from elsewhere, when it is
-        # still empty (a download or copy the clerk named before it finished).
-        reason = (wait_reason(path, st, self.cfg, self.wall(), settled=cand.settled) if cand.source == "inbox"
-                  else empty_reason(st, self.cfg, self.wall()))
-        if reason:
-            return Waiting(path, reason)
+        # still empty (a download or copy the clerk named before it finished). Read once: the readiness is
+        # judged on the handle the bytes are then read from, so a file replaced after the look is not the
+        # one judged (the first version is taken; the new one stays, the next arrival).
         limit = self.cfg.limits.max_email_mb if kind == EMAIL else self.cfg.limits.max_file_mb
         too_big = st.st_size > limit * 1024 * 1024
         try:
-            data, sha = _read(path, st, whole=not too_big)
+            with open_no_follow(path) as handle:
+                if not _same_file(os.fstat(handle.fileno()), st):
+                    return Waiting(path, CHANGING)  # replaced between the look at its name and the open
+                if cand.source == "inbox":
+                    reason = wait_reason(path, st, self.cfg, self.wall(), settled=cand.settled, handle=handle,
+                                         writers=self._writers)
+                else:
+                    reason = empty_reason(st, self.cfg, self.wall())
+                if reason:
+                    return Waiting(path, reason)
+                data, sha = _read_open(handle, st, whole=not too_big)
         except _Changed:
             return Waiting(path, CHANGING)
         except FileNotFoundError:
             return None
         except OSError as exc:
             return Waiting(path, f"无法读取文件（{exc.strerror or exc}），下次再试")
+        if too_big and cand.source == "inbox":
+            kept = self.ledger.same_arrival(self._source_path(path), st.st_size, st.st_ctime_ns, sha)
+            if kept is not None:  # recorded once by its size and first bytes; it stays where it is
+                return Waiting(path, OVER_LIMIT_KEPT.format(id=kept.id), held=True)
         received = cand.received_at or arrival_time(st, self.cfg)
         rule = cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk")
         if cand.received_at is None and cand.source == "inbox":  # metadata: never before a scan that did not see it
@@ -457,9 +474,10 @@ class Ingester:
             self.faults("receipted", plan.item.cand.path)
         results: list[FileResult] = []
         folders: set[Path] = set()
+        writers = open_for_writing()  # looked at once for the group, right before the removals
         for plan in plans:
             cand, judged, file = plan.item.cand, plan.judged, plan.file
-            if cand.source == "inbox" and plan.retry_of is None and self._remove(plan.item, plan.top):
+            if cand.source == "inbox" and plan.retry_of is None and self._remove(plan.item, plan.top, writers):
                 folders.add(cand.path.parent)
             self.faults("removed", cand.path)
             results += [FileResult(cand.path, j.outcome, j.unit, pid, j.period_label, issues=j.issues,
@@ -702,13 +720,21 @@ class Ingester:
                 judged.retimed = judged.retimed.at(a.received_at, a.received_rule)  # the first verdict's time stands
             result.files += self.commit(item, judged, None, retry_of=a)
 
-    def _remove(self, item: Loaded, arrival_id: int) -> bool:
+    def _remove(self, item: Loaded, arrival_id: int, writers: set[tuple[int, int]] | None = None) -> bool:
         """Remove the inbox copy only if it is still the very file that was archived; a file replaced
-        meanwhile (same name, new content) stays, and is the next run's new arrival. True when removed."""
+        meanwhile (same name, new content) stays, and is the next run's new arrival; a file another process
+        holds open for writing stays (`writers`: `open_for_writing()`, looked at when not given). True when
+        removed."""
         path, before = item.cand.path, item.st
+        if item.file.data is None:  # over the size limit: only its first bytes are archived, so it stays
+            self.ledger.log("kept_over_limit", self.clock(), arrival_id, {"file": item.file.name})
+            return False
         try:
             now = os.lstat(path)
         except FileNotFoundError:
+            return False
+        if is_open_for_writing(now, writers):  # a writer opened it since it was read: what it writes must not be lost
+            self.ledger.log("remove_deferred_writing", self.clock(), arrival_id, {"file": item.file.name})
             return False
         if stat_mod.S_ISLNK(before.st_mode):  # a link cannot be changed, only replaced (a new inode)
             same = stat_mod.S_ISLNK(now.st_mode) and now.st_ino == before.st_ino
@@ -754,40 +780,57 @@ class _Changed(Exception):
 
 
 def _open_no_follow(path: Path):
-    # O_NONBLOCK: a FIFO put in place of the file must not block the batch (no effect on a regular file)
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    return os.fdopen(os.open(path, flags), "rb")
+    return open_no_follow(path)
+
+
+def _same_file(opened: os.stat_result, st) -> bool:
+    return (opened.st_size, opened.st_mtime_ns) == (st.st_size, st.st_mtime_ns) and \
+        not (getattr(st, "st_ino", None) and opened.st_ino != st.st_ino)
 
 
 def _read(path: Path, st: os.stat_result, whole: bool) -> tuple[bytes | None, str]:
     """The bytes (when within limits) and their hash, read in chunks from one open handle; the handle's
     own stat must match what was seen before, so what is judged is what is archived."""
-    digest, chunks = hashlib.sha256(), []
     with _open_no_follow(path) as f:
-        opened = os.fstat(f.fileno())
-        if (opened.st_size, opened.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or \
-                (getattr(st, "st_ino", None) and opened.st_ino != st.st_ino):
+        if not _same_file(os.fstat(f.fileno()), st):
             raise _Changed
+        return _read_open(f, st, whole)
+
+
+def _read_open(f, st, whole: bool) -> tuple[bytes | None, str]:
+    """`_read` on a handle already open. A file over the limit (`whole` False) is never read past its first
+    bytes: it is known by its size and those (OVER_LIMIT_HEAD), not by a hash of gigabytes every run."""
+    digest, chunks = hashlib.sha256(), []
+    f.seek(0)
+    if whole:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
-            if whole:
-                chunks.append(chunk)
-        after = os.fstat(f.fileno())
+            chunks.append(chunk)
+    else:
+        digest.update(over_limit_prefix(st.st_size))
+        digest.update(f.read(OVER_LIMIT_HEAD))
+    after = os.fstat(f.fileno())
     if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
         raise _Changed
     return (b"".join(chunks) if whole else None), digest.hexdigest()
 
 
+def over_limit_prefix(size: int) -> bytes:
+    return f"annex2 over-limit file: {size} bytes, first {OVER_LIMIT_HEAD} bytes follow\n".encode()
+
+
 def _copy_chunked(source: Path, dest: Path, sha256: str) -> None:
-    """A file over the size limit is archived without ever being held in memory."""
+    """A file over the size limit: its first OVER_LIMIT_HEAD bytes are archived (what it was, for the clerk
+    and the unit); the whole of it stays in the inbox, never read further (a 3 GiB file costs a unit
+    nothing to make, and would cost the bureau its disk and a full read every run)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".tmp-{os.getpid()}-" + dest.name)
-    digest = hashlib.sha256()
     try:
         with _open_no_follow(source) as src, open(tmp, "wb") as out:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+            digest = hashlib.sha256(over_limit_prefix(os.fstat(src.fileno()).st_size))
+            chunk = src.read(OVER_LIMIT_HEAD)
+            digest.update(chunk)
+            out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != sha256:
