@@ -127,12 +127,24 @@ class Tasks:
     grace_days: int = 0
     holiday_shift: bool = False
     ending_days: int = 30  # a window ending within this many days is marked as ending soon
-    names: tuple[tuple[str, str], ...] = ()  # [tasks.names]: a spelling in the task list -> a configured unit
+    # [tasks.names]: a spelling in the task list -> the configured unit(s) it means (a list for a cell that fuses
+    # two units, or a collective such as 局属各单位)
+    names: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    untracked: tuple[str, ...] = ()  # 责任单位 named in the list that are not reporting units: kept as text only
+
+    def units_for(self, text: str) -> tuple[str, ...] | None:
+        """The unit names [tasks.names] gives for a spelling in the task list, or None when it has no entry."""
+        key = name_key(text)
+        return next((units for spelling, units in self.names if name_key(spelling) == key), None)
 
     def unit_for(self, text: str) -> str | None:
-        """The configured unit name [tasks.names] gives for a spelling in the task list, or None."""
+        """The one unit [tasks.names] gives for a spelling (the first when it names several), or None."""
+        units = self.units_for(text)
+        return units[0] if units else None
+
+    def is_untracked(self, text: str) -> bool:
         key = name_key(text)
-        return next((unit for spelling, unit in self.names if name_key(spelling) == key), None)
+        return any(name_key(name) == key for name in self.untracked)
 
     @property
     def deadline(self) -> Deadline:
@@ -336,7 +348,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "materials": _schema_of(Deadline, instance=MATERIALS_DUE),
     "notices": _schema_of(Notices),
     "merge": _schema_of(Merge),
-    "tasks": _schema_of(Tasks, names=((dict,), {})),  # a table in the file, pairs in the dataclass
+    # names: a table in the file, pairs in the dataclass; untracked: a list in the file, a tuple in the dataclass
+    "tasks": _schema_of(Tasks, names=((dict,), {}), untracked=((list,), [])),
     "mail": _schema_of(MailBox),
 }
 _OPTIONAL_SECTIONS = {"smtp", "mail"}
@@ -537,11 +550,23 @@ class _Builder:
                 self.problem(self.lines.of("tasks", key), f"[tasks] {key} 不能为负数")
         # A spelling whose unit is not (or no longer) configured is not a config error: it only matters to the
         # task list, which names the row whose 责任单位 cannot be resolved (`annex2 tasks list`).
-        for spelling, unit in t.get("names", {}).items():
-            if not isinstance(unit, str):
+        names: list[tuple[str, tuple[str, ...]]] = []
+        for spelling, target in t.get("names", {}).items():
+            if isinstance(target, str):
+                names.append((spelling, (target,)))
+            elif isinstance(target, list) and target and all(isinstance(u, str) and u.strip() for u in target):
+                names.append((spelling, tuple(u.strip() for u in target)))
+            else:
                 self.problem(self.lines.of("tasks.names", spelling),
-                             f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（文本），实际是 {unit!r}")
-        t["names"] = tuple((k, v) for k, v in t.get("names", {}).items())
+                             f"[tasks.names] “{spelling}” 应写成 config 中某个单位的全称（文本），或几个单位全称的列表"
+                             f"（例如 [\"交通质量和安全监督站\", \"交通运输综合行政执法大队\"]），实际是 {target!r}")
+        t["names"] = tuple(names)
+        untracked = t.get("untracked", [])
+        if not all(isinstance(u, str) and u.strip() for u in untracked):
+            self.problem(self.lines.of("tasks", "untracked"),
+                         f"[tasks] untracked 应为名称（文本）的列表，例如 [\"局机关党支部\"]，实际是 {untracked!r}")
+            untracked = []
+        t["untracked"] = tuple(u.strip() for u in untracked)
 
     def check_limits_and_paths(self, s: dict[str, dict[str, Any]]) -> None:
         """Limits a clerk can mistype into rejecting every good report (parse_seconds = 0 makes each one

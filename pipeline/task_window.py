@@ -108,5 +108,6 @@ def parse_window(text: str | None, year: int) -> Window:
 
 
 def window_label(w: Window) -> str:
-    """How a window reads in tables: its text, or 空白（全年） for a blank one."""
-    return w.text or "空白（全年）"
+    """How a window reads everywhere: its text, or 长期坚持 for a blank one (the seed: 未明确时间节点的工作任务为
+    长期坚持)."""
+    return w.text or "长期坚持"

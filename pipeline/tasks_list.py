@@ -25,9 +25,12 @@ from .task_window import BadWindow, Window, parse_window
 SHEET_NAME = "责任措施清单"
 TITLE = "云溪区交通运输系统“打好安全生产翻身仗”交通运输行业责任措施清单"
 COLUMNS = (("id", "编号", 7), ("project", "项目名称", 14), ("name", "任务名称", 16), ("units", "责任单位", 30),
-           ("measure", "具体措施", 62), ("window", "完成时限", 11))
+           ("measure", "具体措施", 62), ("window", "完成时限", 11), ("note", "备注", 40))
 LABELS = {key: label for key, label, _w in COLUMNS}
+REQUIRED = ("id", "project", "name", "units", "measure", "window")  # 备注 is optional (lists made before it)
 HEADER_ROW = 1  # 0-based: row 2 in Excel, under the title
+LIST_VERSION = "2"  # 1: transcribed from the Annex 1 table; 2: from the plan's text under 二 (issue 23)
+ONGOING_WORD = "长期坚持"  # how a blank 完成时限 is written and shown (the seed's word)
 
 
 class TaskListError(Exception):
@@ -53,6 +56,8 @@ class Task:
     lead: tuple[str, ...]  # canonical unit names (…牵头)
     units: tuple[str, ...]  # implementing units (…落实, 按职责分工落实, 配合…), lead excluded
     row: int = 0  # the row in the workbook (1-based), for messages
+    untracked: tuple[str, ...] = ()  # named in 责任单位 but not reporting units ([tasks] untracked): text only
+    note: str = ""  # 备注: where the plan's Annex 1 table says otherwise
 
     @property
     def responsible(self) -> tuple[str, ...]:
@@ -64,7 +69,7 @@ class Task:
     def to_dict(self) -> dict:
         return {"id": self.id, "project": self.project, "name": self.name, "measure": self.measure,
                 "units_text": self.units_text, **self.window.to_dict(), "lead": list(self.lead),
-                "units": list(self.units)}
+                "units": list(self.units), "untracked": list(self.untracked)}
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def write_task_list(path: Path, rows: list[dict[str, str]] | None = None) -> Pat
                                          "strings_to_numbers": False})
     try:
         wb.set_properties({"title": TITLE, "subject": "附件1", "author": "annex2", "created": datetime(2023, 1, 1)})
-        wb.set_custom_property("annex2_task_list_version", "1")
+        wb.set_custom_property("annex2_task_list_version", LIST_VERSION)
         ws = wb.add_worksheet(SHEET_NAME)
         base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1, "text_wrap": True}
         title = wb.add_format({"font_name": "黑体", "font_size": 16, "align": "center", "valign": "vcenter",
@@ -130,7 +135,10 @@ def write_task_list(path: Path, rows: list[dict[str, str]] | None = None) -> Pat
             ws.set_column(c, c, width)
         for r, row in enumerate(rows, start=HEADER_ROW + 1):
             for c, (key, _label, _w) in enumerate(COLUMNS):
-                ws.write_string(r, c, str(row.get(key, "")), center if key in ("id", "window") else cell)
+                text = str(row.get(key, ""))
+                if key == "window" and not text.strip():
+                    text = ONGOING_WORD  # blank in the seed: 未明确时间节点的工作任务为长期坚持
+                ws.write_string(r, c, text, center if key in ("id", "window") else cell)
         ws.freeze_panes(HEADER_ROW + 1, 0)
         ws.repeat_rows(HEADER_ROW)
         ws.set_landscape()
@@ -184,21 +192,32 @@ def split_units(text: str) -> tuple[list[str], list[str]]:
     return lead, implementing
 
 
-def resolve_units(text: str, cfg: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """责任单位 text -> (lead, implementing) canonical unit names; BadUnits names every unknown name."""
+def resolve_units(text: str, cfg: Config) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """责任单位 text -> (lead, implementing, untracked): canonical unit names, and the names config lists as
+    `[tasks] untracked` (not reporting units: kept as written, never tracked). A name is a unit's name or alias,
+    or a `[tasks.names]` spelling, which may stand for several units (a list). BadUnits names every unknown name."""
     lead_names, impl_names = split_units(text)
 
-    def unit(name: str) -> str | None:
-        found = cfg.unit_named(name) or cfg.unit_named(cfg.tasks.unit_for(name))  # [tasks.names] may give an alias
-        return found.name if found else None
+    def units(name: str) -> list[str] | None:
+        found = cfg.unit_named(name)
+        if found is not None:
+            return [found.name]
+        targets = cfg.tasks.units_for(name)
+        if targets is None:
+            return None
+        resolved = [cfg.unit_named(t) for t in targets]  # [tasks.names] may give an alias
+        return None if any(u is None for u in resolved) else [u.name for u in resolved]  # type: ignore[union-attr]
 
-    unknown = [n for n in lead_names + impl_names if unit(n) is None]
+    unknown = [n for n in lead_names + impl_names if not cfg.tasks.is_untracked(n) and units(n) is None]
     if unknown:
         raise BadUnits("、".join(f"“{n}”" for n in dict.fromkeys(unknown)) + " 不是 config.toml 中的单位或别名"
-                       "（请在 config.toml 的 [tasks.names] 中写明它指哪个单位，或给相应单位加别名、增加该单位）")
-    lead = tuple(dict.fromkeys(unit(n) for n in lead_names))
-    impl = tuple(u for u in dict.fromkeys(unit(n) for n in impl_names) if u not in lead)
-    return lead, impl  # type: ignore[return-value]
+                       "（请在 config.toml 的 [tasks.names] 中写明它指哪个或哪几个单位，或给相应单位加别名、增加该单位；"
+                       "不是报送单位的写进 [tasks] untracked）")
+    untracked = tuple(dict.fromkeys(n for n in lead_names + impl_names if cfg.tasks.is_untracked(n)))
+    lead = tuple(dict.fromkeys(u for n in lead_names if not cfg.tasks.is_untracked(n) for u in units(n) or []))
+    impl = tuple(u for u in dict.fromkeys(u for n in impl_names if not cfg.tasks.is_untracked(n) for u in units(n) or [])
+                 if u not in lead)
+    return lead, impl, untracked
 
 
 # --- reading the clerk's workbook -----------------------------------------------------------------------
@@ -232,8 +251,9 @@ def read_task_list(cfg: Config, path: Path | None = None) -> TaskList:
     for sheet in book.sheets:
         for r, row in enumerate(sheet.rows[:20]):
             labels = [cell_label(v) for v in row]
-            if all(label in labels for label in LABELS.values()):
-                return _parse_rows(cfg, sheet.rows, r, {k: labels.index(v) for k, v in LABELS.items()}, shown, sheet.name)
+            if all(LABELS[key] in labels for key in REQUIRED):
+                cols = {k: labels.index(v) for k, v in LABELS.items() if v in labels}
+                return _parse_rows(cfg, sheet.rows, r, cols, shown, sheet.name)
     raise TaskListError([f"{path}：没有找到表头（编号、项目名称、任务名称、责任单位、具体措施、完成时限）"])
 
 
@@ -254,7 +274,7 @@ def _parse_rows(cfg: Config, rows: list[list], header: int, cols: dict[str, int]
             continue
         task_id = unicodedata.normalize("NFKC", cell["id"]).upper().replace(" ", "")
         if not task_id:
-            problems.append(f"{where(r, 'id')}：编号未填写（每条措施要有固定的编号，例如 T24）")
+            problems.append(f"{where(r, 'id')}：编号未填写（每条措施要有固定的编号，例如 T27）")
             continue
         if task_id in seen:
             problems.append(f"{where(r, 'id')}：编号 {task_id} 与第{seen[task_id] + 1}行重复")
@@ -266,13 +286,13 @@ def _parse_rows(cfg: Config, rows: list[list], header: int, cols: dict[str, int]
             problems.append(f"{where(r, 'window')}：{exc}")
             window = None
         try:
-            lead, units = resolve_units(cell["units"], cfg)
+            lead, units, untracked = resolve_units(cell["units"], cfg)
         except BadUnits as exc:
             problems.append(f"{where(r, 'units')}：{exc}")
-            lead = units = None  # type: ignore[assignment]
-        if window is not None and lead is not None and units is not None:
+            lead = units = untracked = None  # type: ignore[assignment]
+        if window is not None and lead is not None and units is not None and untracked is not None:
             tasks.append(Task(task_id, cell["project"], cell["name"], cell["units"], cell["measure"], window,
-                              lead, units, r + 1))
+                              lead, units, r + 1, untracked, cell.get("note", "")))
     if problems:
         raise TaskListError(problems)
     if not tasks:
