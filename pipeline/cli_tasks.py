@@ -9,6 +9,7 @@ import click
 
 from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger
 from .months import Month
+from .task_window import window_label
 
 
 def _task_list(ctx: click.Context, cfg):
@@ -65,7 +66,7 @@ def list_tasks(ctx, as_json: bool):
     if as_json:
         click.echo(json.dumps({"year": tl.year, "tasks": [t.to_dict() for t in tl.tasks]}, ensure_ascii=False, indent=2))
         return
-    rows = [[t.id, t.name, t.window.text or "（空白）", f"{t.window.first.month}–{t.window.last.month}月",
+    rows = [[t.id, t.name, window_label(t.window), f"{t.window.first.month}–{t.window.last.month}月",
              "、".join(t.lead) or "—", "、".join(t.units) or "—"] for t in tl.tasks]
     click.echo(f"{tl.year}年 重点任务清单（{tl.source}，{len(tl.tasks)} 项）")
     click.echo(render(["编号", "任务名称", "完成时限", "起止", "牵头", "落实"], rows))
@@ -77,7 +78,10 @@ def list_tasks(ctx, as_json: bool):
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（规格 §12 的格式）。")
 @click.pass_context
 def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
-    """各单位每项重点任务在该月的状态：正常推进、滞后、逾期、已完成、已销号、未开始（未到期：截止前尚未报送）。
+    """各单位每项重点任务在该月的状态，按所报推进情况表的内容判断（迟报的表同样按内容判断，表本身记迟报）：
+    正常推进、阶段性完成（在完成时限内取得阶段性成效，此后长期坚持）、滞后（已进入完成时限仍报“未启动”）、
+    逾期（完成时限已过，未报“已完成”或“阶段性完成”）、未报送（截止时没有报送推进情况表）、已完成、已销号、
+    未开始；未到期：截止前尚未报送。
 
     \b
     示例：
@@ -102,8 +106,9 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     for c in board.cells.values():
         latest = f"{c.latest.month.month}月 {c.latest.status_label}" if c.latest else ""
         rows.append([c.task.id, c.task.name, c.unit + ("（牵头）" if c.role == "lead" else ""),
-                     c.task.window.text or "（空白）", STATE_LABELS[c.state], latest])
+                     window_label(c.task.window), STATE_LABELS[c.state], latest])
     click.echo(render(["编号", "任务名称", "单位", "完成时限", "状态", "最近一次报送"], rows))
+    click.echo("推进情况表：" + "；".join(f"{f.unit} {f.label}" for f in board.forms.values()))
     click.echo("；".join(f"{u}：{board.summary_text(u)}" for u in board.units))
 
 

@@ -53,25 +53,32 @@ SCENARIO = [
 ]
 # The key tasks (Annex 1): every unit with tasks sends its 重点任务推进情况表 by the 16th, except as noted.
 # (unit, month, received at, {task id: (完成情况, 本月进展)} for rows that differ from 推进中 with a line of progress)
-OVERDUE_TASK, OVERDUE_WINDOW = "T18", "4月底"  # the demo's list gives T18 an April deadline, to show an overdue task
+# The plan's own windows end in June at the earliest, so May cannot show a window met: the demo's clerk sets T02's
+# 完成时限 to 3月至5月 (the only change to the list), and both its units report 阶段性完成 in May. No window is
+# changed to make a task overdue: the real list has none by May.
+PHASE_TASK, PHASE_WINDOW = "T02", "3月至5月"
+_PHASE = {PHASE_TASK: ("阶段性完成", "客运站安全出口、疏散通道排查整改完毕，转入日常检查")}
 TASK_FORMS = [
     ("局安全监督股", 4, "2023-04-12T10:00", {}),
     ("局基本建设股", 4, "2023-04-13T15:30", {}),
     ("局计划统计股", 4, "2023-04-14T09:20", {}),
     ("行政审批股", 4, "2023-04-14T16:00", {}),
-    ("交通质量和安全监督站", 4, "2023-04-15T11:10", {"T14": ("未启动", "")}),  # 4月 is T14's first month: fine
-    # T18 ends with April and its last report says 推进中: overdue from May on (it is on no later form)
-    ("区道路运输服务中心", 4, "2023-04-16T17:40", {OVERDUE_TASK: ("推进中", "双重预防机制建设尚有2家企业未完成")}),
-    ("交通运输综合行政执法大队", 4, "2023-04-11T08:45", {}),
+    ("交通质量和安全监督站", 4, "2023-04-15T11:10", {}),
+    ("区道路运输服务中心", 4, "2023-04-16T17:40", {}),
+    # 4月 is the first month of T14 (水上交通安全知识进校园, 4月至10月): 未启动 is fine then
+    ("交通运输综合行政执法大队", 4, "2023-04-11T08:45", {"T14": ("未启动", "")}),
     ("现代物流中心", 4, "2023-04-16T10:05", {}),
-    ("局安全监督股", 5, "2023-05-12T09:40", {}),  # on track all along
+    ("区公路建设养护中心", 4, "2023-04-14T10:40", {}),
+    ("局安全监督股", 5, "2023-05-12T09:40", _PHASE),  # T02 reaches its phase in its last month
     ("局基本建设股", 5, "2023-05-15T14:20", {}),
     ("局计划统计股", 5, "2023-05-10T10:30", {}),
     ("行政审批股", 5, "2023-05-16T11:00", {}),
-    ("交通质量和安全监督站", 5, "2023-05-16T15:30", {"T14": ("未启动", "")}),  # still not started: lagging
-    ("区道路运输服务中心", 5, "2023-05-14T16:15", {}),
-    ("交通运输综合行政执法大队", 5, "2023-05-13T09:00", {}),
-    # 现代物流中心 sends no progress form for May either: its tasks lag
+    ("交通质量和安全监督站", 5, "2023-05-16T15:30", {}),
+    ("区道路运输服务中心", 5, "2023-05-14T16:15", _PHASE),
+    # still 未启动 a month into T14's window: lagging, and the 催报 asks the 执法大队 for it
+    ("交通运输综合行政执法大队", 5, "2023-05-13T09:00", {"T14": ("未启动", "")}),
+    ("区公路建设养护中心", 5, "2023-05-15T10:10", {}),
+    # 现代物流中心 sends no progress form for May: its tasks are 未报送 (材料报送不及时), not 进度滞后
 ]
 # The monthly work materials (due the 16th, stamped and electronic): (unit, month, kind, received at).
 # April: every unit sends both versions in time. May: most do; 区道路运输服务中心 sends no stamped version
@@ -150,14 +157,14 @@ def demo_people(n: int) -> tuple[str, str, str]:
 
 
 def _demo_task_list(cfg: config_mod.Config) -> None:
-    """The seed's list as `annex2 init` wrote it, with T18's 完成时限 set to 4月底 (the clerk edits the list)."""
+    """The seed's list as `annex2 init` wrote it, with T02's 完成时限 set to 3月至5月 (the clerk edits the list)."""
     import openpyxl
 
     wb = openpyxl.load_workbook(cfg.task_list_path)
     ws = wb.active
     for row in ws.iter_rows():
-        if row[0].value == OVERDUE_TASK:
-            row[5].value = OVERDUE_WINDOW
+        if row[0].value == PHASE_TASK:
+            row[5].value = PHASE_WINDOW
     wb.save(cfg.task_list_path)
 
 
@@ -202,8 +209,8 @@ class Demo:
             f"并按 2023-05-31 汇总了 5 月；另有 {len(MATERIALS)} 份月度工作材料（盖章版、电子版，每月16日前报送）。",
             f"5月统计表：{m.status.summary}",
             f"5月工作材料：{materials_line(m)}",
-            f"5月重点任务：{self.tasks_line()}（演示把任务清单中 {OVERDUE_TASK} 的完成时限改成了“{OVERDUE_WINDOW}”，"
-            "以演示逾期；见领导汇总表的“重点任务”表）",
+            f"5月重点任务：{self.tasks_line()}（附件1的完成时限最早6月到期，演示把 {PHASE_TASK} 的完成时限改成了"
+            f"“{PHASE_WINDOW}”，以演示“阶段性完成”；见领导汇总表的“重点任务”表）",
             "",
             "先打开：",
             f"  1. 领导汇总表  {rel(m.leadership.path)}（第一页是全区合计，第二页是月度趋势，其后是谁按时报送）",
@@ -220,6 +227,9 @@ class Demo:
         if ob is None:
             return "任务清单有误，未纳入"
         named = [f"{u}{ob.cell_text(u)}" for u in ob.board.units if ob.cell_text(u) not in ("正常", "—", "未到期")]
+        phase = [u for u in ob.board.units if ob.board.in_state(u, "phase_done")]
+        if phase:
+            named.append("阶段性完成：" + "、".join(phase))
         return "；".join(named) or "各单位均正常推进"
 
 

@@ -39,8 +39,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
 # The progress form of the Annex 1 key tasks (重点任务推进情况表, spec 11).
 CATALOGUE.update({
     "E_TASK_UNKNOWN": (ERROR, "任务编号不在本单位的任务清单中", "请使用本系统按本单位和月份生成的重点任务推进情况表，不要改动编号"),
-    "E_TASK_STATUS": (ERROR, "完成情况填写有误", "完成情况只能从下拉框选择“未启动”“推进中”“已完成”之一"),
-    "E_TASK_NO_PROGRESS": (ERROR, "未填写本月进展", "完成情况为“推进中”或“已完成”的，请在“本月进展”中写明本月做了什么"),
+    "E_TASK_STATUS": (ERROR, "完成情况填写有误", "完成情况只能从下拉框选择“未启动”“推进中”“阶段性完成”“已完成”之一"),
+    "E_TASK_NO_PROGRESS": (ERROR, "未填写本月进展", "完成情况为“推进中”“阶段性完成”或“已完成”的，请在“本月进展”中写明本月做了什么"),
     "W_TASK_MISSING": (WARNING, "本月应报的任务未填报", "请在推进情况表中填报本单位本月的全部重点任务"),
 })
 

@@ -70,17 +70,24 @@ def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetim
     return out
 
 
-def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> "Section | None":
-    """The 通报's section on the materials (pass it in `write_notices(..., sections=[...])`); None when no unit
-    owes materials for the month. It criticises when a unit is late or overdue."""
+def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                      extra: tuple[list[str], bool] = ([], False)) -> "Section | None":
+    """The 通报's section on 材料报送 (pass it in `write_notices(..., sections=[...])`); None when no unit owes
+    materials for the month and `extra` is empty. It criticises when a unit is late or overdue. `extra`: the
+    paragraphs further obligations file with 材料报送不及时 (the key tasks' progress forms sent late or not at
+    all) and whether they name a unit."""
     from .notices import Section
 
     paragraphs = bulletin_paragraphs(cfg, ledger, month, as_of)
-    if not paragraphs:
+    more, named = extra
+    if not paragraphs and not more:
         return None
     states = material_states(cfg, ledger, month, as_of)
-    return Section("月度工作情况材料报送情况", paragraphs,
-                   criticise=any(s.state in (LATE, OVERDUE) for s in states))
+    late = any(s.state in (LATE, OVERDUE) for s in states) or named
+    if not paragraphs:
+        return Section("重点任务推进情况表报送情况", list(more), criticise=late)
+    title = "月度工作情况材料和重点任务推进情况表报送情况" if more else "月度工作情况材料报送情况"
+    return Section(title, [*paragraphs, *more], criticise=late)
 
 
 def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[str]:

@@ -386,7 +386,10 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         name = put(safe_filename(f"催报通知_工作材料_{unit}.docx"), doc.docx(issuer, moment))
         notices.append(Notice("materials_reminder", name, unit, [], doc.title_text, doc.number))
     if sections is None:  # one section per further obligation (spec 12)
-        sections = [s for s in (materials_section(cfg, ledger, month, as_of),) if s is not None]
+        # progress forms sent late or not at all are filed with 材料报送不及时 (spec 12), in the materials' section
+        filed = [ob.reporting_paragraphs() for ob in st.obligations]
+        late_files = ([p for paragraphs, _named in filed for p in paragraphs], any(named for _p, named in filed))
+        sections = [s for s in (materials_section(cfg, ledger, month, as_of, late_files),) if s is not None]
     doc = bulletin(cfg, st, sections)
     doc.number = str(numbered.number)
     name = put(f"通报_{month.year}年{month.month}月报送情况.docx", doc.docx(issuer, moment))

@@ -6,6 +6,7 @@ the same questions:
     strike_months(unit)           the months of the year that are strikes because of it, each with its reason
                                   (timeliness.status joins them with the Annex 2 months: one strike a month)
     bulletin_section()            its section of the monthly 通报
+    reporting_paragraphs()        what it adds to the 通报's part on 材料报送不及时 (files sent late or not at all)
     needs_reminder(unit)          whether the unit gets a 催报 because of it (after its own deadline)
     reminder_section(unit)        what the unit's 催报 says about it (reminder_title: the title's phrases;
                                   reminder_attachments: what its e-mail carries, e.g. the form to fill in)
@@ -54,6 +55,10 @@ class Obligation:
     def bulletin_section(self) -> Section | None:
         return None
 
+    def reporting_paragraphs(self) -> tuple[list[str], bool]:
+        """Paragraphs for the 通报's part on 材料报送不及时, and whether they name a unit late or not reporting."""
+        return [], False
+
     def needs_reminder(self, unit: str) -> bool:
         return False
 
@@ -87,49 +92,48 @@ class TasksObligation(Obligation):
         self.cfg, self.task_list, self.month = cfg, task_list, month
         self.data = load_task_data(ledger, as_of)
         self.board = task_board(cfg, task_list, self.data, month)
-        self.reports = report_rows(ledger, task_list, as_of)  # every report, for the master workbook
-        self._strikes: dict | None = None  # unit -> month -> lagging/overdue cells, computed when first asked
-        self.strike_rule = "重点任务滞后或逾期" if cfg.escalation.count_tasks else ""
+        self.reports = report_rows(ledger, task_list, as_of, cfg)  # every report, for the master workbook
+        self._strikes: dict | None = None  # unit -> month -> StrikeMonth, computed when first asked
+        self.strike_rule = ("重点任务推进情况表迟报、未报送或重点任务滞后、逾期" if cfg.escalation.count_tasks
+                            else "重点任务推进情况表迟报、未报送")
 
     def cell_text(self, unit: str) -> str:
         return self.board.summary_text(unit)
 
-    def unit_json(self, unit: str) -> dict[str, list[str]]:
+    def unit_json(self, unit: str) -> dict[str, object]:
         return self.board.unit_lists(unit)
 
     def strike_months(self, unit: str) -> dict[Month, str]:
-        """Months with a lagging or overdue task (spec 12; task_state.task_strike_cells), when
-        `[escalation] count_tasks` is true, each with the tasks named for the 报告."""
-        from .task_state import LAGGING, OVERDUE, task_strike_cells
+        """Months whose progress form was late or not sent, or (when `[escalation] count_tasks`) with a lagging
+        or overdue task (spec 12; task_state.task_strikes), each with its reason for the 报告."""
+        from .task_state import task_strikes
 
-        if not self.cfg.escalation.count_tasks:
-            return {}
         if self._strikes is None:
-            self._strikes = task_strike_cells(self.cfg, self.task_list, self.data, self.month)
-        out = {}
-        for m, cells in self._strikes.get(unit, {}).items():
-            parts = [f"{label}{len(ids)}项（{'、'.join(ids)}）" for label, ids in (
-                ("滞后", [c.task.id for c in cells if c.state == LAGGING]),
-                ("逾期", [c.task.id for c in cells if c.state == OVERDUE])) if ids]
-            out[m] = "重点任务" + "、".join(parts)
-        return out
+            self._strikes = task_strikes(self.cfg, self.task_list, self.data, self.month)
+        return {m: strike.reason for m, strike in self._strikes.get(unit, {}).items()}
 
-    def _late_cells(self, unit: str):
-        from .task_state import STRIKE_STATES
+    def _action_cells(self, unit: str):
+        from .task_state import ACTION_STATES
 
-        return [c for c in self.board.of_unit(unit) if c.state in STRIKE_STATES]
+        return self.board.in_state(unit, *ACTION_STATES)
 
     def bulletin_section(self) -> Section:
-        from .task_state import bulletin_paragraphs
-
-        late = any(self._late_cells(u) for u in self.board.units)
         from .notices import Section
+        from .task_state import PROGRESS_STATES, bulletin_paragraphs
 
+        late = any(self.board.in_state(u, *PROGRESS_STATES) for u in self.board.units)
         return Section("重点任务推进情况", bulletin_paragraphs(self.board), criticise=late)
 
+    def reporting_paragraphs(self) -> tuple[list[str], bool]:
+        """The progress forms sent late or not at all: filed with 材料报送不及时 (spec 12), never 进度滞后."""
+        from .task_state import FORM_LATE, FORM_UNREPORTED, form_paragraphs
+
+        named = any(f.state in (FORM_LATE, FORM_UNREPORTED) for f in self.board.forms.values())
+        return form_paragraphs(self.board), named
+
     def needs_reminder(self, unit: str) -> bool:
-        """After the progress form's deadline, a unit with a lagging or overdue task is reminded."""
-        return self.board.as_of >= self.board.due.boundary and bool(self._late_cells(unit))
+        """After the progress form's deadline, a unit with an unreported, lagging or overdue task is reminded."""
+        return self.board.as_of >= self.board.due.boundary and bool(self._action_cells(unit))
 
     def reminder_title(self) -> list[str]:
         return ["重点任务", "推进情况表"]

@@ -39,7 +39,7 @@ MARKER = "annex2:task_form:v1"  # in the hidden column I, row 1: recognises our 
 MARKER_CELL = (0, 8)
 UNIT_LABEL, MONTH_LABEL = "填报单位：", "报告月份："
 # status word on the form -> key in the ledger
-STATUSES = {"未启动": "unstarted", "推进中": "in_progress", "已完成": "completed"}
+STATUSES = {"未启动": "unstarted", "推进中": "in_progress", "阶段性完成": "phase_done", "已完成": "completed"}
 STATUS_WORDS = {v: k for k, v in STATUSES.items()}
 COLUMNS = (("id", "编号", 7), ("name", "任务名称", 14), ("measure", "具体措施", 46), ("window", "完成时限", 11),
            ("progress", "本月进展", 40), ("status", "完成情况", 10), ("evidence", "佐证材料", 20))
@@ -115,11 +115,11 @@ def write_task_form(path: Path, cfg: Config, tasks: TaskList, unit: str, month: 
         if rows:
             ws.data_validation(FIRST_ROW, 5, end, 5, {
                 "validate": "list", "source": list(STATUSES),
-                "input_title": "完成情况", "input_message": "请选择：未启动、推进中、已完成。",
-                "error_title": "完成情况有误", "error_message": "只能选择“未启动”“推进中”“已完成”之一。"})
+                "input_title": "完成情况", "input_message": "请选择：未启动、推进中、阶段性完成、已完成。",
+                "error_title": "完成情况有误", "error_message": "只能选择“未启动”“推进中”“阶段性完成”“已完成”之一。"})
             ws.data_validation(FIRST_ROW, 4, end, 4, {
                 "validate": "any", "input_title": "本月进展",
-                "input_message": "写明本月做了什么（推进中、已完成时必填）。"})
+                "input_message": "写明本月做了什么（推进中、阶段性完成、已完成时必填）。"})
         else:
             ws.write_blank(FIRST_ROW, 0, None, f["cell"])  # the 编号 column stays empty: nothing to report
             ws.merge_range(FIRST_ROW, 1, FIRST_ROW, last_col, f"本单位{month.label}没有处于完成时限内的重点任务。", f["cell"])
@@ -130,7 +130,8 @@ def write_task_form(path: Path, cfg: Config, tasks: TaskList, unit: str, month: 
         ws.write_string(foot, 3, "联系电话：", f["label"])
         ws.write_blank(foot, 4, None, f["footer_input"])
         ws.merge_range(foot + 1, 0, foot + 1, last_col,
-                       "说明：完成情况从下拉框选择；选“推进中”“已完成”的须填写本月进展；佐证材料写明文件名称，文件可与本表一并报送。"
+                       "说明：完成情况从下拉框选择；有完成时限的任务，在时限内取得阶段性成效的选“阶段性完成”（此后作为长期坚持的工作继续报送）；"
+                       "选“推进中”“阶段性完成”“已完成”的须填写本月进展；佐证材料写明文件名称，文件可与本表一并报送。"
                        "请勿改动编号和任务内容。", f["note"])
         ws.write_string(*MARKER_CELL, MARKER)
         ws.set_column(MARKER_CELL[1], MARKER_CELL[1], None, None, {"hidden": True})
@@ -175,7 +176,7 @@ def is_task_form(wb: WorkbookData) -> bool:
 @dataclass(frozen=True)
 class TaskReport:
     task_id: str
-    status: str  # unstarted | in_progress | completed
+    status: str  # unstarted | in_progress | phase_done | completed
     progress: str
     evidence: str
     cell: str  # the 编号 cell of its row
@@ -350,7 +351,7 @@ def _row_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cols: dict[s
         word = _label(cells["status"])
         status = STATUSES.get(word)
         if status is None:
-            what = f"{task_id} 的完成情况“{cells['status']}”不是可选的三项之一" if word else f"{task_id} 的完成情况未填写"
+            what = f"{task_id} 的完成情况“{cells['status']}”不是可选的四项之一" if word else f"{task_id} 的完成情况未填写"
             j.issues.append(issue("E_TASK_STATUS", what, sheet=name, cell=status_cell))
             continue
         if status != "unstarted" and not cells["progress"]:

@@ -1,16 +1,23 @@
 """The state of each Annex 1 key task for each responsible unit and month, as of a moment (spec 11), and
-what the monthly loop says about it (status lists, the 通报 section, reminders, strikes).
+what the monthly loop says about it (status lists, the 通报 sections, reminders, strikes).
 
-State of (task, unit) for month M as of T, using only forms received by T and 销号 made by T:
+State of (task, unit) for month M as of T, judged on the *content* of the forms received by T (a form that came
+after the deadline is judged the same way, and is itself 迟报) and the 销号 made by T:
 
     closed       the clerk closed it (annex2 tasks close) by T
     not_started  the window begins after M
     done         the latest report for it (months up to M) says 已完成
-    overdue      the window ended before M's deadline and the latest report is not 已完成
-    on_track     M's form, received by the deadline, says 推进中 (or 未启动 in the window's first month)
-    lagging      by the deadline M's form does not report it, or says 未启动 although the window began before M
-    pending      (before the deadline, nothing reported for M yet: not yet judged)
+    phase_done   a report for the window's last month or later says 阶段性完成: the window is met (the seed:
+                 “标注具体时间的任务，应在该时间内取得阶段性成效”) and the task carries on as 长期坚持
+    overdue      the window ended before M and neither of the above
+    on_track     M's form says 推进中 or 阶段性完成 (or 未启动 in the window's first month)
+    lagging      M's form says 未启动 although the window began before M
+    unreported   the deadline passed and no form for M reports the task: a *reporting* failure (未报送推进情况表),
+                 never 进度滞后
+    pending      before the deadline, nothing reported for M yet: not yet judged
 
+The form of (unit, month) has its own timeliness (FormState): on_time / late (days_late) / unreported / pending,
+from the first accepted form for the month; a unit with no task in its window that month owes no form.
 The form is due with the materials: day `[tasks] day` (default 16) of M, by timeliness.deadline's rules.
 """
 from __future__ import annotations
@@ -28,12 +35,18 @@ from .task_window import window_label
 from .tasks_list import Task, TaskList
 from .timeliness import Deadline, deadline
 
-CLOSED, NOT_STARTED, DONE, OVERDUE, ON_TRACK, LAGGING, PENDING = (
-    "closed", "not_started", "done", "overdue", "on_track", "lagging", "pending")
-STATES = (ON_TRACK, LAGGING, OVERDUE, DONE, CLOSED, NOT_STARTED, PENDING)
-STATE_LABELS = {CLOSED: "已销号", NOT_STARTED: "未开始", DONE: "已完成", OVERDUE: "逾期", ON_TRACK: "正常推进",
-                LAGGING: "滞后", PENDING: "未到期"}
-STRIKE_STATES = (LAGGING, OVERDUE)
+CLOSED, NOT_STARTED, DONE, PHASE_DONE, OVERDUE, ON_TRACK, LAGGING, UNREPORTED, PENDING = (
+    "closed", "not_started", "done", "phase_done", "overdue", "on_track", "lagging", "unreported", "pending")
+STATES = (ON_TRACK, LAGGING, UNREPORTED, OVERDUE, PHASE_DONE, DONE, CLOSED, NOT_STARTED, PENDING)
+STATE_LABELS = {CLOSED: "已销号", NOT_STARTED: "未开始", DONE: "已完成", PHASE_DONE: "阶段性完成", OVERDUE: "逾期",
+                ON_TRACK: "正常推进", LAGGING: "滞后", UNREPORTED: "未报送", PENDING: "未到期"}
+PROGRESS_STATES = (LAGGING, OVERDUE)  # 重点任务进度滞后 (counted as strikes when [escalation] count_tasks)
+ACTION_STATES = (UNREPORTED, LAGGING, OVERDUE)  # what a 催报 asks the unit to do something about
+STRIKE_STATES = PROGRESS_STATES
+
+# the progress form's own timeliness for (unit, month)
+FORM_ON_TIME, FORM_LATE, FORM_UNREPORTED, FORM_PENDING = "on_time", "late", "unreported", "pending"
+FORM_LABELS = {FORM_ON_TIME: "按时", FORM_LATE: "迟报", FORM_UNREPORTED: "未报送", FORM_PENDING: "未到期"}
 
 
 def task_deadline(cfg: Config, month: Month) -> Deadline:
@@ -96,6 +109,20 @@ class TaskData:
                 best = form.rows[task_id]
                 break
         return best
+
+    def first(self, unit: str, month: Month) -> Form | None:
+        """The unit's first accepted form for the month: its time is the form's timeliness (a corrected form
+        keeps the first one's, as for Annex 2)."""
+        return next((f for f in self.forms if f.unit == unit and f.month == month), None)
+
+    def phase_met(self, task: Task, unit: str, up_to: Month) -> Reported | None:
+        """The current report, for the window's last month or a later one up to `up_to`, that says 阶段性完成."""
+        for m in sorted({f.month for f in self.forms if f.unit == unit and task.window.last <= f.month <= up_to}):
+            form = self.current(unit, m)
+            row = form.rows.get(task.id) if form else None
+            if row is not None and row.status == "phase_done":
+                return row
+        return None
 
 
 def load_task_data(ledger: Ledger, as_of: datetime) -> TaskData:
@@ -173,19 +200,56 @@ def cell_state(task: Task, unit: str, month: Month, data: TaskData, due: Deadlin
     latest = data.latest(task.id, unit, month)
     if latest is not None and latest.status == "completed":
         return TaskCell(task, unit, DONE, latest)
-    if task.window.end < due.last_day:
+    if data.phase_met(task, unit, month) is not None:
+        return TaskCell(task, unit, PHASE_DONE, latest)
+    if task.window.last < month:
         return TaskCell(task, unit, OVERDUE, latest)
-    by_deadline = data.current(unit, month, due.boundary)
-    row = by_deadline.rows.get(task.id) if by_deadline else None
+    form = data.current(unit, month)  # judged on what it says, also when it came after the deadline
+    row = form.rows.get(task.id) if form else None
     if row is not None:
         late_start = row.status == "unstarted" and task.window.first < month
         return TaskCell(task, unit, LAGGING if late_start else ON_TRACK, latest)
-    return TaskCell(task, unit, PENDING if data.as_of < due.boundary else LAGGING, latest)
+    return TaskCell(task, unit, PENDING if data.as_of < due.boundary else UNREPORTED, latest)
+
+
+@dataclass(frozen=True)
+class FormState:
+    """The progress form of (unit, month): due when the unit has a task in its window that month."""
+
+    unit: str
+    month: Month
+    state: str  # on_time | late | unreported | pending
+    received_at: datetime | None = None
+    days_late: int | None = None
+    days_overdue: int | None = None  # unreported: calendar days from the deadline day to the moment asked about
+
+    @property
+    def label(self) -> str:
+        if self.state == FORM_LATE:
+            return f"迟报{self.days_late}天"
+        return FORM_LABELS[self.state]
+
+    def to_dict(self) -> dict:
+        return {"state": self.state, "received_at": self.received_at.isoformat(timespec="seconds")
+                if self.received_at else None, "days_late": self.days_late}
+
+
+def form_state(unit: str, month: Month, data: TaskData, due: Deadline) -> FormState:
+    first = data.first(unit, month)
+    tz = due.boundary.tzinfo
+    if first is not None:
+        received = first.received_at.astimezone(tz)
+        if first.received_at < due.boundary:
+            return FormState(unit, month, FORM_ON_TIME, received)
+        return FormState(unit, month, FORM_LATE, received, (received.date() - due.last_day).days)
+    if data.as_of < due.boundary:
+        return FormState(unit, month, FORM_PENDING)
+    return FormState(unit, month, FORM_UNREPORTED, days_overdue=(data.as_of.astimezone(tz).date() - due.last_day).days)
 
 
 @dataclass
 class TaskBoard:
-    """Every (task, responsible unit) for a month as of a moment."""
+    """Every (task, responsible unit) for a month as of a moment, and each unit's progress form."""
 
     month: Month
     as_of: datetime
@@ -194,6 +258,7 @@ class TaskBoard:
     units: list[str]  # responsible units expected to report this month, in config order
     cells: dict[tuple[str, str], TaskCell]
     ending_days: int = 30
+    forms: dict[str, FormState] = field(default_factory=dict)  # units with a task in its window this month
 
     def cell(self, task_id: str, unit: str) -> TaskCell | None:
         return self.cells.get((task_id, unit))
@@ -201,22 +266,39 @@ class TaskBoard:
     def of_unit(self, unit: str) -> list[TaskCell]:
         return [c for (t, u), c in self.cells.items() if u == unit]
 
-    def unit_lists(self, unit: str) -> dict[str, list[str]]:
-        """status --json's `tasks` object of one unit: ids per state (spec 12; not_started/pending/closed added)."""
-        out: dict[str, list[str]] = {s: [] for s in (LAGGING, OVERDUE, ON_TRACK, DONE, CLOSED, PENDING, NOT_STARTED)}
+    def in_state(self, unit: str, *states: str) -> list[TaskCell]:
+        return [c for c in self.of_unit(unit) if c.state in states]
+
+    def unit_lists(self, unit: str) -> dict[str, object]:
+        """status --json's `tasks` object of one unit: ids per state (spec 12: `done` holds done and closed;
+        closed, pending and not_started added) and `form`, the month's progress form (null: none due)."""
+        out: dict[str, list[str]] = {s: [] for s in (LAGGING, OVERDUE, ON_TRACK, DONE, UNREPORTED, PHASE_DONE, CLOSED,
+                                                     PENDING, NOT_STARTED)}
         for c in self.of_unit(unit):
             out[c.state].append(c.task.id)
-        return out
+            if c.state == CLOSED:
+                out[DONE].append(c.task.id)
+        form = self.forms.get(unit)
+        return {**out, "form": form.to_dict() if form else None}
 
     def summary_text(self, unit: str) -> str:
-        """The status table's 重点任务 column: "滞后 2 / 逾期 1", "正常", or "—" for a unit without tasks."""
+        """The status table's 重点任务 column: "未报送", "迟报 2 天 / 滞后 1", "滞后 2 / 逾期 1", "正常", or "—" for a
+        unit without tasks."""
         cells = self.of_unit(unit)
         if not cells:
             return "—"
-        lagging = sum(1 for c in cells if c.state == LAGGING)
-        overdue = sum(1 for c in cells if c.state == OVERDUE)
-        if lagging or overdue:
-            return " / ".join(p for p in (f"滞后 {lagging}" if lagging else "", f"逾期 {overdue}" if overdue else "") if p)
+        form = self.forms.get(unit)
+        parts = []
+        if form is not None and form.state == FORM_UNREPORTED:
+            parts.append("未报送")
+        elif form is not None and form.state == FORM_LATE:
+            parts.append(f"迟报 {form.days_late} 天")
+        for state, label in ((LAGGING, "滞后"), (OVERDUE, "逾期")):
+            n = sum(1 for c in cells if c.state == state)
+            if n:
+                parts.append(f"{label} {n}")
+        if parts:
+            return " / ".join(parts)
         if any(c.state == PENDING for c in cells):
             return "未到期"
         return "正常"
@@ -229,7 +311,8 @@ class TaskBoard:
     def to_dict(self) -> dict:
         return {"month": str(self.month), "as_of": self.as_of.isoformat(timespec="seconds"),
                 "deadline": self.due.last_moment.isoformat(timespec="seconds"),
-                "tasks": [c.to_dict() for c in self.cells.values()]}
+                "tasks": [c.to_dict() for c in self.cells.values()],
+                "forms": [{"unit": f.unit, **f.to_dict()} for f in self.forms.values()]}
 
 
 def task_board(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> TaskBoard:
@@ -243,7 +326,9 @@ def task_board(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -
         for unit in sorted(task.responsible, key=order.index):
             if unit in expected:
                 cells[(task.id, unit)] = cell_state(task, unit, month, data, due)
-    return TaskBoard(month, data.as_of.astimezone(cfg.bureau.tz), due, task_list, units, cells, cfg.tasks.ending_days)
+    forms = {u: form_state(u, month, data, due) for u in units if task_list.active(u, month)}
+    return TaskBoard(month, data.as_of.astimezone(cfg.bureau.tz), due, task_list, units, cells, cfg.tasks.ending_days,
+                     forms)
 
 
 def tasks_status(cfg: Config, ledger: Ledger, task_list: TaskList, month: Month, as_of: datetime) -> TaskBoard:
@@ -252,37 +337,64 @@ def tasks_status(cfg: Config, ledger: Ledger, task_list: TaskList, month: Month,
 
 # --- the monthly loop ------------------------------------------------------------------------------------
 
-def task_strike_cells(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, dict[Month, list[TaskCell]]]:
-    """unit -> month of the year up to `month` -> its lagging or overdue tasks then (as of data.as_of)."""
-    out: dict[str, dict[Month, list[TaskCell]]] = {}
+@dataclass(frozen=True)
+class StrikeMonth:
+    """Why a month is a strike for a unit because of the key tasks: its form was late or not sent (always a
+    strike, like late materials), and its lagging or overdue tasks (a strike when [escalation] count_tasks)."""
+
+    form: FormState | None
+    cells: list[TaskCell]
+
+    @property
+    def reason(self) -> str:
+        parts = []
+        if self.form is not None:
+            parts.append(f"重点任务推进情况表{self.form.label}")
+        counts = [f"{label}{len(ids)}项（{'、'.join(ids)}）" for label, ids in (
+            ("滞后", [c.task.id for c in self.cells if c.state == LAGGING]),
+            ("逾期", [c.task.id for c in self.cells if c.state == OVERDUE])) if ids]
+        if counts:
+            parts.append("重点任务" + "、".join(counts))
+        return "，".join(parts)
+
+
+def task_strikes(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, dict[Month, StrikeMonth]]:
+    """unit -> month of the year up to `month` -> why the key tasks make it a strike (as of data.as_of)."""
+    out: dict[str, dict[Month, StrikeMonth]] = {}
     for m in months_between(max(Month(month.year, 1), cfg.start), month):
         board = task_board(cfg, task_list, data, m)
-        for (_task_id, unit), c in board.cells.items():
-            if c.state in STRIKE_STATES:
-                out.setdefault(unit, {}).setdefault(m, []).append(c)
+        for unit in board.units:
+            form = board.forms.get(unit)
+            bad = form if form is not None and form.state in (FORM_LATE, FORM_UNREPORTED) else None
+            cells = board.in_state(unit, *PROGRESS_STATES) if cfg.escalation.count_tasks else []
+            if bad is not None or cells:
+                out.setdefault(unit, {})[m] = StrikeMonth(bad, cells)
     return out
 
 
 def task_strike_months(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, list[Month]]:
-    """unit -> the months of the year up to `month` in which it had a lagging or overdue task (as of
-    data.as_of). Spec 12: such a month is a strike when `[escalation] count_tasks` is true."""
-    return {unit: list(months) for unit, months in task_strike_cells(cfg, task_list, data, month).items()}
+    """unit -> the months of the year up to `month` that are strikes because of the key tasks (spec 12)."""
+    return {unit: list(months) for unit, months in task_strikes(cfg, task_list, data, month).items()}
 
 
 def _ids(cells: list[TaskCell]) -> str:
     return "、".join(f"{c.task.id}“{c.task.name}”" for c in cells)
 
 
+def _date(d) -> str:
+    return f"{d.month}月{d.day}日"
+
+
 def bulletin_paragraphs(board: TaskBoard) -> list[str]:
-    """The 通报's section on the key tasks: who lags or is overdue, on which tasks."""
+    """The 通报's section on the key tasks' *progress*: who lags or is overdue, on which tasks, and which windows
+    were met with 阶段性完成 this month. A unit that sent no form is not named here (form_paragraphs: it goes
+    with 材料报送不及时)."""
     m = board.month
-    lines = [f"重点任务推进情况（附件1责任措施清单，{m.month}月推进情况表截止{board.due.last_day.month}月"
-             f"{board.due.last_day.day}日）："]
+    lines = [f"重点任务推进情况（附件1责任措施清单，{m.month}月推进情况表截止{_date(board.due.last_day)}）："]
     named = False
     for unit in board.units:
-        cells = board.of_unit(unit)
-        lagging = [c for c in cells if c.state == LAGGING]
-        overdue = [c for c in cells if c.state == OVERDUE]
+        lagging = board.in_state(unit, LAGGING)
+        overdue = board.in_state(unit, OVERDUE)
         if not lagging and not overdue:
             continue
         named = True
@@ -292,50 +404,91 @@ def bulletin_paragraphs(board: TaskBoard) -> list[str]:
         if overdue:
             parts.append(f"超过完成时限未完成{len(overdue)}项（{_ids(overdue)}）")
         lines.append(f"{unit}：" + "，".join(parts) + "。")
-    waiting = [u for u in board.units if any(c.state == PENDING for c in board.of_unit(u))]
+    met = [(u, [c for c in board.in_state(u, PHASE_DONE) if c.task.window.last == m]) for u in board.units]
+    met = [(u, cells) for u, cells in met if cells]
+    if met:
+        lines.append("在完成时限内取得阶段性成效的：" + "；".join(f"{u}（{_ids(cells)}）" for u, cells in met)
+                     + "，此后作为长期坚持的工作继续推进。")
+    unreported = [u for u in board.units if board.in_state(u, UNREPORTED)]
+    waiting = [u for u in board.units if board.in_state(u, PENDING)]
     if named:
         lines.append("对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。")
-    elif waiting:  # before the deadline: nothing to judge yet for these units, which is not "all on track"
-        lines.append(f"目前无逾期任务；{'、'.join(waiting)}的{m.month}月推进情况表尚未报送，请于截止时间前报送。")
+    elif waiting and not unreported:  # before the deadline: nothing to judge yet for these units, not "all on track"
+        lines.append(f"目前无滞后、逾期任务；{'、'.join(waiting)}的{m.month}月推进情况表尚未报送，请于截止时间前报送。")
+    elif unreported or waiting:
+        lines.append("已报送推进情况表的单位，重点任务均按计划推进，无滞后、逾期任务。")
     else:
         lines.append("各单位重点任务均按计划推进，无滞后、逾期任务。")
+    if unreported:
+        lines.append(f"{'、'.join(unreported)}未报送{m.month}月推进情况表，属材料报送不及时（见推进情况表的报送情况），"
+                     "其任务进度无从判断，不计为进度滞后。")
+    return lines
+
+
+def form_paragraphs(board: TaskBoard) -> list[str]:
+    """The progress forms' timeliness, for the 通报's part on 材料报送不及时 (spec 12: unreported forms are filed
+    with late materials, never with 进度滞后): how many were due, and who sent theirs late or not at all."""
+    forms = list(board.forms.values())
+    if not forms:
+        return []
+    on_time = [f for f in forms if f.state == FORM_ON_TIME]
+    late = [f for f in forms if f.state == FORM_LATE]
+    unreported = [f for f in forms if f.state == FORM_UNREPORTED]
+    pending = [f for f in forms if f.state == FORM_PENDING]
+    m = board.month
+    lines = [f"{m.label}重点任务推进情况表（与月度工作材料同时报送）的报送截止时间为{board.due.last_day.year}年"
+             f"{_date(board.due.last_day)}24时。应报{len(forms)}家，按时报送{len(on_time)}家，迟报{len(late)}家，"
+             f"未报送{len(unreported)}家" + (f"，未到期{len(pending)}家。" if pending else "。")]
+    lines.append("未报送推进情况表的单位：" + ("、".join(
+        f"{f.unit}（应报任务{len(board.in_state(f.unit, UNREPORTED))}项）" for f in unreported) or "无") + "。")
+    lines.append("迟报推进情况表的单位：" + ("、".join(
+        f"{f.unit}（{_date(f.received_at)}报送，迟报{f.days_late}天）" for f in late if f.received_at) or "无") + "。")
     return lines
 
 
 def reminder_lines(board: TaskBoard, unit: str) -> list[str]:
-    """For a unit's reminder: its tasks to report this month, and windows ending within `ending_days`."""
-    cells = board.of_unit(unit)
-    active = [c for c in cells if c.task.window.covers(board.month) and c.state not in (DONE, CLOSED)]
+    """For a unit's 催报: only what it must act on — its unreported, lagging and overdue tasks (never the ones on
+    track), each with its window and, when it ends within `ending_days`, the day it ends."""
+    def items(cells: list[TaskCell]) -> str:
+        return "；".join(f"{c.task.id}“{c.task.name}”（完成时限{window_label(c.task.window)}"
+                        + (f"，{_date(c.task.window.end)}到期" if board.ending_soon(c.task) else "") + "）"
+                        for c in cells)
+
+    m = board.month
     lines = []
-    if active:
-        lines.append(f"你单位{board.month.label}应报送推进情况的重点任务{len(active)}项："
-                     + "；".join(f"{c.task.id}“{c.task.name}”（完成时限{window_label(c.task.window)}，"
-                                f"{STATE_LABELS[c.state]}）" for c in active) + "。")
-    soon = [c for c in cells if board.ending_soon(c.task) and c.state not in (DONE, CLOSED)]
-    if soon:
-        lines.append(f"其中{board.ending_days}天内到期的：" + "；".join(
-            f"{c.task.id}“{c.task.name}”（{c.task.window.end.month}月{c.task.window.end.day}日到期）" for c in soon)
-            + "，请抓紧推进，完成后在推进情况表中填报“已完成”。")
-    overdue = [c for c in cells if c.state == OVERDUE]
+    unreported = board.in_state(unit, UNREPORTED)
+    if unreported:
+        lines.append(f"你单位{m.label}重点任务推进情况表至今未报送，应报告进展的任务{len(unreported)}项：{items(unreported)}。"
+                     "请尽快填报推进情况表并报送（本通知附有该表）。")
+    lagging = board.in_state(unit, LAGGING)
+    if lagging:
+        lines.append(f"已进入完成时限仍报“未启动”、推进滞后的任务{len(lagging)}项：{items(lagging)}。请加快推进，按月如实报送进展。")
+    overdue = board.in_state(unit, OVERDUE)
     if overdue:
-        lines.append("已超过完成时限仍未完成的：" + _ids(overdue) + "，请尽快完成并报送。")
+        lines.append(f"已超过完成时限、未报“已完成”或“阶段性完成”的任务{len(overdue)}项：{items(overdue)}。请尽快完成并报送。")
     return lines
 
 
-def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime) -> list[dict]:
+def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime, cfg: Config | None = None) -> list[dict]:
     """Every accepted progress-form row received by `as_of`, for the master workbook (which keeps every
     report): oldest first; `current` is false for rows of a form a later one for the same unit and month
-    replaced."""
+    replaced; `timeliness` (with `cfg`): 按时 or 迟报N天 for the form the row came in."""
     data = load_task_data(ledger, as_of)
     standing = standings(ledger.db, utc_text(as_of), kind=FileKind.TASK_FORM)
     rows = []
     for f in data.forms:
+        timeliness = ""
+        if cfg is not None:
+            due = task_deadline(cfg, f.month)
+            received = f.received_at.astimezone(cfg.bureau.tz).date()
+            timeliness = "按时" if f.received_at < due.boundary else f"迟报{(received - due.last_day).days}天"
         for r in f.rows.values():
             task = task_list.by_id.get(r.task_id)
             rows.append({"unit": f.unit, "month": str(f.month), "task_id": r.task_id,
                          "task_name": task.name if task else "", "status": r.status, "status_label": r.status_label,
                          "progress": r.progress, "evidence": r.evidence, "received_at": r.received_at,
-                         "arrival_id": f.arrival_id, "current": standing[f.arrival_id].current})
+                         "arrival_id": f.arrival_id, "current": standing[f.arrival_id].current,
+                         "timeliness": timeliness})
     return rows
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .task_state import CLOSED, DONE, LAGGING, NOT_STARTED, ON_TRACK, OVERDUE, PENDING, STATE_LABELS, TaskBoard
+from .task_state import (CLOSED, DONE, LAGGING, NOT_STARTED, ON_TRACK, OVERDUE, PENDING, PHASE_DONE,
+                         STATE_LABELS, UNREPORTED, TaskBoard)
 from .task_window import window_label
 
 if TYPE_CHECKING:  # the caller owns the workbook
@@ -13,10 +14,12 @@ if TYPE_CHECKING:  # the caller owns the workbook
 
 SHEET_NAME = "重点任务"
 MAX_TEXT = 32767
-# green on track / done / closed, yellow lagging, red overdue, grey not started (spec 11); pending: white
+# green on track / done / closed, yellow lagging, red overdue, grey not started (spec 11); blue 阶段性完成 (the
+# window met, carrying on); purple 未报送 (no form: a reporting failure, not a judgement on progress); pending white
 STATE_COLOURS = {ON_TRACK: ("#C6EFCE", "#006100"), DONE: ("#C6EFCE", "#006100"), CLOSED: ("#C6EFCE", "#006100"),
-                 LAGGING: ("#FFEB9C", "#9C5700"), OVERDUE: ("#FFC7CE", "#9C0006"),
-                 NOT_STARTED: ("#D9D9D9", "#595959"), PENDING: ("#FFFFFF", "#000000")}
+                 PHASE_DONE: ("#BDD7EE", "#1F4E78"), LAGGING: ("#FFEB9C", "#9C5700"), OVERDUE: ("#FFC7CE", "#9C0006"),
+                 UNREPORTED: ("#E4DFEC", "#5B2C6F"), NOT_STARTED: ("#D9D9D9", "#595959"),
+                 PENDING: ("#FFFFFF", "#000000")}
 FIXED_COLS = (("编号", 6), ("任务名称", 16), ("完成时限", 12))
 
 
@@ -81,7 +84,7 @@ def write_tasks_sheet(workbook: xlsxwriter.Workbook, board: TaskBoard, formats: 
         r += 1
         ws.write_string(r, 0, task.id, f["center"])
         ws.write_string(r, 1, task.name, f["cell"])
-        active = any(c is not None and c.state not in (DONE, CLOSED) for c in cells.values())
+        active = any(c is not None and c.state not in (DONE, CLOSED, PHASE_DONE) for c in cells.values())
         soon = board.ending_soon(task) and active
         ws.write_string(r, 2, window_label(task.window) + ("\n（即将到期）" if soon else ""), f["soon" if soon else "center"])
         for i, unit in enumerate(units):
@@ -96,12 +99,20 @@ def write_tasks_sheet(workbook: xlsxwriter.Workbook, board: TaskBoard, formats: 
             if comment:
                 ws.write_comment(r, col, comment, {"author": "annex2", "x_scale": 2.2, "y_scale": 1.6})
         ws.set_row(r, 30)
+    r += 1  # the month's progress form of each unit: 按时 / 迟报N天 / 未报送
+    ws.merge_range(r, 0, r, 2, f"{board.month.month}月推进情况表", f["head"])
+    for i, unit in enumerate(units):
+        form = board.forms.get(unit)
+        ws.write_string(r, len(FIXED_COLS) + i, form.label if form else "—（本月无任务）",
+                        f[UNREPORTED] if form is not None and form.state == "unreported" else f["center"])
     legend = r + 2
     ws.merge_range(legend, 0, legend, last_col,
-                   "图例：绿色 正常推进/已完成/已销号；黄色 滞后（截止时未报进展，或开始后仍报“未启动”）；"
-                   "红色 逾期（超过完成时限仍未完成）；灰色 未开始（尚未进入完成时限）；白色 未到期（本月截止前尚未报送）。",
+                   "图例：绿色 正常推进/已完成/已销号；蓝色 阶段性完成（在完成时限内取得阶段性成效，此后长期坚持）；"
+                   "黄色 滞后（已进入完成时限仍报“未启动”）；红色 逾期（完成时限已过，未报“已完成”或“阶段性完成”）；"
+                   "紫色 未报送（截止时没有报送推进情况表，属材料报送不及时，不是进度判断）；灰色 未开始（尚未进入完成时限）；"
+                   "白色 未到期（本月截止前尚未报送）。迟报的推进情况表按所报内容判断。",
                    f["note"])
-    ws.set_row(legend, 30)
+    ws.set_row(legend, 45)
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
@@ -114,7 +125,8 @@ def write_tasks_sheet(workbook: xlsxwriter.Workbook, board: TaskBoard, formats: 
     return ws
 
 
-REPORT_HEADERS = ["单位", "月份", "编号", "任务名称", "完成情况", "本月进展", "佐证材料", "收到时间", "当前有效", "文件编号"]
+REPORT_HEADERS = ["单位", "月份", "编号", "任务名称", "完成情况", "本月进展", "佐证材料", "收到时间", "当前有效", "文件编号",
+                  "报送"]
 
 
 def write_reports_sheet(workbook: xlsxwriter.Workbook, fmt: dict, rows: list[dict], tz, name: str = "重点任务推进情况"):
@@ -123,6 +135,7 @@ def write_reports_sheet(workbook: xlsxwriter.Workbook, fmt: dict, rows: list[dic
     from .workbook import _table_sheet
 
     values = [[r["unit"], r["month"], r["task_id"], r["task_name"], r["status_label"], r["progress"], r["evidence"],
-               r["received_at"].astimezone(tz), "是" if r["current"] else "否（已被替代）", r["arrival_id"]] for r in rows]
-    return _table_sheet(workbook, fmt, name, "收到的全部重点任务推进情况表（每行一项任务；后报的同月表替代先报的）",
-                        REPORT_HEADERS, values, [24, 9, 7, 16, 9, 40, 20, 17, 10, 8])
+               r["received_at"].astimezone(tz), "是" if r["current"] else "否（已被替代）", r["arrival_id"],
+               r.get("timeliness", "")] for r in rows]
+    return _table_sheet(workbook, fmt, name, "收到的全部重点任务推进情况表（每行一项任务；后报的同月表替代先报的；"
+                        "迟报的表按所报内容判断）", REPORT_HEADERS, values, [24, 9, 7, 16, 10, 40, 20, 17, 10, 8, 10])

@@ -13,13 +13,13 @@ EXPECTED = {  # (Annex 2 state, days late, strikes, escalate, materials state, m
     "局基本建设股": ("on_time", None, 0, False, "on_time", []),
     "局计划统计股": ("on_time", None, 0, False, "on_time", []),
     "行政审批股": ("on_time", None, 0, False, "on_time", []),  # 23:30 on the 23rd
-    # rejected on the 21st, corrected on the 22nd; its progress form says T14 未启动 a month into the window
-    "交通质量和安全监督站": ("on_time", None, 1, False, "on_time", []),
-    # Annex 2 two days late, materials without the stamped version, T18 overdue: all in May, one strike
+    # rejected on the 21st, corrected on the 22nd; T14 (进校园) is not its task (二（三）5): no strike
+    "交通质量和安全监督站": ("on_time", None, 0, False, "on_time", []),
+    # Annex 2 two days late, materials without the stamped version: both in May, one strike
     "区道路运输服务中心": ("late", 2, 1, False, "overdue", ["stamped"]),
-    # Annex 2 on time, the stamped materials two days late (the 18th): a strike for May
+    # Annex 2 on time, the stamped materials two days late (the 18th) and T14 still 未启动: one strike for May
     "交通运输综合行政执法大队": ("on_time", None, 1, False, "late", []),
-    # April late, May nothing (and its May tasks lag: the same month)
+    # April late, May nothing (and no May progress form: the same month)
     "现代物流中心": ("overdue", None, 2, True, "overdue", ["stamped", "electronic"]),
     "区公路建设养护中心": ("on_time", None, 0, False, "on_time", []),  # the .xls
 }
@@ -38,8 +38,8 @@ def test_demo_runs_and_matches_the_scenario(tmp_path, monkeypatch):
                  root / "outbox" / "2023-05" / "notices" / "报告_2023年迟报逾期情况_截至5月.docx"):
         assert path.is_file(), path
     assert len(list((root / "inbox" / "交通质量和安全监督站" / "回执").glob("*_错误标注.xlsx"))) == 1
-    # 18 workbooks; materials: April 9 units × 2, May 6 units × 2, the road centre 1, the brigade 2; 15 progress forms
-    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18 + 18 + 12 + 1 + 2 + 15
+    # 18 workbooks; materials: April 9 units × 2, May 6 units × 2, the road centre 1, the brigade 2; 17 progress forms
+    assert len([p for p in (root / "archive").rglob("*") if p.is_file()]) == 18 + 18 + 12 + 1 + 2 + 17
     workbook = openpyxl.load_workbook(book)
     # Carry-forward (spec 12): May's total holds 现代物流中心's April figures, and says so (it used to leave it out)
     assert workbook["汇总"]["A16"].value == "已报 8/9 家；含沿用：现代物流中心（沿用4月累计数）"
