@@ -33,13 +33,13 @@ def rows(work, sql, args=()):
     ("grace_days = 0 ", "grace_days = 100000000 ", "config.toml:21: [deadline] grace_days 应在 0–366 之间，实际是 100000000"),
     ("month_offset = 0 ", "month_offset = 100000 ", "config.toml:19: [deadline] month_offset 应在 0–12 之间，实际是 100000"),
     ('name = "局安全监督股"', 'name = "' + "局" * 90 + '"',
-     "config.toml:138: 单位名称 “局局局局局局局局局局局局局局局局局局局局…” 太长（90 个字，最多 50 个）（名称也是该单位收件文件夹的默认名）"),
+     "config.toml:137: 单位名称 “局局局局局局局局局局局局局局局局局局局局…” 太长（90 个字，最多 50 个）（名称也是该单位收件文件夹的默认名）"),
     ('name = "局安全监督股"', 'name = ".."',
-     "config.toml:138: 单位名称 “..” 不能是 . 或 ..（它们表示当前和上一级文件夹）（名称也是该单位收件文件夹的默认名）"),
+     "config.toml:137: 单位名称 “..” 不能是 . 或 ..（它们表示当前和上一级文件夹）（名称也是该单位收件文件夹的默认名）"),
     ('name = "局安全监督股"', 'name = "局安全监督股"\nfolder = "回执"',
-     "config.toml:139: folder “回执” 不能是“回执”（各单位文件夹中存放回执的子文件夹叫这个名字）"),
+     "config.toml:138: folder “回执” 不能是“回执”（各单位文件夹中存放回执的子文件夹叫这个名字）"),
     ('name = "局安全监督股"', 'name = "局安全监督股"\nfolder = ".安监"',
-     "config.toml:139: folder “.安监” 不能以 . 开头（这样的文件夹是隐藏的，收件时被跳过）"),
+     "config.toml:138: folder “.安监” 不能以 . 开头（这样的文件夹是隐藏的，收件时被跳过）"),
     ("parse_seconds = 20", "parse_seconds = 20000", "config.toml:58: [limits] parse_seconds 应在 1–3600 之间，实际是 20000"),
 ])
 def test_config_values_that_broke_later_commands_are_refused_at_the_check_naming_the_line(workdir, old, new, line):
