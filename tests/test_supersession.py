@@ -152,7 +152,7 @@ def test_void_of_a_task_form_takes_it_out_of_every_state(four_kinds):
     assert result.exit_code == 0, result.output
     assert "已撤销：重点任务推进情况表 编号 1" in result.output
     assert "交通运输综合行政执法大队 2023年5月 现在没有有效重点任务推进情况表。" in result.output
-    assert exec_status()["tasks"]["lagging"] == ["T01"]  # no form by the deadline any more
+    assert exec_status()["tasks"]["unreported"] == ["T01"]  # no form by the deadline any more (spec 11: 未报送)
     assert history()[0] == (1, None, "voided")
     cfg = config.load(four_kinds / "config.toml")
     with Ledger(cfg.ledger) as ledger:
