@@ -83,11 +83,11 @@ def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime
     if not paragraphs and not more:
         return None
     states = material_states(cfg, ledger, month, as_of)
-    late = any(s.state in (LATE, OVERDUE) for s in states) or named
-    if not paragraphs:
-        return Section("重点任务推进情况表报送情况", list(more), criticise=late)
-    title = "月度工作情况材料和重点任务推进情况表报送情况" if more else "月度工作情况材料报送情况"
-    return Section(title, [*paragraphs, *more], criticise=late)
+    late = any(s.state in (LATE, OVERDUE) for s in states)
+    what = "、".join(w for w, flag in (("月度工作材料迟报或未报齐", late), ("重点任务推进情况表迟报或未报送", named)) if flag)
+    if not paragraphs:  # no unit owes materials this month: the forms have the section to themselves
+        return Section("重点任务推进情况表报送情况", list(more), criticise=named, criticised=what)
+    return Section("月度工作情况材料报送情况", [*paragraphs, *more], criticise=late or named, criticised=what)
 
 
 def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[str]:

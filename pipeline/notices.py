@@ -225,8 +225,9 @@ def annex2_section(st: MonthStatus) -> Section:
 # What each section of the 通报 reports (for its title) and what it criticises (for its closing), by the
 # section's heading; a section of another obligation not listed here speaks for itself through its heading.
 SUBJECTS = {"安全生产督查情况统计表报送情况": "安全生产督查情况统计表", "月度工作情况材料报送情况": "月度工作情况材料",
-            "重点任务推进情况": "重点任务推进"}
-CRITICISED = {"月度工作情况材料报送情况": "月度工作材料迟报或未报齐", "重点任务推进情况": "重点任务推进滞后或逾期"}
+            "重点任务推进情况": "重点任务推进", "重点任务推进情况表报送情况": "重点任务推进情况表"}
+CRITICISED = {"月度工作情况材料报送情况": "月度工作材料迟报或未报齐", "重点任务推进情况": "重点任务推进滞后或逾期",
+              "重点任务推进情况表报送情况": "重点任务推进情况表迟报或未报送"}
 
 
 def bulletin_title(month: Month, sections: list[Section]) -> list[str]:

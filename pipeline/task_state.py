@@ -412,7 +412,7 @@ def bulletin_paragraphs(board: TaskBoard) -> list[str]:
     unreported = [u for u in board.units if board.in_state(u, UNREPORTED)]
     waiting = [u for u in board.units if board.in_state(u, PENDING)]
     if named:
-        lines.append("对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。")
+        lines.append("请推进滞后的单位对照责任措施清单加快推进，按月如实报送推进情况。")
     elif waiting and not unreported:  # before the deadline: nothing to judge yet for these units, not "all on track"
         lines.append(f"目前无滞后、逾期任务；{'、'.join(waiting)}的{m.month}月推进情况表尚未报送，请于截止时间前报送。")
     elif unreported or waiting:
@@ -420,7 +420,7 @@ def bulletin_paragraphs(board: TaskBoard) -> list[str]:
     else:
         lines.append("各单位重点任务均按计划推进，无滞后、逾期任务。")
     if unreported:
-        lines.append(f"{'、'.join(unreported)}未报送{m.month}月推进情况表，属材料报送不及时（见推进情况表的报送情况），"
+        lines.append(f"{'、'.join(unreported)}未报送{m.month}月推进情况表，属材料报送不及时（见上文报送情况），"
                      "其任务进度无从判断，不计为进度滞后。")
     return lines
 

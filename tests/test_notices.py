@@ -122,7 +122,7 @@ def test_escalation_memo_lists_units_over_the_thresholds_with_their_year(may):
     assert "签\u3000报\n签报单位：局安全监督股\u3000\u3000\u3000签报日期：2023年5月31日\n局领导批示：" in text
     assert "岳阳市云溪区交通运输局" not in text and "岳云交安" not in text and text.count("局安全监督股") >= 3
     assert "关于2023年部分单位迟报、未报\n和重点任务推进滞后情况的报告" in text
-    assert ("按照本局确定的标准：本年度迟报或逾期未报累计2个月及以上（重点任务滞后或逾期的月份同样计入，同一月份只计一次），"
+    assert ("按照本局确定的标准：本年度迟报或逾期未报累计2个月及以上（重点任务推进情况表迟报、未报送或重点任务滞后、逾期的月份同样计入，同一月份只计一次），"
             "或单月统计表迟报、逾期超过7天的，上报局主要领导。") in text
     assert "以上情况，请局主要领导阅示。\n特此报告。" in text and "按规定" not in text
     for unit in NEVER + [LOGISTICS]:

@@ -155,8 +155,8 @@ def test_the_bulletin_has_a_key_tasks_section_naming_units_and_tasks(notices):
     assert text[at + 1:at + 5] == [
         "重点任务推进情况（附件1责任措施清单，7月推进情况表截止7月16日）：",
         "区道路运输服务中心：推进滞后1项（T03“学生安全专项整治”），超过完成时限未完成1项（T02“严格监管执法”）。",
-        "对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。",
-        "局安全监督股未报送7月推进情况表，属材料报送不及时（见推进情况表的报送情况），其任务进度无从判断，不计为进度滞后。",
+        "请推进滞后的单位对照责任措施清单加快推进，按月如实报送推进情况。",
+        "局安全监督股未报送7月推进情况表，属材料报送不及时（见上文报送情况），其任务进度无从判断，不计为进度滞后。",
     ]
     assert not any(line.startswith((SAFETY + "：", LOGISTICS + "：")) for line in text[at:])  # never 进度滞后
     assert text.index("一、安全生产督查情况统计表报送情况") < forms < at
@@ -168,7 +168,7 @@ def test_before_the_deadline_the_section_does_not_call_everyone_on_track(july, w
     at = text.index("三、重点任务推进情况")
     # 10 July: T02 is overdue already (its window ended in June); nobody's July form is in yet
     assert text[at + 2:at + 4] == ["区道路运输服务中心：超过完成时限未完成1项（T02“严格监管执法”）。",
-                                   "对重点任务进度滞后的单位予以通报批评，请相关单位对照责任措施清单加快推进，按月如实报送推进情况。"]
+                                   "请推进滞后的单位对照责任措施清单加快推进，按月如实报送推进情况。"]
     assert run("notices", "--month", "2023-05", "--as-of", "2023-05-07T09:00").exit_code == 0
     text = text_of(workdir / "outbox" / "2023-05" / "notices" / "通报_2023年5月报送情况.docx")
     at = text.index("三、重点任务推进情况")
@@ -381,7 +381,7 @@ def test_no_form_by_the_16th_is_unreported_and_a_form_on_the_18th_is_judged_on_w
     assert tasks == [(t, "unreported") for t in june] and form["state"] == "unreported"
     assert run("notices", "--month", "2023-06", "--as-of", "2023-06-17T09:00").exit_code == 0
     text = text_of(workdir / "outbox" / "2023-06" / "notices" / "通报_2023年6月报送情况.docx")
-    filed = text.index("二、月度工作情况材料和重点任务推进情况表报送情况")
+    filed = text.index("二、月度工作情况材料报送情况")
     progress = text.index("三、重点任务推进情况")
     assert "未报送推进情况表的单位：" in "".join(text[filed:progress])
     assert LOGISTICS in next(line for line in text[filed:progress] if line.startswith("未报送推进情况表的单位："))
