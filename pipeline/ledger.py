@@ -205,24 +205,6 @@ MIGRATIONS.append((7, """
 # Supersession per unit, month and kind (spec 4): the files that count, with their kind (supersession.py).
 MIGRATIONS.append((8, COUNTED_VIEW))
 
-# 阶段性完成 (spec 11, issue 23): a progress form's row may say the task reached its phase within its window.
-# SQLite cannot alter a CHECK constraint: the table is rebuilt (nothing references it).
-MIGRATIONS.append((9, """
-    CREATE TABLE task_reports_v2 (
-        arrival_id INTEGER NOT NULL REFERENCES arrivals(id),
-        task_id TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('unstarted', 'in_progress', 'phase_done', 'completed')),
-        progress TEXT NOT NULL DEFAULT '',
-        evidence TEXT NOT NULL DEFAULT '',
-        cell TEXT,
-        PRIMARY KEY (arrival_id, task_id)
-    ) WITHOUT ROWID;
-    INSERT INTO task_reports_v2 (arrival_id, task_id, status, progress, evidence, cell)
-        SELECT arrival_id, task_id, status, progress, evidence, cell FROM task_reports;
-    DROP TABLE task_reports;
-    ALTER TABLE task_reports_v2 RENAME TO task_reports;
-    """))
-
 
 # The bureau's mailbox (spec 14, `annex2 fetch`): each message read from an IMAP folder, once (UIDVALIDITY + UID;
 # Message-ID + SHA-256 as the second key), what became of it, and each reply sent (at most one per message).
@@ -258,6 +240,24 @@ MIGRATIONS.append((9, """
         done_utc TEXT,
         detail TEXT NOT NULL DEFAULT ''
     );
+    """))
+
+# 阶段性完成 (spec 11, issue 23): a progress form's row may say the task reached its phase within its window.
+# SQLite cannot alter a CHECK constraint: the table is rebuilt (nothing references it).
+MIGRATIONS.append((10, """
+    CREATE TABLE task_reports_v2 (
+        arrival_id INTEGER NOT NULL REFERENCES arrivals(id),
+        task_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('unstarted', 'in_progress', 'phase_done', 'completed')),
+        progress TEXT NOT NULL DEFAULT '',
+        evidence TEXT NOT NULL DEFAULT '',
+        cell TEXT,
+        PRIMARY KEY (arrival_id, task_id)
+    ) WITHOUT ROWID;
+    INSERT INTO task_reports_v2 (arrival_id, task_id, status, progress, evidence, cell)
+        SELECT arrival_id, task_id, status, progress, evidence, cell FROM task_reports;
+    DROP TABLE task_reports;
+    ALTER TABLE task_reports_v2 RENAME TO task_reports;
     """))
 
 class LedgerError(Exception):

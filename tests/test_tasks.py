@@ -757,7 +757,7 @@ def test_a_late_phase_done_report_after_the_window_meets_it_from_then_on(workdir
 
 
 def test_the_ledger_of_an_older_version_takes_phase_done_after_its_migration(tmp_path):
-    """A ledger made before 阶段性完成 existed (migration 6's CHECK) is rebuilt by migration 9, rows kept."""
+    """A ledger made before 阶段性完成 existed (migration 6's CHECK) is rebuilt by migration 10, rows kept."""
     from pipeline.ledger import MIGRATIONS, _statements
 
     path = tmp_path / "old.sqlite"
