@@ -76,9 +76,13 @@ def main() -> None:
         png(form, "task-form-page1", tmp)
         forms = tmp / "forms"
         forms.mkdir()
-        # Three units report every month; 运输中心 skips July and says 未启动 for T14 in August; 执法大队 reports late.
+        # Three units report every month; 运输中心 skips July and says 未启动 for T14 in August; 执法大队 reports late;
+        # 局安全监督股 reports T02 阶段性完成 in June; the other units send nothing (未报送).
         for month, day in (("2023-06", "12"), ("2023-07", "14"), ("2023-08", "15")):
-            report(cfg, tl, forms, "局安全监督股", month, f"{month}-{day}T10:00", {"T11": ("已完成", "专用线督查完成")})
+            done = {"T11": ("已完成", "专用线督查完成")}
+            if month == "2023-06":  # T02's window (3月至6月) ends in June: 阶段性完成 meets it
+                done["T02"] = ("阶段性完成", "客运站安全出口、疏散通道排查整改完毕，转入日常检查")
+            report(cfg, tl, forms, "局安全监督股", month, f"{month}-{day}T10:00", done)
             report(cfg, tl, forms, "现代物流中心", month, f"{month}-{day}T11:00", {})
             report(cfg, tl, forms, "交通质量和安全监督站", month, f"{month}-{day}T09:00", {})
             if month != "2023-07":

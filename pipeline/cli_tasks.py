@@ -53,6 +53,8 @@ def list_tasks(ctx, as_json: bool):
     """列出清单中的每项任务：完成时限及其起止月份、牵头单位和落实单位。
 
     完成时限无法识别、或责任单位不在 config.toml 的单位和别名中时，逐条指出行号和单元格，退出状态 2。
+    清单中责任单位与方案正文（本版本的默认清单）不同的行、以及清单中缺少的措施，在列表后逐条列出
+    （由旧版按附件1表格转录的清单升级时会看到），可用 annex2 tasks init --replace 换成新清单。
 
     \b
     示例：
@@ -61,15 +63,27 @@ def list_tasks(ctx, as_json: bool):
     """
     from .textable import render
 
+    from .tasks_migrate import differences
+
     cfg = load_config(ctx)
     tl = _task_list(ctx, cfg)
+    differ = differences(cfg, tl)
     if as_json:
-        click.echo(json.dumps({"year": tl.year, "tasks": [t.to_dict() for t in tl.tasks]}, ensure_ascii=False, indent=2))
-        return
-    rows = [[t.id, t.name, window_label(t.window), f"{t.window.first.month}–{t.window.last.month}月",
-             "、".join(t.lead) or "—", "、".join(t.units) or "—"] for t in tl.tasks]
-    click.echo(f"{tl.year}年 重点任务清单（{tl.source}，{len(tl.tasks)} 项）")
-    click.echo(render(["编号", "任务名称", "完成时限", "起止", "牵头", "落实"], rows))
+        click.echo(json.dumps({"year": tl.year, "tasks": [t.to_dict() for t in tl.tasks],
+                               "differences": [d.to_dict() for d in differ]}, ensure_ascii=False, indent=2))
+    else:
+        rows = [[t.id, t.name, window_label(t.window), f"{t.window.first.month}–{t.window.last.month}月",
+                 "、".join(t.lead + tuple(f"{u}（不跟踪）" for u in t.untracked)) or "—", "、".join(t.units) or "—"]
+                for t in tl.tasks]
+        click.echo(f"{tl.year}年 重点任务清单（{tl.source}，{len(tl.tasks)} 项）")
+        click.echo(render(["编号", "任务名称", "完成时限", "起止", "牵头", "落实"], rows))
+    if differ:
+        click.echo(f"注意：清单与方案正文“二、重点任务及责任分工”有 {len(differ)} 处不同（旧版清单按附件1表格转录，"
+                   "表格有错位和识别错误）：", err=True)
+        for d in differ:
+            click.echo(f"  {d.text()}", err=True)
+        click.echo("核对后可运行 annex2 tasks init --replace 换成按方案正文转录的清单（原清单另存备份，编号不变，"
+                   "你改过的完成时限和自己加的任务保留）。", err=True)
 
 
 @tasks.command("status")
@@ -139,21 +153,84 @@ def close(ctx, task_id: str, unit: str, note: str):
 
 @tasks.command("init")
 @click.option("--force", is_flag=True, help="覆盖已有的清单（清单中的修改会丢失）。")
+@click.option("--replace", is_flag=True,
+              help="换成本版本按方案正文转录的清单：原清单另存备份；同一措施编号不变，改过的完成时限和自己加的任务保留。")
 @click.pass_context
-def init_list(ctx, force: bool):
-    """按附件1原文写出重点任务清单（[tasks] file，默认 templates/annex1_tasks.xlsx），用于 annex2 init 之前建立的工作目录。
+def init_list(ctx, force: bool, replace: bool):
+    """按附件1写出重点任务清单（[tasks] file，默认 templates/annex1_tasks.xlsx）：用于 annex2 init 之前建立的工作目录，
+    或用 --replace 把旧版清单换成按方案正文“二、重点任务及责任分工”转录的清单。
+
+    --replace 时：原清单另存为 templates/annex1_tasks_替换前_年月日-时分秒.xlsx；同一措施保留原编号（推进情况表和
+    销号记录仍然对得上），你改过的完成时限保留，你自己加的任务保留在最后；新清单需要而 config.toml 中没有的
+    [tasks.names] 写法（如“局属各单位”）和 [tasks] untracked（如“局机关党支部”）会加入 config.toml
+    （原文件同样另存备份）。
 
     \b
     示例：
         annex2 tasks init                     # 补写任务清单
+        annex2 tasks list                     # 升级后：看清单与方案正文有哪些不同
+        annex2 tasks init --replace           # 换成按方案正文转录的清单
     """
     from .tasks_list import write_task_list
 
+    if force and replace:
+        raise click.UsageError("--force 与 --replace 只能选一个。")
     cfg = load_config(ctx)
     path = cfg.task_list_path
+    if replace and path.exists():
+        _replace_list(ctx, cfg)
+        return
     if path.exists() and not force:
-        raise click.ClickException(f"{path} 已存在，未做任何改动。如确需按原文重写，请加 --force。")
+        raise click.ClickException(f"{path} 已存在，未做任何改动。换成本版本按方案正文转录的清单请加 --replace"
+                                   "（保留编号和你的修改）；如确需按原文重写、丢弃修改，请加 --force。")
     click.echo(str(write_task_list(path)))
+
+
+def _replace_list(ctx: click.Context, cfg) -> None:
+    """`tasks init --replace`: back up, merge (tasks_migrate.plan_replacement), write, extend config.toml."""
+    import shutil
+
+    from .config import ConfigError, load
+    from .tasks_list import TaskListError, read_task_list, seed_rows, write_task_list
+    from .tasks_migrate import add_to_config, config_additions, plan_replacement, read_rows
+
+    path = cfg.task_list_path
+    try:
+        old = read_rows(cfg, path)
+    except TaskListError as exc:
+        raise click.ClickException("原清单无法读取，未做任何改动：" + "；".join(exc.problems)) from None
+    plan = plan_replacement(old, seed_rows())
+    stamp = now_in(cfg).strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.stem}_替换前_{stamp}{path.suffix}")
+    shutil.copy2(path, backup)
+    names, untracked = config_additions(cfg)
+    config_path = cfg.root / "config.toml"
+    config_backup = None
+    if (names or untracked) and config_path.is_file():
+        text = config_path.read_text(encoding="utf-8")
+        config_backup = path.with_name(f"config_替换前_{stamp}.toml")
+        shutil.copy2(config_path, config_backup)
+        config_path.write_text(add_to_config(text, names, untracked, cfg.tasks.untracked), encoding="utf-8")
+        try:
+            cfg = load(config_path)
+        except ConfigError as exc:  # never leave the clerk with a config that does not load
+            shutil.copy2(config_backup, config_path)
+            raise click.ClickException(f"无法在 config.toml 中加入新清单需要的写法（{exc}），已恢复原文件，清单未改动。") from None
+    write_task_list(path, plan.rows)
+    click.echo(str(path))
+    click.echo(f"已换成按方案正文转录的清单（{len(plan.rows)} 项）；原清单另存为 {backup.name}。", err=True)
+    for line in plan.kept_windows + [f"保留你加的任务：{r}" for r in plan.kept_rows] + plan.renumbered:
+        click.echo(f"  {line}", err=True)
+    if config_backup is not None:
+        added = [f"[tasks.names] “{s}”" for s, _u in names] + [f"[tasks] untracked “{u}”" for u in untracked]
+        click.echo(f"config.toml 中加入了 {'、'.join(added)}（原文件另存为 {config_backup.name}），请核对。", err=True)
+    try:
+        read_task_list(cfg)
+    except TaskListError as exc:
+        click.echo("新清单还有需要改正之处（运行 annex2 tasks list 查看）：", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        ctx.exit(2)
 
 
 def write_task_form_command(ctx: click.Context, output: Path | None, unit: str | None, month: Month | None) -> None:
