@@ -98,9 +98,10 @@ def write_tasks_sheet(workbook: xlsxwriter.Workbook, board: TaskBoard, formats: 
             comment = _comment(cell)
             if comment:
                 ws.write_comment(r, col, comment, {"author": "annex2", "x_scale": 2.2, "y_scale": 1.6})
-        ws.set_row(r, 30)
+        ws.set_row(r, max(30, 13 * ((len(task.name) + 7) // 8)))  # a long heading (（一）'s) wraps in 任务名称
     r += 1  # the month's progress form of each unit: 按时 / 迟报N天 / 未报送
     ws.merge_range(r, 0, r, 2, f"{board.month.month}月推进情况表", f["head"])
+    ws.set_row(r, 22)
     for i, unit in enumerate(units):
         form = board.forms.get(unit)
         ws.write_string(r, len(FIXED_COLS) + i, form.label if form else "—（本月无任务）",
