@@ -27,7 +27,7 @@ from .supersession import FileKind, standings, status_of
 RULE_LABELS = {
     "watcher_event": "监视程序发现文件的时间",
     "inbox_ctime": "文件放入收件箱的时间",
-    "inbox_scan": "此前检查收件箱时还没有这个文件：按那次检查的时间",
+    "inbox_scan": "上次检查收件箱时还没有这个文件：按发现它的那次检查的时间",
     "clerk": "经办人指定的时间",
     "email_received": "本局邮件服务器收到的时间",
     "email_date": "邮件的发送时间",

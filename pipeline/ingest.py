@@ -355,10 +355,11 @@ class Ingester:
                 return Waiting(path, OVER_LIMIT_KEPT.format(id=kept.id), held=True)
         received = cand.received_at or arrival_time(st, self.cfg)
         rule = cand.rule or ("inbox_ctime" if cand.source == "inbox" else "clerk")
-        if cand.received_at is None and cand.source == "inbox":  # metadata: never before a scan that did not see it
-            not_before = self.witness.not_before(self.cfg.inbox, path, st.st_ino)
-            if not_before is not None and not_before > received:
-                received, rule = min(not_before.astimezone(self.cfg.bureau.tz), self.clock()), WITNESS_RULE
+        if cand.received_at is None and cand.source == "inbox":  # metadata: believed only between two scans
+            unseen, seen = self.witness.window(self.cfg.inbox, path, st.st_ino)
+            if unseen is not None and unseen > received:  # older than a scan that did not see it: moved in inside
+                found = min(seen or self.clock(), self.clock())  # a folder, some time before the scan that found it
+                received, rule = found.astimezone(self.cfg.bureau.tz), WITNESS_RULE
         explicit = cand.received_at is not None and cand.rule not in (None, "watcher_event")
         file = Incoming(display_name(path.name, LONGEST_NAME), data, sha, st.st_size, self._source_path(path),
                         st.st_ctime_ns if cand.source == "inbox" else None, received, rule,

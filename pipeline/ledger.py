@@ -186,7 +186,7 @@ MIGRATIONS.append((6, """
     CREATE INDEX task_closes_task ON task_closes (task_id, unit, at_utc);
     """))
 # Issue 25 item 3 (witness.py): the scans of the inbox, so a received time is never earlier than the last scan
-# that did not see the file. One row per place scanned ('' = the whole inbox, else a folder below it, a/b); the
+# that did not see the file (a file whose metadata says earlier is received when a scan first saw it). One row per place scanned ('' = the whole inbox, else a folder below it, a/b); the
 # files the scans see (path below the inbox, inode), first seen when, and the latest earlier scan of its place
 # (which did not see it; NULL: none). Rows of files gone are dropped by the next scan of their place.
 MIGRATIONS.append((7, """
@@ -280,7 +280,8 @@ def ledger_open_text(path: Path, exc: BaseException) -> str:
 def utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("received times must carry a time zone")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    u = moment.astimezone(timezone.utc)  # %Y does not pad years below 1000 on every platform: text order is time order
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
 
 
 def from_utc_text(text: str) -> datetime:

@@ -116,7 +116,7 @@ def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: dateti
 
 SHEET_COLUMNS = ("编号", "单位", "材料月份", "文件名", "类型", "文件格式", "页数", "收到时间", "时间依据", "月份依据",
                  "状态", "问题")
-RULE_LABELS = {"watcher_event": "监视程序发现", "inbox_ctime": "放入收件箱的时间", "inbox_scan": "上次检查收件箱的时间",
+RULE_LABELS = {"watcher_event": "监视程序发现", "inbox_ctime": "放入收件箱的时间", "inbox_scan": "发现文件的那次检查的时间",
                "clerk": "经办人指定", "email_received": "邮件服务器收到", "email_date": "邮件日期",
                "email_arrival": "邮件放入收件箱", "imap_internaldate": "本局邮箱服务器收到", "demo_script": "演示脚本设定"}
 

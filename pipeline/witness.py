@@ -19,7 +19,7 @@ from pathlib import Path
 from .collect import Candidate, text_of_path
 from .ledger import Ledger, from_utc_text, utc_text
 
-RULE = "inbox_scan"  # the received time is the last scan that did not see the file (its metadata said earlier)
+RULE = "inbox_scan"  # the received time is the scan that found the file (its metadata said before the scan that did not)
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,19 @@ class Witness:
 
     def not_before(self, inbox: Path, path: Path, ino: int) -> datetime | None:
         """The last scan covering the file's place that did not see it; None when there is none."""
+        return self.window(inbox, path, ino)[0]
+
+    def window(self, inbox: Path, path: Path, ino: int) -> tuple[datetime | None, datetime | None]:
+        """(T1, T2): the last scan covering the file's place that did not see it, and the scan that first saw
+        it; either None when there is none (a file named on the command line was seen by no scan)."""
         where = place(inbox, path)
         if where is None:
-            return None
-        row = self.ledger.db.execute("SELECT unseen_utc FROM inbox_sightings WHERE path = ? AND ino = ?",
+            return None, None
+        row = self.ledger.db.execute("SELECT unseen_utc, first_utc FROM inbox_sightings WHERE path = ? AND ino = ?",
                                      (where, ino_key(ino))).fetchone()
         if row is not None:
-            return from_utc_text(row[0]) if row[0] else None
+            return (from_utc_text(row[0]) if row[0] else None), from_utc_text(row[1])
         if self._scopes is None:  # never seen by a scan (named on the command line): the latest scan of its place
             self._scopes = dict(self.ledger.db.execute("SELECT scope, last_utc FROM inbox_scans"))
         at = _latest_covering(self._scopes, where)
-        return from_utc_text(at) if at else None
+        return (from_utc_text(at) if at else None), None

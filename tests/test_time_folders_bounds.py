@@ -113,7 +113,9 @@ def test_a_read_only_or_full_outbox_is_one_chinese_sentence_and_exit_1(workdir, 
 
 # --- 3. received time from events we witnessed -------------------------------------------------------
 
-def test_a_folder_moved_in_from_the_units_receipts_is_received_no_earlier_than_the_scan_that_did_not_see_it(workdir):
+def test_a_folder_moved_in_from_the_units_receipts_is_received_when_a_scan_found_it(workdir):
+    """Attack 2, finding 3: the file came in between two scans, its ctime says before the first: received at
+    the second scan (the one that found it), never backdated to the first (was: the first)."""
     import os
 
     hidden = workdir / "inbox" / EXEC / "回执" / "5月报表"  # 回执/ is never scanned: prepared there in advance
@@ -121,18 +123,22 @@ def test_a_folder_moved_in_from_the_units_receipts_is_received_no_earlier_than_t
     make_submission(hidden / "附件2.xlsx")
     prepared = os.lstat(hidden / "附件2.xlsx").st_ctime_ns
     assert run_cli(workdir, "ingest").returncode == 0  # a scan of the whole inbox: nothing to take
-    ((scanned,),) = rows(workdir, "SELECT last_utc FROM inbox_scans WHERE scope = ''")
+    ((missed,),) = rows(workdir, "SELECT last_utc FROM inbox_scans WHERE scope = ''")
     os.rename(hidden, workdir / "inbox" / EXEC / "5月报表")  # a directory rename keeps its files' ctime
     assert os.lstat(workdir / "inbox" / EXEC / "5月报表" / "附件2.xlsx").st_ctime_ns == prepared
     result = run_cli(workdir, "ingest")
     assert result.returncode == 0, result.stderr
+    ((found,),) = rows(workdir, "SELECT last_utc FROM inbox_scans WHERE scope = ''")
+    assert found > missed
     assert rows(workdir, "SELECT original_name, outcome, received_utc, received_rule FROM arrivals") == [
-        ("附件2.xlsx", "accepted", scanned, "inbox_scan")]
+        ("附件2.xlsx", "accepted", found, "inbox_scan")]
 
 
 def test_metadata_places_a_file_only_between_two_scans(workdir):
-    """Library level, with times written out: a scan at 10:00 that saw nothing, then a file whose ctime says
-    09:00 (moved in inside a folder) is received at 10:00; one whose ctime says 10:30 keeps 10:30."""
+    """Library level, with times written out: a scan at 10:00 that saw nothing, then a scan on the 24th at
+    08:00 that finds two files. The one whose ctime says 09:00 (moved in inside a folder: a rename keeps the
+    ctime) came some time in (10:00, 08:00 next day] — received at 08:00 on the 24th, when the scan found it,
+    never backdated to 10:00 (was, before attack 2's finding 3). One whose ctime says 10:30 keeps 10:30."""
     from pipeline import config
     from pipeline.ingest import Ingester, scan_inbox
     from pipeline.ledger import Ledger
@@ -158,7 +164,7 @@ def test_metadata_places_a_file_only_between_two_scans(workdir):
         got = sorted((a.unit, a.received_at.astimezone(at("2023-05-23T10:00").tzinfo).isoformat(), a.received_rule)
                      for a in ledger.arrivals())
     assert [f.outcome for f in result.files] == ["accepted", "accepted"]
-    assert got == [(EXEC, "2023-05-23T10:00:00+08:00", "inbox_scan"),
+    assert got == [(EXEC, "2023-05-24T08:00:00+08:00", "inbox_scan"),
                    (SAFETY, "2023-05-23T10:30:00+08:00", "inbox_ctime")]
 
 
