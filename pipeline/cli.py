@@ -136,7 +136,8 @@ def template(ctx, output: Path | None, unit: str | None, month: Month | None, ta
     year = month.year if month else cfg.reporting_month(Month.of(now_in(cfg))).year  # the reporting year
     header = Header(unit=unit_name, year=year, month_to=month.month if month else None)
     output = output or Path(default_filename(unit_name, month))
-    write_template(output, cfg.bureau.short_name, header)
+    with writing_outputs(cfg, output):  # a full disk or a read-only folder: one Chinese sentence, exit 1
+        write_template(output, cfg.bureau.short_name, header)
     click.echo(str(output))
 
 
@@ -203,7 +204,7 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[文件或目录]...")
 @click.option("--received-at", type=MOMENT, default=None,
-              help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填；不能晚于现在）。")
+              help="给出的文件实际收到的时间，如 2023-05-22T16:40 或“2023年5月22日 16:40”（收件箱以外的文件必填；不能晚于现在，也不能早于表所报月份的 1 日）。")
 @click.option("--unit", default=None, metavar="单位", help="给出的文件由哪个单位报送（名称或别名）。")
 @click.option("--month", type=MONTH, default=None,
               help="给出的工作材料属于哪个月，如 2023-05（文件名和正文都没写月份时用）。")

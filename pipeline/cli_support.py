@@ -75,7 +75,7 @@ def open_ledger(cfg: config_mod.Config, command: str, read_only: bool = False):
         raise click.ClickException(str(exc)) from None
 
 
-def output_fault_text(cfg: config_mod.Config, exc: OSError) -> str:
+def output_fault_text(cfg: config_mod.Config, exc: OSError, target: Path | None = None) -> str:
     """What the clerk reads when an output (notices, workbooks, an export, the 汇编, a backup) cannot be written."""
     import errno
 
@@ -85,21 +85,22 @@ def output_fault_text(cfg: config_mod.Config, exc: OSError) -> str:
         why = "文件夹只读或没有写入权限"
     else:
         why = exc.strerror or str(exc)
-    where = exc.filename if exc.filename else cfg.outbox
+    where = exc.filename if exc.filename else (target or cfg.outbox)
     return (f"无法写入 {where}（{why}），本次输出没有生成。收件箱和台账中的文件没有丢失；"
             "腾出磁盘空间或取得写入权限后重新运行本命令即可。")
 
 
 @contextmanager
-def writing_outputs(cfg: config_mod.Config) -> Iterator[None]:
-    """A read-only or full outbox ends the command with one Chinese sentence and exit 1, never a traceback."""
+def writing_outputs(cfg: config_mod.Config, target: Path | None = None) -> Iterator[None]:
+    """A read-only or full outbox ends the command with one Chinese sentence and exit 1, never a traceback.
+    `target`: the file named when the error does not say which (default: the outbox)."""
     try:
         yield
     except Exception as exc:
         cause = os_error_in(exc)
         if cause is None:
             raise
-        raise click.ClickException(output_fault_text(cfg, cause)) from None
+        raise click.ClickException(output_fault_text(cfg, cause, target)) from None
 
 
 def os_error_in(exc: BaseException | None) -> OSError | None:
@@ -227,6 +228,8 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
         raise click.BadParameter(f"{at.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M} 晚于现在"
                                  f"（{now_in(cfg):%Y-%m-%d %H:%M}）：收到时间不能在将来，请核对日期和时间",
                                  param_hint="--received-at")
+    if at is not None:
+        refuse_before_period(cfg, at, [p for p in paths or () if not p.is_dir()])
     candidates = []
     scans = []
     for path in paths or ():
@@ -266,6 +269,37 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
     for w in result.waiting:
         click.echo(f"等待  {w.path.name}：{w.reason}", err=True)
     return result
+
+
+def received_before_period(cfg, at: datetime, entries: list[dict]) -> str | None:
+    """Why a --received-at cannot be true of these files (validate's entries): a report for month M is made in M
+    at the earliest, so a time before the 1st of its to-month (bureau's time) is a typo; None when all fit."""
+    tz = cfg.bureau.tz
+    for f in entries:
+        year, month_to = f.get("year"), f.get("month_to")
+        if not isinstance(year, int) or not isinstance(month_to, int) or not 1 <= month_to <= 12:
+            continue
+        try:
+            begins = datetime(year, month_to, 1, tzinfo=tz)
+        except ValueError:
+            continue
+        if at < begins:
+            period = period_label(year, f.get("month_from"), month_to)
+            return (f"{at.astimezone(tz):%Y-%m-%d %H:%M} 不可能是 {f['path']} 的收到时间：这份表报的是{period}，"
+                    f"{begins:%Y-%m-%d} 之前还做不出来，请核对收到时间")
+    return None
+
+
+def refuse_before_period(cfg, at: datetime, files: list[Path]) -> None:
+    """The files given with --received-at are read first (nothing written): one whose report period begins after
+    that time ends the command (exit 2) before anything is recorded."""
+    from .ingest import check_files
+
+    if not files:
+        return
+    why = received_before_period(cfg, at, check_files(files, cfg, at).files)
+    if why:
+        raise click.BadParameter(why, param_hint="--received-at")
 
 
 def month_and_moment(cfg, month: Month | None, as_of: str | None):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger
+from .cli_support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger, writing_outputs
 from .months import Month
 from .task_window import window_label
 
@@ -244,7 +244,8 @@ def write_task_form_command(ctx: click.Context, output: Path | None, unit: str |
     name = _unit(cfg, unit)
     tl = _task_list(ctx, cfg)
     output = output or Path(default_filename(name, month))
-    write_task_form(output, cfg, tl, name, month, task_deadline(cfg, month).last_day)
+    with writing_outputs(cfg, output):
+        write_task_form(output, cfg, tl, name, month, task_deadline(cfg, month).last_day)
     active = tl.active(name, month)
     click.echo(str(output))
     click.echo(f"{name} {month.label}：{len(active)} 项任务" + (f"（{'、'.join(t.id for t in active)}）" if active else ""),

@@ -9,6 +9,8 @@ import re
 import unicodedata
 from datetime import date, datetime, time, tzinfo
 
+from .months import FIRST_YEAR, LAST_YEAR
+
 
 class BadMoment(ValueError):
     "Not a date or date-time the clerk could mean"
@@ -33,6 +35,12 @@ def normalize_moment(text: str) -> str:
     y = int(m["y"])
     mo = int(m["m"] or m["m2"] or m["m3"])
     d = int(m["d"] or m["d2"] or m["d3"])
+    if not FIRST_YEAR <= y <= LAST_YEAR:  # 0999-12-31 is a typo, and no time the ledger could hold or order
+        raise BadMoment(f"“{text}” 的年份 {y} 不在 {FIRST_YEAR}–{LAST_YEAR} 年之间，请核对日期")
+    if m["tz"] and m["tz"] != "Z":
+        hours, minutes = int(m["tz"][1:3]), int(m["tz"][-2:])
+        if hours > 14 or minutes > 59:  # no zone on earth is further than 14 hours from UTC
+            raise BadMoment(f"“{text}” 的时区 {m['tz']} 不存在（应在 -14:00 到 +14:00 之间），请核对")
     try:
         day = date(y, mo, d)
         if m["H"] is None:

@@ -16,6 +16,11 @@ _MONTH_FORMS = (
 MONTH_EXAMPLES = "2023-05、2023/5、2023.5、202305 或 2023年5月"
 
 
+# The months a clerk can mean: the tool's own documents (zip dates end in 2107, the ledger's text needs four
+# digits) and the bureau's reporting are all in this range; a year outside it is a typo (0000-01, 9999-12).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
 class BadMonth(ValueError):
     "A month is not written as a year and a month from 1 to 12 (YYYY-MM, 2023/5, 2023年5月 …)"
 
@@ -36,7 +41,10 @@ class Month:
         for form in _MONTH_FORMS:
             m = form.match(cleaned)
             if m:
-                return cls(int(m.group(1)), int(m.group(2)))
+                month = cls(int(m.group(1)), int(m.group(2)))
+                if not FIRST_YEAR <= month.year <= LAST_YEAR:
+                    raise BadMonth(f"“{text}” 的年份 {month.year} 不在 {FIRST_YEAR}–{LAST_YEAR} 年之间，请核对")
+                return month
         raise BadMonth(f"“{text}” 不是月份，请写成 {MONTH_EXAMPLES}")
 
     @classmethod
