@@ -94,8 +94,12 @@ def output_fault_text(cfg: config_mod.Config, exc: OSError, target: Path | None 
 def writing_outputs(cfg: config_mod.Config, target: Path | None = None) -> Iterator[None]:
     """A read-only or full outbox ends the command with one Chinese sentence and exit 1, never a traceback.
     `target`: the file named when the error does not say which (default: the outbox)."""
+    from .durable import OddTarget
+
     try:
         yield
+    except OddTarget as exc:
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:
         cause = os_error_in(exc)
         if cause is None:

@@ -276,6 +276,13 @@ class Config:
             return None
         return self._names.get(name_key(text))
 
+    def is_bureau(self, text: str | None) -> bool:
+        """The bureau's own name or short name (the district total's 填报单位), when no unit is called so."""
+        if not text or self.unit_named(text) is not None:
+            return False
+        key = name_key(text)
+        return key in (name_key(self.bureau.name), name_key(self.bureau.short_name))
+
     def unit_by_folder(self, folder: str) -> Unit | None:
         return self._folders.get(folder)
 

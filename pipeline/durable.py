@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -88,3 +90,62 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> Path:
     if durable:
         fsync_dir(path.parent)
     return path
+
+
+class OddTarget(Exception):
+    """An output's target exists and is not a regular file (the message, in Chinese, says what it is)."""
+
+
+def odd_target(path: Path) -> str | None:
+    """Why `path` may not be replaced by an output (a device, FIFO, folder or link there; in Chinese), or None
+    when it is free or a regular file. A rename would put a regular file where the device or link was."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None  # the write itself will say what is wrong with the folder
+    if stat.S_ISREG(mode):
+        return None
+    what = ("符号链接（快捷方式）" if stat.S_ISLNK(mode) else "文件夹" if stat.S_ISDIR(mode)
+            else "设备或管道等特殊文件")
+    return f"{path} 已存在，是{what}而不是普通文件，不能用输出替换它；请给出普通文件的路径"
+
+
+def replace_with(path: Path, write: Callable[[Path], object]) -> Path:
+    """`write(tmp)` writes the whole output to a temporary file beside `path`, which then replaces `path`
+    atomically: a full disk or a crash leaves nothing half-written under `path`. An OSError that names no file
+    (a full disk while writing) names the folder of `path`, where space or permission is missing."""
+    path = Path(path)
+    why = odd_target(path)
+    if why:
+        raise OddTarget(why)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=str(path.parent), prefix=f".tmp-{os.getpid()}-", suffix=path.suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o666 & ~UMASK)
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        _name_folder(exc, tmp, path.parent)
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def _name_folder(exc: BaseException | None, tmp: Path, folder: Path) -> None:
+    """The OSError an exception is or wraps (a writer library re-raises a full disk as its own) names `folder`
+    when it named no file or the temporary one."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            if exc.filename is None or str(exc.filename) == str(tmp):
+                exc.filename = str(folder)
+            return
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import dataset, form
 from .config import Config
-from .durable import write_atomic
+from .durable import replace_with
 from .ledger import Ledger
 from .months import Month
 from .safe_names import csv_cell
@@ -95,7 +95,8 @@ def export_csv(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, path:
         writer.writerow([csv_cell(row["unit"]), int(row["year"]), int(row["month_from"]), int(row["month_to"]),
                          csv_cell(sector),
                          *[(_rate if m.is_rate else _count)(row[m.key]) for m in form.METRICS], note])
-    write_atomic(path, out.getvalue().encode("utf-8-sig"))
+    body = out.getvalue().encode("utf-8-sig")
+    replace_with(path, lambda tmp: tmp.write_bytes(body))
     return len(rows)
 
 
@@ -114,5 +115,6 @@ def export_annex2(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, pa
     header = Header(unit=cfg.bureau.name, year=month.year, month_to=month.month, filler=cfg.contact.person or None,
                     phone=cfg.contact.phone or None, filled_on=as_of.astimezone(cfg.bureau.tz).date(),
                     note=f"说明：本表合计{cover.text}（数据截至 {as_of.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M}）。")
-    write_template(path, cfg.bureau.short_name, header, values)
+    # beside the target, then a rename: a full disk leaves no 0-byte workbook under the target's name
+    replace_with(path, lambda tmp: write_template(tmp, cfg.bureau.short_name, header, values))
     return values

@@ -3,7 +3,6 @@ append-only event log. Migrations are versioned steps, each in its own transacti
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -618,16 +617,16 @@ class Ledger:
 
     def backup(self, dest: Path) -> Path:
         """An online backup (consistent even while another process writes), never a file copy."""
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".part")
-        target = sqlite3.connect(str(tmp))
-        try:
-            self.db.backup(target)
-        finally:
-            target.close()
-        os.replace(tmp, dest)
-        return dest
+        from .durable import replace_with
+
+        def write(tmp: Path) -> None:
+            target = sqlite3.connect(str(tmp))
+            try:
+                self.db.backup(target)
+            finally:
+                target.close()
+
+        return replace_with(Path(dest), write)
 
 
 def _statements(script: str) -> list[str]:

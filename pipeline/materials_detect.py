@@ -28,6 +28,7 @@ SPREADSHEET_TYPES = frozenset({"xlsx", "xls", "ods"})
 MAX_LINES = 20  # the first lines of text are all that is ever looked at (unit, month)
 MAX_PDF_PAGES = 300  # pages examined for a text layer; a real monthly report is far shorter
 MAX_PIXELS = 200_000_000  # per image: a phone photo is ~50 MP; a decompression bomb is far more
+MAX_TOTAL_PIXELS = 600_000_000  # all frames of one image looked at for content together (as derived.py)
 
 ODT_MIME = b"application/vnd.oasis.opendocument.text"
 # pypdf logs every flaw of a real-world PDF ("EOF marker not found") as a warning; what matters reaches the
@@ -232,18 +233,36 @@ def _image(data: bytes, limits: Limits) -> Probe:
                 if width * height > MAX_PIXELS:
                     raise Unreadable("E_UNREADABLE", f"图片尺寸 {width}×{height} 过大，超过处理上限")
                 frames = getattr(im, "n_frames", 1)
-                im.draft("L", (512, 512))  # a JPEG decodes at a fraction of its size: enough to see it is not blank
-                small = im.convert("L")
-                small.thumbnail((256, 256))
-                low, high = small.getextrema()  # one band ("L"): two numbers
+                has_image = _any_frame_drawn(im, frames)
         except Unreadable:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise Unreadable("E_UNREADABLE", "图片尺寸过大，超过处理上限") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError):
             raise Unreadable("E_UNREADABLE", "图片文件已损坏或不完整，无法读取") from None
-    # A page of a single colour holds nothing: a blank scan is empty, not a stamped version.
-    return Probe(fmt, pages=frames, has_image=float(high) - float(low) > 8)  # type: ignore[arg-type]
+    return Probe(fmt, pages=frames, has_image=has_image)
+
+
+def _any_frame_drawn(im, frames: int) -> bool:
+    """Whether any frame (the first MAX_PDF_PAGES, at most MAX_TOTAL_PIXELS together) holds more than one colour.
+    A page of a single colour holds nothing: a blank scan is empty, not a stamped version; but a scanner's blank
+    cover page before the stamped one is not. Each frame's size is checked before it is decoded."""
+    total = 0
+    for n in range(min(frames, MAX_PDF_PAGES)):
+        im.seek(n)
+        width, height = im.size
+        if width * height > MAX_PIXELS:
+            raise Unreadable("E_UNREADABLE", f"第 {n + 1} 页图片尺寸 {width}×{height} 过大，超过处理上限")
+        total += width * height
+        if total > MAX_TOTAL_PIXELS:
+            break
+        im.draft("L", (512, 512))  # a JPEG decodes at a fraction of its size: enough to see it is not blank
+        small = im.convert("L")
+        small.thumbnail((256, 256))
+        low, high = small.getextrema()  # one band ("L"): two numbers
+        if float(high) - float(low) > 8:
+            return True
+    return False
 
 
 # --- OLE: Word 97-2003 / WPS, encrypted OOXML ---------------------------------------------------------

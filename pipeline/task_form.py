@@ -269,6 +269,9 @@ def _unit_rules(j: TaskFormJudgement, sheet: SheetData, header: int, cfg: Config
         if unit is not None and unit.name != folder_unit:
             j.issues.append(issue("E_UNIT_MISMATCH", f"填报单位写的是“{declared}”，但文件来自“{folder_unit}”",
                                   sheet=sheet.name, cell=cell))
+        elif cfg.is_bureau(declared):
+            j.issues.append(issue("E_UNIT_MISMATCH", f"填报单位写的是本局“{declared}”，不是“{folder_unit}”的报表",
+                                  sheet=sheet.name, cell=cell))
         return
     if unit is None:
         what = f"填报单位“{declared}”不在报送单位名单中" if declared else "填报单位未填写"

@@ -135,12 +135,20 @@ def unit_rules(result: Validation, located: LocatedForm, cfg: Config, folder_uni
         if unit is not None and unit.name != folder_unit.name:
             how = owner_says or f"文件放在“{folder_unit.name}”的文件夹里"
             yield issue("E_UNIT_MISMATCH", f"填报单位写的是“{declared}”，但{how}", sheet=sheet, cell=cell)
+        elif cfg.is_bureau(declared):
+            yield issue("E_UNIT_MISMATCH", bureau_form_text(declared, folder_unit.name), sheet=sheet, cell=cell)
         return
     if unit is None:
         what = f"填报单位“{declared}”不在报送单位名单中" if declared else "填报单位未填写"
         yield issue("E_UNIT_UNKNOWN", what, sheet=sheet, cell=cell)
         return
     result.unit = unit.name
+
+
+def bureau_form_text(declared: str | None, unit: str) -> str:
+    """A form in a unit's folder whose 填报单位 is the bureau itself: the district total (our own export), or a
+    header that names the bureau; counted as the unit's report it would add the whole district to one unit."""
+    return f"填报单位写的是本局“{declared}”，这是全区合计（本局导出的附件2），不是“{unit}”的报表"
 
 
 def period_rules(result: Validation, located: LocatedForm, cfg: Config, now: datetime) -> Iterator[Issue]:
