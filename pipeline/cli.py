@@ -242,6 +242,7 @@ def backup(ctx, destination: Path | None):
     """备份台账数据库。
 
     用 SQLite 的在线备份，watch 运行时也安全。不给文件时写到 outbox/backups/。
+    给出的文件已存在时整体替换（须是普通文件，不能是链接或设备）。
 
     \b
     示例：
@@ -456,6 +457,7 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
 
     CSV 每个单位每个行业领域一行；附件2 是填好全区合计的表格（填报单位为本局），
     市局可用同一工具接收。导出时会说明合计包含了几个单位、缺了哪些单位。
+    目标文件已存在时整体替换（须是普通文件）；附件2不要存进某单位的收件箱文件夹。
 
     \b
     示例：
