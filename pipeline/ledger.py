@@ -2,7 +2,9 @@
 append-only event log. Migrations are versioned steps, each in its own transaction."""
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -623,10 +625,19 @@ class Ledger:
             target = sqlite3.connect(str(tmp))
             try:
                 self.db.backup(target)
+            except sqlite3.OperationalError as exc:  # SQLite says "disk is full" in its own words
+                why = _SQLITE_IO.get(getattr(exc, "sqlite_errorcode", 0) & 0xFF)
+                if why is None:
+                    raise
+                raise OSError(why, os.strerror(why)) from exc
             finally:
                 target.close()
 
         return replace_with(Path(dest), write)
+
+
+# SQLite's primary result codes a backup's target can meet, as the OSError a full or read-only folder gives
+_SQLITE_IO = {13: errno.ENOSPC, 8: errno.EROFS, 14: errno.EACCES, 10: errno.EIO}  # FULL, READONLY, CANTOPEN, IOERR
 
 
 def _statements(script: str) -> list[str]:

@@ -147,11 +147,14 @@ def full_disk(tmp_path):
         subprocess.run(["umount", "-l", str(disk)])
 
 
-def test_an_export_to_a_full_disk_leaves_nothing_there_and_names_that_folder(workdir, full_disk):
+def test_an_export_or_backup_to_a_full_disk_leaves_nothing_there_and_names_that_folder(workdir, full_disk):
     # Found: a 0-byte new.xlsx was left at the target, and the message named the outbox.
     for flag, name in (("--annex2", "new.xlsx"), ("--csv", "new.csv")):
         result = run_cli(workdir, "export", "--month", "2023-05", flag, str(full_disk / name))
         assert result.returncode == 1
         assert f"无法写入 {full_disk}（磁盘空间不足），本次输出没有生成" in result.stderr
         assert "Traceback" not in result.stderr
+    backup = run_cli(workdir, "backup", str(full_disk / "annex2.sqlite"))  # was exit 3 (SQLite's own error)
+    assert backup.returncode == 1
+    assert f"无法写入 {full_disk}（磁盘空间不足）" in backup.stderr
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
