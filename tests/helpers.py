@@ -1,6 +1,9 @@
 """Shared steps for tests that drive a working folder: drop files into the inbox, ingest them at set times."""
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -91,3 +94,32 @@ def no_tasks_due(work):
     write_task_list(work / "templates" / "annex1_tasks.xlsx", [
         {"id": "T01", "project": "深化专项整治", "name": "冬季安全专项整治", "window": "第四季度",
          "units": "局安全监督股落实", "measure": "开展冬季道路运输安全检查。"}])
+
+
+def edit_config(work, old, new):
+    """One line of the working folder's config.toml changed, as a clerk edits it (the old text must be there)."""
+    path = work / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def run_cli(work, *args, timeout=300):
+    """`annex2 ARGS` as a real process in the working folder."""
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def rows(work, sql, args=()):
+    """Rows of the working folder's ledger file, read by a connection of our own."""
+    db = sqlite3.connect(work / "annex2.sqlite")
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def settled(work):
+    """The inbox's files are taken without the usual two seconds of waiting for a copy to settle."""
+    edit_config(work, "stable_seconds = 2.0", "stable_seconds = 0.3")
+    time.sleep(0.5)

@@ -4,19 +4,13 @@ with a Chinese sentence and exit 2 — it never reaches the ledger, where a year
 later command. (Finding 3, received time between two scans, is in test_time_folders_bounds.py.) Real
 `python -m pipeline` processes on a working folder made by `annex2 init`."""
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timezone
 
 import pytest
 
+from helpers import run_cli
 from factory import make_submission
 from test_status import edit_config
-
-
-def run_cli(work, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def arrivals(work):

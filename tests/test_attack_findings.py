@@ -18,18 +18,13 @@ import pytest
 from pipeline.workspace import init
 
 from factory import make_email, make_submission
-from helpers import ingest
+from helpers import ingest, run_cli
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
 SAFETY = "局安全监督股"
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX FIFOs, links, signals and mounts")
-
-
-def run_cli(work, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def rows(work, sql, args=()):

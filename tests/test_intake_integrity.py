@@ -17,20 +17,12 @@ from pipeline.ledger import Ledger
 from pipeline.reader import read_workbook
 
 from factory import make_email, make_submission
-from helpers import arriving_at, at, drop, ingest
+from helpers import arriving_at, at, drop, ingest, rows, run_cli
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names, links and signals")
-
-
-def rows(work, sql, args=()):
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def inbox_files(work):
@@ -45,11 +37,6 @@ def archived(work):
 
 def receipts(work, folder=EXEC):
     return sorted((work / "inbox" / folder / "回执").glob("*.txt"))
-
-
-def run_cli(work, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 # --- the error boundary --------------------------------------------------------------------------------

@@ -2,38 +2,17 @@
 format forbids, lock files named on the command line. Real files built here, real processes
 (`python -m pipeline ...`), a real ledger file."""
 import shutil
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from helpers import run_cli, rows, settled
 from factory import make_submission
-from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
-
-
-def run_cli(work, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def rows(work, sql, args=()):
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
-
-
-def settled(work):
-    """The inbox's files are taken without the usual two seconds of waiting for a copy to settle."""
-    edit_config(work, "stable_seconds = 2.0", "stable_seconds = 0.3")
-    time.sleep(0.5)
 
 
 # --- item 10: lock files named on the command line ----------------------------------------------------

@@ -14,7 +14,7 @@ from pipeline.ledger import Ledger
 from pipeline.months import Month
 from pipeline.timeliness import deadline, status
 
-from helpers import annex2_only, at, report
+from helpers import annex2_only, at, edit_config, report  # noqa: F401  (edit_config: other modules import it from here)
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -26,13 +26,6 @@ def state_of(work, month, as_of, unit=EXEC):
     with Ledger(cfg.ledger) as ledger:
         st = status(cfg, ledger, Month.parse(month), at(as_of))
     return next(u for u in st.units if u.name == unit), st
-
-
-def edit_config(work, old, new):
-    path = work / "config.toml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.mark.parametrize("received,state,days_late", [

@@ -1,30 +1,17 @@
 """Issue 25, items 3, 4, 5, 8 and 9: received time from what we witnessed, folders that belong to no one, a
 unit as an identity, output commands under the lock, config values bounded at the check. Each test is one
 finding of the attack, on a working folder made by `annex2 init` and real `python -m pipeline` processes."""
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from helpers import run_cli, rows
 from factory import make_submission
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 SAFETY = "局安全监督股"
-
-
-def run_cli(work, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def rows(work, sql, args=()):
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 # --- 9. config values bounded at the check ------------------------------------------------------------
