@@ -2,9 +2,11 @@
 what the monthly loop says about it (status lists, the 通报 sections, reminders, strikes).
 
 State of (task, unit) for month M as of T, judged on the *content* of the forms received by T (a form that came
-after the deadline is judged the same way, and is itself 迟报) and the 销号 made by T:
+after the deadline is judged the same way, and is itself 迟报) and the 销号 made by T. Once M's deadline has
+passed, M is judged on what had come by then (judged_view): a form received later, for M or an earlier month,
+does not rewrite it — unless no form for M had come at all, then M's late form is judged on what it says:
 
-    closed       the clerk closed it (annex2 tasks close) by T
+    closed       the clerk closed it (annex2 tasks close) by T, in or before M or before M's deadline
     not_started  the window begins after M
     done         the latest report for it (months up to M) says 已完成
     phase_done   a report for the window's last month or later says 阶段性完成: the window is met (the seed:
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 
 from .config import Config
 from .ledger import Ledger, from_utc_text, utc_text
@@ -191,7 +193,28 @@ class TaskCell:
         return out
 
 
+def judged_view(data: TaskData, unit: str, month: Month, due: Deadline) -> TaskData:
+    """What (unit, month) is judged on once its deadline has passed: the forms received before the deadline
+    (a later form, for this or an earlier month, does not rewrite what was judged then; spec 11), or, when no
+    form for the month had come by then, also the month's own late forms (judged on what they say, 迟报);
+    a 销号 counts from the moment it is made: for the months it was made in or before whose deadline."""
+    if data.as_of < due.boundary:
+        return data
+    on_time = any(f.unit == unit and f.month == month and f.received_at < due.boundary for f in data.forms)
+    forms = [f for f in data.forms if f.received_at < due.boundary or (not on_time and f.month == month)]
+    after = month.plus(1)
+    month_end = datetime.combine(date(after.year, after.month, 1), time.min, due.boundary.tzinfo)
+    closes = {k: v for k, v in data.closes.items() if v[0] < max(due.boundary, month_end)}
+    return TaskData(data.as_of, forms, closes)
+
+
 def cell_state(task: Task, unit: str, month: Month, data: TaskData, due: Deadline) -> TaskCell:
+    shown = data.latest(task.id, unit, month)  # the latest report, whenever it came (shown, not judged)
+    cell = _judged_cell(task, unit, month, judged_view(data, unit, month, due), due)
+    return cell if cell.state == NOT_STARTED else dataclasses.replace(cell, latest=shown)
+
+
+def _judged_cell(task: Task, unit: str, month: Month, data: TaskData, due: Deadline) -> TaskCell:
     closed = data.closes.get((task.id, unit))
     if closed is not None:
         return TaskCell(task, unit, CLOSED, data.latest(task.id, unit, month), closed[1])

@@ -780,3 +780,35 @@ def test_the_ledger_of_an_older_version_takes_phase_done_after_its_migration(tmp
         ledger.db.execute("INSERT INTO task_reports (arrival_id, task_id, status) VALUES (1, 'T02', 'phase_done')")
         assert ledger.db.execute("SELECT task_id, status, progress FROM task_reports ORDER BY task_id").fetchall() == [
             ("T01", "in_progress", "已部署"), ("T02", "phase_done", "")]
+
+
+# --- a month is judged at its deadline: later forms and 销号 do not rewrite it (issue 25 item 6) ---------------
+
+def test_a_later_form_for_an_earlier_month_does_not_rewrite_it_nor_erase_its_strike(workdir):
+    s = Scenario(workdir)  # T04 (物流中心) runs 6月至12月; the task form is due on the 16th
+    s.report(LOGISTICS, "2023-10", "2023-10-10T09:00", {"T04": ("未启动", "")})  # on time, lagging: a strike
+    s.report(LOGISTICS, "2023-10", "2023-12-05T09:00", {"T04": ("推进中", "排查码头4处")})  # October, in December
+    s.report(LOGISTICS, "2023-11", "2023-12-05T10:00", {"T04": ("推进中", "联合检查2次")})  # November, 19 days late
+    states, board = s.states("2023-10", "2023-12-06T09:00")
+    assert states[D] == "lagging"
+    assert board.cell(*D).latest.progress == "排查码头4处"  # shown as October's latest report
+    assert board.unit_lists(LOGISTICS)["form"]["state"] == "on_time"
+    states, board = s.states("2023-11", "2023-12-06T09:00")
+    assert states[D] == "on_track" and board.summary_text(LOGISTICS) == "迟报 19 天"
+    with Ledger(s.cfg.ledger) as ledger:
+        data = load_task_data(ledger, at("2023-12-06T09:00"))
+    # June to September: no form at all; October lagging by its deadline; November 迟报
+    assert task_strike_months(s.cfg, s.tl, data, Month(2023, 11))[LOGISTICS] == [
+        Month(2023, 6), Month(2023, 7), Month(2023, 8), Month(2023, 9), Month(2023, 10), Month(2023, 11)]
+
+
+def test_a_close_applies_from_the_moment_it_is_made(workdir):
+    s = Scenario(workdir)
+    s.report(LOGISTICS, "2023-10", "2023-10-10T09:00", {"T04": ("未启动", "")})
+    s.report(LOGISTICS, "2023-11", "2023-11-10T09:00", {"T04": ("推进中", "排查码头4处")})
+    with Ledger(s.cfg.ledger) as ledger:  # what `annex2 tasks close T04 --unit 物流中心` does on 20 November
+        close_task(ledger, s.tl, "T04", LOGISTICS, "核实完成", at("2023-11-20T10:00"))
+    assert s.states("2023-11", "2023-11-20T09:59")[0][D] == "on_track"  # before the close: as it was
+    assert s.states("2023-11", "2023-11-20T10:01")[0][D] == "closed"  # made in November
+    assert s.states("2023-10", "2023-11-20T10:01")[0][D] == "lagging"  # October was judged before it
+    assert s.states("2023-12", "2023-12-20T10:00")[0][D] == "closed"
