@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import smtplib
 from datetime import datetime
 from email.message import EmailMessage
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from . import fetch_store as store
 from .config import Config
 from .ledger import Ledger
+from .smtp_client import smtp_connection
 
 if TYPE_CHECKING:
     from .fetch import FetchResult, Steps
@@ -90,13 +90,8 @@ def send_replies(cfg: Config, ledger: Ledger, clock: Callable[[], datetime], res
     if s is None:
         result.reply_errors.append("[mail] reply = true 需要 [smtp]（发信服务器）配置，回执邮件未发送")
         return
-    client_cls = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
     try:
-        with client_cls(s.host, s.port, timeout=30) as client:
-            if s.starttls and not s.ssl:
-                client.starttls()
-            if s.username:
-                client.login(s.username, os.environ.get(s.password_env, ""))
+        with smtp_connection(s) as client:
             for row in due:
                 msg = reply_message(cfg, ledger, row, clock())
                 if not store.start_reply(ledger, clock(), row.id, row.sender):

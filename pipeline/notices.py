@@ -20,6 +20,7 @@ from pathlib import Path
 from . import form
 from .config import Config
 from .ledger import Ledger
+from .smtp_client import smtp_connection
 from .months import Month
 from .docnumbers import bulletin_number
 from .officialdoc import OfficialDocument, Table, chinese_date
@@ -455,13 +456,8 @@ def send_notices(cfg: Config, ledger: Ledger, folder: Path, notices: list[Notice
         raise SendError("config.toml 中没有 [smtp] 配置，不会发送任何邮件")
     s = cfg.smtp
     sent = []
-    client_cls = smtplib.SMTP_SSL if s.ssl else smtplib.SMTP
     try:
-        with client_cls(s.host, s.port, timeout=30) as client:
-            if s.starttls and not s.ssl:
-                client.starttls()
-            if s.username:
-                client.login(s.username, os.environ.get(s.password_env, ""))
+        with smtp_connection(s) as client:
             for n in notices:
                 if not n.file.endswith(".eml") or not n.recipients:
                     continue
