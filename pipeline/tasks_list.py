@@ -19,7 +19,7 @@ from .config import Config
 from .locate import a1
 from .months import Month
 from .normalize import clean_text
-from .reader import ReadProblem, read_workbook
+from .reader import ReadProblem, SheetData, read_workbook
 from .task_window import BadWindow, Window, parse_window
 
 SHEET_NAME = "责任措施清单"
@@ -244,16 +244,22 @@ def read_task_list(cfg: Config, path: Path | None = None) -> TaskList:
     if not path.is_file():
         raise TaskListError([f"{path}：找不到重点任务清单。新建的工作目录由 `annex2 init` 写出；"
                              f"已有的工作目录可运行 `annex2 tasks init` 按附件1原文写出。"])
+    sheet, header, cols = find_header(cfg, path)
+    return _parse_rows(cfg, sheet.rows, header, cols, shown, sheet.name)
+
+
+def find_header(cfg: Config, path: Path) -> tuple[SheetData, int, dict[str, int]]:
+    """The sheet of a task list workbook holding the list, its header row and the column of each field; else
+    TaskListError saying why."""
     try:
-        book = read_workbook(path.read_bytes(), cfg.limits)
-    except ReadProblem as problem:
-        raise TaskListError([f"{path}：{problem.reason}"]) from None
+        book = read_workbook(Path(path).read_bytes(), cfg.limits)
+    except (OSError, ReadProblem) as exc:
+        raise TaskListError([f"{path}：{getattr(exc, 'reason', exc)}"]) from None
     for sheet in book.sheets:
         for r, row in enumerate(sheet.rows[:20]):
             labels = [cell_label(v) for v in row]
             if all(LABELS[key] in labels for key in REQUIRED):
-                cols = {k: labels.index(v) for k, v in LABELS.items() if v in labels}
-                return _parse_rows(cfg, sheet.rows, r, cols, shown, sheet.name)
+                return sheet, r, {k: labels.index(v) for k, v in LABELS.items() if v in labels}
     raise TaskListError([f"{path}：没有找到表头（编号、项目名称、任务名称、责任单位、具体措施、完成时限）"])
 
 

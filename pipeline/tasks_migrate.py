@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, defaults
-from .reader import ReadProblem, read_workbook
-from .tasks_list import (LABELS, ONGOING_WORD, REQUIRED, BadUnits, TaskList, TaskListError, cell_label, cell_text,
-                         resolve_units, seed_rows)
+from .tasks_list import (ONGOING_WORD, BadUnits, TaskList, cell_text, find_header, resolve_units,
+                         seed_rows)
 
 V1_IDS = frozenset(f"T{n:02d}" for n in range(1, 24))  # the first list's ids: the same 23 measures as now
 SAME_MEASURE = 0.5  # difflib ratio of two 具体措施 texts above which an old row of the same id is the same measure
@@ -90,22 +89,13 @@ def differences(cfg: Config, task_list: TaskList) -> list[Difference]:
 
 def read_rows(cfg: Config, path: Path) -> list[dict[str, str]]:
     """The rows of a task list workbook as written (no window or unit is checked): the old list to replace."""
-    try:
-        book = read_workbook(Path(path).read_bytes(), cfg.limits)
-    except (OSError, ReadProblem) as exc:
-        raise TaskListError([f"{path}：{getattr(exc, 'reason', exc)}"]) from None
-    for sheet in book.sheets:
-        for r, row in enumerate(sheet.rows[:20]):
-            labels = [cell_label(v) for v in row]
-            if all(LABELS[key] in labels for key in REQUIRED):
-                cols = {k: labels.index(v) for k, v in LABELS.items() if v in labels}
-                out = []
-                for values in sheet.rows[r + 1:]:
-                    cells = {k: cell_text(values[c]) if c < len(values) else "" for k, c in cols.items()}
-                    if any(cells.values()):
-                        out.append(cells)
-                return out
-    raise TaskListError([f"{path}：没有找到表头（编号、项目名称、任务名称、责任单位、具体措施、完成时限）"])
+    sheet, header, cols = find_header(cfg, path)
+    out = []
+    for values in sheet.rows[header + 1:]:
+        cells = {k: cell_text(values[c]) if c < len(values) else "" for k, c in cols.items()}
+        if any(cells.values()):
+            out.append(cells)
+    return out
 
 
 @dataclass
