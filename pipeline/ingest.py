@@ -645,13 +645,19 @@ class Ingester:
 
     def _write_task_receipt(self, arrival_id: int, task) -> list[Path]:
         from .months import Month
-        from .task_form import task_form_receipt_text
+        from .task_form import task_form_receipt_text, task_form_waiting_text
         from .task_state import replaced_form_time, task_deadline
         from .tasks_list import read_task_list
 
         a = self.ledger.arrival(arrival_id)
         if not a.receipt_path:
             return []
+        if a.outcome == "failed":
+            if any(i["code"] == "E_TASK_LIST" for i in self.ledger.issues_of(a.id)):
+                text = task_form_waiting_text(self.cfg, original_name=a.original_name, received_at=a.received_at,
+                                              unit=a.unit or a.folder_unit)
+                return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
+            return self._write_receipt(arrival_id, None)
         if task is None:  # resuming after a crash: judge the archived form again
             from .task_form import check_task_form
 
@@ -699,9 +705,20 @@ class Ingester:
         return FileResult(item.cand.path, "resumed", arrival.unit, arrival.id, message="上次中断后已记录，本次仅完成移出收件箱",
                           name=item.file.name)
 
+    def _task_list_valid(self) -> bool:
+        from .tasks_list import TaskListError, read_task_list
+
+        try:
+            read_task_list(self.cfg)
+        except TaskListError:
+            return False
+        return True
+
     def _retry_failed(self, result: BatchResult) -> None:
         """A file that ended `failed` is judged once more from its archive copy, then left recorded."""
         for a in self.ledger.failed_unretried():
+            if a.kind == TASK_FORM and not self._task_list_valid():
+                continue  # a fault of the clerk's list, not the form's: it waits, its one retry unspent
             path = self.cfg.root / a.archived_path
             try:
                 data = path.read_bytes()

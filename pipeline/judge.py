@@ -170,7 +170,8 @@ class Judge:
 
     def task_form(self, book: WorkbookData, owner: Unit | None) -> Judged:
         """A progress form on the Annex 1 tasks. A broken task list is not the unit's fault: the form ends
-        `failed` (retried on the next run) and the clerk is told to mend the list."""
+        `failed` with E_TASK_LIST and the clerk is told to mend the list; intake judges it again once the list
+        is valid (that wait spends no retry) and the unit's receipt says so meanwhile."""
         from .task_form import check_task_form
         from .tasks_list import TaskListError, read_task_list
 
@@ -180,7 +181,7 @@ class Judge:
             except TaskListError as exc:
                 log.error("重点任务清单有误，推进情况表暂不能校验：%s", "；".join(exc.problems))
                 return Judged("failed", TASK_FORM, owner.name if owner else None, issues=[issue(
-                    "E_INTERNAL", "重点任务清单有误，本表暂不能校验（系统会再处理一次）")])
+                    "E_TASK_LIST", "局重点任务清单有误，本表暂不能校验，清单更正后系统自动校验")])
         j = check_task_form(book, self.cfg, owner.name if owner else None, self.now, self._task_list)
         return Judged(j.outcome, TASK_FORM, j.unit, (j.year, j.month, j.month), issues=list(j.issues), task=j)
 

@@ -425,3 +425,17 @@ def task_form_receipt_text(cfg: Config, *, original_name: str, received_at: date
     c = cfg.contact
     lines += ["", f"联系人：{c.department} {c.person}  电话：{c.phone}  邮箱：{c.email}", ""]
     return "\r\n".join(lines)
+
+
+def task_form_waiting_text(cfg: Config, *, original_name: str, received_at: datetime, unit: str | None) -> str:
+    """The receipt of a form that could not be judged because the bureau's task list is being corrected: it
+    is kept and judged once the list is valid (a second receipt then replaces this one)."""
+    c = cfg.contact
+    lines = [f"回执 —— {form_title(cfg.bureau.short_name)}", "",
+             f"文件：{display_name(original_name)}",
+             f"收到时间：{received_at.astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M:%S}（{cfg.bureau.timezone}）",
+             f"填报单位：{unit or '未能确定'}",
+             "结果：已收到，暂未校验 —— 局重点任务清单正在更正，清单更正后系统将自动校验本表并更新本回执"
+             "（不需要重新报送，收到时间按本次计算）（E_TASK_LIST）",
+             "", f"联系人：{c.department} {c.person}  电话：{c.phone}  邮箱：{c.email}", ""]
+    return "\r\n".join(lines)

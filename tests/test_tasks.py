@@ -712,6 +712,34 @@ def test_a_progress_form_dropped_in_the_inbox_is_recognised_recorded_and_receipt
         assert ledger.current() == [] and ledger.first_accepted() == {}
 
 
+def test_a_form_that_came_while_the_list_was_broken_is_receipted_waits_and_is_judged_once_the_list_is_valid(
+        workdir, cfg, seed_list):
+    from helpers import ingest
+
+    task_list = workdir / "templates" / "annex1_tasks.xlsx"
+    good = task_list.read_bytes()
+    task_list.write_bytes(b"not a workbook")  # the clerk is mid-edit
+    folder = workdir / "inbox" / BUILD
+    _filled(folder / "重点任务推进情况表_9月.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
+    (r,) = ingest(workdir, now="2023-09-15T09:00", arrived="2023-09-15T08:30").files
+    assert r.outcome == "failed" and [i.code for i in r.issues] == ["E_TASK_LIST"]
+    (receipt,) = (folder / "回执").glob("*.txt")
+    text = receipt.read_text(encoding="utf-8-sig")
+    assert "结果：已收到，暂未校验 —— 局重点任务清单正在更正" in text and "（E_TASK_LIST）" in text
+    assert ingest(workdir, now="2023-09-16T09:00").files == []  # still broken: it waits, no retry spent
+    task_list.write_bytes(good)
+    (r,) = ingest(workdir, now="2023-09-17T09:00").files
+    assert (r.outcome, r.unit, r.period) == ("accepted", BUILD, "2023年9月")
+    db = sqlite3.connect(workdir / "annex2.sqlite")
+    assert db.execute("SELECT outcome, retry_of FROM arrivals ORDER BY id").fetchall() == [("failed", None),
+                                                                                           ("accepted", 1)]
+    assert db.execute("SELECT task_id, status FROM task_reports ORDER BY task_id").fetchall() == [
+        ("T05", "in_progress"), ("T07", "unstarted"), ("T17", "in_progress")]
+    (receipt,) = (folder / "回执").glob("*.txt")  # the verdict replaces the waiting receipt
+    text = receipt.read_text(encoding="utf-8-sig")
+    assert "结果：已受理" in text and "报送时间：按时" in text  # received on the 15th, before the 16th
+
+
 def test_a_progress_form_with_a_wrong_status_is_rejected_naming_the_cell(workdir, cfg, seed_list):
     from helpers import ingest
 
