@@ -346,6 +346,10 @@ def task_board(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -
     units = [u for u in order if u in expected and u in task_list.responsible_units]
     cells = {}
     for task in task_list.tasks:
+        if task.window.last < cfg.start:
+            # its window closed before the reporting period began: nothing was ever asked of anyone, so nothing is
+            # overdue (a folder made in December of the plan's year would otherwise start with every unit struck)
+            continue
         for unit in sorted(task.responsible, key=order.index):
             if unit in expected:
                 cells[(task.id, unit)] = cell_state(task, unit, month, data, due)

@@ -60,6 +60,28 @@ def test_init_today_starts_reporting_this_month_and_nobody_is_escalated(tmp_path
     assert names == ["index.csv", "通报_2024年3月报送情况.docx"]  # no 催报, no 报告 to the main leaders
 
 
+def test_init_in_december_judges_no_task_whose_window_closed_before_the_period(tmp_path, monkeypatch):
+    """A folder made on 6 December: 隐患清零 (T01, 5月至8月) closed before anyone was asked to report, so no unit
+    is overdue on it; 严格监管执法 (T03, 12月底) is due with December's form and is simply not yet reported."""
+    fixed_clock(monkeypatch, 2024, 12, 6, 9, 0)
+    work = tmp_path / "年底新建"
+    assert CliRunner().invoke(cli, ["init", str(work)]).exit_code == 0
+    monkeypatch.chdir(work)
+    tasks = json.loads(CliRunner().invoke(cli, ["tasks", "status", "--month", "2024-12", "--as-of",
+                                                "2024-12-06T09:00", "--json"]).output)
+    by_id = {}
+    for cell in tasks["tasks"]:
+        by_id.setdefault(cell["id"], set()).add(cell["state"])
+    assert "T01" not in by_id and "T02" not in by_id  # 5月至8月, 3月至6月: before the period
+    assert by_id["T03"] == {"pending"}
+    assert all("overdue" not in states_ for states_ in by_id.values())
+    data = json.loads(CliRunner().invoke(cli, ["status", "--month", "2024-12", "--as-of", "2024-12-06T09:00",
+                                               "--json"]).output)
+    assert [u["strikes"] for u in data["units"]] == [0] * 9
+    assert [u["escalate"] for u in data["units"]] == [False] * 9
+    assert all(u["tasks"]["overdue"] == [] for u in data["units"])
+
+
 def test_a_month_before_start_or_after_end_is_not_in_the_reporting_period(workdir):
     edit_config(workdir, 'start = "2023-01"', 'start = "2023-04"\nend = "2023-10"')
     for month in ("2023-03", "2023-11"):
