@@ -99,6 +99,11 @@ def init(directory: Path, force: bool):
                "  2. [[units]]：单位名单、别名和邮箱，以及 [contact] 联系人；\n"
                f"  3. 重点任务清单 {cfg.tasks.file} 的年份（[tasks] year，现按 {cfg.task_year} 年计算完成时限）。\n"
                "核对后，把 templates/annex2.xlsx 发给各单位。", err=True)
+    from .workspace import start_month_warning
+
+    warning = start_month_warning(cfg, now_in(cfg))
+    if warning:
+        click.echo(warning, err=True)
     from .folders import Folders, foreign_lines
 
     for line in foreign_lines(Folders(cfg).foreign()):  # an inbox that was there before

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from . import config as config_mod
@@ -170,3 +171,19 @@ def refresh(note: Path, text: str) -> bool:
     except OSError:  # a unit's folder the bureau may not write to: its instructions stay as they were
         return False
     return True
+
+
+def start_month_warning(cfg: config_mod.Config, now: datetime) -> str | None:
+    """Said by `init` when this month's first deadline has already passed: every unit would show as overdue for a
+    month no one was asked to report (and be struck for it), unless the clerk moves the start on or chases it."""
+    from .materials_state import materials_deadline
+    from .timeliness import deadline
+
+    month = cfg.start
+    passed = [(label, due) for label, due in (("月度工作情况材料和重点任务推进情况表", materials_deadline(cfg, month)),
+                                              ("安全生产督查情况统计表", deadline(cfg, month))) if now >= due.boundary]
+    if not passed:
+        return None
+    what = "、".join(f"{label}（{due.last_day.month}月{due.last_day.day}日）" for label, due in passed)
+    return (f"注意：本月的报送截止日已过：{what}。各单位本月都会显示为逾期未报并计入本年迟报/逾期次数；"
+            f"如果本月不要求报送，请把 [reporting] start 改为下个月（\"{month.plus(1)}\"）。")

@@ -82,6 +82,18 @@ def test_init_in_december_judges_no_task_whose_window_closed_before_the_period(t
     assert all(u["tasks"]["overdue"] == [] for u in data["units"])
 
 
+def test_init_after_this_months_deadlines_says_so_and_how_to_start_next_month(tmp_path, monkeypatch):
+    fixed_clock(monkeypatch, 2024, 12, 17, 9, 0)  # materials and task forms were due on the 16th
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "a")])
+    assert "本月的报送截止日已过：月度工作情况材料和重点任务推进情况表（12月16日）。" in result.output
+    assert 'start 改为下个月（"2025-01"）' in result.output
+    fixed_clock(monkeypatch, 2024, 12, 24, 0, 0)  # and the statistics on the 23rd
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "b")])
+    assert "月度工作情况材料和重点任务推进情况表（12月16日）、安全生产督查情况统计表（12月23日）。" in result.output
+    fixed_clock(monkeypatch, 2024, 12, 16, 23, 59)  # still in time for everything
+    assert "截止日已过" not in CliRunner().invoke(cli, ["init", str(tmp_path / "c")]).output
+
+
 def test_a_month_before_start_or_after_end_is_not_in_the_reporting_period(workdir):
     edit_config(workdir, 'start = "2023-01"', 'start = "2023-04"\nend = "2023-10"')
     for month in ("2023-03", "2023-11"):
