@@ -132,7 +132,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 @click.option("--note", default="", metavar="文本", help="说明（例如核实的依据）。")
 @click.pass_context
 def close(ctx, task_id: str, unit: str, note: str):
-    """销号：确认某单位的一项任务已完成（记入台账的事件日志，此后该单位该任务的状态为“已销号”）。
+    """销号：确认某单位的一项任务已完成（记入台账的事件日志，从销号这一刻起，当月及以后该单位该任务的状态为“已销号”；截止日已过的月份不变）。
 
     \b
     示例：
