@@ -507,7 +507,8 @@ def watch(ctx, polling: bool | None):
 
     文件一到就处理，几秒内写好回执，并保持汇总表最新；一直运行直到停止
     （按 Ctrl+C：处理完当前文件后退出）。config.toml 中配置了 [mail] 时，还每隔
-    poll_seconds 秒收取一次本局邮箱（同 annex2 fetch）；邮箱连不上只记一行日志，下次再试。
+    poll_seconds 秒收取一次本局邮箱（同 annex2 fetch），邮件服务器支持 IDLE 时新邮件一到即收取；
+    邮箱连不上只记一行日志，下次再试。
 
     \b
     示例：
@@ -538,7 +539,8 @@ def watch(ctx, polling: bool | None):
                 pass  # not the main thread, or not available on this platform
     click.echo(f"正在监视 {cfg.inbox}（{'轮询' if watcher.polling else '文件事件'}），按 Ctrl+C 停止", err=True)
     if cfg.mail is not None:
-        click.echo(f"并每 {cfg.mail.poll_seconds:g} 秒收取一次邮箱 {cfg.mail.user}（{cfg.mail.host}，文件夹 {cfg.mail.folder}）",
+        click.echo(f"并每 {cfg.mail.poll_seconds:g} 秒收取一次邮箱 {cfg.mail.user}（{cfg.mail.host}，文件夹 {cfg.mail.folder}）"
+                   "；服务器支持 IDLE 时新邮件一到即收取",
                    err=True)
     watcher.run()
     click.echo("已停止。", err=True)

@@ -9,9 +9,10 @@ import os
 import re
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from .config import MailBox
@@ -236,3 +237,88 @@ def logout(imap: imaplib.IMAP4) -> None:
         imap.logout()
     except Exception:
         _close(imap)
+
+
+# --- IDLE (RFC 2177): `annex2 watch` learns of a new message within seconds ----------------------------
+
+IDLE_MAX = 25 * 60  # an IDLE is ended and issued again at least this often (the RFC: servers may drop at 29 min)
+_ARRIVED = re.compile(rb"\* \d+ (EXISTS|RECENT)\b", re.IGNORECASE)
+_idle_tags = iter(range(1, 1 << 62))
+
+
+def capabilities(imap: imaplib.IMAP4) -> set[str]:
+    """What the server offers once logged in (asked again: some servers list more after the login)."""
+    data = _ok(*imap.capability(), "查询服务器功能")
+    return {c.upper() for c in b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace").split()}
+
+
+class _Lines:
+    """Lines read straight from the connection's socket in slices of at most a second (imaplib's buffered
+    file cannot be read with a timeout and used again), so a waiting IDLE notices the watcher stopping."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock, self.buf = sock, b""
+
+    def next(self, wait: float, stop: Callable[[], bool] = lambda: False) -> bytes | None:
+        """The next line within `wait` seconds, else None (also at once when stop() says so)."""
+        deadline = time.monotonic() + wait
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or stop():
+                return None
+            self.sock.settimeout(min(left, 1.0))
+            try:
+                chunk = self.sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            if not chunk:
+                raise EOFError("邮件服务器断开了连接")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r")
+
+
+def idle(imap: imaplib.IMAP4, seconds: float, stop: Callable[[], bool],
+         on_idling: Callable[[], None] = lambda: None) -> bool:
+    """Wait in IDLE on the selected folder: True as soon as the server says a message came (`* N EXISTS` or
+    `RECENT`), False after `seconds` or when stop() says so; either way IDLE is ended with DONE and its tagged
+    answer read, so the connection can be used (or idle) again. on_idling: called once the server idles."""
+    if imap.state != "SELECTED":
+        raise MailboxError("IDLE 须先打开一个文件夹")
+    sock = imap.sock
+    kept = sock.gettimeout()
+    tag = b"IDLE%d" % next(_idle_tags)
+    lines = _Lines(sock)
+    arrived = False
+    try:
+        imap.send(tag + b" IDLE\r\n")
+        while True:  # the "+" continuation (an untagged line may come first)
+            line = lines.next(TIMEOUT)
+            if line is None:
+                raise MailboxError("邮件服务器没有回应 IDLE 命令")
+            if line.startswith(b"+"):
+                break
+            if line.startswith(tag + b" "):
+                raise MailboxError(f"邮件服务器拒绝了 IDLE（{line.decode(errors='replace')}）")
+            arrived = arrived or bool(_ARRIVED.match(line))
+        on_idling()
+        end = time.monotonic() + seconds
+        while not arrived and not stop() and time.monotonic() < end:
+            line = lines.next(min(1.0, max(0.0, end - time.monotonic())), stop)
+            if line is not None and _ARRIVED.match(line):
+                arrived = True
+        imap.send(b"DONE\r\n")
+        while True:
+            line = lines.next(TIMEOUT)
+            if line is None:
+                raise MailboxError("邮件服务器没有回应 IDLE 的结束（DONE）")
+            if line.startswith(tag + b" "):
+                if not line[len(tag) + 1:].upper().startswith(b"OK"):
+                    raise MailboxError(f"邮件服务器结束 IDLE 时出错（{line.decode(errors='replace')}）")
+                return arrived
+            arrived = arrived or bool(_ARRIVED.match(line))
+    finally:
+        try:
+            sock.settimeout(kept)
+        except OSError:
+            pass

@@ -85,6 +85,9 @@ class Watcher:
         self.last_batch = 0.0
         self.observer: Any = None  # a watchdog observer once started (watchdog ships no types)
         self.next_fetch = 0.0  # [mail]: when the mailbox is read next (monotonic; at once on start)
+        self.mail_came = threading.Event()  # [mail]: IDLE heard of a new message: the mailbox is read at once
+        self.idler: threading.Thread | None = None
+        self.idle_fresh = False  # a new IDLE connection: its first IDLE triggers one fetch
         self.log = logging.getLogger(f"annex2.watch.{id(self)}")
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
@@ -256,15 +259,54 @@ class Watcher:
         self.log.info(line)
 
     def _maybe_fetch(self) -> None:
-        """With [mail], the bureau's mailbox every poll_seconds (fetch.py; its errors never stop the watcher)."""
-        if self.cfg.mail is None or time.monotonic() < self.next_fetch:
+        """With [mail], the bureau's mailbox every poll_seconds, and at once when IDLE heard of a new message
+        (fetch.py; its errors never stop the watcher)."""
+        if self.cfg.mail is None or (time.monotonic() < self.next_fetch and not self.mail_came.is_set()):
             return
         from .fetch import watch_round
+
+        self.mail_came.clear()  # a message coming during this fetch is fetched right after it
 
         if watch_round(self.cfg, self.clock, self.out, self.log.info, self._report):
             self.dirty_since = self.dirty_since or time.monotonic()
             self.last_batch = time.monotonic()
         self.next_fetch = time.monotonic() + self.cfg.mail.poll_seconds
+
+    def _idle(self) -> None:
+        """[mail] where the server offers IDLE (its own thread): a second connection waits in IDLE on the folder
+        and wakes the loop's fetch when a message comes. IDLE is issued again every poll_seconds (at most
+        25 minutes); a dropped connection is a Chinese log line and a new connection after poll_seconds.
+        Without IDLE this thread ends and the mailbox is read every poll_seconds, as without it."""
+        from .imap import IDLE_MAX, Folder, MailboxError, capabilities, connect, idle, logout, password_for
+
+        mail = self.cfg.mail
+        assert mail is not None
+        while not self.stop_event.is_set():
+            conn = None
+            try:
+                conn = connect(mail, password_for(mail))
+                if "IDLE" not in capabilities(conn):
+                    self.log.info("邮件服务器 %s 不支持 IDLE：每 %g 秒收取一次邮箱", mail.host, mail.poll_seconds)
+                    return
+                Folder(conn, mail.folder, readonly=True)
+                self.idle_fresh = True
+                while not self.stop_event.is_set():
+                    if idle(conn, min(IDLE_MAX, mail.poll_seconds), self.stop_event.is_set, self._idling):
+                        self.mail_came.set()
+            except Exception as exc:  # whatever happens, the watcher carries on (and the poll still runs)
+                why = str(exc) if isinstance(exc, MailboxError) else type(exc).__name__
+                self.log.warning("邮箱 IDLE 等待中断（%s），%g 秒后重新连接", why, mail.poll_seconds)
+                self.stop_event.wait(mail.poll_seconds)
+            finally:
+                if conn is not None:
+                    logout(conn)
+
+    def _idling(self) -> None:
+        """The server idles: on a new connection, what came between the last fetch and now is fetched once."""
+        if self.idle_fresh and self.cfg.mail is not None:
+            self.idle_fresh = False
+            self.mail_came.set()
+            self.log.info("邮件服务器 %s 支持 IDLE：新邮件一到即收取（文件夹 %s）", self.cfg.mail.host, self.cfg.mail.folder)
 
     def _maybe_rebuild(self) -> None:
         if self.dirty_since is None:
@@ -300,6 +342,9 @@ class Watcher:
         if on_started:
             on_started()
         last_scan = time.monotonic()
+        if self.cfg.mail is not None:
+            self.idler = threading.Thread(target=self._idle, name="annex2-idle", daemon=True)
+            self.idler.start()
         try:
             while not self.stop_event.is_set():
                 if not self.observer.is_alive():
@@ -319,6 +364,9 @@ class Watcher:
         finally:
             self.observer.stop()
             self.observer.join(timeout=5)
+            self.stop_event.set()
+            if self.idler is not None:
+                self.idler.join(timeout=5)  # IDLE waits in slices of a second: it ends with the DONE and logout
             for handler in list(self.log.handlers):
                 handler.close()
                 self.log.removeHandler(handler)

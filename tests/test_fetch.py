@@ -601,3 +601,67 @@ def test_config_mistakes_in_mail_are_named_with_their_line(mailwork):
     assert '[mail] after 应为 "leave"、"seen" 或 "move:文件夹名"（如 "move:已收报表"），实际是 \'archive\'' in text
     assert '[mail] since 应为日期，如 "2023-01-01"，实际是 \'2023-13-01\'' in text
     assert "[mail] reply = true 要通过 [smtp]（发信服务器）发出回执邮件" in text
+
+
+def test_watch_waits_in_idle_and_fetches_a_new_message_within_seconds_not_at_the_next_poll(mailwork, imap, tmp_path):
+    """poll_seconds = 600: a message appended while the watcher runs is fetched long before any poll, because
+    the watcher waits in IDLE (Dovecot offers it) and fetches on the server's `* N EXISTS`."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    set_mail(mailwork, poll_seconds=600)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TEST_MAIL_PASSWORD": PASSWORD}
+    log = mailwork / "outbox" / "logs" / "watch.log"
+    fetched = "SELECT COUNT(*) FROM arrivals WHERE parent_id IS NOT NULL AND kind = 'workbook'"
+    with open(tmp_path / "watch.out", "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", "watch"], cwd=mailwork, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        idling = "邮件服务器 127.0.0.1 支持 IDLE：新邮件一到即收取（文件夹 INBOX）"
+        assert wait_for(lambda: log.exists() and idling in log.read_text(encoding="utf-8"), 60), \
+            (tmp_path / "watch.out").read_text()
+        # Two messages one after the other: the first could also be taken by the one fetch a new IDLE connection
+        # makes; the second only by IDLE (the next poll is 600 s away). 30 s is a generous bound, not a timing.
+        for n, unit in enumerate((6, 7), start=1):
+            imap.append(make_email(f"单位 <{address(unit)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[unit]))]),
+                        sh(f"2023-05-2{n}T10:00:00"))
+            assert wait_for(lambda n=n: count(mailwork, fetched) == n, 30), (tmp_path / "watch.out").read_text()
+        assert db_rows(mailwork, "SELECT unit, received_utc FROM arrivals WHERE kind = 'workbook' ORDER BY id") == [
+            ("交通运输综合行政执法大队", "2023-05-21T02:00:00.000000Z"), ("现代物流中心", "2023-05-22T02:00:00.000000Z")]
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0  # a watcher blocked in IDLE still stops (it waits in 1 s slices)
+    assert "Traceback" not in (tmp_path / "watch.out").read_text()
+    assert "IDLE 等待中断" not in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("server", ["imap", "tls_server"])
+def test_idle_returns_on_a_new_message_or_on_stop_and_leaves_the_connection_usable(server, request, tmp_path):
+    import threading
+
+    from pipeline.imap import idle
+
+    srv = request.getfixturevalue(server)
+    conn = srv.client()
+    try:
+        assert conn.select("INBOX")[0] == "OK"
+        # stopped while idling (the watcher ends): back within a slice of a second, not after 600 s
+        assert idle(conn, 600, stop=lambda: True) is False
+        assert conn.noop()[0] == "OK"
+        # nothing comes: back after the seconds given
+        assert idle(conn, 0.5, stop=lambda: False) is False
+        # a message appended by another connection while idling: True, without waiting out the 600 s
+        got: list[bool] = []
+        idling = threading.Event()
+        waiter = threading.Thread(target=lambda: got.append(idle(conn, 600, threading.Event().is_set, idling.set)))
+        waiter.start()
+        assert idling.wait(30)
+        srv.append(make_email(f"执法大队 <{address(6)}>", [("a.txt", b"x")]), sh("2023-05-20T10:00:00"))
+        waiter.join(30)
+        assert got == [True]
+        assert conn.noop()[0] == "OK"
+    finally:
+        conn.logout()
