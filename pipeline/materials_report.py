@@ -71,23 +71,23 @@ def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetim
 
 
 def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
-                      extra: tuple[list[str], bool] = ([], False)) -> "Section | None":
+                      extra: tuple[list[str], str] = ([], "")) -> "Section | None":
     """The 通报's section on 材料报送 (pass it in `write_notices(..., sections=[...])`); None when no unit owes
     materials for the month and `extra` is empty. It criticises when a unit is late or overdue. `extra`: the
     paragraphs further obligations file with 材料报送不及时 (the key tasks' progress forms sent late or not at
-    all) and whether they name a unit."""
+    all) and what they criticise ('' : they name no unit)."""
     from .notices import Section
 
     paragraphs = bulletin_paragraphs(cfg, ledger, month, as_of)
-    more, named = extra
+    more, forms_criticised = extra
     if not paragraphs and not more:
         return None
     states = material_states(cfg, ledger, month, as_of)
-    late = any(s.state in (LATE, OVERDUE) for s in states)
-    what = "、".join(w for w, flag in (("月度工作材料迟报或未报齐", late), ("重点任务推进情况表迟报或未报送", named)) if flag)
+    words = [w for w, state in (("迟报", LATE), ("未报齐", OVERDUE)) if any(s.state == state for s in states)]
+    what = "、".join(w for w in (("月度工作材料" + "或".join(words)) if words else "", forms_criticised) if w)
     if not paragraphs:  # no unit owes materials this month: the forms have the section to themselves
-        return Section("重点任务推进情况表报送情况", list(more), criticise=named, criticised=what)
-    return Section("月度工作情况材料报送情况", [*paragraphs, *more], criticise=late or named, criticised=what)
+        return Section("重点任务推进情况表报送情况", list(more), criticise=bool(forms_criticised), criticised=what)
+    return Section("月度工作情况材料报送情况", [*paragraphs, *more], criticise=bool(what), criticised=what)
 
 
 def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[str]:

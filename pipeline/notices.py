@@ -390,7 +390,7 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     if sections is None:  # one section per further obligation (spec 12)
         # progress forms sent late or not at all are filed with 材料报送不及时 (spec 12), in the materials' section
         filed = [ob.reporting_paragraphs() for ob in st.obligations]
-        late_files = ([p for paragraphs, _named in filed for p in paragraphs], any(named for _p, named in filed))
+        late_files = ([p for paragraphs, _what in filed for p in paragraphs], "、".join(w for _p, w in filed if w))
         sections = [s for s in (materials_section(cfg, ledger, month, as_of, late_files),) if s is not None]
     doc = bulletin(cfg, st, sections)
     doc.number = str(numbered.number)

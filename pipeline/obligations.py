@@ -55,9 +55,10 @@ class Obligation:
     def bulletin_section(self) -> Section | None:
         return None
 
-    def reporting_paragraphs(self) -> tuple[list[str], bool]:
-        """Paragraphs for the 通报's part on 材料报送不及时, and whether they name a unit late or not reporting."""
-        return [], False
+    def reporting_paragraphs(self) -> tuple[list[str], str]:
+        """Paragraphs for the 通报's part on 材料报送不及时, and what they criticise ('' : they name no unit late or
+        not reporting)."""
+        return [], ""
 
     def needs_reminder(self, unit: str) -> bool:
         return False
@@ -121,15 +122,21 @@ class TasksObligation(Obligation):
         from .notices import Section
         from .task_state import PROGRESS_STATES, bulletin_paragraphs
 
-        late = any(self.board.in_state(u, *PROGRESS_STATES) for u in self.board.units)
-        return Section("重点任务推进情况", bulletin_paragraphs(self.board), criticise=late)
+        from .task_state import LAGGING, OVERDUE
 
-    def reporting_paragraphs(self) -> tuple[list[str], bool]:
+        late = any(self.board.in_state(u, *PROGRESS_STATES) for u in self.board.units)
+        words = [w for w, state in (("推进滞后", LAGGING), ("逾期未完成", OVERDUE))
+                 if any(self.board.in_state(u, state) for u in self.board.units)]
+        return Section("重点任务推进情况", bulletin_paragraphs(self.board), criticise=late,
+                       criticised="重点任务" + "或".join(words))
+
+    def reporting_paragraphs(self) -> tuple[list[str], str]:
         """The progress forms sent late or not at all: filed with 材料报送不及时 (spec 12), never 进度滞后."""
         from .task_state import FORM_LATE, FORM_UNREPORTED, form_paragraphs
 
-        named = any(f.state in (FORM_LATE, FORM_UNREPORTED) for f in self.board.forms.values())
-        return form_paragraphs(self.board), named
+        words = [w for w, state in (("迟报", FORM_LATE), ("未报送", FORM_UNREPORTED))
+                 if any(f.state == state for f in self.board.forms.values())]
+        return form_paragraphs(self.board), ("重点任务推进情况表" + "或".join(words)) if words else ""
 
     def needs_reminder(self, unit: str) -> bool:
         """After the progress form's deadline, a unit with an unreported, lagging or overdue task is reminded."""

@@ -349,6 +349,10 @@ def test_the_demo_tells_the_task_story(tmp_path, monkeypatch):
     assert not any(line.startswith("交通质量和安全监督站：") for line in text)
     assert "未报送推进情况表的单位：现代物流中心（应报任务5项）。" in text
     assert not any(line.startswith(LOGISTICS + "：推进滞后") for line in text)
+    # the closing criticises for what happened this month, and for nothing that did not (no form came late, no task
+    # is overdue)
+    assert ("对以上统计表迟报或逾期未报、月度工作材料迟报或未报齐、重点任务推进情况表未报送、重点任务推进滞后的单位"
+            "予以通报批评。") in "".join(text)
     assert ("在完成时限内取得阶段性成效的：局安全监督股（T02“持续开展隐患清零行动”）；区道路运输服务中心（T02“持续开展隐患清零行动”），"
             "此后作为长期坚持的工作继续推进。") in text
     # the 催报: the brigade is asked for T14 (and only for what needs action); the quality station gets none
