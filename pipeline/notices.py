@@ -423,13 +423,15 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
 def _staging_folder(target: Path) -> Path:
     """A folder of this run's own beside `target` (`.tmp-<pid>-notices-…`): two runs never write into one
     staging folder (a mixed set), and one is never emptied under another; those of runs that died are swept."""
-    from .durable import abandoned_temp
+    from .durable import UMASK, abandoned_temp
 
     target.parent.mkdir(parents=True, exist_ok=True)
     for left in target.parent.glob(".tmp-*-notices-*"):
         if abandoned_temp(left, time.time()):
             shutil.rmtree(left, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-notices-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-notices-", dir=target.parent))
+    os.chmod(staging, 0o777 & ~UMASK)  # it becomes notices/: readable as the umask says, not mkdtemp's 0700
+    return staging
 
 
 def _replace_folder(staging: Path, target: Path) -> None:

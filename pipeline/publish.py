@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .durable import UMASK, fsync_dir
+from .durable import UMASK, abandoned_temp, fsync_dir
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,23 @@ def _replace(src: Path, dst: Path) -> None:
     os.replace(src, dst)
 
 
+def _sweep_abandoned(folder: Path) -> None:
+    """Half-written copies a killed or full-disk run left beside the outputs (`.tmp-<pid>-…`): the clerk and
+    leadership open this folder, so what a dead writer left goes once a later run publishes here."""
+    for left in folder.glob(".tmp-*"):
+        if left.is_file() and abandoned_temp(left, datetime.now().timestamp()):
+            try:
+                left.unlink()
+            except OSError:
+                pass
+
+
 def publish(target: Path, write: Callable[[Path], None], now: datetime) -> Published:
     """`write(tmp_path)` writes the whole file; then it takes the target's place. When the target is locked
     (Excel on Windows holds open files), the old one stays and a timestamped alternative is written."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_abandoned(target.parent)
     fd, name = tempfile.mkstemp(dir=str(target.parent), prefix=f".tmp-{os.getpid()}-", suffix=target.suffix)
     os.close(fd)
     tmp = Path(name)

@@ -138,3 +138,29 @@ def test_an_export_or_backup_to_a_full_disk_leaves_nothing_there_and_names_that_
     assert backup.returncode == 1
     assert f"无法写入 {full_disk}（磁盘空间不足）" in backup.stderr
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
+
+
+# --- what a killed run leaves beside the outputs (attack 2, findings 9 and 10) -----------------------------
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)  # that process has ended: its half-written files are abandoned
+
+
+@POSIX_ONLY
+def test_a_later_merge_sweeps_what_a_killed_writer_left_beside_the_outputs_and_notices_is_readable(workdir):
+    month = workdir.joinpath("config.toml").read_text(encoding="utf-8").split('start = "')[1][:7]
+    folder = workdir / "outbox" / month
+    folder.mkdir(parents=True)
+    left = folder / f".tmp-{_dead_pid()}-abc.xlsx"  # a merge killed while it wrote the leadership workbook
+    left.write_bytes(b"PK half")
+    mine = folder / f".tmp-{os.getpid()}-busy.xlsx"  # a writer that is still alive: never touched
+    mine.write_bytes(b"PK busy")
+    old_umask = os.umask(0o022)
+    try:
+        result = run_cli(workdir, "merge", "--month", month)
+    finally:
+        os.umask(old_umask)
+    assert result.returncode == 0, result.stderr
+    assert not left.exists() and mine.exists()
+    assert oct((folder / "notices").stat().st_mode & 0o777) == "0o755"  # as the umask says, like its siblings
