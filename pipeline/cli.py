@@ -516,6 +516,7 @@ def watch(ctx, polling: bool | None):
         annex2 watch --polling      # 收件箱在网络共享上
     """
     import signal
+    from contextlib import ExitStack
 
     from .reader import check_xml_defenses
     from .watch import Watcher
@@ -537,12 +538,22 @@ def watch(ctx, polling: bool | None):
                 signal.signal(getattr(signal, name), stop)
             except (ValueError, OSError):
                 pass  # not the main thread, or not available on this platform
-    click.echo(f"正在监视 {cfg.inbox}（{'轮询' if watcher.polling else '文件事件'}），按 Ctrl+C 停止", err=True)
-    if cfg.mail is not None:
-        click.echo(f"并每 {cfg.mail.poll_seconds:g} 秒收取一次邮箱 {cfg.mail.user}（{cfg.mail.host}，文件夹 {cfg.mail.folder}）"
-                   "；服务器支持 IDLE 时新邮件一到即收取",
-                   err=True)
-    watcher.run()
+    from .lock import LockBusy, batch_lock, holder_of
+
+    # one watcher per working folder: a second one (a scheduled task started twice) would race the first for every
+    # file and mail; it is told who is watching and leaves
+    watch_lock = Path(str(cfg.lock_file) + ".watch")
+    with ExitStack() as held:
+        try:
+            held.enter_context(batch_lock(watch_lock, "annex2 watch", timeout=0))
+        except LockBusy:
+            raise click.ClickException(f"另一个 annex2 watch 已在监视这个工作目录（{holder_of(watch_lock)}），"
+                                       "同一工作目录只需运行一个。") from None
+        click.echo(f"正在监视 {cfg.inbox}（{'轮询' if watcher.polling else '文件事件'}），按 Ctrl+C 停止", err=True)
+        if cfg.mail is not None:
+            click.echo(f"并每 {cfg.mail.poll_seconds:g} 秒收取一次邮箱 {cfg.mail.user}（{cfg.mail.host}，"
+                       f"文件夹 {cfg.mail.folder}）；服务器支持 IDLE 时新邮件一到即收取", err=True)
+        watcher.run()
     click.echo("已停止。", err=True)
 
 

@@ -53,7 +53,7 @@ def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _holder(path: Path) -> str:
+def holder_of(path: Path) -> str:
     try:
         info = json.loads(Path(str(path) + ".owner").read_text(encoding="utf-8"))
         return f"{info['command']}，进程 {info['pid']}@{info['host']}，自 {info['since']} 起"
@@ -71,7 +71,7 @@ def batch_lock(path: Path, command: str, timeout: float = 120.0, poll: float = 0
         deadline = time.monotonic() + timeout
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
-                raise LockBusy(path, _holder(path))
+                raise LockBusy(path, holder_of(path))
             time.sleep(poll)
         owner = Path(str(path) + ".owner")
         try:

@@ -385,3 +385,22 @@ def test_a_dangling_link_named_like_the_instructions_file_is_not_written_through
     result = run_cli(workdir, "ingest")
     assert result.returncode == 0, result.stderr
     assert not target.exists()
+
+
+def test_a_second_watch_on_one_folder_says_who_is_watching_and_leaves(workdir):
+    first = start_watch(workdir)
+    try:
+        second = run_cli(workdir, "watch", timeout=60)
+        assert second.returncode == 1
+        assert "另一个 annex2 watch 已在监视这个工作目录（annex2 watch，进程 " + str(first.pid) in second.stderr
+        assert "正在监视" not in second.stderr
+        assert first.poll() is None  # the first carries on
+    finally:
+        stop(first)
+    again = subprocess.Popen([sys.executable, "-m", "pipeline", "watch"], cwd=workdir, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:  # the first one's lock died with it (killed): a new watcher starts
+        log = workdir / "outbox" / "logs" / "watch.log"
+        assert wait_until(lambda: log.read_text(encoding="utf-8").count("开始监视") == 2, 60)
+    finally:
+        stop(again)
