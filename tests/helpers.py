@@ -4,6 +4,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -123,3 +124,29 @@ def settled(work):
     """The inbox's files are taken without the usual two seconds of waiting for a copy to settle."""
     edit_config(work, "stable_seconds = 2.0", "stable_seconds = 0.3")
     time.sleep(0.5)
+
+
+@contextmanager
+def small_tmpfs(folder, size: str):
+    """`folder` made a tmpfs of `size` (e.g. "64k", "4m") for as long as the block runs: a disk that fills up.
+    Skips the test where it cannot be had (not root, no mount, Windows)."""
+    if sys.platform == "win32" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)])
+
+
+class SmtpCollect:
+    """aiosmtpd handler: every message the SMTP server accepted."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"

@@ -18,7 +18,7 @@ import pytest
 from pipeline.workspace import init
 
 from factory import make_email, make_submission
-from helpers import ingest, run_cli
+from helpers import ingest, run_cli, small_tmpfs
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
@@ -154,16 +154,8 @@ def test_a_receipts_folder_linked_to_another_units_folder_cannot_forge_its_repor
 @pytest.fixture
 def small_disk(tmp_path):
     """A 4 MB filesystem (tmpfs) holding the working folder; needs root."""
-    if sys.platform == "win32" or os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("needs root to mount a small tmpfs")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "disk", "4m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)])
 
 
 def test_one_units_sparse_file_does_not_stop_the_others_on_a_full_disk(small_disk, tmp_path):

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 
+from helpers import SmtpCollect
 from factory import make_email, make_submission
 from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer, free_port
 
@@ -361,16 +362,7 @@ def test_a_self_signed_certificate_is_refused_unless_config_allows_it_with_a_rea
 
 # --- receipts by reply ----------------------------------------------------------------------------------
 
-class Collect:
-    """aiosmtpd handler: every message the SMTP server accepted."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
+class Collect(SmtpCollect):
     def messages(self):
         return [(tuple(e.rcpt_tos), email.message_from_bytes(e.content, policy=policy.default)) for e in self.envelopes]
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 from pipeline.ledger import Ledger
 
-from helpers import annex2_only, built_once, copy_into, no_tasks_due, report
+from helpers import SmtpCollect, annex2_only, built_once, copy_into, no_tasks_due, report
 from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
@@ -186,15 +186,7 @@ def free_port():
 def test_send_delivers_exactly_the_drafts_to_a_local_smtp_server(may, workdir):
     from aiosmtpd.controller import Controller
 
-    class Collect:
-        def __init__(self):
-            self.envelopes = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.envelopes.append(envelope)
-            return "250 OK"
-
-    handler = Collect()
+    handler = SmtpCollect()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

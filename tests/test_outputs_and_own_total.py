@@ -2,14 +2,13 @@
 folder, a scan whose first page is blank, outputs written over a device or a link, and an export to a full
 disk. Real files, real processes (`python -m pipeline ...`), a real ledger file."""
 import os
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from helpers import run_cli, rows, settled
+from helpers import run_cli, rows, settled, small_tmpfs
 from factory import make_submission
 
 EXEC = "交通运输综合行政执法大队"
@@ -109,13 +108,7 @@ def test_backup_and_export_refuse_a_link_or_a_fifo_and_leave_it_as_it_was(workdi
 @pytest.fixture
 def full_disk(tmp_path):
     """A 64 KB filesystem (tmpfs), filled up; needs root."""
-    if sys.platform == "win32" or os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("needs root to mount a small tmpfs")
-    disk = tmp_path / "full"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "full", "64k") as disk:
         with open(disk / "filler", "wb", buffering=0) as f:
             try:
                 while True:
@@ -123,8 +116,6 @@ def full_disk(tmp_path):
             except OSError:
                 pass
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)])
 
 
 def test_an_export_or_backup_to_a_full_disk_leaves_nothing_there_and_names_that_folder(workdir, full_disk):
