@@ -48,7 +48,7 @@ def peak_rss_mb() -> float:
 
 
 def config_text(units: int) -> str:
-    from pipeline.config import default_config_text
+    from pipeline.core.config import default_config_text
 
     base = default_config_text().split("[[units]]")[0]
     return base + "".join(f'\n[[units]]\nname = "测试单位{i:04d}"\naliases = []\nemails = []\n' for i in range(units))
@@ -61,7 +61,7 @@ def kind_of_index(i: int) -> str:
 
 
 def _make(path: Path, kind: str, unit: str, month_to: int, values: dict) -> Path:
-    from pipeline import form
+    from pipeline.core import form
     from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 
     if kind == "retyped":
@@ -108,7 +108,7 @@ def _month_values(month: int, bump: int) -> dict:
 def stage_generate(work: Path, files: int) -> dict:
     """`files` submissions for May 2023 from as many units (validate), and `files` from the nine units of the
     default config across the twelve months of 2023, resubmissions included (ingest, all dropped at once)."""
-    from pipeline.config import parse, default_config_text
+    from pipeline.core.config import parse, default_config_text
 
     started = time.perf_counter()
     month_dir, intake_dir = work / "month", work / "intake"
@@ -143,10 +143,10 @@ def stage_validate(work: Path, repeat: int) -> dict:
                   of the checks, on every core (prefetch.py), then checked here."""
     import pandas as pd
 
-    from pipeline import config
-    from pipeline.ingest import check_files
-    from pipeline.reader import read_workbook
-    from pipeline.sandbox import shutdown
+    from pipeline.core import config
+    from pipeline.intake.ingest import check_files
+    from pipeline.reading.reader import read_workbook
+    from pipeline.reading.sandbox import shutdown
 
     paths = sorted((work / "month").iterdir())
     cfg = config.parse(config_text(len(paths)), work / "config.toml")
@@ -187,8 +187,8 @@ def stage_validate(work: Path, repeat: int) -> dict:
 
 def _drop_intake(work: Path, parent: Path):
     """A fresh working folder (the default config, nine units) with every intake file in its unit's folder."""
-    from pipeline import config
-    from pipeline.workspace import init
+    from pipeline.core import config
+    from pipeline.intake.workspace import init
 
     root = parent / "work"
     init(root)
@@ -203,8 +203,8 @@ def _drop_intake(work: Path, parent: Path):
 def stage_ingest(work: Path, repeat: int) -> dict:
     """End to end through the library, as tests/helpers.py drives it: hash, read in the sandbox, validate
     with the history rules, archive with fsync, ledger commit, receipt, removal from the inbox."""
-    from pipeline.ingest import Ingester, scan_inbox
-    from pipeline.ledger import Ledger
+    from pipeline.intake.ingest import Ingester, scan_inbox
+    from pipeline.storage.ledger import Ledger
 
     rates, counts = [], {}
     for _ in range(repeat):
@@ -268,10 +268,10 @@ def _grow_ledger(ledger, rows: int) -> int:
 def stage_merge(work: Path, repeat: int) -> dict:
     """The master and leadership workbooks written from the ledger the ingest left (twelve months), and again
     from that ledger grown to MERGE_ROWS value rows (later resubmissions of the same reports)."""
-    from pipeline.ingest import Ingester, scan_inbox
-    from pipeline.ledger import Ledger
-    from pipeline.merge import write_workbooks
-    from pipeline.months import Month
+    from pipeline.intake.ingest import Ingester, scan_inbox
+    from pipeline.storage.ledger import Ledger
+    from pipeline.monthly.merge import write_workbooks
+    from pipeline.core.months import Month
 
     def timed(cfg, ledger) -> float:
         times = []

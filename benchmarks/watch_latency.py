@@ -23,10 +23,10 @@ SH = ZoneInfo("Asia/Shanghai")
 
 
 def measure(n: int = 50, polling: bool = False) -> dict:
-    from pipeline import config
+    from pipeline.core import config
     from factory import make_submission
-    from pipeline.watch import Watcher
-    from pipeline.workspace import init
+    from pipeline.intake.watch import Watcher
+    from pipeline.intake.workspace import init
 
     with tempfile.TemporaryDirectory(prefix="annex2-latency-") as tmp:
         root = Path(tmp) / "work"

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A fresh working folder made by `annex2 init`, as the current directory."""
-    from pipeline.workspace import init
+    from pipeline.intake.workspace import init
 
     init(tmp_path / "work")
     monkeypatch.chdir(tmp_path / "work")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline import form
-from pipeline.template import Header, write_template
+from pipeline.core import form
+from pipeline.statistics.template import Header, write_template
 
 SECTOR_ORDER = [s.key for s in form.SECTORS]
 COUNT_ORDER = [m.key for m in form.COUNT_METRICS]

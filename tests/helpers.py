@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline import config
-from pipeline.ingest import Ingester, scan_inbox
-from pipeline.ledger import Ledger
+from pipeline.core import config
+from pipeline.intake.ingest import Ingester, scan_inbox
+from pipeline.storage.ledger import Ledger
 
 from factory import make_submission
 
@@ -61,7 +61,7 @@ def report(work, folder, arrived, name=None, now=None, **kw):
 def built_once(tmp_path_factory, build):
     """A working folder made by `annex2 init` and then `build(work)` with it as the current directory, for
     a module whose tests only read what was built (see `copy_into`)."""
-    from pipeline.workspace import init
+    from pipeline.intake.workspace import init
 
     work = tmp_path_factory.mktemp("built") / "work"
     init(work)
@@ -90,7 +90,7 @@ def annex2_only(work):
 def no_tasks_due(work):
     """A task list of one task of the fourth quarter (局安全监督股): before October no key task is due, so the
     tasks (spec 11) add no reminders or strikes to tests of the other obligations."""
-    from pipeline.tasks_list import write_task_list
+    from pipeline.tasks.task_list import write_task_list
 
     write_task_list(work / "templates" / "annex1_tasks.xlsx", [
         {"id": "T01", "project": "深化专项整治", "name": "冬季安全专项整治", "window": "第四季度",

@@ -183,6 +183,6 @@ service stats {{
 
 
 def _quoted(folder: str) -> str:
-    from pipeline.imap import mailbox_name
+    from pipeline.intake.imap import mailbox_name
 
     return mailbox_name(folder)

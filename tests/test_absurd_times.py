@@ -52,7 +52,7 @@ def test_the_first_moment_of_the_reports_own_month_is_accepted(workdir, tmp_path
 
 def test_the_ledger_writes_every_year_with_four_digits():
     """Defence in depth: `%Y` gives '999' on Linux, which neither parses back nor sorts as time."""
-    from pipeline.ledger import from_utc_text, utc_text
+    from pipeline.storage.ledger import from_utc_text, utc_text
 
     assert utc_text(datetime(999, 12, 31, 15, 54, 16, 999999, timezone.utc)) == "0999-12-31T15:54:16.999999Z"
     assert from_utc_text("0999-12-31T15:54:16.999999Z") == datetime(999, 12, 31, 15, 54, 16, 999999, timezone.utc)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.workspace import init
+from pipeline.intake.workspace import init
 
 from factory import make_email, make_submission
 from helpers import ingest, run_cli, small_tmpfs
@@ -183,9 +183,9 @@ def test_one_units_sparse_file_does_not_stop_the_others_on_a_full_disk(small_dis
 KILL_AT = textwrap.dedent("""
     import os, signal, sys, time
     from pathlib import Path
-    from pipeline import config
-    from pipeline.ingest import Ingester, scan_inbox
-    from pipeline.ledger import Ledger
+    from pipeline.core import config
+    from pipeline.intake.ingest import Ingester, scan_inbox
+    from pipeline.storage.ledger import Ledger
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 import sandbox_jobs as jobs
 from factory import make_submission
 from fuzz import FIXTURES
-from pipeline import config
-from pipeline.config import Limits
-from pipeline.ingest import check_files
-from pipeline.judge import Judge
-from pipeline.prefetch import Prefetcher, reader_for
-from pipeline.reader import ReadProblem, _formula_cells, read_workbook, read_workbooks
-from pipeline.sandbox import SandboxFailure
+from pipeline.core import config
+from pipeline.core.config import Limits
+from pipeline.intake.ingest import check_files
+from pipeline.intake.judge import Judge
+from pipeline.reading.prefetch import Prefetcher, reader_for
+from pipeline.reading.reader import ReadProblem, _formula_cells, read_workbook, read_workbooks
+from pipeline.reading.sandbox import SandboxFailure
 
 NOW = datetime(2023, 6, 10, tzinfo=timezone.utc)
 CFG = config.defaults()
@@ -179,8 +179,7 @@ def test_a_batch_reads_as_one_file_at_a_time_and_a_bad_file_fails_only_itself(tm
 
 
 def test_copies_over_the_held_bytes_are_read_before_more_are_checked(tmp_path, monkeypatch):
-    from pipeline import reader
-
+    from pipeline.reading import reader
     monkeypatch.setattr(reader, "HELD", 1)  # every checked copy is over: each file is read right after its check
     seen: list[str] = []
     checked, values = reader._checked, reader._values
@@ -233,8 +232,7 @@ def test_a_batch_whose_worker_dies_is_read_again_file_by_file():
 def test_running_out_of_memory_in_process_fails_only_that_file(tmp_path, monkeypatch):
     # One file whose reading needs more memory than there is: before batches it was that file's E_INTERNAL,
     # and it must stay so -- not the whole validate, not its seven neighbours.
-    from pipeline import reader
-
+    from pipeline.reading import reader
     paths = [make_submission(tmp_path / f"f{i}.xlsx", filler=f"李{i}") for i in range(9)]  # nine different files
     huge = paths[3].read_bytes()
     checked = reader._checked
@@ -251,8 +249,7 @@ def test_running_out_of_memory_in_process_fails_only_that_file(tmp_path, monkeyp
 
 
 def test_a_large_file_is_read_alone(tmp_path):
-    from pipeline import prefetch
-
+    from pipeline.reading import prefetch
     calls: list[int] = []
 
     def many(datas, limits):

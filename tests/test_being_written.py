@@ -8,7 +8,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.commands import cli
 
 from factory import make_submission
 from test_watch import EXEC, MODES, arrivals, fast, settled, wait_until, watching

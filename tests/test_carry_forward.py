@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.commands import cli
 
 from helpers import built_once, copy_into, report
 

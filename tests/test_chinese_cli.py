@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.commands import cli
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # What may stand on a help line without Chinese: option names, metavars, the command's own name and words.
@@ -156,7 +156,7 @@ def test_every_placeholder_in_every_help_is_chinese():
     ("file 'a.xlsx' is not a directory", "file 'a.xlsx' is not a directory"),  # no Chinese: not a Chinese sentence
 ])
 def test_click_messages_end_as_chinese_sentences(text, expected):
-    from pipeline.zh_click import sentence
+    from pipeline.cli.zh_click import sentence
 
     assert sentence(text) == expected
     assert sentence(sentence(text)) == expected

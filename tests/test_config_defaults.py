@@ -3,8 +3,7 @@ defaults/config.toml, which `annex2 init` writes for the clerk, must state the s
 import tomllib
 from importlib import resources
 
-from pipeline import config
-
+from pipeline.core import config
 # Keys whose value in defaults/config.toml is the bureau's own entry, not a default: the bureau's names are
 # required, the contact is the seed's, and [tasks.names] is the seed's list.
 SAMPLE_ENTRIES = {("bureau", "name"), ("bureau", "short_name"), ("tasks", "names"), ("tasks", "untracked")} | {
@@ -12,7 +11,7 @@ SAMPLE_ENTRIES = {("bureau", "name"), ("bureau", "short_name"), ("tasks", "names
 
 
 def shipped():
-    text = resources.files("pipeline").joinpath("defaults/config.toml").read_text(encoding="utf-8")
+    text = resources.files("pipeline.core").joinpath("defaults/config.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 

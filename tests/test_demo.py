@@ -4,7 +4,7 @@ import json
 import openpyxl
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.commands import cli
 
 # The scripted May 2023 (see pipeline/demo.py), as a clerk would tabulate it:
 # unit -> (state, days_late, strikes, escalate)
@@ -81,15 +81,15 @@ def test_the_shipped_retyped_tables_say_what_the_story_says(tmp_path):
     from importlib import resources
     from zoneinfo import ZoneInfo
 
-    from pipeline import config
-    from pipeline.demo import SCENARIO, demo_values, retyped_file
-    from pipeline.validate import validate_bytes
+    from pipeline.core import config
+    from pipeline.demo.story import SCENARIO, demo_values, retyped_file
+    from pipeline.statistics.validate import validate_bytes
 
     cfg = config.parse(config.default_config_text(), tmp_path / "config.toml")
     shipped = [(unit, month) for unit, month, _at, style in SCENARIO if style == "retyped"]
     assert len(shipped) == 4
     for unit, month in shipped:
-        data = resources.files("pipeline").joinpath(f"defaults/{retyped_file(unit, month)}").read_bytes()
+        data = resources.files("pipeline.demo").joinpath(f"samples/{retyped_file(unit, month)}").read_bytes()
         assert b"LibreOffice" in zipfile.ZipFile(io.BytesIO(data)).read("docProps/app.xml")
         result = validate_bytes(data, cfg, datetime(2023, 6, 1, tzinfo=ZoneInfo("Asia/Shanghai")))
         assert result.ok, result.issues
@@ -104,9 +104,9 @@ def test_the_demo_types_full_width_digits_into_the_template(tmp_path):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from pipeline import config
-    from pipeline.demo import _write
-    from pipeline.validate import validate_bytes
+    from pipeline.core import config
+    from pipeline.demo.story import _write
+    from pipeline.statistics.validate import validate_bytes
 
     cfg = config.parse(config.default_config_text(), tmp_path / "config.toml")
     (cfg.inbox / "局计划统计股").mkdir(parents=True)

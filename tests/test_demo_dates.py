@@ -2,8 +2,8 @@
 import re
 import zipfile
 
-from pipeline.demo import SCENARIO, TASK_FORMS, run_demo
-from pipeline.ledger import Ledger
+from pipeline.demo.story import SCENARIO, TASK_FORMS, run_demo
+from pipeline.storage.ledger import Ledger
 
 
 def test_archive_ledger_and_files_carry_the_scripted_dates(tmp_path):

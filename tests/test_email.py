@@ -7,11 +7,11 @@ from email.message import EmailMessage
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.ledger import Ledger
-from pipeline.months import Month
-from pipeline.timeliness import status
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import Ledger
+from pipeline.core.months import Month
+from pipeline.statistics.timeliness import status
 
 from factory import XLSX_TYPE as XLSX, make_email, make_submission
 from helpers import at, ingest

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.commands import cli
 
 from helpers import SmtpCollect
 from factory import make_email, make_submission
@@ -168,7 +168,7 @@ def month_of_mail(work, tmp_path):
     one from an unknown address, one over the 1 MB cap, a resend of unit 0's report and unit 1's correction."""
     from importlib import resources
 
-    xls = resources.files("pipeline").joinpath("defaults/demo_公路中心_2023年5月.xls").read_bytes()
+    xls = resources.files("pipeline.demo").joinpath("samples/demo_公路中心_2023年5月.xls").read_bytes()
     a2 = {i: workbook(tmp_path, UNITS[i]) for i in range(8)}
     bad = workbook(tmp_path, UNITS[2], "退回.xlsx", cells={("traffic", "major_fixed"): 5})
     fixed1 = workbook(tmp_path, UNITS[1], "更正.xlsx", cells={("traffic", "inspectors"): 21})
@@ -634,7 +634,7 @@ def test_watch_waits_in_idle_and_fetches_a_new_message_within_seconds_not_at_the
 def test_idle_returns_on_a_new_message_or_on_stop_and_leaves_the_connection_usable(server, request, tmp_path):
     import threading
 
-    from pipeline.imap import idle
+    from pipeline.intake.imap import idle
 
     srv = request.getfixturevalue(server)
     conn = srv.client()

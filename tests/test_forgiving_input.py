@@ -7,10 +7,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.clock import BadMoment, normalize_moment
-from pipeline.months import BadMonth, Month
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.core.clock import BadMoment, normalize_moment
+from pipeline.core.months import BadMonth, Month
 
 
 def run(*args, **kw):

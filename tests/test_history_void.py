@@ -8,11 +8,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.corrections import receipt_context
-from pipeline.ledger import Ledger
-from pipeline.receipts import receipt_text
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.intake.corrections import receipt_context
+from pipeline.storage.ledger import Ledger
+from pipeline.intake.receipts import receipt_text
 
 from helpers import drop, ingest
 

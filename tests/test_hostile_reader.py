@@ -20,11 +20,11 @@ import pytest
 import sandbox_jobs as jobs
 from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 from fuzz import FIXTURES, fuzz_emls, fuzz_files
-from pipeline import config
-from pipeline.config import Limits
-from pipeline.reader import ReadProblem, check_size, read_workbook
-from pipeline.sandbox import RemoteTraceback, Sandbox, SandboxFailure, SandboxPool, read_workbook_isolated
-from pipeline.validate import validate_bytes, validate_workbook
+from pipeline.core import config
+from pipeline.core.config import Limits
+from pipeline.reading.reader import ReadProblem, check_size, read_workbook
+from pipeline.reading.sandbox import RemoteTraceback, Sandbox, SandboxFailure, SandboxPool, read_workbook_isolated
+from pipeline.statistics.validate import validate_bytes, validate_workbook
 
 NOW = datetime(2023, 6, 10, tzinfo=timezone.utc)
 CFG = config.defaults()
@@ -216,8 +216,8 @@ CAPPED_READ = """
 import json, resource, sys
 cap = 300 * 1024 * 1024
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-from pipeline.config import Limits
-from pipeline.reader import ReadProblem, read_workbook
+from pipeline.core.config import Limits
+from pipeline.reading.reader import ReadProblem, read_workbook
 try:
     read_workbook(open(sys.argv[1], "rb").read(), Limits())
     answer = {"code": None}
@@ -301,7 +301,7 @@ def test_the_value_parser_reads_only_what_was_checked(tmp_path):
     every member was checked the same way)."""
     import io
 
-    from pipeline.reader import _Members
+    from pipeline.reading.reader import _Members
 
     src = make_submission(tmp_path / "good.xlsx")
     data = src.read_bytes()
@@ -493,9 +493,9 @@ from decimal import Decimal  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from pipeline.normalize import MAX_COUNT, count, is_whole  # noqa: E402
-from pipeline.receipts import receipt_text  # noqa: E402
-from pipeline.safe_names import csv_cell, display_name, safe_filename  # noqa: E402
+from pipeline.core.normalize import MAX_COUNT, count, is_whole  # noqa: E402
+from pipeline.intake.receipts import receipt_text  # noqa: E402
+from pipeline.core.safe_names import csv_cell, display_name, safe_filename  # noqa: E402
 
 
 @pytest.mark.parametrize("raw,shown", [

@@ -9,9 +9,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.ledger import MIGRATIONS, Ledger
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import MIGRATIONS, Ledger
 
 from factory import make_submission
 from helpers import at, drop, ingest
@@ -220,7 +220,7 @@ def test_crash_after_commit_replayed_leaves_exactly_the_same_rows(workdir):
 
 def test_full_disk_while_archiving_leaves_the_file_and_the_ledger(workdir, monkeypatch):
     drop(workdir, EXEC_DIR, "附件2.xlsx")
-    import pipeline.ingest as ingest_mod
+    import pipeline.intake.ingest as ingest_mod
 
     def full(path, data, **kw):
         raise OSError(28, "No space left on device")
@@ -234,7 +234,7 @@ def test_full_disk_while_archiving_leaves_the_file_and_the_ledger(workdir, monke
 
 def test_full_disk_through_the_command_exits_1_with_a_message(workdir, monkeypatch):
     drop(workdir, EXEC_DIR, "附件2.xlsx")
-    import pipeline.ingest as ingest_mod
+    import pipeline.intake.ingest as ingest_mod
 
     monkeypatch.setattr(ingest_mod, "write_atomic", lambda path, data, **kw: (_ for _ in ()).throw(OSError(28, "full")))
     result = CliRunner().invoke(cli, ["ingest"])
@@ -282,7 +282,7 @@ def test_second_batch_waits_then_says_who_holds_the_lock(workdir):
     cfg_path.write_text(cfg_path.read_text(encoding="utf-8").replace("lock_wait_seconds = 120", "lock_wait_seconds = 1"),
                         encoding="utf-8")
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import time; from pipeline.lock import batch_lock\n"
+        "import time; from pipeline.storage.lock import batch_lock\n"
         "with batch_lock('annex2.sqlite.lock', 'watch'):\n    print('held', flush=True); time.sleep(30)")],
         cwd=workdir, stdout=subprocess.PIPE, text=True)
     try:
@@ -355,7 +355,7 @@ def test_sigkill_mid_batch_then_rerun_archives_and_records_each_file_once(workdi
 def test_a_crash_after_archiving_a_watched_file_leaves_one_copy(workdir):
     """The watcher gives a file its event time; after a crash the rescan gives it its metadata time. The
     archive copy must still be the same one."""
-    from pipeline.ingest import Candidate, Ingester
+    from pipeline.intake.ingest import Candidate, Ingester
 
     path = drop(workdir, EXEC_DIR, "附件2.xlsx")
     cfg = config.load(workdir / "config.toml")

@@ -5,8 +5,8 @@ import re
 
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.zh_click import display_width
+from pipeline.cli.commands import cli
+from pipeline.cli.zh_click import display_width
 
 LOGISTICS = "现代物流中心"
 

@@ -9,12 +9,12 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.files import IGNORED, kind_of
-from pipeline.ingest import Ingester, scan_inbox
-from pipeline.ledger import Ledger
-from pipeline.reader import read_workbook
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.core.files import IGNORED, kind_of
+from pipeline.intake.ingest import Ingester, scan_inbox
+from pipeline.storage.ledger import Ledger
+from pipeline.reading.reader import read_workbook
 
 from factory import make_email, make_submission
 from helpers import arriving_at, at, drop, ingest, rows, run_cli
@@ -87,10 +87,10 @@ def test_a_failure_on_the_retry_is_left_recorded(workdir):
 
 
 def test_an_internal_error_prints_one_chinese_line_and_exits_3(workdir):
-    code = ("import sys, pipeline.timeliness as t\n"
+    code = ("import sys, pipeline.statistics.timeliness as t\n"
             "def boom(*a, **k): raise ZeroDivisionError('x')\n"
             "t.status = boom\n"
-            "from pipeline.cli import main\n"
+            "from pipeline.cli.commands import main\n"
             "sys.argv = ['annex2', 'status', '--month', '2023-05']\nmain()")
     proc = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
@@ -301,7 +301,7 @@ def test_two_ingests_at_once_with_the_lock_deleted_record_each_file_once(workdir
 
 
 def test_the_busy_message_names_the_holder_and_never_advises_deleting_the_lock(workdir):
-    from pipeline.lock import LockBusy
+    from pipeline.storage.lock import LockBusy
 
     text = str(LockBusy(workdir / "annex2.sqlite.lock", "watch，进程 42@pc，自 2023-05-20 起"))
     assert "进程 42@pc" in text and "删除" not in text
@@ -404,7 +404,7 @@ def test_a_fuzzed_batch_ends_every_file_recorded_once_with_a_receipt(workdir, tm
 def test_a_large_inbox_is_read_in_rounds_and_every_file_recorded_once(workdir, monkeypatch):
     """No more than HELD_BYTES of the inbox is held in memory: with a budget of about two files, ten files
     go through in rounds, each recorded once, oldest first within the batch."""
-    import pipeline.ingest as ingest_mod
+    import pipeline.intake.ingest as ingest_mod
 
     paths = [drop(workdir, EXEC, f"附件2_{n}.xlsx", month_to=1 + n % 5, cells={("other", "penalties"): n})
              for n in range(10)]

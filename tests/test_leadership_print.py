@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from pipeline.cli import cli
-from pipeline.textable import width
+from pipeline.cli.commands import cli
+from pipeline.core.textable import width
 
 from helpers import report
 from office import convert

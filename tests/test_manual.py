@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.demo import run_demo
+from pipeline.cli.commands import cli
+from pipeline.demo.story import run_demo
 
 from factory import make_submission
 

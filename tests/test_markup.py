@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from pipeline import config
-from pipeline.markup import write_markup
+from pipeline.core import config
+from pipeline.reading.markup import write_markup
 from factory import make_submission
-from pipeline.validate import validate_bytes
+from pipeline.statistics.validate import validate_bytes
 
 from office import convert
 
@@ -98,7 +98,7 @@ def test_an_xls_comes_back_on_the_template_layout(tmp_path):
 
 
 def test_only_a_forms_own_kind_of_formula_is_kept():
-    from pipeline.markup import safe_formula
+    from pipeline.reading.markup import safe_formula
 
     kept = ["=SUM(B7:B13)", '=IFERROR(IF(N(F9)=0,"—",ROUND(N(G9)/N(F9)*100,1)),"—")', "=附件2!$A$1:$M$17"]
     dropped = ['=WEBSERVICE("http://x")', "=[1]Sheet1!A1", "=cmd|' /c calc'!A1", '=HYPERLINK("http://x","点我")',

@@ -10,13 +10,13 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.ledger import Ledger
-from pipeline.materials import (judge_material, material_arrival_fields, material_receipt_text, material_states,
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import Ledger
+from pipeline.materials.interface import (judge_material, material_arrival_fields, material_receipt_text, material_states,
                                 record_material, reminder_lines, bulletin_paragraphs, strike_months, workbook_rows,
                                 write_month_materials)
-from pipeline.months import Month
+from pipeline.core.months import Month
 
 from helpers import at
 
@@ -538,9 +538,9 @@ def test_the_judgement_pickles_for_the_sandbox(cfg):
 def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
     import docx as python_docx
 
-    from pipeline.materials import material_reminders, materials_section
-    from pipeline.notices import bulletin
-    from pipeline.timeliness import status
+    from pipeline.materials.interface import material_reminders, materials_section
+    from pipeline.monthly.notices import bulletin
+    from pipeline.statistics.timeliness import status
 
     as_of = at("2023-05-19T09:00")
     with Ledger(cfg.ledger) as ledger:
@@ -570,7 +570,7 @@ def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
 
 
 def test_materials_config_is_checked(workdir):
-    from pipeline.materials import materials_deadline
+    from pipeline.materials.interface import materials_deadline
 
     path = workdir / "config.toml"
     text = path.read_text(encoding="utf-8")
@@ -618,8 +618,7 @@ def test_a_scan_with_an_invisible_ocr_layer_is_stamped(cfg):
 
 
 def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
-    from pipeline import ledger as ledger_mod
-
+    from pipeline.storage import ledger as ledger_mod
     path = tmp_path / "annex2.sqlite"
     monkeypatch.setattr(ledger_mod, "MIGRATIONS", [m for m in ledger_mod.MIGRATIONS if m[0] == 1])
     with Ledger(path) as old:
@@ -632,7 +631,7 @@ def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
 
 
 def test_the_demo_samples_and_scenario_tell_the_story(workdir, tmp_path):
-    from pipeline.materials_samples import MATERIALS_SCENARIO, sample_name, write_sample_material
+    from pipeline.demo.material_samples import MATERIALS_SCENARIO, sample_name, write_sample_material
 
     path = workdir / "config.toml"
     path.write_text(path.read_text(encoding="utf-8").replace('start = "2023-01"', 'start = "2023-04"'), encoding="utf-8")
@@ -679,7 +678,7 @@ def test_materials_pack_command(workdir):
 
 
 def test_judged_in_the_sandbox_as_intake_will(cfg):
-    from pipeline.sandbox import run_untrusted
+    from pipeline.reading.sandbox import run_untrusted
 
     data = image_pdf(2)
     j = run_untrusted(judge_material, "执法大队5月工作情况.pdf", data, ZF, cfg, at("2023-05-10T09:00"), None,
@@ -691,7 +690,7 @@ def test_the_master_workbooks_materials_sheet(cfg, tmp_path):
     import openpyxl
     import xlsxwriter
 
-    from pipeline.materials_sheet import write_materials_sheet
+    from pipeline.materials.sheet import write_materials_sheet
 
     with Ledger(cfg.ledger) as ledger:
         put(cfg, ledger, WORD, docx("正文"), "2023-05-15T10:00")

@@ -11,11 +11,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.dataset import load
-from pipeline.ledger import Ledger
-from pipeline.validate import validate_bytes
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.monthly.dataset import load
+from pipeline.storage.ledger import Ledger
+from pipeline.statistics.validate import validate_bytes
 
 from helpers import at, built_once, copy_into, report
 from office import convert
@@ -175,7 +175,7 @@ def test_hostile_text_never_becomes_a_formula_or_link(workdir):
 
 
 def test_a_locked_target_keeps_the_old_file_and_writes_an_alternative(may, monkeypatch):
-    import pipeline.publish as publish_mod
+    import pipeline.storage.publish as publish_mod
 
     book = leadership(may)
     old = book.read_bytes()

@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.ledger import Ledger
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import Ledger
 
 from helpers import SmtpCollect, annex2_only, built_once, copy_into, no_tasks_due, report
 from test_status import edit_config

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.demo import run_demo
-from pipeline.officialdoc import text_width, title_lines
+from pipeline.cli.commands import cli
+from pipeline.demo.story import run_demo
+from pipeline.documents.officialdoc import text_width, title_lines
 
 from helpers import annex2_only, no_tasks_due
 from office import convert
@@ -144,11 +144,11 @@ def test_the_bulletin_takes_a_section_per_obligation(workdir):
     通报 close with 通报批评 even when every Annex 2 came in time."""
     import docx
 
-    from pipeline import config
-    from pipeline.ledger import Ledger
-    from pipeline.months import Month
-    from pipeline.notices import Section, bulletin
-    from pipeline.timeliness import status
+    from pipeline.core import config
+    from pipeline.storage.ledger import Ledger
+    from pipeline.core.months import Month
+    from pipeline.monthly.notices import Section, bulletin
+    from pipeline.statistics.timeliness import status
 
     from helpers import at
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.ingest as ingest_module
-from pipeline import config
-from pipeline.readiness import FRESH, WRITING, container_complete, wait_reason
-from pipeline.workspace import init
+import pipeline.intake.ingest as ingest_module
+from pipeline.core import config
+from pipeline.reading.readiness import FRESH, WRITING, container_complete, wait_reason
+from pipeline.intake.workspace import init
 
 from factory import make_email, make_submission
 from helpers import ingest
@@ -201,7 +201,7 @@ def test_a_file_replaced_between_the_readiness_look_and_the_read_keeps_its_first
 
 READ_COUNTED = textwrap.dedent("""
     import sys
-    from pipeline.cli import cli
+    from pipeline.cli.commands import cli
     try:
         cli.main(["ingest"], prog_name="annex2")
     except SystemExit:

@@ -5,13 +5,13 @@ from datetime import date, datetime
 
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.ledger import Ledger
-from pipeline.materials_state import materials_deadline
-from pipeline.months import Month
-from pipeline.task_state import task_deadline
-from pipeline.timeliness import deadline, status
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import Ledger
+from pipeline.materials.state import materials_deadline
+from pipeline.core.months import Month
+from pipeline.tasks.state import task_deadline
+from pipeline.statistics.timeliness import deadline, status
 
 from helpers import annex2_only, at, no_tasks_due, report
 
@@ -27,7 +27,7 @@ def edit_config(work, old, new):
 
 
 def fixed_clock(monkeypatch, *moment):
-    monkeypatch.setattr("pipeline.cli.now_in", lambda cfg: datetime(*moment, tzinfo=cfg.bureau.tz))
+    monkeypatch.setattr("pipeline.cli.commands.now_in", lambda cfg: datetime(*moment, tzinfo=cfg.bureau.tz))
 
 
 def states(work, month, as_of):

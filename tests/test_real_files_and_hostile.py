@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import config
-from pipeline.validate import validate_bytes
+from pipeline.core import config
+from pipeline.statistics.validate import validate_bytes
 
 from factory import make_submission
 
@@ -102,7 +102,7 @@ def billion_laughs(path: Path) -> Path:
     lol = ['<!ENTITY lol "lol">'] + [f'<!ENTITY lol{i} "{"&lol%s;" % ("" if i == 1 else i - 1) * 10}">' for i in range(1, 10)]
     shared = ('<?xml version="1.0"?><!DOCTYPE lolz [' + "".join(lol) + ']>'
               '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>')
-    from pipeline.template import Header, write_template
+    from pipeline.statistics.template import Header, write_template
 
     src = write_template(path.with_name("base.xlsx"), "云溪区", Header())  # xlsxwriter uses sharedStrings
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
@@ -164,7 +164,7 @@ def test_encrypted_workbook_asks_to_remove_the_password(tmp_path, workdir):
 
 
 def test_defusedxml_guards_openpyxl():
-    from pipeline.reader import check_xml_defenses
+    from pipeline.reading.reader import check_xml_defenses
 
     check_xml_defenses()  # raises when openpyxl would parse XML without defusedxml
     from openpyxl.xml import DEFUSEDXML

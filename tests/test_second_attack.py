@@ -65,8 +65,8 @@ def test_the_writers_replace_what_xml_forbids_in_texts_from_an_older_ledger(tmp_
     import xlsxwriter
     from datetime import datetime, timezone
 
-    from pipeline.officialdoc import OfficialDocument, Table
-    from pipeline.workbook import Sheet
+    from pipeline.documents.officialdoc import OfficialDocument, Table
+    from pipeline.monthly.workbook import Sheet
 
     doc = OfficialDocument(["关于\uffff的通知"], datetime(2023, 6, 10, tzinfo=timezone.utc), issuer="云溪区交通运输局")
     doc.paragraph("文件“附件2\uffff\x01\ud800.xlsx”")
@@ -386,8 +386,8 @@ def test_pillows_own_bomb_limit_is_a_cap_with_a_reason_not_a_type_name():
 
     from PIL import Image
 
-    from pipeline.config import Limits
-    from pipeline.derived import Refused, stamped_pages
+    from pipeline.core.config import Limits
+    from pipeline.reading.derived import Refused, stamped_pages
 
     png = io.BytesIO()
     Image.new("1", (10000, 10000), 1).save(png, "PNG")

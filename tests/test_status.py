@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.ledger import Ledger
-from pipeline.months import Month
-from pipeline.timeliness import deadline, status
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import Ledger
+from pipeline.core.months import Month
+from pipeline.statistics.timeliness import deadline, status
 
 from helpers import annex2_only, at, edit_config, report  # noqa: F401  (edit_config: other modules import it from here)
 

@@ -8,13 +8,13 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.ledger import Ledger
-from pipeline.months import Month
-from pipeline.task_form import default_filename, write_task_form
-from pipeline.task_state import task_deadline
-from pipeline.tasks_list import read_task_list, write_task_list
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.storage.ledger import Ledger
+from pipeline.core.months import Month
+from pipeline.tasks.form import default_filename, write_task_form
+from pipeline.tasks.state import task_deadline
+from pipeline.tasks.task_list import read_task_list, write_task_list
 
 from helpers import drop, ingest
 from test_materials import docx, image_pdf
@@ -208,7 +208,7 @@ def test_validate_reads_a_ledger_of_the_previous_version_without_migrating_it(wo
 
 
 def test_migration_versions_are_unique_and_in_order():
-    from pipeline.ledger import MIGRATIONS
+    from pipeline.storage.ledger import MIGRATIONS
 
     versions = [v for v, _script in MIGRATIONS]
     assert versions == list(range(1, len(versions) + 1))

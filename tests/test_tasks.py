@@ -10,20 +10,20 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.issues import CATALOGUE
-from pipeline.ledger import Ledger
-from pipeline.months import Month
-from pipeline.reader import read_workbook
-from pipeline.task_form import (check_task_form, is_task_form, record_task_form, task_form_arrival,
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.core.issues import CATALOGUE
+from pipeline.storage.ledger import Ledger
+from pipeline.core.months import Month
+from pipeline.reading.reader import read_workbook
+from pipeline.tasks.form import (check_task_form, is_task_form, record_task_form, task_form_arrival,
                                 task_form_receipt_text, write_task_form)
-from pipeline.task_state import (bulletin_paragraphs, close_task, form_paragraphs, load_task_data, reminder_lines,
+from pipeline.tasks.state import (bulletin_paragraphs, close_task, form_paragraphs, load_task_data, reminder_lines,
                                  task_deadline, task_strike_months, tasks_status)
-from pipeline.task_window import BadWindow, parse_window, window_label
-from pipeline.tasks_list import (BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list)
-from pipeline.tasks_sheet import write_tasks_sheet
-from pipeline.template import Header, write_template
+from pipeline.tasks.window import BadWindow, parse_window, window_label
+from pipeline.tasks.task_list import (BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list)
+from pipeline.tasks.sheet import write_tasks_sheet
+from pipeline.statistics.template import Header, write_template
 
 from helpers import at
 from office import convert
@@ -615,7 +615,7 @@ def test_the_leadership_sheet_colours_comments_and_marks(scenario, tmp_path):
 
 
 def test_every_report_is_kept_for_the_master_workbook_and_superseded_ones_say_so(scenario):
-    from pipeline.task_state import report_rows
+    from pipeline.tasks.state import report_rows
 
     with Ledger(scenario.cfg.ledger) as ledger:
         rows = report_rows(ledger, scenario.tl, at("2023-05-31T23:59"))
@@ -636,7 +636,7 @@ def test_the_judgement_and_the_list_cross_process_boundaries(cfg, seed_list, tmp
 
 
 def test_the_form_a_new_one_replaces(scenario):
-    from pipeline.task_state import replaced_form_time
+    from pipeline.tasks.state import replaced_form_time
 
     with Ledger(scenario.cfg.ledger) as ledger:
         assert replaced_form_time(ledger, TRANSPORT, Month(2023, 5), at("2023-05-10T09:00")) == at("2023-05-08T10:00")
@@ -666,7 +666,7 @@ def test_the_bulletin_section_reads_back_from_a_docx(scenario):
 
     import docx
 
-    from pipeline.notices import Document, Section
+    from pipeline.monthly.notices import Document, Section
 
     _s, board = scenario.states("2023-07", "2023-07-31T23:59")
     doc = Document("bulletin", ["关于2023年7月", "重点任务推进情况的通报"], "局属各单位、局机关相关股室", [],
@@ -786,7 +786,7 @@ def test_a_late_phase_done_report_after_the_window_meets_it_from_then_on(workdir
 
 def test_the_ledger_of_an_older_version_takes_phase_done_after_its_migration(tmp_path):
     """A ledger made before 阶段性完成 existed (migration 6's CHECK) is rebuilt by migration 10, rows kept."""
-    from pipeline.ledger import MIGRATIONS, _statements
+    from pipeline.storage.ledger import MIGRATIONS, _statements
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)

@@ -27,8 +27,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.months import Month
+from pipeline.cli.commands import cli
+from pipeline.core.months import Month
 
 from helpers import annex2_only, report
 from test_status import edit_config
@@ -116,10 +116,10 @@ def test_lagging_tasks_are_no_strike_when_count_tasks_is_false_but_unsent_forms_
 
 
 def test_strike_months_of_the_obligation_are_the_task_state_rule_with_reasons(july):
-    from pipeline.ledger import Ledger
-    from pipeline.months import Month
-    from pipeline.obligations import load_obligations
-    from pipeline.task_state import load_task_data, task_strike_months
+    from pipeline.storage.ledger import Ledger
+    from pipeline.core.months import Month
+    from pipeline.monthly.obligations import load_obligations
+    from pipeline.tasks.state import load_task_data, task_strike_months
 
     from helpers import at
 
@@ -313,7 +313,7 @@ def test_a_month_outside_the_lists_year_has_no_tasks_and_says_why(july):
 # --- the demo ----------------------------------------------------------------------------------------------
 
 def test_the_demo_tells_the_task_story(tmp_path, monkeypatch):
-    from pipeline.demo import run_demo
+    from pipeline.demo.story import run_demo
 
     demo = run_demo(tmp_path / "demo")
     monkeypatch.chdir(demo.root)
@@ -368,8 +368,8 @@ def test_no_form_by_the_16th_is_unreported_and_a_form_on_the_18th_is_judged_on_w
     材料报送不及时 in the 通报, never 进度滞后. A form on the 18th saying 推进中: on track, and the form is 迟报."""
     from helpers import ingest
 
-    from pipeline import config
-    from pipeline.tasks_list import read_task_list
+    from pipeline.core import config
+    from pipeline.tasks.task_list import read_task_list
     from test_tasks import _filled
 
     june = ["T24", "T09", "T21", "T22", "T23", "T26"]  # 现代物流中心's tasks whose window covers June (from 二)

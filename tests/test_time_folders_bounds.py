@@ -51,8 +51,8 @@ def test_a_file_number_not_in_the_ledger_is_said_so_whatever_its_size(workdir, c
 # --- 8. commands that write outputs hold the lock and stage privately ---------------------------------
 
 def test_notices_waits_for_the_lock_merge_holds_and_writes_nothing_meanwhile(workdir):
-    from pipeline import config
-    from pipeline.lock import batch_lock
+    from pipeline.core import config
+    from pipeline.storage.lock import batch_lock
 
     edit_config(workdir, "lock_wait_seconds = 120", "lock_wait_seconds = 1")
     cfg = config.load(workdir / "config.toml")
@@ -126,10 +126,10 @@ def test_metadata_places_a_file_only_between_two_scans(workdir):
     08:00 that finds two files. The one whose ctime says 09:00 (moved in inside a folder: a rename keeps the
     ctime) came some time in (10:00, 08:00 next day] — received at 08:00 on the 24th, when the scan found it,
     never backdated to 10:00 (was, before attack 2's finding 3). One whose ctime says 10:30 keeps 10:30."""
-    from pipeline import config
-    from pipeline.ingest import Ingester, scan_inbox
-    from pipeline.ledger import Ledger
-    from pipeline.witness import record_scan, scan_of
+    from pipeline.core import config
+    from pipeline.intake.ingest import Ingester, scan_inbox
+    from pipeline.storage.ledger import Ledger
+    from pipeline.intake.witness import record_scan, scan_of
 
     from helpers import arriving_at, at
 
@@ -246,9 +246,9 @@ def test_files_in_a_folder_of_no_one_are_held_until_the_clerk_says_whose(workdir
 def test_a_scan_recorded_late_forgets_no_file_a_later_scan_saw(workdir):
     """`ingest` scans, then waits for the lock while the watcher records a later scan that sees a new file:
     the earlier scan, recorded last, must not forget that file (its bound would move to after its arrival)."""
-    from pipeline import config
-    from pipeline.ledger import Ledger
-    from pipeline.witness import Scan, Witness, record_scan
+    from pipeline.core import config
+    from pipeline.storage.ledger import Ledger
+    from pipeline.intake.witness import Scan, Witness, record_scan
 
     from helpers import at
 

@@ -7,9 +7,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.validate import validate_bytes
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.statistics.validate import validate_bytes
 
 from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 
@@ -120,7 +120,7 @@ def test_any_valid_form_round_trips_through_the_template(tmp_path, rows, month):
 def test_readme_lists_every_code():
     from pathlib import Path
 
-    from pipeline.issues import CATALOGUE
+    from pipeline.core.issues import CATALOGUE
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for code in CATALOGUE:

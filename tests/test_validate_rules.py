@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import config
-from pipeline.validate import validate_bytes
+from pipeline.core import config
+from pipeline.statistics.validate import validate_bytes
 
 from factory import SAMPLE_TOTAL, make_submission
 

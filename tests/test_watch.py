@@ -13,9 +13,9 @@ from datetime import datetime
 import pytest
 from click.testing import CliRunner
 
-from pipeline import config
-from pipeline.cli import cli
-from pipeline.watch import Watcher
+from pipeline.core import config
+from pipeline.cli.commands import cli
+from pipeline.intake.watch import Watcher
 
 from factory import make_submission
 from helpers import SH

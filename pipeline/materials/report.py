@@ -1,0 +1,147 @@
+"""What the monthly loop needs about materials, as data: the status table's column, the 催报 lines naming the
+missing version, the 通报's section, and the master workbook's 材料 sheet rows (spec 12). The writers of
+those outputs call these; nothing here writes a file."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..core.config import Config
+from ..storage.ledger import Ledger
+from .classify import KIND_LABELS, KIND_SHORT, MONTH_RULES
+from .receipt import TYPE_LABELS, set_sentence
+from .state import (STATE_LABELS, MaterialState, material_files, material_states, materials_deadline,
+                              rejected_materials)
+from ..core.months import Month
+from ..statistics.timeliness import LATE, ON_TIME, OVERDUE, PENDING
+
+if TYPE_CHECKING:
+    from ..monthly.notices import Document, Section
+
+
+def status_by_unit(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> dict[str, MaterialState]:
+    """Unit -> its materials state, for `annex2 status`: `state.label` is the 工作材料 cell, and
+    `state.summary_dict(cfg.bureau.tz)` the `materials` object of `status --json`. Units that owe no
+    materials (opted out, or not expected that month) are absent."""
+    return {s.unit: s for s in material_states(cfg, ledger, month, as_of)}
+
+
+def _date(cfg: Config, month: Month) -> str:
+    d = materials_deadline(cfg, month).last_day
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def reminder_lines(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> dict[str, list[str]]:
+    """Unit -> the paragraphs of its materials 催报: only units whose materials are overdue (the deadline has
+    passed with the set incomplete), naming the missing version."""
+    out: dict[str, list[str]] = {}
+    for s in material_states(cfg, ledger, month, as_of):
+        if s.state != OVERDUE:
+            continue
+        missing = "、".join(KIND_LABELS[k] for k in s.missing)
+        got = "、".join(KIND_LABELS[k] for k in s.received_kinds)
+        first = (f"你单位{month.label}月度工作情况材料应于{_date(cfg, month)}前报送（盖章版含电子版），"
+                 + (f"目前已收到{got}，尚缺{missing}，" if got else "至今尚未报送，")
+                 + f"已逾期 {s.days_overdue} 天。")
+        out[s.unit] = [first, f"请于收到本通知后尽快报送{missing}（盖章版请盖章后扫描成 PDF 或图片，电子版请报送 Word 文档），"
+                              "放入本单位收件文件夹或发送至局安全监督股邮箱。"]
+    return out
+
+
+def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[tuple[str, "Document"]]:
+    """(unit, the 催报通知 for its materials) for each unit whose materials are overdue: a notices.Document
+    (kind "materials_reminder", so its 发文字号 is its own) that write_notices renders like its other notices."""
+    from ..monthly.notices import Document, basis
+
+    tz = cfg.bureau.tz
+    attempts = {s.unit: s.attempts for s in material_states(cfg, ledger, month, as_of)}
+    out = []
+    for unit, lines in reminder_lines(cfg, ledger, month, as_of).items():
+        opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.materials.day}日前将相应月度工作情况材料（盖章版含电子版）"
+                   f"报送{cfg.contact.department}。", *lines]
+        for r in attempts[unit]:
+            when = r["received_at"].astimezone(tz)
+            opening.append(f"你单位于{when.month}月{when.day}日{when:%H:%M}报送的文件“{r['name']}”未能受理（原因见回执），"
+                           "不计为已报送。")
+        c = cfg.contact
+        out.append((unit, Document("materials_reminder", ["关于催报", month.label, "月度工作情况材料", "的通知"], unit,
+                                   opening, cfg.bureau.name, letterhead=True,
+                                   note=f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}")))
+    return out
+
+
+def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                      extra: tuple[list[str], str] = ([], "")) -> "Section | None":
+    """The 通报's section on 材料报送 (pass it in `write_notices(..., sections=[...])`); None when no unit owes
+    materials for the month and `extra` is empty. It criticises when a unit is late or overdue. `extra`: the
+    paragraphs further obligations file with 材料报送不及时 (the key tasks' progress forms sent late or not at
+    all) and what they criticise ('' : they name no unit)."""
+    from ..monthly.notices import Section
+
+    paragraphs = bulletin_paragraphs(cfg, ledger, month, as_of)
+    more, forms_criticised = extra
+    if not paragraphs and not more:
+        return None
+    states = material_states(cfg, ledger, month, as_of)
+    words = [w for w, state in (("迟报", LATE), ("未报齐", OVERDUE)) if any(s.state == state for s in states)]
+    what = "、".join(w for w in (("月度工作材料" + "或".join(words)) if words else "", forms_criticised) if w)
+    if not paragraphs:  # no unit owes materials this month: the forms have the section to themselves
+        return Section("重点任务推进情况表报送情况", list(more), criticise=bool(forms_criticised), criticised=what)
+    return Section("月度工作情况材料报送情况", [*paragraphs, *more], criticise=bool(what), criticised=what)
+
+
+def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[str]:
+    """The 通报's section on materials (its heading is the caller's, see materials_section): a summary, then
+    the units on time, late and incomplete, by name."""
+    states = material_states(cfg, ledger, month, as_of)
+    if not states:
+        return []
+    late = [s for s in states if s.state == LATE]
+    overdue = [s for s in states if s.state == OVERDUE]
+    on_time = [s for s in states if s.state == ON_TIME]
+    pending = [s for s in states if s.state == PENDING]
+    paras = [f"{month.label}月度工作情况材料（盖章版含电子版）的报送截止时间为{_date(cfg, month)}24时。"
+             f"应报{len(states)}家，按时报齐{len(on_time)}家，迟报{len(late)}家，逾期未报齐{len(overdue)}家"
+             + (f"，未到期{len(pending)}家。" if pending else "。"),
+             "（一）按时报齐的单位：" + ("、".join(s.unit for s in on_time) or "无") + "。",
+             "（二）迟报的单位：" + ("、".join(
+                 f"{s.unit}（{s.received_at.month}月{s.received_at.day}日报齐，迟报{s.days_late}天）"
+                 for s in late if s.received_at is not None) or "无")
+             + "。",
+             "（三）逾期未报齐的单位：" + ("、".join(
+                 f"{s.unit}（{'未报送' if not s.files else '缺' + '、'.join(KIND_SHORT[k] for k in s.missing)}）"
+                 for s in overdue) or "无") + "。"]
+    return paras
+
+
+SHEET_COLUMNS = ("编号", "单位", "材料月份", "文件名", "类型", "文件格式", "页数", "收到时间", "时间依据", "月份依据",
+                 "状态", "问题")
+RULE_LABELS = {"watcher_event": "监视程序发现", "inbox_ctime": "放入收件箱的时间", "inbox_scan": "发现文件的那次检查的时间",
+               "clerk": "经办人指定", "email_received": "邮件服务器收到", "email_date": "邮件日期",
+               "email_arrival": "邮件放入收件箱", "imap_internaldate": "本局邮箱服务器收到", "demo_script": "演示脚本设定"}
+
+
+def workbook_rows(cfg: Config, ledger: Ledger, as_of: datetime | None = None) -> list[dict]:
+    """Every material file, accepted or refused, for the master workbook's 材料 sheet (keys: SHEET_COLUMNS),
+    in order of arrival."""
+    tz = cfg.bureau.tz
+    rows = []
+    for f in material_files(ledger, as_of):
+        rows.append({"编号": f.id, "单位": f.unit, "材料月份": Month(f.year, f.month).label if f.year and f.month else "",
+                     "文件名": f.name, "类型": KIND_SHORT[f.kind] + ("（经办人改定）" if f.kind != f.judged_kind else ""),
+                     "文件格式": TYPE_LABELS.get(f.detected_type, f.detected_type), "页数": f.pages,
+                     "收到时间": f.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                     "时间依据": RULE_LABELS.get(f.received_rule, f.received_rule),
+                     "月份依据": MONTH_RULES.get(f.month_rule, f.month_rule),
+                     "状态": "现行" if f.current else "已被替换", "问题": ""})
+    for r in rejected_materials(ledger, as_of):
+        rows.append({"编号": r["id"], "单位": r["unit"], "材料月份": Month(r["year"], r["month"]).label
+                     if r["year"] and r["month"] else "", "文件名": r["name"], "类型": "", "文件格式": "", "页数": None,
+                     "收到时间": r["received_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), "时间依据": "",
+                     "月份依据": "", "状态": "退回", "问题": "、".join(r["codes"])})
+    return sorted(rows, key=lambda r: (r["收到时间"], r["编号"]))
+
+
+def unit_sentence(cfg: Config, state: MaterialState) -> str:
+    """One sentence for a unit's materials, e.g. for the leadership workbook's 报送情况 sheet."""
+    return f"{STATE_LABELS[state.state]}：{set_sentence(cfg, state)}"
