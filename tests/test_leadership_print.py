@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from pipeline.cli.commands import cli
-from pipeline.core.textable import width
+from pipeline.core.textable import display_width as width
 
 from helpers import report
 from office import convert

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import inspect
 import re
-import unicodedata
 
 import click
+
+from ..core.textable import display_width, join_lines, wrap
 
 # click's msgid -> ours. Placeholders ({name!r} …) are kept: click formats the result.
 CATALOGUE: dict[str, str] = {
@@ -147,69 +148,6 @@ def install() -> None:
 
 
 # --- Chinese text in a terminal: two columns per character, breaks between characters, not only at spaces.
-
-_WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u3000-\u303f“”‘’…—]")
-_NO_LINE_START = set("，。、；：？！）》」』】”’…%,.;:)")
-_NO_LINE_END = set("（《「『【“‘(")
-
-
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def join_lines(lines: list[str]) -> str:
-    """One paragraph from the lines of a docstring: a space between two Latin words, none beside Chinese."""
-    out = ""
-    for line in (line.strip() for line in lines):
-        if out and line and not (_WIDE.match(out[-1]) or _WIDE.match(line[0])):
-            out += " "
-        out += line
-    return out
-
-
-def _tokens(text: str) -> list[str]:
-    """Pieces that may not be broken: a line may break at a space or between two Chinese characters only
-    (so 附件2[_单位].xlsx and 2023年5月 stay whole where Latin touches Chinese)."""
-    out: list[str] = []
-    cur = ""
-    for ch in text:
-        if ch.isspace():
-            if cur:
-                out.append(cur)
-                cur = ""
-            if out and not out[-1].isspace():
-                out.append(" ")
-        elif cur and _WIDE.match(ch) and _WIDE.match(cur[-1]):
-            out.append(cur)
-            cur = ch
-        else:
-            cur += ch
-    if cur:
-        out.append(cur)
-    return out
-
-
-def wrap(text: str, width: int, indent: str = "", subsequent: str | None = None) -> list[str]:
-    """`text` as lines no wider than `width` terminal columns (a Latin word longer than that stays whole)."""
-    subsequent = indent if subsequent is None else subsequent
-    lines, cur, space = [], indent, False
-    at_start = True
-    for tok in _tokens(text):
-        if tok.isspace():
-            space = not at_start
-            continue
-        piece = (" " if space else "") + tok
-        if not at_start and display_width(cur + piece) > width and tok[0] not in _NO_LINE_START:
-            carry = ""
-            if cur[-1] in _NO_LINE_END and len(cur.strip()) > 1:  # an opening bracket goes with what it opens
-                cur, carry = cur[:-1], cur[-1]
-            lines.append(cur)
-            cur, piece = subsequent + carry, tok
-        cur += piece
-        at_start, space = False, False
-    lines.append(cur)
-    return lines
-
 
 def _paragraphs(text: str) -> list[tuple[bool, list[str]]]:
     """(keep as written, lines) per paragraph; a paragraph whose first line is \\b is kept as written."""

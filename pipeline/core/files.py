@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..intake.workspace import INSTRUCTIONS_NAME, RECEIPTS_DIR
+RECEIPTS_DIR = "回执"  # a unit folder's receipts: never taken in
+INSTRUCTIONS_NAME = "填报说明.txt"  # reserved: ingest ignores it wherever it lies
 
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
 EMAIL_SUFFIXES = frozenset({".eml"})

@@ -23,7 +23,8 @@ from .material_samples import write_sample_material
 from ..monthly.merge import MergeResult, merge
 from ..core.months import Month
 from ..statistics.template import Header, write_template
-from ..intake.workspace import RECEIPTS_DIR, init
+from ..core.files import RECEIPTS_DIR
+from ..intake.workspace import init
 
 DEMO_XLS = "demo_公路中心_2023年5月.xls"
 AS_OF = "2023-05-31"

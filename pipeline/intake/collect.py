@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..core.config import Config, Unit
 from ..core.files import IGNORED, kind_in, kind_of
-from .workspace import RECEIPTS_DIR
+from ..core.files import RECEIPTS_DIR
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from .collect import text_of_path
 from ..core.config import Config, Unit
 from ..core.files import IGNORED, kind_of
-from .workspace import RECEIPTS_DIR
+from ..core.files import RECEIPTS_DIR
 
 CURRENT, FORMER, UNKNOWN = "current", "former", "unknown"
 

@@ -38,7 +38,7 @@ from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from ..core.safe_names import display_name, safe_filename
 from ..statistics.validate import Validation, validate_bytes
 from .witness import RULE as WITNESS_RULE, Scan, Witness, record_scan
-from .workspace import RECEIPTS_DIR
+from ..core.files import RECEIPTS_DIR
 
 log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]

@@ -10,7 +10,7 @@ from ..core.config import Config
 from ..core.issues import CATALOGUE
 from ..core.months import period_label
 from ..core.safe_names import display_name, safe_filename
-from .workspace import RECEIPTS_DIR
+from ..core.files import RECEIPTS_DIR
 
 OUTCOME_TEXT = {
     "accepted": "已受理",

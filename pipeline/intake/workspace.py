@@ -8,10 +8,10 @@ from pathlib import Path
 
 from ..core import config as config_mod
 from ..core import form
+from ..core.files import INSTRUCTIONS_NAME, RECEIPTS_DIR
 from ..core.months import Month
+from ..core.textable import wrap
 
-RECEIPTS_DIR = "回执"
-INSTRUCTIONS_NAME = "填报说明.txt"  # reserved: ingest ignores it wherever it lies
 
 
 class WorkspaceExists(Exception):
@@ -93,8 +93,6 @@ def instructions(cfg: config_mod.Config, unit_folder: str | None) -> str:
 def _wrapped(lines: list[str], width: int = 74) -> list[str]:
     """Lines of about `width` columns, 80 at most (Notepad does not wrap by default); a bullet's continuation lines
     are indented under its text."""
-    from ..cli.zh_click import wrap
-
     out: list[str] = []
     for line in lines:
         body = line.lstrip(" ")

@@ -16,7 +16,7 @@ from ..core.config import Config
 from .dataset import COUNT_KEYS, Dataset, carry_text
 from ..core.months import Month
 from ..core.safe_names import xml_text
-from ..core.textable import width as text_cols
+from ..core.textable import display_width as text_cols
 from ..statistics.template import FIRST_SECTOR_ROW, HEAD_ROW1, LAST_COL, METRIC_COL, TOTAL_ROW, write_form_header
 from ..statistics.timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus
 
