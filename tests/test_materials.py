@@ -618,7 +618,7 @@ def test_a_scan_with_an_invisible_ocr_layer_is_stamped(cfg):
 
 
 def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
-    from pipeline.storage import ledger as ledger_mod
+    from pipeline.storage import migrations as ledger_mod
     path = tmp_path / "annex2.sqlite"
     monkeypatch.setattr(ledger_mod, "MIGRATIONS", [m for m in ledger_mod.MIGRATIONS if m[0] == 1])
     with Ledger(path) as old:
