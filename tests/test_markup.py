@@ -10,6 +10,7 @@ import pytest
 from pipeline.core import config
 from pipeline.reading.markup import write_markup
 from factory import make_submission
+from pipeline.statistics.template import write_blank
 from pipeline.statistics.validate import validate_bytes
 
 from office import convert
@@ -21,7 +22,8 @@ def marked(tmp_path, path):
     cfg = config.defaults(tmp_path)
     data = path.read_bytes()
     v = validate_bytes(data, cfg, NOW)
-    out = write_markup(tmp_path / "marked.xlsx", v.workbook, v.issues, path.name, source=data)
+    out = write_markup(tmp_path / "marked.xlsx", v.workbook, v.issues, path.name, source=data, located=v.located,
+                       blank=write_blank)
     return v, openpyxl.load_workbook(out)
 
 

@@ -179,13 +179,14 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
         """A rejected workbook's marked-up copy, drawn from what the sandbox extracted while judging `data` (the
         unit's own .xlsx is taken apart again only in the sandbox): nothing is parsed here, nothing read twice."""
         from ..reading.markup import write_markup
+        from ..statistics.template import write_blank
 
         v = verdict.validation
         if markup is None or verdict.outcome != "rejected" or verdict.kind != WORKBOOK or v is None or v.workbook is None:
             return
         try:
             out = write_markup(markup / f"{path.stem}_错误标注.xlsx", v.workbook, verdict.issues,
-                               path.name, source=data, now=now, limits=cfg.limits)
+                               path.name, source=data, now=now, limits=cfg.limits, located=v.located, blank=write_blank)
         except OSError as exc:
             click.echo(f"标注副本未能写入（{path.name}：{exc.strerror or exc}）", err=True)
             return

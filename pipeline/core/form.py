@@ -6,6 +6,7 @@ spells a label of the form.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 
@@ -125,3 +126,31 @@ def with_derived(values: dict[str, dict[str, float | None]]) -> dict[str, dict[s
 _SECTOR_KEYS = tuple(s.key for s in SECTORS)
 _COUNT_KEYS = tuple(m.key for m in COUNT_METRICS)
 _METRIC_PLAN = tuple((m.key, m.rate_of) for m in METRICS)  # each column in order: a count, or a rate's two counts
+
+
+# --- our template's layout (statistics/template.py writes it; the marked-up copy draws on it) ---------------
+
+SHEET_NAME = "附件2"
+# Where things sit (0-based rows/cols for xlsxwriter; the A1 names are what users see).
+TITLE_ROW, UNIT_ROW, PERIOD_ROW, HEAD_ROW1, HEAD_ROW2, UNITS_ROW = 0, 1, 2, 3, 4, 5
+FIRST_SECTOR_ROW = 6  # row 7
+TOTAL_ROW = FIRST_SECTOR_ROW + len(SECTORS)  # row 14
+FOOTER_ROW1 = TOTAL_ROW + 2  # row 16
+FOOTER_ROW2 = FOOTER_ROW1 + 1  # row 17
+LAST_COL = len(METRICS)  # column M
+METRIC_COL = {m.key: i + 1 for i, m in enumerate(METRICS)}  # B..M
+YEAR_CELL, FROM_CELL, TO_CELL = (PERIOD_ROW, 1), (PERIOD_ROW, 3), (PERIOD_ROW, 5)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What --unit / --month pre-fill."""
+
+    unit: str | None = None
+    year: int | None = None
+    month_to: int | None = None
+    head: str | None = None  # the footer, for an Annex 2 the tool fills in itself (export --annex2)
+    filler: str | None = None
+    phone: str | None = None
+    filled_on: date | None = None
+    note: str | None = None  # a line under the footer (export --annex2: how many units the total covers)

@@ -48,6 +48,7 @@ def report_docx(unit: str, month: Month) -> bytes:
 
 def stamped_scan(unit: str, month: Month, pages: int = 1) -> bytes:
     """The stamped version: each page an image (no text layer), as a scanner makes it, with a red seal."""
+    # The one use of PIL outside reading/: it DRAWS the demo's sample seal (writing), it never reads a unit's bytes.
     from PIL import Image, ImageDraw, ImageFont
 
     title_font: object = None

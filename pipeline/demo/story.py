@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..core import config as config_mod
-from ..documents import docprops
+from ..core import docprops
 from ..core import form
 from ..core.clock import parse_moment
 from ..intake.ingest import BatchResult, Candidate, Ingester
@@ -159,6 +159,7 @@ def demo_people(n: int) -> tuple[str, str, str]:
 
 def _demo_task_list(cfg: config_mod.Config) -> None:
     """The seed's list as `annex2 init` wrote it, with T02's 完成时限 set to 3月至5月 (the clerk edits the list)."""
+    # openpyxl outside reading/: the demo plays the clerk, editing our own task list (no unit's bytes)
     import openpyxl
 
     wb = openpyxl.load_workbook(cfg.task_list_path)
@@ -171,6 +172,7 @@ def _demo_task_list(cfg: config_mod.Config) -> None:
 
 def _write_task_form(cfg: config_mod.Config, task_list, unit: str, month: int, rows: dict, n: int) -> Path:
     """The unit's progress form from `annex2 template --tasks`, filled in as a clerk would (openpyxl)."""
+    # openpyxl outside reading/: the demo plays a unit, filling in the form our own template wrote
     import openpyxl
 
     from ..tasks.form import default_filename, write_task_form

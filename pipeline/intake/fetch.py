@@ -68,31 +68,8 @@ def mailbox_key(cfg: Config) -> str:
     return f"{cfg.mail.user}@{cfg.mail.host}/{cfg.mail.folder}"
 
 
-def headline(data: bytes) -> tuple[str, str, str, bool]:
-    """(sender address, Message-ID, subject, automatic?) of untrusted bytes; run in the sandbox (header parsing
-    can cost memory quadratic in a header's length). Empty strings for what cannot be read. Automatic: an
-    auto-reply, bounce or list mail (RFC 3834 Auto-Submitted, Precedence, X-Autoreply...) — answering it could
-    start a loop of replies."""
-    from email import policy
-    from email.parser import BytesParser
-    from email.utils import getaddresses
-
-    try:
-        msg = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
-        senders = getaddresses([str(msg["From"] or "")])
-        sender = senders[0][1].strip().lower() if senders else ""
-        subject = str(msg["Subject"] or "")
-        auto = (str(msg["Auto-Submitted"] or "no").strip().lower() != "no"
-                or str(msg["Precedence"] or "").strip().lower() in ("bulk", "junk", "list", "auto_reply")
-                or any(msg[h] is not None for h in ("X-Autoreply", "X-Autorespond", "List-Id"))
-                or sender.startswith(("mailer-daemon@", "postmaster@"))
-                or subject.startswith(("回执：", "自动回复", "Auto:", "Automatic reply")))
-        return sender[:320], str(msg["Message-ID"] or "").strip()[:998], subject[:200], auto
-    except Exception:
-        return "", "", "", False
-
-
 def _headline(cfg: Config, data: bytes) -> tuple[str, str, str, bool]:
+    from ..reading.mail import headline
     from ..reading.sandbox import SandboxFailure, run_untrusted
 
     try:

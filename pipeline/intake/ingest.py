@@ -31,6 +31,7 @@ from ..core.issues import Issue, issue
 from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
 from ..storage.ledger import Arrival, Ledger
 from ..reading.markup import make_markup
+from ..statistics.template import write_blank
 from ..reading.prefetch import reader_for
 from ..reading.readiness import (CHANGING, FRESH, empty_reason, is_open_for_writing, open_for_writing, open_no_follow,
                         wait_reason)
@@ -683,7 +684,7 @@ class Ingester:
                 return None, None
             tmp = markup.with_name(f".tmp-{os.getpid()}-" + markup.name)
             made = make_markup(tmp, validation.workbook, validation.issues, a.original_name, source=source,
-                               now=self.clock(), limits=self.cfg.limits)
+                               now=self.clock(), limits=self.cfg.limits, located=validation.located, blank=write_blank)
             os.replace(tmp, markup)
             note = f"（原表格式无法保留：{made.reason}；标注副本按附件2模板重新排版。）" if made.reason else None
             return markup.name, note

@@ -451,8 +451,7 @@ class SendError(Exception):
 
 def send_notices(cfg: Config, ledger: Ledger, folder: Path, notices: list[Notice], now: datetime) -> list[Notice]:
     """Send each e-mail draft through [smtp]; every sending is recorded in the ledger's event log."""
-    from email import message_from_bytes
-    from email import policy
+    from ..reading.mail import draft_message  # our own drafts; the e-mail parser lives in reading/
 
     if cfg.smtp is None:
         raise SendError("config.toml 中没有 [smtp] 配置，不会发送任何邮件")
@@ -463,7 +462,7 @@ def send_notices(cfg: Config, ledger: Ledger, folder: Path, notices: list[Notice
             for n in notices:
                 if not n.file.endswith(".eml") or not n.recipients:
                     continue
-                msg = message_from_bytes((folder / n.file).read_bytes(), policy=policy.default)
+                msg = draft_message((folder / n.file).read_bytes())
                 client.send_message(msg)
                 ledger.log("notice_sent", now, None, {"file": n.file, "to": n.recipients, "subject": n.subject})
                 sent.append(n)

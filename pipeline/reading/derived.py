@@ -108,7 +108,7 @@ def own_workbook_copy(source: bytes, issues: list, original_name: str, limits: L
         wb.save(out)
     if now is None:
         return out.getvalue()
-    from ..documents.docprops import stamped
+    from ..core.docprops import stamped
 
     return stamped(out.getvalue(), now)
 

@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 
 from ..core import form
 from ..core.normalize import clean_text, header_key, label_key, row_label_key
-from .reader import SheetData
+from ..core.issues import Issue, issue
+from .reader import SheetData, WorkbookData
 
 HEADER_SEARCH_ROWS = 3  # metric headers sit in the anchor's row or the next two (group headers)
 FIELD_LABELS = {"unit": "填报单位", "head": "单位负责人", "filler": "填表人", "date": "填报日期", "phone": "联系电话"}
@@ -368,3 +369,23 @@ def _blank_to_month_cell(r: int, text: str, spans: list[tuple[int, int, int]]) -
 
 def _year(text: str) -> int | None:
     return int(text) if len(text) == 4 else None
+
+
+def choose_form(book: WorkbookData) -> tuple[LocatedForm | None, Issue | None]:
+    """The sheet with the latest period is the submission; two sheets with that period are ambiguous."""
+    forms = [f for sheet in book.sheets for f in locate_all(sheet)]
+    if not forms:
+        return None, issue("E_NOT_ANNEX2", "文件中没有找到附件2表格（表头“行业领域、组织督查组、组织督查人员……”）")
+    if len(forms) == 1:
+        return forms[0], None
+    dated = [f for f in forms if f.period and f.period.year and f.period.month_to]
+    if not dated:
+        return forms[0], None
+    latest = max((f.period.year, f.period.month_to) for f in dated)  # type: ignore[union-attr]
+    best = [f for f in dated if (f.period.year, f.period.month_to) == latest]  # type: ignore[union-attr]
+    if len(best) > 1:
+        names = "”和“".join(f.sheet.name for f in best)
+        period = f"{latest[0]}年{latest[1]}月"
+        return None, issue("E_NOT_ANNEX2", f"工作表“{names}”都是截至{period}的报表，无法确定以哪一张为准（请只保留一张）",
+                           sheet=best[0].sheet.name)
+    return best[0], None

@@ -104,3 +104,29 @@ def parse(data: bytes, now: datetime, max_mb: float, max_attachments: int) -> Ma
         raise
     except Exception as exc:  # the e-mail package raises many types on malformed input
         raise MailProblem(f"邮件无法解析（{type(exc).__name__}）") from None
+
+
+def headline(data: bytes) -> tuple[str, str, str, bool]:
+    """(sender address, Message-ID, subject, automatic?) of untrusted bytes; run in the sandbox (header parsing
+    can cost memory quadratic in a header's length). Empty strings for what cannot be read. Automatic: an
+    auto-reply, bounce or list mail (RFC 3834 Auto-Submitted, Precedence, X-Autoreply...) — answering it could
+    start a loop of replies."""
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
+        senders = getaddresses([str(msg["From"] or "")])
+        sender = senders[0][1].strip().lower() if senders else ""
+        subject = str(msg["Subject"] or "")
+        auto = (str(msg["Auto-Submitted"] or "no").strip().lower() != "no"
+                or str(msg["Precedence"] or "").strip().lower() in ("bulk", "junk", "list", "auto_reply")
+                or any(msg[h] is not None for h in ("X-Autoreply", "X-Autorespond", "List-Id"))
+                or sender.startswith(("mailer-daemon@", "postmaster@"))
+                or subject.startswith(("回执：", "自动回复", "Auto:", "Automatic reply")))
+        return sender[:320], str(msg["Message-ID"] or "").strip()[:998], subject[:200], auto
+    except Exception:
+        return "", "", "", False
+
+
+def draft_message(data: bytes) -> EmailMessage:
+    """One of OUR OWN .eml drafts (notices/), as a message smtplib can send: the parser is the e-mail package's,
+    so it lives here with the others, though these bytes are the bureau's, not a unit's."""
+    return BytesParser(policy=policy.default).parsebytes(data)

@@ -20,11 +20,13 @@ import warnings
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Callable
 
 
 from ..core import form
 from ..core.config import Limits
 from ..core.issues import CATALOGUE, Issue
+from .locate import LocatedForm
 from .reader import WorkbookData, col_index
 from ..core.safe_names import display_name, xml_text
 
@@ -58,18 +60,25 @@ class MarkupCopy:
     reason: str | None = None
 
 
+BlankTemplate = Callable[[Path, form.Header], object]  # writes our empty form, the header filled in
+
+
 def write_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str,
-                 source: bytes | None = None, now: datetime | None = None, limits: Limits | None = None) -> Path:
+                 source: bytes | None = None, now: datetime | None = None, limits: Limits | None = None,
+                 located: LocatedForm | None = None, blank: BlankTemplate | None = None) -> Path:
     """Write the copy to `path` (.xlsx). `source`: the original file's bytes (needed to keep an .xlsx's form);
     `now`: the moment the copy is dated (its document properties), else the clock's."""
-    return make_markup(path, book, issues, original_name, source, now, limits).path
+    return make_markup(path, book, issues, original_name, source, now, limits, located, blank).path
 
 
 def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], original_name: str,
-                source: bytes | None = None, now: datetime | None = None, limits: Limits | None = None) -> MarkupCopy:
-    """`write_markup`, telling how the copy was made. The unit's own .xlsx is taken apart only in the sandbox
-    (derived.own_workbook_copy, under `limits`' memory and time caps); the other layouts are drawn here from
-    `book`, the values the sandbox already extracted."""
+                source: bytes | None = None, now: datetime | None = None, limits: Limits | None = None,
+                located: LocatedForm | None = None, blank: BlankTemplate | None = None) -> MarkupCopy:
+    """`write_markup`, telling how the copy was made, from the judged result: `book` (the values the sandbox
+    extracted), `issues`, and `located` (the form judging found in it). The unit's own .xlsx is taken apart
+    only in the sandbox (derived.own_workbook_copy, under `limits`' memory and time caps); the template's
+    layout is drawn here from `located` on the empty form `blank` writes (statistics' template writer: reading/
+    sits below it, so the writer is handed in); without either, the values as read."""
     from .derived import Refused, own_workbook_copy
     from ..storage.durable import write_atomic
     from .sandbox import SandboxFailure, run_untrusted
@@ -89,10 +98,9 @@ def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], orig
         except Exception:  # a workbook openpyxl cannot take apart: fall back to the template's layout
             reason = "原表无法按原格式打开"
     if done is None:
-        located = _locate(book)
-        if located is not None:
+        if book is not None and blank is not None and located is not None and not located.missing_metrics:
             try:
-                _on_template(path, located, issues, original_name, reason)
+                _on_template(path, located, issues, original_name, blank, reason)
                 done = "template"
             except Exception:  # whatever the form held, the unit still gets its list of problems
                 pass
@@ -100,7 +108,7 @@ def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], orig
         _values_only(path, book, issues, original_name)
         done = "values"
     if now is not None and done != "own":  # the sandbox dated the unit's own workbook
-        from ..documents.docprops import stamp
+        from ..core.docprops import stamp
 
         stamp(path, now)
     return MarkupCopy(path, done, reason)
@@ -138,37 +146,27 @@ def top_left(ws, ref: str) -> str:
 
 # --- our template's layout -------------------------------------------------------------------------------
 
-def _locate(book: WorkbookData | None):
-    if book is None:
-        return None
-    from ..statistics.validate import choose_form
-
-    located, _problem = choose_form(book)
-    if located is None or located.missing_metrics:
-        return None
-    return located
-
-
-def _on_template(path: Path, located, issues: list[Issue], original_name: str, reason: str | None = None) -> None:
+def _on_template(path: Path, located: LocatedForm, issues: list[Issue], original_name: str, blank: BlankTemplate,
+                 reason: str | None = None) -> None:
     import openpyxl
 
-    from ..statistics import template as t
+    t = form  # the template's layout
     period = located.period
     fields = located.fields
     def text(key: str) -> str | None:
         found = fields[key].text if key in fields else None
         return xml_text(found) if found else found
 
-    header = t.Header(text("unit"), _int(period.year) if period else None, _int(period.month_to) if period else None,
+    header = form.Header(text("unit"), _int(period.year) if period else None, _int(period.month_to) if period else None,
                       text("head"), text("filler"), text("phone"))
-    blank = path.with_name(".tmp-template-" + path.name)
+    empty = path.with_name(".tmp-template-" + path.name)
     try:
-        t.write_template(blank, "", header)
+        blank(empty, header)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(io.BytesIO(blank.read_bytes()))
+            wb = openpyxl.load_workbook(io.BytesIO(empty.read_bytes()))  # our own form, not the unit's bytes
     finally:
-        blank.unlink(missing_ok=True)
+        empty.unlink(missing_ok=True)
     ws = wb[t.SHEET_NAME]
     ws["A1"] = _title_of(located)
     if period is not None:
@@ -186,8 +184,9 @@ def _on_template(path: Path, located, issues: list[Issue], original_name: str, r
                 where[slot.cell] = target.coordinate
     for key, (r, c) in {"unit": (t.UNIT_ROW, 1), "head": (t.FOOTER_ROW1, 1), "filler": (t.FOOTER_ROW1, 7),
                         "date": (t.FOOTER_ROW2, 1), "phone": (t.FOOTER_ROW2, 7)}.items():
-        if key in fields and fields[key].cell:
-            where[fields[key].cell] = ws.cell(r + 1, c + 1).coordinate
+        found = fields.get(key)
+        if found is not None and found.cell:
+            where[found.cell] = ws.cell(r + 1, c + 1).coordinate
     if period is not None and period.cell:
         where[period.cell] = ws.cell(t.TO_CELL[0] + 1, t.TO_CELL[1] + 1).coordinate
     marks = []

@@ -6,45 +6,21 @@ without a password so a unit can still unprotect it if it must.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from typing import TYPE_CHECKING, Mapping
 
 from ..core import form
+from ..core.form import (  # noqa: F401 -- the layout, re-exported where the template is written
+    FIRST_SECTOR_ROW, FOOTER_ROW1, FOOTER_ROW2, FROM_CELL, HEAD_ROW1, HEAD_ROW2, LAST_COL, METRIC_COL, PERIOD_ROW,
+    SHEET_NAME, TITLE_ROW, TO_CELL, TOTAL_ROW, UNIT_ROW, UNITS_ROW, YEAR_CELL, Header)
 from ..reading.locate import a1
 from ..core.months import Month
 from ..core.safe_names import safe_filename
 
 if TYPE_CHECKING:  # imported where a workbook is written: starting a command need not load it
     import xlsxwriter
-
-SHEET_NAME = "附件2"
-# Where things sit (0-based rows/cols for xlsxwriter; the A1 names are what users see).
-TITLE_ROW, UNIT_ROW, PERIOD_ROW, HEAD_ROW1, HEAD_ROW2, UNITS_ROW = 0, 1, 2, 3, 4, 5
-FIRST_SECTOR_ROW = 6  # row 7
-TOTAL_ROW = FIRST_SECTOR_ROW + len(form.SECTORS)  # row 14
-FOOTER_ROW1 = TOTAL_ROW + 2  # row 16
-FOOTER_ROW2 = FOOTER_ROW1 + 1  # row 17
-LAST_COL = len(form.METRICS)  # column M
-METRIC_COL = {m.key: i + 1 for i, m in enumerate(form.METRICS)}  # B..M
-YEAR_CELL, FROM_CELL, TO_CELL = (PERIOD_ROW, 1), (PERIOD_ROW, 3), (PERIOD_ROW, 5)
-
-
-@dataclass(frozen=True)
-class Header:
-    """What --unit / --month pre-fill."""
-
-    unit: str | None = None
-    year: int | None = None
-    month_to: int | None = None
-    head: str | None = None  # the footer, for an Annex 2 the tool fills in itself (export --annex2)
-    filler: str | None = None
-    phone: str | None = None
-    filled_on: date | None = None
-    note: str | None = None  # a line under the footer (export --annex2: how many units the total covers)
-
 
 def default_filename(unit: str | None, month: Month | None) -> str:
     parts = ["附件2"]
@@ -69,6 +45,11 @@ def write_template(path: Path, short_name: str, header: Header,
     finally:
         wb.close()
     return path
+
+
+def write_blank(path: Path, header: Header) -> Path:
+    """The empty form with only `header` filled in: what a marked-up copy lays a unit's values on."""
+    return write_template(path, "", header)
 
 
 def _formats(wb: xlsxwriter.Workbook) -> dict:

@@ -8,7 +8,7 @@ from typing import Iterator
 from ..core import form
 from ..core.config import Config, Unit
 from ..core.issues import Issue, has_errors, issue
-from ..reading.locate import LocatedForm, Slot, as_text, locate_all
+from ..reading.locate import LocatedForm, Slot, as_text, choose_form
 from ..core.months import Month
 from ..core.normalize import MAX_COUNT, count, is_whole, looks_like_phone, rate
 from ..reading.reader import ReadProblem, WorkbookData, read_workbook
@@ -100,26 +100,6 @@ def validate_workbook(book: WorkbookData, cfg: Config, now: datetime, folder_uni
     result.issues += list(value_rules(result, located, cfg.limits.max_count))
     result.issues += list(footer_rules(located))
     return result
-
-
-def choose_form(book: WorkbookData) -> tuple[LocatedForm | None, Issue | None]:
-    """The sheet with the latest period is the submission; two sheets with that period are ambiguous."""
-    forms = [f for sheet in book.sheets for f in locate_all(sheet)]
-    if not forms:
-        return None, issue("E_NOT_ANNEX2", "文件中没有找到附件2表格（表头“行业领域、组织督查组、组织督查人员……”）")
-    if len(forms) == 1:
-        return forms[0], None
-    dated = [f for f in forms if f.period and f.period.year and f.period.month_to]
-    if not dated:
-        return forms[0], None
-    latest = max((f.period.year, f.period.month_to) for f in dated)  # type: ignore[union-attr]
-    best = [f for f in dated if (f.period.year, f.period.month_to) == latest]  # type: ignore[union-attr]
-    if len(best) > 1:
-        names = "”和“".join(f.sheet.name for f in best)
-        period = f"{latest[0]}年{latest[1]}月"
-        return None, issue("E_NOT_ANNEX2", f"工作表“{names}”都是截至{period}的报表，无法确定以哪一张为准（请只保留一张）",
-                           sheet=best[0].sheet.name)
-    return best[0], None
 
 
 def unit_rules(result: Validation, located: LocatedForm, cfg: Config, folder_unit: Unit | None,
