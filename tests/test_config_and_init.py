@@ -84,7 +84,7 @@ def test_missing_config_says_where_it_looked_and_what_to_do(tmp_path, monkeypatc
 
 
 def test_init_lays_out_a_working_folder_and_refuses_to_overwrite(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.commands.now_in", lambda cfg: datetime(2024, 3, 10, 9, 0, tzinfo=cfg.bureau.tz))
+    monkeypatch.setattr("pipeline.cli.workfolder.now_in", lambda cfg: datetime(2024, 3, 10, 9, 0, tzinfo=cfg.bureau.tz))
     target = tmp_path / "bureau"
     result = CliRunner().invoke(cli, ["init", str(target)])
     assert result.exit_code == 0, result.output

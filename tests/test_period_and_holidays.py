@@ -27,7 +27,8 @@ def edit_config(work, old, new):
 
 
 def fixed_clock(monkeypatch, *moment):
-    monkeypatch.setattr("pipeline.cli.commands.now_in", lambda cfg: datetime(*moment, tzinfo=cfg.bureau.tz))
+    for module in ("pipeline.cli.commands", "pipeline.cli.workfolder"):  # init and template live in workfolder
+        monkeypatch.setattr(f"{module}.now_in", lambda cfg: datetime(*moment, tzinfo=cfg.bureau.tz))
 
 
 def states(work, month, as_of):

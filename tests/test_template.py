@@ -118,7 +118,7 @@ def test_template_command_uses_the_reporting_year_not_the_calendar_year(tmp_path
     shipped = cfg_path.read_text(encoding="utf-8")
     cfg_path.write_text(shipped.replace('start = "2023-01"', 'start = "2024-04"\nend = "2024-12"', 1), encoding="utf-8")
     monkeypatch.chdir(tmp_path / "work")
-    monkeypatch.setattr("pipeline.cli.commands.now_in", lambda cfg: datetime(2025, 2, 3, 9, 0, tzinfo=cfg.bureau.tz))
+    monkeypatch.setattr("pipeline.cli.workfolder.now_in", lambda cfg: datetime(2025, 2, 3, 9, 0, tzinfo=cfg.bureau.tz))
     result = CliRunner().invoke(cli, ["template", "-o", str(tmp_path / "closed.xlsx")])
     assert result.exit_code == 0, result.output
     ws = openpyxl.load_workbook(tmp_path / "closed.xlsx").active
