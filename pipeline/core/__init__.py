@@ -1,0 +1,3 @@
+"""The floor every room stands on: the settings (config.toml and its model), months, moments and working days,
+the Annex 2 form's one description (form.py) and the cell normalizer, the issue catalogue, safe names, file kinds
+by suffix, text layout for Chinese. Nothing here touches the ledger, a unit's bytes or the terminal."""
