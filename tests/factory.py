@@ -3,6 +3,7 @@ or a table retyped by hand. The benchmarks use it too; the package does not (the
 with the template writer and ships its retyped tables as files LibreOffice saved)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,48 @@ def make_email(sender: str, attachments=(), *, received: str | None = None, date
         maintype, subtype = kind[0] if kind else XLSX_TYPE
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg.as_bytes()
+
+
+# --- monthly work materials: a scan, a photo, a Word report, a program ----------------------------------
+
+def image_pdf(pages=1) -> bytes:
+    """A scan: pages that are pictures only (no text layer), as Pillow writes them."""
+    from PIL import Image, ImageDraw
+
+    frames = []
+    for n in range(pages):
+        im = Image.new("RGB", (620, 877), "white")
+        draw = ImageDraw.Draw(im)
+        draw.rectangle((60, 60, 560, 90 + 10 * n), fill="black")
+        draw.ellipse((380, 640, 540, 800), outline=(200, 0, 0), width=10)  # the seal
+        frames.append(im)
+    out = io.BytesIO()
+    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:])
+    return out.getvalue()
+
+
+def jpg() -> bytes:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (800, 600), "white")
+    ImageDraw.Draw(im).ellipse((300, 200, 500, 400), outline=(200, 0, 0), width=12)
+    out = io.BytesIO()
+    im.save(out, "JPEG")
+    return out.getvalue()
+
+
+def docx(*paragraphs) -> bytes:
+    import docx as python_docx
+
+    doc = python_docx.Document()
+    for p in paragraphs:
+        doc.add_paragraph(p)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def exe() -> bytes:
+    """The first bytes of a Windows program: an MZ header and its DOS stub."""
+    return b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + \
+        b"This program cannot be run in DOS mode.\r\r\n$" + b"\x00" * 200

@@ -217,3 +217,11 @@ def fuzz_emls(seed: int, n: int, emls: dict[str, bytes] | None = None) -> list[F
             source += f" ({type(exc).__name__})"
         out.append(Fuzzed(f"fuzz_{i:04d}_{names[i % len(names)]}", data, source))
     return out
+
+
+def damaged_xls(*patches: tuple[int, int]) -> bytes:
+    """The LibreOffice .xls fixture with single bytes changed: (offset, new value) pairs."""
+    data = bytearray((FIXTURES / "lo_template.xls").read_bytes())
+    for offset, value in patches:
+        data[offset] = value
+    return bytes(data)

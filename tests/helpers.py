@@ -111,6 +111,17 @@ def run_cli(work, *args, timeout=300):
                           timeout=timeout)
 
 
+def wait_until(condition, timeout=60, every=0.1):
+    """True as soon as `condition()` is, polled every `every` seconds; its last answer after `timeout` seconds
+    (a generous bound: a test waits on what it expects, never for a fixed time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
 def rows(work, sql, args=()):
     """Rows of the working folder's ledger file, read by a connection of our own."""
     db = sqlite3.connect(work / "annex2.sqlite")

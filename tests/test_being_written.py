@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from pipeline.cli.commands import cli
 
 from factory import make_submission
-from test_watch import EXEC, MODES, arrivals, fast, settled, wait_until, watching
+from helpers import wait_until
+from watching import EXEC, MODES, arrivals, fast, settled, watching
 
 
 @pytest.mark.parametrize("polling", MODES)

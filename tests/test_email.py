@@ -14,8 +14,7 @@ from pipeline.core.months import Month
 from pipeline.statistics.timeliness import status
 
 from factory import XLSX_TYPE as XLSX, make_email, make_submission
-from helpers import at, ingest
-from test_status import edit_config
+from helpers import at, edit_config, ingest
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

@@ -14,7 +14,7 @@ from pipeline.intake.corrections import receipt_context
 from pipeline.storage.ledger import Ledger
 from pipeline.intake.receipts import receipt_text
 
-from helpers import drop, ingest
+from helpers import drop, ingest, run_cli
 
 EXEC = "交通运输综合行政执法大队"
 
@@ -230,3 +230,13 @@ def test_json_summaries_of_ingest_merge_notices_export(workdir, tmp_path):
     exported = json.loads(run("export", "--month", "2023-05", "--annex2", tmp_path / "a.xlsx", "--json").stdout)
     assert set(exported) == {"month", "as_of", "format", "path", "rows", "coverage"}
     assert (exported["format"], exported["rows"], exported["coverage"]["reported"]) == ("annex2", None, [EXEC])
+
+
+@pytest.mark.parametrize("command", [["void", "{}", "--reason", "误收"], ["materials", "set-kind", "{}", "stamped"]])
+@pytest.mark.parametrize("number", ["12345678901234567890", "0", "99"])
+def test_a_file_number_not_in_the_ledger_is_said_so_whatever_its_size(workdir, command, number):
+    assert run_cli(workdir, "ingest").returncode == 0  # a ledger, with no file in it
+    result = run_cli(workdir, *[a.format(number) for a in command])
+    assert result.returncode == 1, result.stderr
+    assert f"错误：台账中没有编号为 {number} 的文件" in result.stderr
+    assert "Traceback" not in result.stderr and "内部错误" not in result.stderr

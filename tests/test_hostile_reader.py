@@ -19,7 +19,7 @@ import pytest
 
 import sandbox_jobs as jobs
 from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
-from fuzz import FIXTURES, fuzz_emls, fuzz_files
+from fuzz import FIXTURES, damaged_xls, fuzz_emls, fuzz_files
 from pipeline.core import config
 from pipeline.core.config import Limits
 from pipeline.reading.reader import ReadProblem, check_size, read_workbook
@@ -130,13 +130,6 @@ def test_read_workbook_isolated_gives_what_read_workbook_gives():
     for name in ("lo_template.xls", "lo_template.ods", "lo_template_recalculated.xlsx"):
         data = (FIXTURES / name).read_bytes()
         assert read_workbook_isolated(data, CFG.limits) == read_workbook(data, CFG.limits)
-
-
-def damaged_xls(*patches: tuple[int, int]) -> bytes:
-    data = bytearray((FIXTURES / "lo_template.xls").read_bytes())
-    for offset, value in patches:
-        data[offset] = value
-    return bytes(data)
 
 
 @POSIX_ONLY

@@ -14,11 +14,12 @@ from pipeline.cli.commands import cli
 from pipeline.storage.ledger import MIGRATIONS, Ledger
 
 from factory import make_submission
-from helpers import at, drop, ingest
+from helpers import at, drop, ingest, rows, run_cli, settled
 
 EXEC = "交通运输综合行政执法大队"
 EXEC_DIR = EXEC
 QUALITY = "交通质量和安全监督站"
+SAFETY = "局安全监督股"
 
 
 def district_total(work, metric="inspectors"):
@@ -371,3 +372,45 @@ def test_a_crash_after_archiving_a_watched_file_leaves_one_copy(workdir):
     ingest(workdir)  # the restart finds it by a scan
     assert len(archived(workdir)) == 1
     assert table_counts(workdir)["arrivals"] == 1
+
+
+def test_the_district_total_saved_in_a_units_folder_is_not_taken_as_its_report(workdir):
+    # Found: `export --annex2 inbox/局安全监督股/x.xlsx` then `ingest` accepted the district total (填报单位 =
+    # the bureau's full name) as 局安全监督股's report: the next total counted the district twice.
+    make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
+    settled(workdir)
+    assert run_cli(workdir, "ingest").returncode == 0
+    assert run_cli(workdir, "export", "--month", "2023-05", "--annex2", f"inbox/{SAFETY}/x.xlsx").returncode == 0
+    time.sleep(0.5)
+    result = run_cli(workdir, "ingest")
+    assert result.returncode == 1
+    assert ("错误：B2 填报单位写的是本局“岳阳市云溪区交通运输局”，这是全区合计（本局导出的附件2），"
+            "不是“局安全监督股”的报表") in result.stdout
+    assert rows(workdir, "SELECT a.unit, a.outcome, i.code FROM arrivals a JOIN issues i ON i.arrival_id = a.id "
+                         "WHERE a.original_name = 'x.xlsx' AND i.code LIKE 'E_%'") == \
+        [(SAFETY, "rejected", "E_UNIT_MISMATCH")]
+    # The short name is the bureau too; a unit's own name in its own folder still passes.
+    make_submission(workdir / "inbox" / QUALITY / "附件2.xlsx", unit="云溪区")
+    make_submission(workdir / "inbox" / SAFETY / "本股.xlsx", unit=SAFETY)
+    time.sleep(0.5)
+    run_cli(workdir, "ingest")
+    assert rows(workdir, "SELECT unit, outcome FROM arrivals WHERE id > 2 ORDER BY id") == \
+        [(QUALITY, "rejected"), (SAFETY, "accepted")]
+
+
+def test_office_lock_files_named_on_the_command_line_are_skipped_with_a_note(workdir):
+    # Found: `annex2 ingest inbox/单位/*` handed the shell's list to the intake, and a ~$ lock file Excel
+    # left behind was judged (E_MATERIAL_TYPE), recorded and receipted like a unit's report.
+    folder = workdir / "inbox" / EXEC
+    make_submission(folder / "附件2.xlsx")
+    (folder / "~$旧表.xlsx").write_bytes(b"\x06\x00\xe7\x8e\x8b\xe4\xba\x94" + b"\x00" * 154)  # 162 bytes, as Excel
+    (folder / ".~lock.旧表.xlsx#").write_text("王五,PC-01,PC-01,06.06.2023 10:00,file:///C:/Users/wangwu;\n")
+    settled(workdir)
+    names = ["附件2.xlsx", "~$旧表.xlsx", ".~lock.旧表.xlsx#"]
+    result = run_cli(workdir, "ingest", *[f"inbox/{EXEC}/{n}" for n in names])
+    assert result.returncode == 0, result.stderr
+    assert "跳过  ~$旧表.xlsx：Excel/WPS/LibreOffice 打开表格时留下的锁文件，不是报送的文件，已跳过" in result.stderr
+    assert "跳过  .~lock.旧表.xlsx#：" in result.stderr
+    assert rows(workdir, "SELECT original_name, outcome FROM arrivals") == [("附件2.xlsx", "accepted")]
+    assert len(list((folder / "回执").iterdir())) == 1
+    assert (folder / "~$旧表.xlsx").exists() and (folder / ".~lock.旧表.xlsx#").exists()  # never touched

@@ -17,8 +17,7 @@ from pipeline.storage.ledger import Ledger
 from pipeline.reading.reader import read_workbook
 
 from factory import make_email, make_submission
-from helpers import arriving_at, at, drop, ingest, rows, run_cli
-from test_status import edit_config
+from helpers import arriving_at, at, drop, edit_config, ingest, rows, run_cli
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -254,7 +253,8 @@ def test_a_copy_that_pauses_is_waited_for_by_ingest(workdir, tmp_path):
 
 
 def test_the_watcher_waits_for_a_copy_that_pauses_for_three_windows(workdir, tmp_path):
-    from test_watch import arrivals, fast, settled, wait_until, watching
+    from helpers import wait_until
+    from watching import arrivals, fast, settled, watching
 
     fast(workdir)  # a one-second stability window
     data = make_submission(tmp_path / "src.xlsx").read_bytes()

@@ -13,9 +13,8 @@ from lxml import etree
 from pipeline.cli.commands import cli
 from pipeline.core.textable import display_width as width
 
-from helpers import report
+from helpers import edit_config, report
 from office import convert
-from test_status import edit_config
 
 EXEC = "交通运输综合行政执法大队"
 C = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",

@@ -18,57 +18,16 @@ from pipeline.materials.interface import (judge_material, material_arrival_field
                                 write_month_materials)
 from pipeline.core.months import Month
 
-from helpers import at
+from factory import docx, exe, image_pdf, jpg, make_submission
+from helpers import at, rows, run_cli, settled
 
 ZF = "交通运输综合行政执法大队"  # alias 执法大队
 ROAD = "区道路运输服务中心"  # alias 运输中心
 LOGI = "现代物流中心"
+QUALITY = "交通质量和安全监督站"
 
 
 # --- real files -----------------------------------------------------------------------------------------
-
-def image_pdf(pages=1) -> bytes:
-    """A scan: pages that are pictures only (no text layer), as Pillow writes them."""
-    from PIL import Image, ImageDraw
-
-    frames = []
-    for n in range(pages):
-        im = Image.new("RGB", (620, 877), "white")
-        draw = ImageDraw.Draw(im)
-        draw.rectangle((60, 60, 560, 90 + 10 * n), fill="black")
-        draw.ellipse((380, 640, 540, 800), outline=(200, 0, 0), width=10)  # the seal
-        frames.append(im)
-    out = io.BytesIO()
-    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:])
-    return out.getvalue()
-
-
-def jpg() -> bytes:
-    from PIL import Image, ImageDraw
-
-    im = Image.new("RGB", (800, 600), "white")
-    ImageDraw.Draw(im).ellipse((300, 200, 500, 400), outline=(200, 0, 0), width=12)
-    out = io.BytesIO()
-    im.save(out, "JPEG")
-    return out.getvalue()
-
-
-def docx(*paragraphs) -> bytes:
-    import docx as python_docx
-
-    doc = python_docx.Document()
-    for p in paragraphs:
-        doc.add_paragraph(p)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
-
-
-def exe() -> bytes:
-    """The first bytes of a Windows program: an MZ header and its DOS stub."""
-    return b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + \
-        b"This program cannot be run in DOS mode.\r\r\n$" + b"\x00" * 200
-
 
 @pytest.fixture(scope="module")
 def office_files(tmp_path_factory):
@@ -170,7 +129,6 @@ def test_a_blank_scan_is_empty(cfg):
 
 
 def test_a_spreadsheet_behind_a_material_name_says_so(cfg, tmp_path):
-    from factory import make_submission
 
     data = make_submission(tmp_path / "a.xlsx").read_bytes()
     j = judge(cfg, "工作情况5月.pdf", data)
@@ -709,3 +667,30 @@ def test_the_master_workbooks_materials_sheet(cfg, tmp_path):
     assert got == [(ZF, WORD, "电子版", "已被替换", None), (ZF, "执法大队5月工作情况（修改）.docx", "电子版", "现行", None),
                    (ROAD, "运输中心5月.pdf", None, "退回", "E_MATERIAL_TYPE")]
     assert ws.cell(5, 4).font.color.rgb == "FFC00000"
+
+
+def tiff(path, pages):
+    """A TIFF as a scanner writes it: 'L' mode, LZW, one A4 page at 150 dpi per frame; "blank" pages are white,
+    "stamped" ones carry a line and a circle (the seal)."""
+    from PIL import Image, ImageDraw
+
+    frames = []
+    for kind in pages:
+        im = Image.new("L", (1240, 1754), 255)
+        if kind == "stamped":
+            draw = ImageDraw.Draw(im)
+            draw.line((100, 200, 1100, 200), fill=0, width=4)
+            draw.ellipse((800, 1300, 1100, 1600), outline=0, width=8)
+        frames.append(im)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(path, save_all=True, append_images=frames[1:], compression="tiff_lzw")
+
+
+def test_a_scan_whose_first_page_is_blank_is_not_empty_but_an_all_blank_one_is(workdir):
+    tiff(workdir / "inbox" / ZF / "执法大队2026年11月份工作情况（盖章）.tif", ["blank", "stamped"])
+    tiff(workdir / "inbox" / QUALITY / "质监站2026年11月份工作情况（盖章）.tif", ["blank", "blank", "blank"])
+    settled(workdir)
+    run_cli(workdir, "ingest")
+    found = rows(workdir, "SELECT a.unit, a.outcome, group_concat(i.code) FROM arrivals a "
+                          "LEFT JOIN issues i ON i.arrival_id = a.id AND i.code LIKE 'E_%' GROUP BY a.id ORDER BY a.unit")
+    assert found == [(QUALITY, "rejected", "E_EMPTY_DOCUMENT"), (ZF, "material", None)]

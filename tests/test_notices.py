@@ -15,8 +15,7 @@ from click.testing import CliRunner
 from pipeline.cli.commands import cli
 from pipeline.storage.ledger import Ledger
 
-from helpers import SmtpCollect, annex2_only, built_once, copy_into, no_tasks_due, report
-from test_status import edit_config
+from helpers import SmtpCollect, annex2_only, built_once, copy_into, edit_config, no_tasks_due, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

@@ -19,8 +19,7 @@ from pipeline.reading.readiness import FRESH, WRITING, container_complete, wait_
 from pipeline.intake.workspace import init
 
 from factory import make_email, make_submission
-from helpers import ingest
-from test_status import edit_config
+from helpers import edit_config, ingest
 
 EXEC = "交通运输综合行政执法大队"
 LINUX_ONLY = pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(),

@@ -14,7 +14,7 @@ from pipeline.storage.ledger import Ledger
 from pipeline.core.months import Month
 from pipeline.statistics.timeliness import deadline, status
 
-from helpers import annex2_only, at, edit_config, report  # noqa: F401  (edit_config: other modules import it from here)
+from helpers import annex2_only, at, edit_config, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

@@ -16,8 +16,8 @@ from pipeline.tasks.form import default_filename, write_task_form
 from pipeline.tasks.state import task_deadline
 from pipeline.tasks.task_list import read_task_list, write_task_list
 
+from factory import docx, image_pdf
 from helpers import drop, ingest
-from test_materials import docx, image_pdf
 
 EXEC = "交通运输综合行政执法大队"
 STAMPED = "执法大队5月工作情况（盖章）.pdf"

@@ -1,6 +1,5 @@
 """Annex 1 key tasks: the seed's list, the 完成时限 grammar, 责任单位, the progress form, states over months,
 the monthly-loop texts and the leadership sheet."""
-import hashlib
 import json
 import sqlite3
 from datetime import date
@@ -16,10 +15,9 @@ from pipeline.core.issues import CATALOGUE
 from pipeline.storage.ledger import Ledger
 from pipeline.core.months import Month
 from pipeline.reading.reader import read_workbook
-from pipeline.tasks.form import (check_task_form, is_task_form, record_task_form, task_form_arrival,
-                                task_form_receipt_text, write_task_form)
+from pipeline.tasks.form import (check_task_form, is_task_form, task_form_receipt_text, write_task_form)
 from pipeline.tasks.state import (bulletin_paragraphs, close_task, form_paragraphs, load_task_data, reminder_lines,
-                                 task_deadline, task_strike_months, tasks_status)
+                                 task_deadline, task_strike_months)
 from pipeline.tasks.window import BadWindow, parse_window, window_label
 from pipeline.tasks.task_list import (BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list)
 from pipeline.tasks.sheet import write_tasks_sheet
@@ -27,10 +25,10 @@ from pipeline.statistics.template import Header, write_template
 
 from helpers import at
 from office import convert
+from task_story import (APPROVAL, BUILD, ENFORCE, LOGISTICS, PLAN, QUALITY, ROADS, SAFETY, SCENARIO_LIST, TRANSPORT,
+                        Scenario, filled, transport_may_to_july)
 
 REPO = Path(__file__).resolve().parent.parent
-SAFETY, TRANSPORT, QUALITY, ENFORCE = "局安全监督股", "区道路运输服务中心", "交通质量和安全监督站", "交通运输综合行政执法大队"
-LOGISTICS, ROADS, BUILD, PLAN, APPROVAL = "现代物流中心", "区公路建设养护中心", "局基本建设股", "局计划统计股", "行政审批股"
 
 
 @pytest.fixture
@@ -310,16 +308,6 @@ def test_the_form_is_protected_with_a_drop_down_and_a_marker(cfg, seed_list, tmp
     assert wb.custom_doc_props["annex2_task_form"].value == "1"
 
 
-def _filled(path, cfg, tl, unit, month, values, out=None):
-    """The unit's form for the month, filled in with openpyxl: values = {cell: text}."""
-    src = write_task_form(path, cfg, tl, unit, month, task_deadline(cfg, month).last_day)
-    wb = openpyxl.load_workbook(src)
-    for cell, value in values.items():
-        wb.active[cell] = value
-    wb.save(out or src)
-    return out or src
-
-
 BUILD_SEPT = {"E4": "人员履约平台录入项目2个", "F4": "推进中", "G4": "检查记录.pdf",
                   "F5": "未启动", "E6": "审查项目3个", "F6": "推进中"}
 
@@ -331,7 +319,7 @@ def _judge(path, cfg, tl, folder_unit=None, now="2023-09-20T09:00"):
 
 
 def test_a_form_filled_in_with_openpyxl_is_accepted(cfg, seed_list, tmp_path):
-    path = _filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
+    path = filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
     j = _judge(path, cfg, seed_list, BUILD)
     assert (j.ok, j.unit, j.year, j.month, j.issues) == (True, BUILD, 2023, 9, [])
     assert [(r.task_id, r.status, r.progress, r.evidence, r.cell) for r in j.rows] == [
@@ -343,7 +331,7 @@ def test_a_form_filled_in_with_openpyxl_is_accepted(cfg, seed_list, tmp_path):
 @pytest.mark.office
 @pytest.mark.parametrize("fmt, ext", [("xlsx:Calc MS Excel 2007 XML", "xlsx"), ("xls:MS Excel 97", "xls")])
 def test_a_form_saved_by_libreoffice_is_accepted(cfg, seed_list, tmp_path, fmt, ext):
-    path = _filled(tmp_path / "in" / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
+    path = filled(tmp_path / "in" / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
     out = convert(path, fmt, tmp_path / "out")
     assert out.suffix == "." + ext
     j = _judge(out, cfg, seed_list)
@@ -372,7 +360,7 @@ def test_an_annex2_template_is_not_a_task_form(cfg, tmp_path):
     ({}, None, "2023-08-31T23:00", [("E2", "E_PERIOD")]),  # a future month
 ])
 def test_each_rule_names_its_cell(cfg, seed_list, tmp_path, values, folder, now, expected):
-    path = _filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), {**BUILD_SEPT, **values})
+    path = filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), {**BUILD_SEPT, **values})
     j = _judge(path, cfg, seed_list, folder, now)
     assert [(i.cell, i.code) for i in j.issues] == expected
     assert j.ok is not any(CATALOGUE[code][0] == "error" for _c, code in expected)
@@ -380,12 +368,12 @@ def test_each_rule_names_its_cell(cfg, seed_list, tmp_path, values, folder, now,
 
 
 def test_receipt_names_the_tasks_and_the_deadline(cfg, seed_list, tmp_path):
-    path = _filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), {**BUILD_SEPT, "F4": "差不多"})
+    path = filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), {**BUILD_SEPT, "F4": "差不多"})
     bad = _judge(path, cfg, seed_list, BUILD)
     text = task_form_receipt_text(cfg, original_name="f.xlsx", received_at=at("2023-09-15T10:00"), judgement=bad,
                                   task_list=seed_list, due=task_deadline(cfg, Month(2023, 9)))
     assert "结果：退回" in text and "完成情况填写有误 —— F4 T05 的完成情况“差不多”不是可选的四项之一" in text and "（E_TASK_STATUS）" in text
-    good = _judge(_filled(tmp_path / "g.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT),
+    good = _judge(filled(tmp_path / "g.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT),
                   cfg, seed_list, BUILD)
     text = task_form_receipt_text(cfg, original_name="g.xlsx", received_at=at("2023-09-17T10:00"), judgement=good,
                                   task_list=seed_list, due=task_deadline(cfg, Month(2023, 9)),
@@ -397,70 +385,6 @@ def test_receipt_names_the_tasks_and_the_deadline(cfg, seed_list, tmp_path):
 
 
 # --- states over several months --------------------------------------------------------------------------
-
-SCENARIO_LIST = [
-    {"id": "T01", "project": "全面提升安全监管效能", "name": "开展隐患清零行动", "window": "5月至8月",
-     "units": "局安全监督股牵头，区道路运输服务中心落实", "measure": "全年完成至少一轮次的“隐患清零”工作。"},
-    {"id": "T02", "project": "全面提升安全监管效能", "name": "严格监管执法", "window": "3月至6月",
-     "units": "区道路运输服务中心落实", "measure": "组织对汽车客运站等人员密集场所全面排查。"},
-    {"id": "T03", "project": "深化专项整治", "name": "学生安全专项整治", "window": "4月至10月",
-     "units": "运输中心落实", "measure": "推进水上交通安全知识进校园。"},
-    {"id": "T04", "project": "深化专项整治", "name": "烟花爆竹专项整治", "window": "6月至12月",
-     "units": "现代物流中心落实", "measure": "严查港口码头非法储存烟花爆竹。"},
-]
-
-
-class Scenario:
-    """A working folder with a four-task list; forms are written, filled, checked and recorded as intake would."""
-
-    def __init__(self, workdir):
-        self.work = workdir
-        write_task_list(workdir / "templates" / "annex1_tasks.xlsx", SCENARIO_LIST)
-        self.cfg = config.load(workdir / "config.toml")
-        self.tl = read_task_list(self.cfg)
-        self.n = 0
-
-    def report(self, unit, month, received, rows):
-        """rows = {task id: (完成情况, 本月进展)} in the form's order."""
-        m = Month.parse(month)
-        self.n += 1
-        path = self.work / f"form{self.n}.xlsx"
-        write_task_form(path, self.cfg, self.tl, unit, m)
-        wb = openpyxl.load_workbook(path)
-        ws = wb.active
-        for r in range(4, 4 + len(self.tl.active(unit, m))):
-            task = ws.cell(r, 1).value
-            if task in rows:
-                ws.cell(r, 6).value, ws.cell(r, 5).value = rows[task]
-            else:
-                ws.cell(r, 1).value = None  # the unit deleted the row
-        wb.save(path)
-        data = path.read_bytes()
-        j = check_task_form(read_workbook(data, self.cfg.limits), self.cfg, unit, at(received), self.tl)
-        assert j.ok, j.issues
-        with Ledger(self.cfg.ledger) as ledger, ledger.transaction() as db:
-            arrival = ledger.record(db, now=at(received), original_name=path.name, source="inbox",
-                                    source_path=f"inbox/{unit}/{path.name}", sha256=hashlib.sha256(data).hexdigest(),
-                                    size=len(data), received_at=at(received), received_rule="inbox_ctime",
-                                    folder_unit=unit, archived_path=f"archive/{path.name}", issues=j.issues,
-                                    event=j.outcome, **task_form_arrival(j))
-            record_task_form(db, arrival, j)
-        return j
-
-    def states(self, month, as_of):
-        with Ledger(self.cfg.ledger) as ledger:
-            board = tasks_status(self.cfg, ledger, self.tl, Month.parse(month), at(as_of))
-        return {(t, u): c.state for (t, u), c in board.cells.items()}, board
-
-
-def transport_may_to_july(s: "Scenario") -> None:
-    """运输中心's forms for May (a 未启动 corrected the next day) and July (T03 still 未启动); June skipped."""
-    s.report(TRANSPORT, "2023-05", "2023-05-08T10:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
-                                                        "T03": ("未启动", "")})
-    s.report(TRANSPORT, "2023-05", "2023-05-10T09:00", {"T01": ("推进中", "已部署"), "T02": ("推进中", "排查客运站12处"),
-                                                        "T03": ("推进中", "进校园宣传1次")})
-    s.report(TRANSPORT, "2023-07", "2023-07-12T09:00", {"T01": ("推进中", "整改隐患8处"), "T03": ("未启动", "")})
-
 
 @pytest.fixture
 def scenario(workdir):
@@ -629,7 +553,7 @@ def test_every_report_is_kept_for_the_master_workbook_and_superseded_ones_say_so
 def test_the_judgement_and_the_list_cross_process_boundaries(cfg, seed_list, tmp_path):
     import pickle
 
-    path = _filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
+    path = filled(tmp_path / "f.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
     j = _judge(path, cfg, seed_list, BUILD)
     assert pickle.loads(pickle.dumps(j)) == j
     assert pickle.loads(pickle.dumps(seed_list)).by_id["T05"] == seed_list.by_id["T05"]
@@ -696,7 +620,7 @@ def test_a_progress_form_dropped_in_the_inbox_is_recognised_recorded_and_receipt
     from helpers import ingest
 
     folder = workdir / "inbox" / BUILD
-    _filled(folder / "重点任务推进情况表_9月.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
+    filled(folder / "重点任务推进情况表_9月.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
     (r,) = ingest(workdir, now="2023-09-15T09:00", arrived="2023-09-15T08:30").files
     assert (r.outcome, r.unit, r.period) == ("accepted", BUILD, "2023年9月")
     db = sqlite3.connect(workdir / "annex2.sqlite")
@@ -720,7 +644,7 @@ def test_a_form_that_came_while_the_list_was_broken_is_receipted_waits_and_is_ju
     good = task_list.read_bytes()
     task_list.write_bytes(b"not a workbook")  # the clerk is mid-edit
     folder = workdir / "inbox" / BUILD
-    _filled(folder / "重点任务推进情况表_9月.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
+    filled(folder / "重点任务推进情况表_9月.xlsx", cfg, seed_list, BUILD, Month(2023, 9), BUILD_SEPT)
     (r,) = ingest(workdir, now="2023-09-15T09:00", arrived="2023-09-15T08:30").files
     assert r.outcome == "failed" and [i.code for i in r.issues] == ["E_TASK_LIST"]
     (receipt,) = (folder / "回执").glob("*.txt")
@@ -744,7 +668,7 @@ def test_a_progress_form_with_a_wrong_status_is_rejected_naming_the_cell(workdir
     from helpers import ingest
 
     folder = workdir / "inbox" / BUILD
-    _filled(folder / "表.xlsx", cfg, seed_list, BUILD, Month(2023, 9), {**BUILD_SEPT, "F4": "差不多了"})
+    filled(folder / "表.xlsx", cfg, seed_list, BUILD, Month(2023, 9), {**BUILD_SEPT, "F4": "差不多了"})
     (r,) = ingest(workdir, now="2023-09-15T09:00", arrived="2023-09-15T08:30").files
     assert r.outcome == "rejected" and [(i.code, i.cell) for i in r.issues] == [("E_TASK_STATUS", "F4")]
     text = next((folder / "回执").glob("*.txt")).read_text(encoding="utf-8-sig")

@@ -2,9 +2,9 @@
 催报 lines, task months as strikes (one a month whatever is late), the 报告's reasons, the leadership and
 master workbooks, a broken task list, and the demo's task story.
 
-The story (reporting from May 2023; the four-task list of tests/test_tasks.py; July looked at on 31 July):
+The story (reporting from May 2023; the four-task list of tests/task_story.py; July looked at on 31 July):
 
-    task window   units                          forms (test_tasks.Scenario)
+    task window   units                          forms (task_story.Scenario)
     T01  5–8月    局安全监督股 (lead), 运输中心   运输中心 May 8 (T03 未启动), May 10 (corrected), Jul 12 (T03 未启动)
     T02  3–6月    运输中心                       物流中心 Jun 15, Jul 20 (after the 16th)
     T03  4–10月   运输中心
@@ -30,9 +30,8 @@ from click.testing import CliRunner
 from pipeline.cli.commands import cli
 from pipeline.core.months import Month
 
-from helpers import annex2_only, report
-from test_status import edit_config
-from test_tasks import LOGISTICS, SAFETY, Scenario, TRANSPORT, transport_may_to_july
+from helpers import annex2_only, edit_config, report
+from task_story import LOGISTICS, SAFETY, Scenario, TRANSPORT, transport_may_to_july
 
 OTHERS = ["局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "交通运输综合行政执法大队", "区公路建设养护中心"]
 ORDER = [SAFETY, "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", TRANSPORT,
@@ -370,7 +369,7 @@ def test_no_form_by_the_16th_is_unreported_and_a_form_on_the_18th_is_judged_on_w
 
     from pipeline.core import config
     from pipeline.tasks.task_list import read_task_list
-    from test_tasks import _filled
+    from task_story import filled
 
     june = ["T24", "T09", "T21", "T22", "T23", "T26"]  # 现代物流中心's tasks whose window covers June (from 二)
 
@@ -395,7 +394,7 @@ def test_no_form_by_the_16th_is_unreported_and_a_form_on_the_18th_is_judged_on_w
 
     cfg = config.load(workdir / "config.toml")
     values = {f"{col}{row}": value for row in range(4, 10) for col, value in (("E", f"第{row}行本月进展"), ("F", "推进中"))}
-    _filled(workdir / "inbox" / LOGISTICS / "重点任务推进情况表_6月.xlsx", cfg, read_task_list(cfg), LOGISTICS,
+    filled(workdir / "inbox" / LOGISTICS / "重点任务推进情况表_6月.xlsx", cfg, read_task_list(cfg), LOGISTICS,
             Month(2023, 6), values)
     (r,) = ingest(workdir, now="2023-06-18T10:00", arrived="2023-06-18T09:30").files
     assert r.outcome == "accepted"

@@ -11,6 +11,7 @@ from pipeline.cli.commands import cli
 from pipeline.statistics.template import Header, write_template
 from pipeline.intake.workspace import init
 
+from helpers import run_cli
 from office import convert
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,3 +144,10 @@ def test_template_refuses_an_unknown_unit(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["template", "--unit", "不存在的单位"])
     assert result.exit_code == 2
     assert "不存在的单位" in result.output
+
+
+def test_a_template_written_to_a_full_disk_is_one_chinese_sentence_and_exit_1(workdir):
+    result = run_cli(workdir, "template", "-o", "/dev/full")
+    assert result.returncode == 1, result.stderr
+    assert "错误：无法写入 /dev/full（磁盘空间不足），本次输出没有生成。" in result.stderr
+    assert "Traceback" not in result.stderr and "内部错误" not in result.stderr

@@ -2,84 +2,19 @@
 import hashlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
-from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
 
 from pipeline.core import config
 from pipeline.cli.commands import cli
-from pipeline.intake.watch import Watcher
 
 from factory import make_submission
-from helpers import SH
-from test_status import edit_config
-
-EXEC = "交通运输综合行政执法大队"
-MODES = [pytest.param(False, id="native"), pytest.param(True, id="polling")]
-
-
-def fast(work, stable="1.0", debounce="1.5"):
-    edit_config(work, "stable_seconds = 2.0", f"stable_seconds = {stable}")
-    edit_config(work, "rebuild_debounce_seconds = 3.0", f"rebuild_debounce_seconds = {debounce}")
-
-
-def wait_until(condition, timeout=60, every=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return condition()
-
-
-def settled(watcher):
-    """The watcher has nothing left to look at: every file it saw was taken (or is gone)."""
-    with watcher.lock:
-        return not watcher.pending
-
-
-def held_back(watcher, path, more_than=0.5):
-    """The watcher tried to take `path` and was told to wait (each wait doubles its back-off from 0.5 s)."""
-    with watcher.lock:
-        p = watcher.pending.get(path)
-    return p is not None and p.backoff > more_than
-
-
-def arrivals(work):
-    if not (work / "annex2.sqlite").exists():
-        return []
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute("SELECT original_name, outcome, received_rule, sha256, source_path FROM arrivals ORDER BY id").fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
-
-
-@contextmanager
-def watching(work, polling):
-    cfg = config.load(work / "config.toml")
-    lines = []
-    watcher = Watcher(cfg, lambda: datetime.now(SH), polling=polling, out=lines.append)
-    started = threading.Event()
-    thread = threading.Thread(target=watcher.run, kwargs={"on_started": started.set}, daemon=True)
-    thread.start()
-    assert started.wait(30)
-    try:
-        yield watcher, lines
-    finally:
-        watcher.stop()
-        thread.join(30)
-        assert not thread.is_alive()
-
+from helpers import edit_config, wait_until
+from watching import EXEC, MODES, arrivals, fast, held_back, settled, watching
 
 @pytest.mark.parametrize("polling", MODES)
 def test_a_file_written_slowly_is_ingested_once_complete(workdir, tmp_path, polling):

@@ -1,5 +1,7 @@
-"""Findings of a hostile test of the intake (spec 13, issue 12): each test is one way a unit, a clerk or bad
-luck still broke the contract — a hang, a lost or forged submission, a wrong time, an orphan, a traceback.
+"""The intake under faults (spec 13): a FIFO, a link or a forged receipts folder in a unit's folder, a
+placeholder filled in late, a full disk, a kill -9 between commit and receipts, a file rewritten in place, a
+locked ledger, an e-mail built to exhaust the parser, a second watcher. Each is one way a unit, a clerk or bad
+luck could break the contract (a hang, a lost or forged submission, a wrong time, an orphan, a traceback).
 Real files, real processes (`python -m pipeline ...`), a real ledger file."""
 import hashlib
 import os
@@ -18,8 +20,7 @@ import pytest
 from pipeline.intake.workspace import init
 
 from factory import make_email, make_submission
-from helpers import ingest, run_cli, small_tmpfs
-from test_status import edit_config
+from helpers import edit_config, ingest, run_cli, small_tmpfs, wait_until
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -35,15 +36,6 @@ def rows(work, sql, args=()):
         return []
     finally:
         db.close()
-
-
-def wait_until(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def fast(work):
