@@ -161,3 +161,12 @@ class SmtpCollect:
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         return "250 OK"
+
+
+def status_with_materials(cfg, ledger, month, as_of):
+    """The month's status with the materials as its only further obligation (the key tasks left out): for
+    tests of the Annex 2 and materials rules, where a task list would add strikes of its own."""
+    from pipeline.materials.obligation import MaterialsObligation
+    from pipeline.monthly.status import status
+
+    return status(cfg, ledger, month, as_of, [MaterialsObligation(cfg, ledger, month, as_of)])

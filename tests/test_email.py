@@ -11,7 +11,7 @@ from pipeline.core import config
 from pipeline.cli.commands import cli
 from pipeline.storage.ledger import Ledger
 from pipeline.core.months import Month
-from pipeline.statistics.timeliness import status
+from helpers import status_with_materials
 
 from factory import XLSX_TYPE as XLSX, make_email, make_submission
 from helpers import at, edit_config, ingest
@@ -55,7 +55,7 @@ def put(work, data, name="邮件.eml"):
 def state(work, unit=EXEC, as_of="2023-06-05T10:00"):
     cfg = config.load(work / "config.toml")
     with Ledger(cfg.ledger) as ledger:
-        st = status(cfg, ledger, Month(2023, 5), at(as_of))
+        st = status_with_materials(cfg, ledger, Month(2023, 5), at(as_of))
     return next(u for u in st.units if u.name == unit).current
 
 

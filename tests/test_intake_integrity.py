@@ -86,7 +86,7 @@ def test_a_failure_on_the_retry_is_left_recorded(workdir):
 
 
 def test_an_internal_error_prints_one_chinese_line_and_exits_3(workdir):
-    code = ("import sys, pipeline.statistics.timeliness as t\n"
+    code = ("import sys, pipeline.monthly.status as t\n"
             "def boom(*a, **k): raise ZeroDivisionError('x')\n"
             "t.status = boom\n"
             "from pipeline.cli.commands import main\n"

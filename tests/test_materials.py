@@ -496,9 +496,10 @@ def test_the_judgement_pickles_for_the_sandbox(cfg):
 def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
     import docx as python_docx
 
-    from pipeline.materials.interface import material_reminders, materials_section
-    from pipeline.monthly.notices import bulletin
-    from pipeline.statistics.timeliness import status
+    from pipeline.materials.interface import material_reminders
+    from pipeline.materials.obligation import MaterialsObligation
+    from helpers import status_with_materials
+    from pipeline.monthly.notices import bulletin, reporting_section
 
     as_of = at("2023-05-19T09:00")
     with Ledger(cfg.ledger) as ledger:
@@ -507,8 +508,8 @@ def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
         put(cfg, ledger, WORD, docx("正文"), "2023-05-10T11:00")
         put(cfg, ledger, STAMPED_PDF, image_pdf(), "2023-05-17T11:00")
         reminders = dict(material_reminders(cfg, ledger, Month(2023, 5), as_of))
-        section = materials_section(cfg, ledger, Month(2023, 5), as_of)
-        annex2 = status(cfg, ledger, Month(2023, 5), as_of)
+        section = reporting_section([MaterialsObligation(cfg, ledger, Month(2023, 5), as_of)])
+        annex2 = status_with_materials(cfg, ledger, Month(2023, 5), as_of)
 
     def text(document):
         return "\n".join(p.text for p in python_docx.Document(io.BytesIO(document.docx(cfg.bureau.name, as_of))).paragraphs)

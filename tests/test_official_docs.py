@@ -148,13 +148,13 @@ def test_the_bulletin_takes_a_section_per_obligation(workdir):
     from pipeline.storage.ledger import Ledger
     from pipeline.core.months import Month
     from pipeline.monthly.notices import Section, bulletin
-    from pipeline.statistics.timeliness import status
+    from helpers import status_with_materials
 
     from helpers import at
 
     cfg = config.load(workdir / "config.toml")
     with Ledger(cfg.ledger) as ledger:
-        st = status(cfg, ledger, Month(2023, 5), at("2023-05-10T12:00"))  # before the 23rd: all pending
+        st = status_with_materials(cfg, ledger, Month(2023, 5), at("2023-05-10T12:00"))  # before the 23rd: all pending
     plain = bulletin(cfg, st)
     assert plain.closing == ["尚未报送的单位，请于报送截止时间前报送。"]
     doc = bulletin(cfg, st, [Section("月度工作情况材料报送情况", ["（一）迟报的单位：现代物流中心（迟报2天）。"],

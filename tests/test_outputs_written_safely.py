@@ -206,7 +206,7 @@ def test_the_writers_replace_what_xml_forbids_in_texts_from_an_older_ledger(tmp_
     from datetime import datetime, timezone
 
     from pipeline.documents.officialdoc import OfficialDocument, Table
-    from pipeline.monthly.workbook import Sheet
+    from pipeline.documents.xlsx import Sheet
 
     doc = OfficialDocument(["关于\uffff的通知"], datetime(2023, 6, 10, tzinfo=timezone.utc), issuer="云溪区交通运输局")
     doc.paragraph("文件“附件2\uffff\x01\ud800.xlsx”")

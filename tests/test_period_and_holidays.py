@@ -11,7 +11,8 @@ from pipeline.storage.ledger import Ledger
 from pipeline.materials.state import materials_deadline
 from pipeline.core.months import Month
 from pipeline.tasks.state import task_deadline
-from pipeline.statistics.timeliness import deadline, status
+from pipeline.core.deadlines import deadline
+from helpers import status_with_materials
 
 from helpers import annex2_only, at, no_tasks_due, report
 
@@ -34,7 +35,7 @@ def fixed_clock(monkeypatch, *moment):
 def states(work, month, as_of):
     cfg = config.load(work / "config.toml")
     with Ledger(cfg.ledger) as ledger:
-        st = status(cfg, ledger, Month.parse(month), at(as_of))
+        st = status_with_materials(cfg, ledger, Month.parse(month), at(as_of))
     return st, {u.name: u for u in st.units}
 
 

@@ -12,7 +12,8 @@ from pipeline.core import config
 from pipeline.cli.commands import cli
 from pipeline.storage.ledger import Ledger
 from pipeline.core.months import Month
-from pipeline.statistics.timeliness import deadline, status
+from pipeline.core.deadlines import deadline
+from helpers import status_with_materials
 
 from helpers import annex2_only, at, edit_config, report
 
@@ -24,7 +25,7 @@ LOGISTICS = "现代物流中心"
 def state_of(work, month, as_of, unit=EXEC):
     cfg = config.load(work / "config.toml")
     with Ledger(cfg.ledger) as ledger:
-        st = status(cfg, ledger, Month.parse(month), at(as_of))
+        st = status_with_materials(cfg, ledger, Month.parse(month), at(as_of))
     return next(u for u in st.units if u.name == unit), st
 
 
@@ -113,7 +114,7 @@ def test_months_before_start_and_before_a_units_from_never_count(workdir):
     assert "区公路建设养护中心" not in [x.name for x in st.units]  # stopped reporting after April
     cfg = config.load(workdir / "config.toml")
     with Ledger(cfg.ledger) as ledger:
-        assert status(cfg, ledger, Month(2023, 2), at("2023-03-01T10:00")).units == []
+        assert status_with_materials(cfg, ledger, Month(2023, 2), at("2023-03-01T10:00")).units == []
 
 
 def test_a_correction_after_the_deadline_keeps_on_time(workdir):

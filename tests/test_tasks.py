@@ -16,8 +16,8 @@ from pipeline.storage.ledger import Ledger
 from pipeline.core.months import Month
 from pipeline.reading.reader import read_workbook
 from pipeline.tasks.form import (check_task_form, is_task_form, task_form_receipt_text, write_task_form)
-from pipeline.tasks.state import (bulletin_paragraphs, close_task, form_paragraphs, load_task_data, reminder_lines,
-                                 task_deadline, task_strike_months)
+from pipeline.tasks.report import bulletin_paragraphs, form_paragraphs, reminder_lines
+from pipeline.tasks.state import close_task, load_task_data, task_deadline, task_strike_months
 from pipeline.tasks.window import BadWindow, parse_window, window_label
 from pipeline.tasks.task_list import (BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list)
 from pipeline.tasks.sheet import write_tasks_sheet

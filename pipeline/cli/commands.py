@@ -175,7 +175,8 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     from ..intake.fetch import unclaimed_for_status, unclaimed_lines
     from ..monthly.obligations import load_obligations
     from ..core.textable import render
-    from ..statistics.timeliness import STATE_LABELS, status as month_status
+    from ..monthly import status
+    from ..statistics.timeliness import STATE_LABELS
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
@@ -183,7 +184,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
 
     with open_ledger(cfg, "status") as ledger:
         obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
-        result = month_status(cfg, ledger, month, when, obligations)
+        result = status.status(cfg, ledger, month, when, obligations)
         foreign = Folders(cfg, ledger).foreign()  # folders below the inbox that are no unit's current folder
         unclaimed = unclaimed_for_status(cfg, ledger)
     if as_json:
@@ -203,12 +204,11 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         days = str(c.days_late) if c.days_late is not None else (f"逾期{c.days_overdue}" if c.days_overdue else "")
         rows.append([u.name, STATE_LABELS[c.state] + ("（曾被退回）" if u.attempts and not c.received_at else ""),
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     days, u.materials.label if u.materials is not None else "—",
-                     *[ob.cell_text(u.name) for ob in obligations if ob.column], str(u.strikes),
+                     days, *[ob.cell_text(u.name) for ob in obligations if ob.column], str(u.strikes),
                      "是" if u.escalate else ""])
     click.echo(f"{month.label} 报送情况（截止 {result.deadline.last_day:%Y-%m-%d}，"
                f"统计至 {when.astimezone(tz):%Y-%m-%d %H:%M}）")
-    click.echo(render(["单位", "统计表", "收到时间", "迟报天数", "工作材料", *[ob.column for ob in obligations if ob.column],
+    click.echo(render(["单位", "统计表", "收到时间", "迟报天数", *[ob.column for ob in obligations if ob.column],
                        "本年迟报/逾期", "上报局领导"], rows))
     click.echo(result.summary)
     from ..materials.state import materials_deadline
@@ -250,7 +250,7 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None
     from ..storage.lock import LockBusy, folder_lock
     from ..monthly.notices import SendError, send_notices, write_notices
     from ..monthly.obligations import load_obligations
-    from ..statistics.timeliness import status as month_status
+    from ..monthly import status
 
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
@@ -260,7 +260,7 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None
         with folder_lock(cfg, "notices"), writing_outputs(cfg), open_ledger(cfg, "notices") as ledger:
             obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
             folder, written = write_notices(cfg, ledger, month, when,
-                                            month_status(cfg, ledger, month, when, obligations), number=number,
+                                            status.status(cfg, ledger, month, when, obligations), number=number,
                                             warn=lambda text: click.echo(f"注意：{text}", err=True))
     except LockBusy as exc:
         click.echo(f"错误：{exc}", err=True)

@@ -226,7 +226,9 @@ class Demo:
         ])
 
     def tasks_line(self) -> str:
-        ob = next((o for o in self.merged.status.obligations if o.key == "tasks"), None)
+        from ..tasks.obligation import TasksObligation
+
+        ob = next((o for o in self.merged.status.obligations if isinstance(o, TasksObligation)), None)
         if ob is None:
             return "任务清单有误，未纳入"
         named = [f"{u}{ob.cell_text(u)}" for u in ob.board.units if ob.cell_text(u) not in ("正常", "—", "未到期")]
@@ -241,7 +243,10 @@ def materials_line(m: MergeResult) -> str:
 
     from ..statistics.timeliness import STATE_LABELS
 
-    counts = Counter(u.materials.state for u in m.status.units if u.materials is not None)
+    from ..materials.obligation import MaterialsObligation
+
+    states = [s for ob in m.status.obligations if isinstance(ob, MaterialsObligation) for s in ob.states]
+    counts = Counter(s.state for s in states)
     return "，".join(f"{STATE_LABELS[state]} {n}" for state, n in sorted(counts.items())) or "—"
 
 

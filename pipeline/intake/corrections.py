@@ -21,20 +21,10 @@ from ..storage.durable import write_atomic
 from ..storage.ledger import Arrival, Ledger
 from ..core.months import Month
 from .receipts import Replaced, Timeliness, receipt_folder, void_receipt_text
+from ..core.received_rules import RULE_LABELS  # noqa: F401  (callers read it here too)
 from ..core.safe_names import safe_filename
 from ..storage.supersession import FileKind, standings, status_of
 
-RULE_LABELS = {
-    "watcher_event": "监视程序发现文件的时间",
-    "inbox_ctime": "文件放入收件箱的时间",
-    "inbox_scan": "上次检查收件箱时还没有这个文件：按发现它的那次检查的时间",
-    "clerk": "经办人指定的时间",
-    "email_received": "本局邮件服务器收到的时间",
-    "email_date": "邮件的发送时间",
-    "email_arrival": "邮件放入收件箱的时间",
-    "imap_internaldate": "本局邮箱服务器收到邮件的时间",
-    "demo_script": "演示脚本设定的时间",
-}
 OUTCOME_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复报送", "material": "附件材料",
                   "email": "邮件", "failed": "处理出错"}
 STATUS_LABELS = {"current": "有效（当前计入汇总）", "superseded": "已被更正替换", "voided": "已撤销"}
@@ -55,7 +45,7 @@ def timeliness_for(cfg: Config, first: Arrival | None) -> Timeliness | None:
     """按时/迟报 of a month, decided by its first accepted submission."""
     if first is None or first.year is None or first.month_to is None:
         return None
-    from ..statistics.timeliness import deadline
+    from ..core.deadlines import deadline
 
     due = deadline(cfg, Month(first.year, first.month_to))
     received = first.received_at.astimezone(cfg.bureau.tz)

@@ -21,7 +21,7 @@ Intake, for a file of kind MATERIAL (or an e-mail attachment that is not a sprea
 
 The work is done in materials_detect (what a file is), materials_names (month and unit in names and text),
 materials_classify (the judgement), materials_state (ledger and state), materials_receipt, materials_report
-(status/notices/workbook data), materials_sheet (the master workbook's 材料 sheet), materials_pack (the month's folder and 材料汇编 PDF) and materials_samples
+(status/notices/workbook data), materials/obligation.py (the monthly loop's seam), materials_sheet (the master workbook's 材料 sheet), materials_pack (the month's folder and 材料汇编 PDF) and materials_samples
 (sample files and the demo's story).
 """
 from __future__ import annotations
@@ -29,8 +29,7 @@ from __future__ import annotations
 from .classify import ELECTRONIC, KIND_LABELS, STAMPED, MaterialJudgement, assumed_month, judge_material
 from .pack import MaterialsPack, write_month_materials
 from .receipt import material_receipt_text
-from .report import (bulletin_paragraphs, material_reminders, materials_section, reminder_lines,
-                               status_by_unit, unit_sentence, workbook_rows)
+from .report import bulletin_paragraphs, material_reminders, reminder_lines, unit_sentence, workbook_rows
 from .sheet import write_materials_sheet
 from .state import (MaterialFile, MaterialState, MaterialsStatus, NotAMaterial, material_arrival_fields,
                               material_files, material_states, materials_deadline, materials_status, record_material,
@@ -40,7 +39,6 @@ __all__ = [
     "ELECTRONIC", "KIND_LABELS", "STAMPED", "MaterialFile", "MaterialJudgement", "MaterialState", "MaterialsPack",
     "MaterialsStatus", "NotAMaterial", "assumed_month", "bulletin_paragraphs", "judge_material",
     "material_arrival_fields", "material_files", "material_reminders", "material_receipt_text", "material_states",
-    "materials_deadline", "materials_section",
-    "materials_status", "record_material", "reminder_lines", "set_kind", "status_by_unit", "strike_months",
+    "materials_deadline", "materials_status", "record_material", "reminder_lines", "set_kind", "strike_months",
     "unit_sentence", "workbook_rows", "write_materials_sheet", "write_month_materials",
 ]

@@ -32,7 +32,7 @@ from ..storage.publish import publish
 from ..reading.derived import Refused, join_pdfs, stamped_pages
 from ..core.safe_names import safe_filename, xml_text
 from ..reading.sandbox import SandboxFailure, run_untrusted
-from ..statistics.timeliness import LATE, ON_TIME, OVERDUE
+from ..core.deadlines import LATE, ON_TIME, OVERDUE
 
 MATERIALS_DIR = "材料"
 
@@ -61,10 +61,13 @@ def compilation_name(month: Month) -> str:
 
 
 def write_month_materials(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
-                          outbox_dir: Path | None = None, now: datetime | None = None) -> MaterialsPack:
+                          outbox_dir: Path | None = None, now: datetime | None = None,
+                          states: list[MaterialState] | None = None) -> MaterialsPack:
     """Copy each unit's current files for `month` (as of `as_of`) and write the 汇编 PDF. `outbox_dir` is the
-    outbox (default cfg.outbox); files that no longer are current are removed from the unit folders."""
-    states = material_states(cfg, ledger, month, as_of)
+    outbox (default cfg.outbox); files that no longer are current are removed from the unit folders.
+    `states`: the month's states when the caller has them already (else read from the ledger)."""
+    if states is None:
+        states = material_states(cfg, ledger, month, as_of)
     folder = pack_folder(cfg, month, outbox_dir)
     pack = MaterialsPack(folder, None)
     for s in states:

@@ -9,7 +9,7 @@ from .classify import KIND_LABELS, MONTH_RULES
 from .state import KINDS, expected_units, material_files, materials_deadline, state_of
 from ..core.months import Month
 from ..storage.supersession import standings
-from ..statistics.timeliness import LATE, ON_TIME, OVERDUE
+from ..core.deadlines import LATE, ON_TIME, OVERDUE
 
 TYPE_LABELS = {"pdf": "PDF", "docx": "Word 文档 .docx", "doc": "Word 97-2003 文档 .doc", "wps": "WPS 文字 .wps",
                "odt": "OpenDocument 文本 .odt", "rtf": "RTF 文档", "ofd": "OFD 版式文件", "jpg": "JPG 图片",

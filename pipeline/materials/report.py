@@ -4,8 +4,6 @@ those outputs call these; nothing here writes a file."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
-
 from ..core.config import Config
 from ..storage.ledger import Ledger
 from .classify import KIND_LABELS, KIND_SHORT, MONTH_RULES
@@ -13,17 +11,10 @@ from .receipt import TYPE_LABELS, set_sentence
 from .state import (STATE_LABELS, MaterialState, material_files, material_states, materials_deadline,
                               rejected_materials)
 from ..core.months import Month
-from ..statistics.timeliness import LATE, ON_TIME, OVERDUE, PENDING
+from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING
+from ..documents.notice import Document, basis, contact_line
 
-if TYPE_CHECKING:
-    from ..monthly.notices import Document, Section
-
-
-def status_by_unit(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> dict[str, MaterialState]:
-    """Unit -> its materials state, for `annex2 status`: `state.label` is the 工作材料 cell, and
-    `state.summary_dict(cfg.bureau.tz)` the `materials` object of `status --json`. Units that owe no
-    materials (opted out, or not expected that month) are absent."""
-    return {s.unit: s for s in material_states(cfg, ledger, month, as_of)}
+States = list[MaterialState]  # the month's states, in config order (state.material_states)
 
 
 def _date(cfg: Config, month: Month) -> str:
@@ -31,11 +22,13 @@ def _date(cfg: Config, month: Month) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def reminder_lines(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> dict[str, list[str]]:
+def reminder_lines(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                   states: States | None = None) -> dict[str, list[str]]:
     """Unit -> the paragraphs of its materials 催报: only units whose materials are overdue (the deadline has
-    passed with the set incomplete), naming the missing version."""
+    passed with the set incomplete), naming the missing version. `states`: the month's, when the caller has
+    them (else read from the ledger)."""
     out: dict[str, list[str]] = {}
-    for s in material_states(cfg, ledger, month, as_of):
+    for s in states if states is not None else material_states(cfg, ledger, month, as_of):
         if s.state != OVERDUE:
             continue
         missing = "、".join(KIND_LABELS[k] for k in s.missing)
@@ -48,52 +41,40 @@ def reminder_lines(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -
     return out
 
 
-def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[tuple[str, "Document"]]:
-    """(unit, the 催报通知 for its materials) for each unit whose materials are overdue: a notices.Document
+def material_reminders(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                       states: States | None = None) -> list[tuple[str, Document]]:
+    """(unit, the 催报通知 for its materials) for each unit whose materials are overdue: a notice Document
     (kind "materials_reminder", so its 发文字号 is its own) that write_notices renders like its other notices."""
-    from ..monthly.notices import Document, basis
-
     tz = cfg.bureau.tz
-    attempts = {s.unit: s.attempts for s in material_states(cfg, ledger, month, as_of)}
+    if states is None:
+        states = material_states(cfg, ledger, month, as_of)
+    attempts = {s.unit: s.attempts for s in states}
     out = []
-    for unit, lines in reminder_lines(cfg, ledger, month, as_of).items():
+    for unit, lines in reminder_lines(cfg, ledger, month, as_of, states).items():
         opening = [f"根据{basis(cfg)}要求，各单位应于每月{cfg.materials.day}日前将相应月度工作情况材料（盖章版含电子版）"
                    f"报送{cfg.contact.department}。", *lines]
         for r in attempts[unit]:
             when = r["received_at"].astimezone(tz)
             opening.append(f"你单位于{when.month}月{when.day}日{when:%H:%M}报送的文件“{r['name']}”未能受理（原因见回执），"
                            "不计为已报送。")
-        c = cfg.contact
         out.append((unit, Document("materials_reminder", ["关于催报", month.label, "月度工作情况材料", "的通知"], unit,
-                                   opening, cfg.bureau.name, letterhead=True,
-                                   note=f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}")))
+                                   opening, cfg.bureau.name, letterhead=True, note=contact_line(cfg))))
     return out
 
 
-def materials_section(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
-                      extra: tuple[list[str], str] = ([], "")) -> "Section | None":
-    """The 通报's section on 材料报送 (pass it in `write_notices(..., sections=[...])`); None when no unit owes
-    materials for the month and `extra` is empty. It criticises when a unit is late or overdue. `extra`: the
-    paragraphs further obligations file with 材料报送不及时 (the key tasks' progress forms sent late or not at
-    all) and what they criticise ('' : they name no unit)."""
-    from ..monthly.notices import Section
-
-    paragraphs = bulletin_paragraphs(cfg, ledger, month, as_of)
-    more, forms_criticised = extra
-    if not paragraphs and not more:
-        return None
-    states = material_states(cfg, ledger, month, as_of)
+def criticised(states: States) -> str:
+    """What the 通报 criticises the materials for: 月度工作材料迟报或未报齐, either word only when a unit is named for
+    it ('' : none late, none incomplete)."""
     words = [w for w, state in (("迟报", LATE), ("未报齐", OVERDUE)) if any(s.state == state for s in states)]
-    what = "、".join(w for w in (("月度工作材料" + "或".join(words)) if words else "", forms_criticised) if w)
-    if not paragraphs:  # no unit owes materials this month: the forms have the section to themselves
-        return Section("重点任务推进情况表报送情况", list(more), criticise=bool(forms_criticised), criticised=what)
-    return Section("月度工作情况材料报送情况", [*paragraphs, *more], criticise=bool(what), criticised=what)
+    return ("月度工作材料" + "或".join(words)) if words else ""
 
 
-def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime) -> list[str]:
-    """The 通报's section on materials (its heading is the caller's, see materials_section): a summary, then
-    the units on time, late and incomplete, by name."""
-    states = material_states(cfg, ledger, month, as_of)
+def bulletin_paragraphs(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
+                        states: States | None = None) -> list[str]:
+    """The 通报's paragraphs on materials (the section's heading is the monthly loop's): a summary, then the
+    units on time, late and incomplete, by name."""
+    if states is None:
+        states = material_states(cfg, ledger, month, as_of)
     if not states:
         return []
     late = [s for s in states if s.state == LATE]

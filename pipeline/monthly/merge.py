@@ -2,8 +2,7 @@
 workbook, the month's leadership workbook and the notices."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -15,11 +14,8 @@ from ..core.months import Month, period_label
 from .notices import Notice, write_notices
 from .obligations import Warn, load_obligations
 from ..storage.publish import Published, publish
-from ..statistics.timeliness import MonthStatus, status
+from .status import MonthStatus, status
 from .workbook import write_leadership, write_master
-
-if TYPE_CHECKING:
-    from ..materials.interface import MaterialsPack
 
 
 @dataclass
@@ -29,7 +25,12 @@ class MergeResult:
     notices_dir: Path
     notices: list[Notice]
     status: MonthStatus
-    materials: "MaterialsPack | None" = None  # the month's folder and 汇编
+    packs: dict[str, object] = field(default_factory=dict)  # obligation key -> what it filed for the month
+
+    @property
+    def materials(self):
+        """The materials' folder and 汇编 (materials.pack.MaterialsPack), which the CLI and the demo print."""
+        return self.packs.get("materials")
 
 
 def leadership_path(cfg: Config, month: Month) -> Path:
@@ -53,17 +54,16 @@ def write_workbooks(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, 
     data = dataset.load(cfg, ledger, as_of)
     st = status(cfg, ledger, month, as_of, load_obligations(cfg, ledger, month, as_of, warn))
     warnings = open_warnings(cfg, ledger, data, month)
-    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data, ledger, st.obligations), now)
+    master = publish(cfg.outbox / "master.xlsx", lambda p: write_master(p, cfg, data, st.obligations), now)
     leadership = publish(leadership_path(cfg, month), lambda p: write_leadership(p, cfg, data, st, warnings), now)
     return master, leadership, st
 
 
 def merge(cfg: Config, ledger: Ledger, month: Month, as_of: datetime, now: datetime,
           warn: Warn | None = None, number: int | None = None) -> MergeResult:
-    """`number`: the 通报's 发文字号 the clerk gave (--number), see notices.write_notices."""
-    from ..materials.interface import write_month_materials
-
+    """`number`: the 通报's 发文字号 the clerk gave (--number), see notices.write_notices. Each obligation's
+    month states are read once (load_obligations) and serve the workbooks, the notices and its month pack."""
     master, leadership, st = write_workbooks(cfg, ledger, month, as_of, now, warn)
     folder, notices = write_notices(cfg, ledger, month, as_of, st, number=number, warn=warn)
-    pack = write_month_materials(cfg, ledger, month, as_of, now=now)  # outbox/YYYY-MM/材料/ and the 汇编 PDF
-    return MergeResult(master, leadership, folder, notices, st, pack)
+    packs = {ob.key: pack for ob in st.obligations if (pack := ob.month_pack(now)) is not None}
+    return MergeResult(master, leadership, folder, notices, st, packs)

@@ -23,86 +23,14 @@ from ..storage.ledger import Ledger
 from ..documents.smtp import smtp_connection
 from ..core.months import Month
 from ..documents.docnumbers import bulletin_number
-from ..documents.officialdoc import OfficialDocument, Table, chinese_date
+from ..documents.notice import DOCX_TYPE, XLSX_TYPE, Document, Section, basis, contact_line
+from ..documents.obligation import Obligation
+from ..documents.officialdoc import Table, chinese_date
 from ..core.safe_names import csv_cell, display_name, safe_filename, xml_text
-from ..statistics.timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus, UnitStatus, status
+from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING
+from ..statistics.timeliness import STATE_LABELS, days_behind
+from .status import MonthStatus, UnitStatus, status
 
-XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
-ORDINALS = "一二三四五六七八九十"
-
-
-@dataclass
-class Section:
-    """One part of a notice: a heading (numbered 一、二、… when the document is rendered) and its paragraphs.
-    The 通报 has one section per obligation; code that tracks another obligation appends its own."""
-
-    title: str
-    paragraphs: list[str]
-    criticise: bool = False  # it names late, overdue or lagging units: the 通报 closes with 通报批评
-    criticised: str = ""  # for what, in the closing (对以上<criticised>的单位予以通报批评); '' : from the title
-
-
-@dataclass
-class Document:
-    """One notice, rendered both as a .docx and as the text of an e-mail. `title` is a list of phrases: the
-    title breaks only between them. `letterhead`: a bureau document (red 版头, signed by the bureau); without
-    it a section's memo (plain, signed by the section)."""
-
-    kind: str  # reminder | bulletin | escalation | materials_reminder
-    title: list[str]
-    addressee: str
-    opening: list[str]
-    signer: str
-    letterhead: bool
-    sections: list[Section] = field(default_factory=list)
-    closing: list[str] = field(default_factory=list)
-    note: str = ""
-    table: Table | None = None
-    number: str = ""  # the 发文字号: the 通报's only (docnumbers.py)
-    memo_from: str = ""  # a section's 签报 to the main leaders: the section, shown at its head
-
-    @property
-    def title_text(self) -> str:
-        return "".join(self.title)
-
-    def numbered_sections(self) -> list[tuple[str, list[str]]]:
-        return [(f"{ORDINALS[i] if i < len(ORDINALS) else i + 1}、{s.title}", s.paragraphs)
-                for i, s in enumerate(self.sections)]
-
-    def docx(self, issuer: str, moment: datetime) -> bytes:
-        doc = OfficialDocument(self.title, moment, issuer=issuer if self.letterhead else None,
-                               number=self.number, author=self.signer, memo_from=self.memo_from)
-        doc.addressee(self.addressee)
-        for text in self.opening:
-            doc.paragraph(text)
-        if self.table:
-            doc.table(self.table)
-        for heading, paragraphs in self.numbered_sections():
-            doc.heading(heading)
-            for text in paragraphs:
-                doc.item(text)
-        for text in self.closing:
-            doc.paragraph(text)
-        doc.closing(self.signer, self.note)
-        return doc.to_bytes()
-
-    def text(self, moment: datetime) -> str:
-        lines = [f"签报（{self.memo_from}）", ""] if self.memo_from else []
-        lines.append(self.title_text)
-        if self.number:
-            lines.append(self.number)
-        lines += ["", f"{self.addressee}：", ""]
-        lines += [f"    {p}" for p in self.opening]
-        if self.table:
-            lines += ["", " | ".join(self.table.headers)] + [" | ".join(r) for r in self.table.rows]
-        for heading, paragraphs in self.numbered_sections():
-            lines += [f"    {heading}"] + [f"    {p}" for p in paragraphs]
-        lines += [f"    {p}" for p in self.closing]
-        lines += ["", self.signer, chinese_date(moment)]
-        if self.note:
-            lines += ["", f"（{self.note}）"]
-        return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -126,19 +54,8 @@ def _deadline_text(st: MonthStatus) -> str:
     return f"{chinese_date(d.last_moment)}24时{moved}"
 
 
-def _contact(cfg: Config) -> str:
-    c = cfg.contact
-    return f"联系人：{c.department} {c.person}，联系电话：{c.phone}，邮箱：{c.email}"
-
-
 def _form_title(cfg: Config) -> str:
     return f"《{form.title(cfg.bureau.short_name)}》"
-
-
-def basis(cfg: Config) -> str:
-    """The document the notices rest on, as cited: 《title》（number）."""
-    n = cfg.notices
-    return f"《{n.basis_title}》（{n.basis_number}）" if n.basis_number else f"《{n.basis_title}》"
 
 
 def _form_phrases(month: Month) -> list[str]:
@@ -166,7 +83,7 @@ def reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[Section
     if u.escalate:
         opening.append(f"{criteria(cfg)}你单位{escalation_reasons(cfg, u)}，已达到这一标准，将上报局主要领导。")
     return Document("reminder", ["关于催报", *_form_phrases(m), "的通知"], u.name, opening, cfg.bureau.name,
-                    letterhead=True, sections=list(sections or []), note=_contact(cfg))
+                    letterhead=True, sections=list(sections or []), note=contact_line(cfg))
 
 
 def _other_reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[Section]) -> Document:
@@ -183,14 +100,13 @@ def _other_reminder(cfg: Config, st: MonthStatus, u: UnitStatus, sections: list[
     closing = ["请于收到本通知后尽快落实并报送；报送时间以系统收到文件的时间为准。"]
     return Document("reminder", ["关于催报", f"{m.year}年{m.month}月", *(phrases or ["报送事项"]), "的通知"],
                     u.name, opening, cfg.bureau.name, letterhead=True, sections=sections, closing=closing,
-                    note=_contact(cfg))
+                    note=contact_line(cfg))
 
 
 def criteria(cfg: Config, st: MonthStatus | None = None) -> str:
     """The escalation thresholds, stated as what they are: the bureau's own working rule (the seed sets none).
     With `st`, also which other obligations count (for the memo)."""
-    rules = "、".join([*(["月度工作材料迟报或未报齐"] if any(u.materials is not None for u in st.units) else []),
-                      *(ob.strike_rule for ob in st.obligations if ob.strike_rule)]) if st is not None else ""
+    rules = "、".join(ob.strike_rule for ob in st.obligations if ob.strike_rule) if st is not None else ""
     counted = f"（{rules}的月份同样计入，同一月份只计一次）" if rules else ""
     e = cfg.escalation
     return (f"按照本局确定的标准：本年度迟报或逾期未报累计{e.strikes}个月及以上{counted}，"
@@ -199,8 +115,6 @@ def criteria(cfg: Config, st: MonthStatus | None = None) -> str:
 
 def escalation_reasons(cfg: Config, u: UnitStatus) -> str:
     """Why a unit met the thresholds: its strikes, and the months whose Annex 2 was more days behind."""
-    from ..statistics.timeliness import days_behind
-
     if u.strikes >= cfg.escalation.strikes:
         return f"本年度已有{u.strikes}个月迟报或未报"
     return "，".join(f"{h.month.month}月统计表{'迟报' if h.state == LATE else '已逾期'}{days_behind(h)}天"
@@ -221,6 +135,19 @@ def annex2_section(st: MonthStatus) -> Section:
         "（二）迟报的单位：" + ("、".join(f"{u.name}（迟报{u.current.days_late}天）" for u in late) or "无") + "。",
         "（三）逾期未报的单位：" + ("、".join(f"{u.name}（已逾期{u.current.days_overdue}天）" for u in overdue) or "无") + "。",
     ])
+
+
+def reporting_section(obligations: list[Obligation]) -> Section | None:
+    """The 通报's part on 材料报送不及时 (spec 12): what each obligation files there (materials late or incomplete,
+    progress forms late or not sent), under the heading of the first that files anything; None when none does.
+    It criticises for what they name."""
+    filed = [(ob.reporting_title, *ob.reporting_paragraphs()) for ob in obligations]
+    paragraphs = [p for _title, paras, _what in filed for p in paras]
+    if not paragraphs:
+        return None
+    heading = next(title for title, paras, _what in filed if paras)
+    what = "、".join(w for _title, _paras, w in filed if w)
+    return Section(heading, paragraphs, criticise=bool(what), criticised=what)
 
 
 # What each section of the 通报 reports (for its title) and what it criticises (for its closing), by the
@@ -274,7 +201,7 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
         closing = ["各单位均按时报送，望继续保持。"]
     return Document("bulletin", bulletin_title(m, sections), "局属各单位、局机关相关股室",
                     opening, cfg.bureau.name, letterhead=True, sections=sections, closing=closing,
-                    note=_contact(cfg))
+                    note=contact_line(cfg))
 
 
 def _history_text(u: UnitStatus) -> str:
@@ -297,8 +224,6 @@ def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Documen
     m = st.month
     as_of = st.as_of.astimezone(cfg.bureau.tz)
     section = cfg.contact.department or "局安全监督股"
-    rules = [*(["月度工作材料"] if any(u.materials is not None for u in st.units) else []),
-             *(["重点任务"] if any(ob.strike_rule for ob in st.obligations) else [])]
     opening = [
         f"{basis(cfg)}明确，对材料报送不及时的单位和股室予以通报批评，情节严重的，上报局主要领导；"
         "文件未规定“情节严重”的具体标准。" + criteria(cfg, st),
@@ -306,10 +231,10 @@ def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Documen
     ]
     rows = [[u.name, str(u.strikes), _history_text(u)] for u in units]
     closing = ["以上情况，请局主要领导阅示。", "特此报告。"]
-    title = ["关于", f"{m.year}年", "部分单位", "迟报、未报", *(["和重点任务", "推进滞后"] if "重点任务" in rules else []),
+    title = ["关于", f"{m.year}年", "部分单位", "迟报、未报", *[p for ob in st.obligations for p in ob.escalation_title],
              "情况的报告"]
     return Document("escalation", title,
-                    "局主要领导", opening, section, letterhead=False, closing=closing, note=_contact(cfg),
+                    "局主要领导", opening, section, letterhead=False, closing=closing, note=contact_line(cfg),
                     table=Table(["单位", "迟报/逾期月数", "各月情况"], rows, [42, 32, 82]), memo_from=section)
 
 
@@ -368,6 +293,8 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
         (staging / name).write_bytes(data)
         return name
 
+    labels = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
+              "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导"}  # the index's 类别
     for u in st.units:
         if u.current.state != OVERDUE and not any(ob.needs_reminder(u.name) for ob in st.obligations):
             continue
@@ -382,16 +309,19 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
                          [*attachments, (docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
             notices.append(Notice("reminder_email", put(safe_filename(f"催报通知_{u.name}.eml"), eml), u.name,
                                   list(u.unit.emails), doc.title_text, doc.number))
-    from ..materials.interface import material_reminders, materials_section
-
-    for unit, doc in material_reminders(cfg, ledger, month, as_of):  # materials are chased after their own 16th
-        name = put(safe_filename(f"催报通知_工作材料_{unit}.docx"), doc.docx(issuer, moment))
-        notices.append(Notice("materials_reminder", name, unit, [], doc.title_text, doc.number))
-    if sections is None:  # one section per further obligation (spec 12)
-        # progress forms sent late or not at all are filed with 材料报送不及时 (spec 12), in the materials' section
-        filed = [ob.reporting_paragraphs() for ob in st.obligations]
-        late_files = ([p for paragraphs, _what in filed for p in paragraphs], "、".join(w for _p, w in filed if w))
-        sections = [s for s in (materials_section(cfg, ledger, month, as_of, late_files),) if s is not None]
+    emails = {u.name: list(u.unit.emails) for u in st.units}
+    for own in (r for ob in st.obligations for r in ob.own_reminders()):  # chased after their own deadline
+        doc = own.document
+        docx_name = put(safe_filename(f"{own.stem}.docx"), doc.docx(issuer, moment))
+        notices.append(Notice(doc.kind, docx_name, own.unit, [], doc.title_text, doc.number))
+        labels[doc.kind] = own.label
+        if emails.get(own.unit):  # the same draft as the Annex 2 催报's: to the unit, the .docx attached
+            eml = _email(cfg, doc, moment, emails[own.unit], [(docx_name, (staging / docx_name).read_bytes(), DOCX_TYPE)])
+            notices.append(Notice(f"{doc.kind}_email", put(safe_filename(f"{own.stem}.eml"), eml), own.unit,
+                                  emails[own.unit], doc.title_text, doc.number))
+            labels[f"{doc.kind}_email"] = own.label.removesuffix("）") + "，邮件草稿）"
+    if sections is None:  # files late or missing, of every obligation, in one section (spec 12)
+        sections = [sec for sec in (reporting_section(st.obligations),) if sec is not None]
     doc = bulletin(cfg, st, sections)
     doc.number = str(numbered.number)
     name = put(f"通报_{month.year}年{month.month}月报送情况.docx", doc.docx(issuer, moment))
@@ -410,11 +340,8 @@ def write_notices(cfg: Config, ledger: Ledger, month: Month, as_of: datetime,
     index = io.StringIO()
     writer = csv.writer(index, lineterminator="\r\n")
     writer.writerow(["类别", "发文字号", "文件", "单位", "收件人", "标题"])
-    kinds = {"reminder": "催报通知", "reminder_email": "催报通知（邮件草稿）", "bulletin": "通报",
-             "bulletin_email": "通报（邮件草稿）", "escalation": "报告局主要领导",
-             "materials_reminder": "催报通知（月度工作材料）"}
     for n in notices:
-        writer.writerow([csv_cell(text) for text in (kinds[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject)])
+        writer.writerow([csv_cell(text) for text in (labels[n.kind], n.number, n.file, n.unit, ";".join(n.recipients), n.subject)])
     put("index.csv", index.getvalue().encode("utf-8-sig"))
     _replace_folder(staging, target)
     return target, notices

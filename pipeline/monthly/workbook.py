@@ -2,157 +2,31 @@
 submission is written as text (never a formula or a link), every write's return code is checked."""
 from __future__ import annotations
 
-import math
-from typing import Any
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import xlsxwriter
 
 from ..core import form
 from ..core.config import Config
 from .dataset import COUNT_KEYS, Dataset, carry_text
 from ..core.months import Month
-from ..core.safe_names import xml_text
-from ..core.textable import display_width as text_cols
+from ..core.received_rules import RULE_LABELS
+from ..documents.obligation import Obligation
+from ..documents.xlsx import Sheet, fit_widths, new_workbook, print_setup, table_sheet
 from ..statistics.template import FIRST_SECTOR_ROW, HEAD_ROW1, LAST_COL, METRIC_COL, TOTAL_ROW, write_form_header
-from ..statistics.timeliness import LATE, ON_TIME, OVERDUE, PENDING, STATE_LABELS, MonthStatus
+from ..statistics.timeliness import STATE_LABELS
+from .status import MonthStatus
 
-MAX_TEXT = 32767  # Excel's limit for one cell
 STATUS_LABELS = {"accepted": "受理", "current": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",
                  "superseded": "已被更正替代", "email": "邮件", "voided": "已撤销", "failed": "处理出错"}
 SECTOR_LABEL = {s.key: s.label for s in form.ROWS}
-
-
-class WorkbookError(Exception):
-    "xlsxwriter refused a write (a bug: the data should have been checked before)"
-
-
-@dataclass
-class Sheet:
-    """A worksheet whose writes are checked: xlsxwriter returns a code instead of raising."""
-
-    ws: Any  # an xlsxwriter Worksheet (xlsxwriter ships no type information)
-    fmt: dict
-
-    def put(self, row: int, col: int, value, fmt=None) -> None:
-        fmt = fmt if fmt is not None else self.fmt["cell"]
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            rc = self.ws.write_blank(row, col, None, fmt)
-        elif isinstance(value, bool):
-            rc = self.ws.write_string(row, col, "是" if value else "否", fmt)
-        elif isinstance(value, (int, float)):
-            rc = self.ws.write_number(row, col, value, fmt)
-        elif isinstance(value, datetime):
-            rc = self.ws.write_string(row, col, value.strftime("%Y-%m-%d %H:%M"), fmt)
-        else:
-            rc = self.ws.write_string(row, col, xml_text(str(value)[:MAX_TEXT]), fmt)
-        if rc not in (0, None):
-            raise WorkbookError(f"write({row}, {col}) returned {rc}")
-
-    def row(self, row: int, values: list, fmt=None) -> None:
-        for col, value in enumerate(values):
-            self.put(row, col, value, fmt)
-
-    def rate(self, row: int, col: int, value, fmt=None, low=None) -> None:
-        """A rate held as per cent (85.7): shown in % format, `—` when nothing was found."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            self.put(row, col, form.NO_RATE, self.fmt["center"])
-        else:
-            self.put(row, col, value / 100, low if (low is not None and value < 100) else (fmt or self.fmt["pct"]))
-
-
-def _workbook(path: Path, moment: datetime, title: str) -> tuple[xlsxwriter.Workbook, dict]:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                         "strings_to_numbers": False})
-    wb.set_properties({"title": title, "author": "annex2", "created": moment.replace(tzinfo=None)})
-    base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
-    fmt = {
-        "cell": wb.add_format(base),
-        "center": wb.add_format({**base, "align": "center"}),
-        "num": wb.add_format({**base, "num_format": "#,##0"}),
-        "pct": wb.add_format({**base, "num_format": "0.0%", "align": "center"}),
-        "pct_low": wb.add_format({**base, "num_format": "0.0%", "align": "center", "bg_color": "#FFC7CE",
-                                  "font_color": "#9C0006"}),
-        "head": wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "align": "center", "text_wrap": True}),
-        "unit": wb.add_format({**base, "font_size": 9, "italic": True, "align": "center"}),
-        "bold": wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2"}),
-        "bold_num": wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2", "num_format": "#,##0"}),
-        "title": wb.add_format({"font_name": "黑体", "font_size": 16, "align": "center", "valign": "vcenter"}),
-        "title_wrap": wb.add_format({"font_name": "黑体", "font_size": 14, "align": "center", "valign": "vcenter",
-                                     "text_wrap": True}),
-        "note": wb.add_format({"font_name": "宋体", "font_size": 10, "text_wrap": True, "valign": "top"}),
-        ON_TIME: wb.add_format({**base, "bg_color": "#C6EFCE", "font_color": "#006100"}),
-        LATE: wb.add_format({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700"}),
-        OVERDUE: wb.add_format({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006"}),
-        PENDING: wb.add_format({**base, "bg_color": "#EDEDED"}),
-    }
-    return wb, fmt
-
-
-def _print_setup(ws, header_rows: int, last_col: int, one_page: bool = False) -> None:
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 1 if one_page else 0)
-    ws.center_horizontally()
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
-    ws.set_footer("&C第 &P 页，共 &N 页")
-    if header_rows:
-        ws.repeat_rows(0, header_rows - 1)
-        ws.freeze_panes(header_rows, 0)
-
-
-def _table_sheet(wb, fmt, name: str, title: str, headers: list[str], rows: list[list], widths: list[float],
-                 row_formats: list | None = None) -> Sheet:
-    ws = wb.add_worksheet(name)
-    sheet = Sheet(ws, fmt)
-    ws.merge_range(0, 0, 0, len(headers) - 1, title, fmt["title"])
-    ws.set_row(0, 28)
-    sheet.row(1, headers, fmt["head"])
-    for r, values in enumerate(rows, start=2):
-        for c, value in enumerate(values):
-            if row_formats:
-                cell_fmt = row_formats[r - 2]
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                cell_fmt = fmt["num"]
-            else:
-                cell_fmt = fmt["cell"]
-            sheet.put(r, c, value, cell_fmt)
-    for c, w in enumerate(fit_widths(headers, rows, widths)):
-        ws.set_column(c, c, w)
-    _print_setup(ws, 2, len(headers) - 1)
-    return sheet
-
-
-def fit_widths(headers: list[str], rows: list[list], minimum: list[float], cap: float = 60) -> list[float]:
-    """Column widths (Excel's units: a Chinese character takes two) that show each header on one line and
-    each value up to `cap` wide, never narrower than `minimum`."""
-    out = []
-    for c, (header, least) in enumerate(zip(headers, minimum)):
-        values = [text_cols(_shown(r[c])) for r in rows if c < len(r)]
-        out.append(max(least, text_cols(header) + 2, min(cap, max(values, default=0) + 2)))
-    return out
-
-
-def _shown(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.1f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
 
 
 # --- the leadership workbook -------------------------------------------------------------------------
 
 def write_leadership(path: Path, cfg: Config, data: Dataset, st: MonthStatus, warnings: list[dict]) -> None:
     month = st.month
-    wb, fmt = _workbook(path, data.as_of.astimezone(cfg.bureau.tz), f"{month.label}安全生产督查情况汇总")
+    wb, fmt = new_workbook(path, data.as_of.astimezone(cfg.bureau.tz), f"{month.label}安全生产督查情况汇总")
     try:
         # printed in this order: the form (page 1), the trend (page 2), then who reported and the details
         _summary(wb, fmt, cfg, data, st)
@@ -221,7 +95,7 @@ def _summary(wb, fmt, cfg: Config, data: Dataset, st: MonthStatus) -> None:
     ws.set_row(HEAD_ROW1 + 1, 44)
     for r in range(FIRST_SECTOR_ROW, TOTAL_ROW + 1):
         ws.set_row(r, 30)  # leadership reads it on paper: the page is filled, not a strip at the top
-    _print_setup(ws, 0, LAST_COL, one_page=True)
+    print_setup(ws, 0, LAST_COL, one_page=True)
     ws.print_area(0, 0, note_row + 1, LAST_COL)
     ws.activate()
 
@@ -229,22 +103,24 @@ def _summary(wb, fmt, cfg: Config, data: Dataset, st: MonthStatus) -> None:
 def _timeliness(wb, fmt, cfg: Config, st: MonthStatus) -> None:
     tz = cfg.bureau.tz
     rows, formats = [], []
-    columns = [ob for ob in st.obligations if ob.column]  # each further obligation's state (重点任务: 滞后 1)
+    # each obligation's columns: a file due by a day beside the form's state (工作材料), the others last (重点任务)
+    beside = [ob for ob in st.obligations if ob.beside_form]
+    last = [ob for ob in st.obligations if not ob.beside_form]
     for i, u in enumerate(st.units, start=1):
         c = u.current
-        m = u.materials
         rows.append([i, u.name, STATE_LABELS[c.state],
                      c.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if c.received_at else "",
-                     c.days_late, c.days_overdue, m.label if m is not None else "不需报送",
-                     m.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if m is not None and m.received_at else "",
-                     u.strikes, "是" if u.escalate else "", len(u.attempts), *[ob.cell_text(u.name) for ob in columns]])
+                     c.days_late, c.days_overdue, *[v for ob in beside for v in ob.sheet_cells(u.name)],
+                     u.strikes, "是" if u.escalate else "", len(u.attempts),
+                     *[v for ob in last for v in ob.sheet_cells(u.name)]])
         formats.append(fmt[c.state])
     title = (f"{st.month.label}报送情况（统计表截止 {st.deadline.last_day:%Y-%m-%d} 24:00；"
              f"统计截至 {st.as_of.astimezone(tz):%Y-%m-%d %H:%M}）——{st.summary}")
-    _table_sheet(wb, fmt, "报送情况", title,
-                 ["序号", "单位", "统计表", "统计表收到时间", "迟报天数", "逾期天数", "工作材料（16日前）",
-                  "材料齐全时间", "本年迟报/逾期（月）", "上报局领导", "被退回次数", *[ob.column for ob in columns]], rows,
-                 [6, 26, 10, 17, 9, 9, 20, 17, 12, 10, 10, *[14] * len(columns)], formats)
+    columns = [*[("序号", 6), ("单位", 26), ("统计表", 10), ("统计表收到时间", 17), ("迟报天数", 9), ("逾期天数", 9)],
+               *[c for ob in beside for c in ob.sheet_columns],
+               *[("本年迟报/逾期（月）", 12), ("上报局领导", 10), ("被退回次数", 10)],
+               *[c for ob in last for c in ob.sheet_columns]]
+    table_sheet(wb, fmt, "报送情况", title, [h for h, _w in columns], rows, [w for _h, w in columns], formats)
 
 
 def _metric_row(sheet: Sheet, r: int, leading: list, values: pd.Series, bold: bool = False) -> None:
@@ -284,7 +160,7 @@ def _details(wb, fmt, data: Dataset, month: Month) -> None:
     ws.set_column(1, 2, 12)
     ws.set_column(3, len(headers) - 1, 10)  # headers wrap: five characters a line, three lines
     ws.set_row(1, 44)
-    _print_setup(ws, 2, len(headers) - 1)
+    print_setup(ws, 2, len(headers) - 1)
 
 
 def _rectification(wb, fmt, data: Dataset, month: Month) -> None:
@@ -327,7 +203,7 @@ def _rectification(wb, fmt, data: Dataset, month: Month) -> None:
         r += 1
     for c, w in enumerate(fit_widths(headers, [], [24, 14, *[13] * len(keys)])):
         ws.set_column(c, c, w)
-    _print_setup(ws, 2, len(headers) - 1)
+    print_setup(ws, 2, len(headers) - 1)
 
 
 def trend_rows(cfg: Config, data: Dataset, month: Month) -> list[dict]:
@@ -442,7 +318,7 @@ def _trend(wb, fmt, cfg: Config, data: Dataset, month: Month) -> None:
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     ws.set_row(2, 20)
-    _print_setup(ws, 3, last_col, one_page=True)
+    print_setup(ws, 3, last_col, one_page=True)
 
 
 def _unit_increments(wb, fmt, data: Dataset, month: Month) -> None:
@@ -453,7 +329,7 @@ def _unit_increments(wb, fmt, data: Dataset, month: Month) -> None:
     rows = [[row["unit"], row["label"], int(row["major_hazards"] + row["other_hazards"]),
              int(row["major_fixed"] + row["other_fixed"]), int(row["inspectors"]), int(row["units_inspected"])]
             for _, row in per_unit.iterrows()]
-    _table_sheet(wb, fmt, "各单位月增量", f"{month.year}年各单位月增量（跨月的增量注明所跨月份；漏报月份本身的增量不可知）",
+    table_sheet(wb, fmt, "各单位月增量", f"{month.year}年各单位月增量（跨月的增量注明所跨月份；漏报月份本身的增量不可知）",
                  ["单位", "月份", "发现隐患", "已整改隐患", "组织督查人员", "督查检查单位数"], rows, [24, 18, 12, 12, 14, 16])
 
 
@@ -463,21 +339,21 @@ def _warnings(wb, fmt, warnings: list[dict]) -> None:
         ws.merge_range(0, 0, 0, 5, "本月无校验提示：已受理的报表没有待核对的问题。", fmt["title"])
         ws.set_row(0, 28)
         ws.set_column(0, 5, 16)
-        _print_setup(ws, 0, 5)
+        print_setup(ws, 0, 5)
         return
     rows = [[w["unit"], w["period"], w["title"], w["cell"], w["message"], w["code"]] for w in warnings]
-    _table_sheet(wb, fmt, "校验提示", "已受理报表中仍待核对的提示（不影响受理）",
+    table_sheet(wb, fmt, "校验提示", "已受理报表中仍待核对的提示（不影响受理）",
                  ["单位", "期间", "问题", "单元格", "说明", "代码"], rows, [24, 14, 18, 8, 80, 22])
 
 
 # --- the master workbook -----------------------------------------------------------------------------
 
-def write_master(path: Path, cfg: Config, data: Dataset, ledger=None, obligations: list | None = None) -> None:
-    """The master workbook: every submission's figures, every file received, (with the ledger) every
-    monthly work material, then each further obligation's records (every progress report on the key tasks)."""
+def write_master(path: Path, cfg: Config, data: Dataset, obligations: list[Obligation] | None = None) -> None:
+    """The master workbook: every submission's figures, every file received, then each obligation's records
+    (every monthly work material, every progress report on the key tasks)."""
     from .dataset import with_rates
 
-    wb, fmt = _workbook(path, data.as_of.astimezone(cfg.bureau.tz), "安全生产督查情况统计台账")
+    wb, fmt = new_workbook(path, data.as_of.astimezone(cfg.bureau.tz), "安全生产督查情况统计台账")
     try:
         ws = wb.add_worksheet("台账")
         sheet = Sheet(ws, fmt)
@@ -504,19 +380,13 @@ def write_master(path: Path, cfg: Config, data: Dataset, ledger=None, obligation
         ws.set_column(1, 4, 8)
         ws.set_column(5, 16, 10)
         ws.set_column(17, 18, 18)
-        _print_setup(ws, 1, len(columns) - 1)
-        from ..intake.corrections import RULE_LABELS
-
+        print_setup(ws, 1, len(columns) - 1)
         audit = [[int(a["id"]), a["received_at"], RULE_LABELS.get(a["rule"], a["rule"]), a["unit"] or "", a["file"], a["period"],
                   STATUS_LABELS.get(a["status"], a["status"]), a["codes"], a["archived"]]
                  for _, a in data.arrivals.iterrows()]
-        _table_sheet(wb, fmt, "文件记录", "收到的全部文件（受理、退回、重复、被更正替代、材料）",
+        table_sheet(wb, fmt, "文件记录", "收到的全部文件（受理、退回、重复、被更正替代、材料）",
                      ["编号", "收到时间", "时间依据", "单位", "原文件名", "期间", "结果", "问题代码", "存档位置"],
                      audit, [7, 17, 22, 24, 30, 18, 12, 30, 50])
-        if ledger is not None:
-            from ..materials.interface import workbook_rows, write_materials_sheet
-
-            write_materials_sheet(wb, workbook_rows(cfg, ledger, data.as_of), data.as_of)
         for ob in obligations or []:
             ob.master_sheets(wb, fmt)
     finally:

@@ -30,7 +30,7 @@ from ..core.safe_names import safe_filename
 from .task_list import TaskList
 from .task_list import cell_label as _label, cell_text as _text  # one reading of a cell, shared with the list
 from .window import window_label
-from ..statistics.timeliness import Deadline
+from ..core.deadlines import Deadline
 
 KIND = "task_form"  # arrivals.kind of a progress form
 TITLE_TEXT = "重点任务推进情况表"

@@ -133,10 +133,10 @@ REPORT_HEADERS = ["单位", "月份", "编号", "任务名称", "完成情况", 
 def write_reports_sheet(workbook: xlsxwriter.Workbook, fmt: dict, rows: list[dict], tz, name: str = "重点任务推进情况"):
     """The master workbook's record of every progress report (task_state.report_rows), oldest first; rows of
     a form a later one replaced say so in 当前有效."""
-    from ..monthly.workbook import _table_sheet
+    from ..documents.xlsx import table_sheet
 
     values = [[r["unit"], r["month"], r["task_id"], r["task_name"], r["status_label"], r["progress"], r["evidence"],
                r["received_at"].astimezone(tz), "是" if r["current"] else "否（已被替代）", r["arrival_id"],
                r.get("timeliness", "")] for r in rows]
-    return _table_sheet(workbook, fmt, name, "收到的全部重点任务推进情况表（每行一项任务；后报的同月表替代先报的；"
+    return table_sheet(workbook, fmt, name, "收到的全部重点任务推进情况表（每行一项任务；后报的同月表替代先报的；"
                         "迟报的表按所报内容判断）", REPORT_HEADERS, values, [24, 9, 7, 16, 10, 40, 20, 17, 10, 8, 10])
