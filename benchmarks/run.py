@@ -144,7 +144,7 @@ def stage_validate(work: Path, repeat: int) -> dict:
     import pandas as pd
 
     from pipeline.core import config
-    from pipeline.intake.ingest import check_files
+    from pipeline.intake.check import check_files
     from pipeline.reading.reader import read_workbook
     from pipeline.reading.sandbox import shutdown
 
@@ -166,7 +166,7 @@ def stage_validate(work: Path, repeat: int) -> dict:
 
     def checked(read=None):
         report = check_files(paths, cfg, now, read=read)
-        bad = [f for f in report.files if not f["ok"]]
+        bad = [f for f in report.files if not f.ok]
         assert len(report.files) == len(paths) and not bad, bad[:1]
 
     checked(read_workbook)  # imports and caches warm, outside the timing

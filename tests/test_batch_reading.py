@@ -17,7 +17,7 @@ from factory import make_submission
 from fuzz import FIXTURES
 from pipeline.core import config
 from pipeline.core.config import Limits
-from pipeline.intake.ingest import check_files
+from pipeline.intake.check import check_files
 from pipeline.intake.judge import Judge
 from pipeline.reading.prefetch import Prefetcher, reader_for
 from pipeline.reading.reader import ReadProblem, _formula_cells, read_workbook, read_workbooks
@@ -199,7 +199,7 @@ def test_validate_of_a_folder_in_batches_judges_each_file_as_alone(tmp_path):
     one_by_one = check_files(paths, CFG, NOW, read=lambda data, limits: read_workbook(data, limits))
     batched = check_files(paths, CFG, NOW, read=read_workbook)
     assert batched.files == one_by_one.files
-    assert [[i["code"] for i in f["issues"] if i["severity"] == "error"] for f in batched.files] == \
+    assert [[i["code"] for i in f["issues"] if i["severity"] == "error"] for f in batched.to_dict()["files"]] == \
         [[], [], [], ["E_NEGATIVE"], ["E_UNREADABLE"], ["E_UNREADABLE"]]
 
 
@@ -244,8 +244,8 @@ def test_running_out_of_memory_in_process_fails_only_that_file(tmp_path, monkeyp
 
     monkeypatch.setattr(reader, "_checked", checked_or_out_of_memory)
     report = check_files(paths, CFG, NOW, read=read_workbook)
-    assert [f["ok"] for f in report.files] == [True, True, True, False, True, True, True, True, True]
-    assert [i["code"] for i in report.files[3]["issues"]] == ["E_INTERNAL"]
+    assert [f["ok"] for f in report.to_dict()["files"]] == [True, True, True, False, True, True, True, True, True]
+    assert [i["code"] for i in report.to_dict()["files"][3]["issues"]] == ["E_INTERNAL"]
 
 
 def test_a_large_file_is_read_alone(tmp_path):

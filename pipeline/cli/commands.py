@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
+from .printers import print_report
 from .zh_click import ZhGroup
-from .support import (MOMENT, MONTH, echo_json, internal_error, load_config, moment,
-                          month_and_moment, now_in, open_ledger, print_file_result, print_report_entry,
-                          print_unseen_files, run_ingest, writing_outputs)
+from .support import (MOMENT, MONTH, echo_json, internal_error, load_config, moment, month_and_moment, now_in,
+                      open_ledger, print_unseen_files, run_ingest, writing_outputs)
 from ..core.files import WORKBOOK
 from .tasks import tasks as tasks_group
 from ..core.months import Month
@@ -81,25 +81,26 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     warm_up()  # the parsing child starts while this process goes on importing
     import json
 
-    from ..intake.ingest import check_files
+    from ..intake.check import check_files
+    from ..intake.report import FileReport
     from ..reading.reader import check_xml_defenses
 
     check_xml_defenses()
     cfg = load_config(ctx)
     now = now_in(cfg)
 
-    def copy_of(path: Path, verdict, data: bytes | None) -> None:
+    def copy_of(path: Path, verdict: FileReport, data: bytes | None) -> None:
         """A rejected workbook's marked-up copy, drawn from what the sandbox extracted while judging `data` (the
         unit's own .xlsx is taken apart again only in the sandbox): nothing is parsed here, nothing read twice."""
         from ..reading.markup import write_markup
         from ..statistics.template import write_blank
 
-        v = verdict.validation
-        if markup is None or verdict.outcome != "rejected" or verdict.kind != WORKBOOK or v is None or v.workbook is None:
+        if markup is None or verdict.outcome != "rejected" or verdict.kind != WORKBOOK or verdict.workbook is None:
             return
         try:
-            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", v.workbook, verdict.issues,
-                               path.name, source=data, now=now, limits=cfg.limits, located=v.located, blank=write_blank)
+            out = write_markup(markup / f"{path.stem}_错误标注.xlsx", verdict.workbook, list(verdict.issues),
+                               path.name, source=data, now=now, limits=cfg.limits, located=verdict.located,
+                               blank=write_blank)
         except OSError as exc:
             click.echo(f"标注副本未能写入（{path.name}：{exc.strerror or exc}）", err=True)
             return
@@ -115,7 +116,7 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         for f in report.files:
-            print_report_entry(f)
+            print_report(f)
     rejected = not report.ok
     ctx.exit(1 if rejected else 0)
 
@@ -144,12 +145,10 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
     cfg = load_config(ctx)
     result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json, month=month)
     if as_json:
-        from ..core.summaries import ingest_summary
-
-        echo_json(ingest_summary(result))
+        echo_json(result.to_dict())
         ctx.exit(0 if result.ok else 1)
     for r in result.files:
-        print_file_result(r, cfg)
+        print_report(r)
     click.echo(result.summary, err=True)
     ctx.exit(0 if result.ok else 1)
 
@@ -310,7 +309,7 @@ def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_js
     when = moment(cfg, as_of)
     result = run_ingest(ctx, cfg, (), None, None, "merge", quiet=as_json)
     for r in result.files if not as_json else ():
-        print_file_result(r, cfg)
+        print_report(r)
     if result.files:
         click.echo(result.summary, err=True)
     try:

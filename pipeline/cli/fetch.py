@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .support import echo_json, load_config, now_in, open_ledger, print_file_result
+from .printers import print_report
+from .support import echo_json, load_config, now_in, open_ledger
 
 
 @click.command()
@@ -50,7 +51,7 @@ def fetch(ctx, as_json: bool):
     if result.error:
         click.echo(f"错误：{result.error}", err=True)
     for r in result.batch.files:
-        print_file_result(r, cfg)
+        print_report(r)
     for row in result.too_big:
         click.echo(too_big_line(cfg, row))
     for row in result.unclaimed:

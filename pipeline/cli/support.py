@@ -14,7 +14,6 @@ from ..core import config as config_mod
 from . import zh_click
 from ..intake.collect import folder_unit_of
 from ..core.months import BadMonth, Month, period_label
-from ..intake.receipts import OUTCOME_LABEL
 
 zh_click.install()  # click's own words (用法、选项、错误) in Chinese, before any command prints
 
@@ -171,44 +170,6 @@ def now_in(cfg: config_mod.Config) -> datetime:
     return datetime.now(cfg.bureau.tz)
 
 
-def print_report_entry(f: dict, out=click.echo) -> None:
-    """One entry of `validate`'s report, as the clerk reads it (codes after the Chinese sentence)."""
-    if f.get("ignored"):
-        out(f"- 忽略（锁文件、临时文件或系统文件）  {f['path']}")
-        return
-    if f.get("material") and f["ok"]:
-        kind = {"stamped": "盖章版", "electronic": "电子版"}.get(f["material"].get("kind"), "材料")
-        month = f"{f['year']}年{f['month_to']}月" if f.get("year") and f.get("month_to") else "月份不明"
-        out(f"✓ 工作材料（{kind}）  {f['path']}  {f.get('unit') or '单位不明'}  {month}")
-        for it in f["issues"]:
-            out(f"    提示：{it['message']}（{it['code']}）")
-        return
-    period = period_label(f.get("year"), f.get("month_from"), f.get("month_to"), missing="期间不明")
-    mark = {"duplicate": "✓ 重复", "email": "✓ 邮件", "failed": "✗ 出错"}.get(f.get("outcome", ""), "✓ 受理" if f["ok"] else "✗ 退回")
-    out(f"{mark}  {f['path']}  {f.get('unit') or '单位不明'}  {period}")
-    for it in f["issues"]:
-        out(f"    {'错误' if it['severity'] == 'error' else '提示'}：{it['message']}（{it['code']}）")
-
-
-
-
-def file_result_lines(r) -> list[str]:
-    """One processed file as the clerk reads it: outcome, unit, name, period; then each issue, code last."""
-    line = f"{OUTCOME_LABEL.get(r.outcome, r.outcome)}  {r.unit or '单位不明'}  {r.name}"
-    if r.period:
-        line += f"  {r.period}"
-    lines = [line]
-    lines += [f"    {'错误' if it.severity == 'error' else '提示'}：{it.message}（{it.code}）" for it in r.issues]
-    if r.message:
-        lines.append(f"    {r.message}")
-    return lines
-
-
-def print_file_result(r, cfg) -> None:
-    for line in file_result_lines(r):
-        click.echo(line)
-
-
 def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit: str | None, command: str,
                quiet: bool = False, month=None):
     """Ingest the inbox (or the given paths) under the batch lock; returns the BatchResult."""
@@ -275,12 +236,16 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
     return result
 
 
-def received_before_period(cfg, at: datetime, entries: list[dict]) -> str | None:
-    """Why a --received-at cannot be true of these files (validate's entries): a report for month M is made in M
+def received_before_period(cfg, at: datetime, entries) -> str | None:
+    """Why a --received-at cannot be true of these files (validate's reports): a report for month M is made in M
     at the earliest, so a time before the 1st of its to-month (bureau's time) is a typo; None when all fit."""
+    from ..intake.report import FileReport
+
     tz = cfg.bureau.tz
     for f in entries:
-        year, month_to = f.get("year"), f.get("month_to")
+        if not isinstance(f, FileReport):
+            continue
+        year, month_to = f.year, f.month_to
         if not isinstance(year, int) or not isinstance(month_to, int) or not 1 <= month_to <= 12:
             continue
         try:
@@ -288,8 +253,8 @@ def received_before_period(cfg, at: datetime, entries: list[dict]) -> str | None
         except ValueError:
             continue
         if at < begins:
-            period = period_label(year, f.get("month_from"), month_to)
-            return (f"{at.astimezone(tz):%Y-%m-%d %H:%M} 不可能是 {f['path']} 的收到时间：这份表报的是{period}，"
+            period = period_label(year, f.month_from, month_to)
+            return (f"{at.astimezone(tz):%Y-%m-%d %H:%M} 不可能是 {f.path} 的收到时间：这份表报的是{period}，"
                     f"{begins:%Y-%m-%d} 之前还做不出来，请核对收到时间")
     return None
 
@@ -297,7 +262,7 @@ def received_before_period(cfg, at: datetime, entries: list[dict]) -> str | None
 def refuse_before_period(cfg, at: datetime, files: list[Path]) -> None:
     """The files given with --received-at are read first (nothing written): one whose report period begins after
     that time ends the command (exit 2) before anything is recorded."""
-    from ..intake.ingest import check_files
+    from ..intake.check import check_files
 
     if not files:
         return

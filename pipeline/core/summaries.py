@@ -1,28 +1,10 @@
-"""The `--json` summary object of each command that changes or writes something (ingest, merge, notices,
-export). Keys are stable: the README lists them; more may be added, none renamed."""
+"""The `--json` summary object of each command that changes or writes something (merge, notices, export; ingest's
+is its BatchResult.to_dict, intake/report.py). Keys are stable: the README lists them; more may be added, none
+renamed."""
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-
-OUTCOMES = ("accepted", "rejected", "duplicate", "material", "resumed", "failed")
-
-
-def _issue(i) -> dict:
-    return {"severity": i.severity, "code": i.code, "sheet": i.sheet, "cell": i.cell, "sector": i.sector,
-            "metric": i.metric, "message": i.message}
-
-
-def ingest_summary(result) -> dict:
-    """ingest --json: {"ok", "counts": {outcome: n}, "files": [{"path", "outcome", "unit", "id", "period",
-    "message", "issues": [...]}]}"""
-    return {
-        "ok": result.ok,
-        "counts": {o: result.count(o) for o in OUTCOMES},
-        "files": [{"path": str(f.path), "outcome": f.outcome, "unit": f.unit, "id": f.arrival_id,
-                   "period": f.period or None, "message": f.message or None,
-                   "issues": [_issue(i) for i in f.issues]} for f in result.files],
-    }
 
 
 def _notice(folder: Path, n) -> dict:
@@ -36,10 +18,10 @@ def notices_summary(month, as_of: datetime, folder: Path, written, sent: int | N
 
 
 def merge_summary(month, as_of: datetime, ingested, out) -> dict:
-    """merge --json: {"month", "as_of", "ingest": <ingest --json>, "leadership", "master", "notices_dir",
+    """merge --json: {"month", "as_of", "ingest": <ingest --json, BatchResult.to_dict>, "leadership", "master", "notices_dir",
     "notices": [...], "status": <status --json>}"""
     return {"month": str(month), "as_of": as_of.isoformat(timespec="seconds"),
-            "ingest": ingest_summary(ingested),
+            "ingest": ingested.to_dict(),
             "leadership": str(out.leadership.path), "master": str(out.master.path),
             "notices_dir": str(out.notices_dir), "notices": [_notice(out.notices_dir, n) for n in out.notices],
             "status": out.status.to_dict()}

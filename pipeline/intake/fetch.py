@@ -251,9 +251,7 @@ def unclaimed_lines(cfg: Config, entries: list[dict]) -> list[str]:
 def fetch_summary(cfg: Config, result: FetchResult) -> dict:
     """fetch --json: ingest's summary plus {"downloaded", "same", "too_big", "unclaimed", "replies_sent",
     "error"}."""
-    from ..core.summaries import ingest_summary
-
-    out = ingest_summary(result.batch)
+    out = result.batch.to_dict()
     out["ok"] = result.ok
     out.update({"downloaded": result.downloaded, "same": result.same,
                 "too_big": [unclaimed_entry(cfg, r) | {"size": r.size} for r in result.too_big],

@@ -27,14 +27,15 @@ from .corrections import receipt_context
 from ..storage.durable import abandoned_temp, barrier, fsync_dir, write_atomic
 from ..core.files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
 from .folders import FORMER, UNKNOWN, Folders
-from ..core.issues import Issue, issue
-from .judge import TASK_FORM, Incoming, Judge, Judged, Report, entry, failed
+from ..core.issues import issue
+from .judge import TASK_FORM, Incoming, Judge, Judged, failed
 from ..storage.ledger import Arrival, Ledger
 from ..reading.markup import make_markup
 from ..statistics.template import write_blank
 from ..reading.prefetch import reader_for
 from ..reading.readiness import (CHANGING, FRESH, empty_reason, is_open_for_writing, open_for_writing, open_no_follow,
                         wait_reason)
+from .report import BatchResult, FileResult, Waiting
 from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
 from ..core.safe_names import display_name, safe_filename
 from ..statistics.validate import Validation, validate_bytes
@@ -66,50 +67,6 @@ def isolated_reader() -> Callable:
 
 class LedgerFault(Exception):
     "The ledger cannot be written (full disk, read-only or damaged file); nothing of this file was recorded"
-
-
-@dataclass
-class FileResult:
-    path: Path
-    outcome: str  # accepted | rejected | duplicate | material | email | resumed | failed
-    unit: str | None = None
-    arrival_id: int | None = None
-    period: str = ""
-    message: str = ""
-    issues: list[Issue] = field(default_factory=list)
-    name: str = ""  # as shown to people (an e-mail's attachment: 邮件名#附件名)
-
-    def __post_init__(self) -> None:
-        self.name = self.name or display_name(self.path.name)
-
-
-@dataclass(frozen=True)
-class Waiting:
-    path: Path
-    reason: str
-    held: bool = False  # in a folder that belongs to no one: waits for the clerk, not for the file
-
-
-@dataclass
-class BatchResult:
-    files: list[FileResult] = field(default_factory=list)
-    waiting: list[Waiting] = field(default_factory=list)
-    fault: str | None = None  # the ledger could not be written: the batch stopped here
-    seconds: float = 0.0
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for f in self.files if f.outcome == outcome)
-
-    @property
-    def summary(self) -> str:
-        text = (f"受理 {self.count('accepted')}，退回 {self.count('rejected')}，重复 {self.count('duplicate')}，"
-                f"材料 {self.count('material')}，续处理 {self.count('resumed')}，失败 {self.count('failed')}，"
-                f"等待 {len(self.waiting)}，用时 {self.seconds:.1f} 秒")
-        return text + (f"\n{self.fault}" if self.fault else "")
-
-    @property
-    def ok(self) -> bool:
-        return self.count("rejected") == 0 and self.count("failed") == 0 and self.fault is None
 
 
 @dataclass(frozen=True)
@@ -890,79 +847,3 @@ def ledger_fault_text(cfg: Config, exc: BaseException) -> str:
 
 
 # --- validate: the same judgement without a commit -------------------------------------------------------
-
-def check_files(paths: list[Path], cfg: Config, now: datetime, ledger: Ledger | None = None,
-                read: Callable | None = None,
-                judged: Callable[[Path, Judged, bytes | None], None] | None = None) -> Report:
-    """What `annex2 validate` prints: each file judged exactly as ingest would judge it (with the history
-    rules when a ledger is given), and nothing written. Many files are parsed ahead on every core.
-    `judged(path, verdict, data)` is called for each file judged, with the very bytes judged (its workbook
-    as the sandbox extracted it is in `verdict.validation`): `validate --markup` draws its copies from that,
-    never reading a file again."""
-    paths = [Path(p) for p in paths]
-    default = read or isolated_reader()
-    reader, ahead = reader_for(len(paths), cfg.limits, default)
-    judge = Judge(cfg, ledger, now, reader)
-    report = Report()
-    inbox = cfg.inbox.resolve()
-    folders: dict[str, tuple[str, ...] | None] = {}
-    owners = Folders(cfg, ledger)
-    try:
-        for at in range(0, len(paths), GROUP):
-            chunk = [_load_for_check(path, _owned(placement(cfg, path, inbox, folders), path, owners), cfg, now)
-                     for path in paths[at:at + GROUP]]
-            if ahead is not None:
-                for _path, kind, _shown, got in chunk:
-                    if kind == WORKBOOK and isinstance(got, Incoming) and got.data is not None:
-                        ahead.submit(got.data)
-            for path, (where, kind, shown, got) in zip(paths[at:at + GROUP], chunk):
-                if isinstance(got, dict):
-                    report.files.append(got)
-                    continue
-                if isinstance(got, Incoming):
-                    data = got.data
-                    try:
-                        got = judge.file(got, kind, where.folder_unit, clerk_folder=where.clerk_folder)
-                    except Exception as exc:
-                        got = failed(kind, shown, exc)
-                    if judged is not None:
-                        judged(path, got, data)
-                if got.parts:
-                    report.files += [entry(f"{shown}#{p.name}", j) for p, j in got.parts]
-                    if got.outcome in ("rejected", "failed"):
-                        report.files.append(entry(shown, got))
-                else:
-                    report.files.append(entry(shown, got))
-    finally:
-        if ahead is not None:
-            ahead.close()
-    return report
-
-
-def _owned(where: Placement, path: Path, owners: Folders) -> Placement:
-    """A file in a unit's former folder is judged as that unit's, as ingest judges it (folders.py)."""
-    if where.folder_unit is not None or where.clerk_folder:
-        return where
-    owner = owners.of_path(path)
-    return replace(where, folder_unit=owner.unit) if owner is not None and owner.kind == FORMER else where
-
-
-def _load_for_check(path: Path, where: Placement, cfg: Config,
-                    now: datetime) -> tuple[Placement, str, str, "Incoming | Judged | dict"]:
-    """One file for `validate`: its bytes to judge, or already a verdict (ignored, a link, unreadable)."""
-    kind = where.kind
-    shown = text_of_path(str(path))
-    if kind == IGNORED:
-        return where, kind, shown, {"path": shown, "ignored": True, "ok": True, "unit": None, "year": None,
-                                   "month_from": None, "month_to": None, "issues": [], "values": {}}
-    owner = where.folder_unit
-    try:
-        st = os.lstat(path)
-        if stat_mod.S_ISLNK(st.st_mode):
-            return where, LINK, shown, Judged("rejected", LINK, owner.name if owner else None, issues=[issue(
-                "E_UNREADABLE", "这是一个快捷方式（符号链接），不是文件本身；出于安全原因不予读取")])
-        limit = cfg.limits.max_email_mb if kind == EMAIL else cfg.limits.max_file_mb
-        data, sha = _read(path, st, whole=st.st_size <= limit * 1024 * 1024)
-        return where, kind, shown, Incoming(display_name(path.name), data, sha, st.st_size, shown, None, now, "clerk")
-    except (OSError, _Changed) as exc:
-        return where, kind, shown, Judged("rejected", kind, issues=[issue("E_UNREADABLE", f"文件无法读取（{exc}）")])

@@ -279,35 +279,3 @@ class Judge:
         note = "" if mail.workbooks else "邮件中没有附件2表格"
         return Judged(outcome, EMAIL, unit, duplicate=earlier[0] if earlier else None, issues=issues,
                       parts=parts, note=note, retimed=file.at(file.received_at, file.rule, **headers))
-
-
-@dataclass
-class Report:
-    """What `annex2 validate` prints: one entry per file (an e-mail's attachments each have one)."""
-
-    files: list[dict] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(f["ok"] for f in self.files)
-
-    def to_dict(self) -> dict:
-        return {"files": self.files}
-
-
-def entry(path: str, judged: Judged) -> dict:
-    """One file's JSON entry (spec 7)."""
-    v = judged.validation
-    if v is not None:
-        out = v.to_dict(path)
-        out["issues"] = [i.to_dict() for i in judged.issues]
-        out["ok"] = judged.outcome in ("accepted", "duplicate", "material", "email")
-    else:
-        y, f, t = judged.period
-        out = {"path": path, "ok": judged.outcome in ("accepted", "duplicate", "material", "email"),
-               "unit": judged.unit, "year": y, "month_from": f, "month_to": t,
-               "issues": [i.to_dict() for i in judged.issues], "values": {}}
-    out["outcome"] = judged.outcome
-    if judged.material is not None:
-        out["material"] = judged.material.to_dict()["material"]  # type: ignore[attr-defined]
-    return out
