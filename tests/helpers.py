@@ -170,3 +170,25 @@ def status_with_materials(cfg, ledger, month, as_of):
     from pipeline.monthly.status import status
 
     return status(cfg, ledger, month, as_of, [MaterialsObligation(cfg, ledger, month, as_of)])
+
+
+MEASURED = """
+import json, resource, subprocess, sys
+# A guard for the machine, not the measure: code that still parsed in this process would take gigabytes.
+resource.setrlimit(resource.RLIMIT_AS, (3 * 1024 ** 3, 3 * 1024 ** 3))
+done = subprocess.run([sys.executable, "-m", "pipeline", *sys.argv[2:]])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest process: the CLI or its worker
+open(sys.argv[1], "w").write(json.dumps({"rc": done.returncode, "peak_mb": peak}))
+"""
+
+
+def measured(work, *args, timeout=300):
+    """`annex2 ARGS` in a wrapper that reports the peak resident memory of the command's processes (the
+    largest of the CLI and the sandbox's worker, from getrusage(RUSAGE_CHILDREN)), and its exit status."""
+    import json
+
+    out = work.parent / "measured.json"
+    got = subprocess.run([sys.executable, "-c", MEASURED, str(out), *args], cwd=work, capture_output=True,
+                         text=True, timeout=timeout)
+    result = json.loads(out.read_text())
+    return result["rc"], result["peak_mb"], got.stdout + got.stderr

@@ -100,7 +100,7 @@ def test_an_xls_comes_back_on_the_template_layout(tmp_path):
 
 
 def test_only_a_forms_own_kind_of_formula_is_kept():
-    from pipeline.reading.markup import safe_formula
+    from pipeline.reading.marks import safe_formula
 
     kept = ["=SUM(B7:B13)", '=IFERROR(IF(N(F9)=0,"—",ROUND(N(G9)/N(F9)*100,1)),"—")', "=附件2!$A$1:$M$17"]
     dropped = ['=WEBSERVICE("http://x")', "=[1]Sheet1!A1", "=cmd|' /c calc'!A1", '=HYPERLINK("http://x","点我")',

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import imaplib
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -25,7 +24,9 @@ from . import fetch_store as store
 from ..core.config import Config
 from ..storage.durable import write_atomic
 from .imap import Folder, MailboxError, connect, logout, password_for
-from .ingest import BatchResult, Candidate, FileResult, Ingester
+from .fetch_store import Steps
+from .ingest import Candidate, Ingester
+from .report import FetchResult, FileResult
 from ..storage.ledger import Ledger
 from ..core.safe_names import safe_filename
 
@@ -34,33 +35,10 @@ RULE = "imap_internaldate"
 SPOOL_DIR = "邮箱原件"
 SHOWN_UNCLAIMED = 20  # lines of 待认领 in the status table (all of them in --json)
 HEADER_BYTES = 64 * 1024  # of a message over the size cap, only this much is read (to know its sender)
-Steps = Callable[[str], None]
 
 
 def no_steps(step: str) -> None:
     """Production: nothing. Tests pass a function that fails at a named step."""
-
-
-@dataclass
-class FetchResult:
-    batch: BatchResult = field(default_factory=BatchResult)
-    downloaded: int = 0
-    same: int = 0  # recorded before under another UID (the second key)
-    too_big: list[store.MailRow] = field(default_factory=list)
-    unclaimed: list[store.MailRow] = field(default_factory=list)
-    replies_sent: int = 0
-    reply_errors: list[str] = field(default_factory=list)
-    error: str | None = None  # the mailbox could not be read (unreachable, login refused)
-
-    @property
-    def ok(self) -> bool:
-        return self.batch.ok and self.error is None and not self.too_big and not self.reply_errors
-
-    @property
-    def summary(self) -> str:
-        text = (f"新邮件 {self.downloaded}（另有 {self.same} 封此前已收过），过大未下载 {len(self.too_big)}，"
-                f"待认领 {len(self.unclaimed)}，回复 {self.replies_sent}")
-        return text + "\n" + self.batch.summary
 
 
 def mailbox_key(cfg: Config) -> str:

@@ -18,7 +18,7 @@ from ..storage.ledger import Ledger
 from ..documents.smtp import smtp_connection
 
 if TYPE_CHECKING:
-    from .fetch import FetchResult, Steps
+    from .report import FetchResult
 
 log = logging.getLogger("annex2")
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -81,7 +81,7 @@ def reply_message(cfg: Config, ledger: Ledger, row: store.MailRow, now: datetime
 
 
 def send_replies(cfg: Config, ledger: Ledger, clock: Callable[[], datetime], result: "FetchResult",
-                 send: Callable | None = None, steps: "Steps | None" = None) -> None:
+                 send: Callable | None = None, steps: "store.Steps | None" = None) -> None:
     """Every reply owed and never started; each recorded as started before it is handed over (at most once)."""
     due = [r for r in store.replies_due(ledger) if r.sender and cfg.unit_by_email(r.sender) is not None]
     if not due:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from ..storage.ledger import Ledger, from_utc_text, utc_text
 
 FETCHED, UNCLAIMED, INGESTED, TOO_BIG, SAME_AS = "fetched", "unclaimed", "ingested", "too_big", "same_as"
+
+Steps = Callable[[str], None]  # a test's hook between a fetch's steps (production: nothing)
 
 
 @dataclass(frozen=True)

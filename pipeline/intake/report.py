@@ -6,7 +6,7 @@ two cannot drift apart.
 - `validate` (check.check_files) -> `Report` of `FileReport` (a judged file) and `IgnoredFile` (a lock,
   temp or system file it skipped).
 - `ingest` (ingest.Ingester.run) -> `BatchResult` of `FileResult` (what became of each file), `Waiting`
-  (files not ready yet).
+  (files not ready yet); `fetch` -> `FetchResult`: that batch and what became of the mailbox's messages.
 
 Nothing here parses, reads or writes: this module is imported by the CLI before any command runs."""
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..core.safe_names import display_name
 if TYPE_CHECKING:
     from ..reading.locate import LocatedForm
     from ..reading.reader import WorkbookData
+    from .fetch_store import MailRow
     from .judge import Judged
 
 # A file with one of these outcomes is fine for the unit; any other makes `validate` exit 1.
@@ -171,3 +172,28 @@ class BatchResult:
         """`ingest --json`: {"ok", "counts": {outcome: n}, "files": [...]}"""
         return {"ok": self.ok, "counts": {o: self.count(o) for o in INGEST_OUTCOMES},
                 "files": [f.to_dict() for f in self.files]}
+
+
+@dataclass
+class FetchResult:
+    """One `annex2 fetch` (or a watcher's round of it): the ingest batch of what was downloaded, and the messages
+    that were not ingested (too big, from no unit's address), the replies, the mailbox's error."""
+
+    batch: BatchResult = field(default_factory=BatchResult)
+    downloaded: int = 0
+    same: int = 0  # recorded before under another UID (the second key)
+    too_big: list[MailRow] = field(default_factory=list)
+    unclaimed: list[MailRow] = field(default_factory=list)
+    replies_sent: int = 0
+    reply_errors: list[str] = field(default_factory=list)
+    error: str | None = None  # the mailbox could not be read (unreachable, login refused)
+
+    @property
+    def ok(self) -> bool:
+        return self.batch.ok and self.error is None and not self.too_big and not self.reply_errors
+
+    @property
+    def summary(self) -> str:
+        text = (f"新邮件 {self.downloaded}（另有 {self.same} 封此前已收过），过大未下载 {len(self.too_big)}，"
+                f"待认领 {len(self.unclaimed)}，回复 {self.replies_sent}")
+        return text + "\n" + self.batch.summary

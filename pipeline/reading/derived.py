@@ -74,7 +74,7 @@ def own_workbook_copy(source: bytes, issues: list, original_name: str, limits: L
     formulas that could reach out of the file, links and macros are dropped. `now`: the copy's own dates."""
     import openpyxl
 
-    from . import markup
+    from . import marks as markup
     from .reader import _checked, check_xml_defenses
 
     checked, kind, _formulas = _checked(source, limits)
