@@ -33,7 +33,7 @@ class TasksObligation(Obligation):
         self.cfg, self.task_list, self.month = cfg, task_list, month
         self.data = load_task_data(ledger, as_of)
         self.board = task_board(cfg, task_list, self.data, month)
-        self.reports = report_rows(ledger, task_list, as_of, cfg)  # every report, for the master workbook
+        self.reports = report_rows(ledger, task_list, as_of, cfg, self.data)  # every report, for the master workbook
         self._strikes: dict | None = None  # unit -> month -> StrikeMonth, computed when first asked
         self.strike_rule = ("重点任务推进情况表迟报、未报送或重点任务滞后、逾期" if cfg.escalation.count_tasks
                             else "重点任务推进情况表迟报、未报送")
@@ -63,7 +63,7 @@ class TasksObligation(Obligation):
         """Months whose progress form was late or not sent, or (when `[escalation] count_tasks`) with a lagging
         or overdue task (spec 12; task_state.task_strikes), each with its reason for the 报告."""
         if self._strikes is None:
-            self._strikes = task_strikes(self.cfg, self.task_list, self.data, self.month)
+            self._strikes = task_strikes(self.cfg, self.task_list, self.data, self.month, self.board)
         return {m: strike.reason for m, strike in self._strikes.get(unit, {}).items()}
 
     def _action_cells(self, unit: str):

@@ -384,11 +384,13 @@ class StrikeMonth:
         return "，".join(parts)
 
 
-def task_strikes(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, dict[Month, StrikeMonth]]:
-    """unit -> month of the year up to `month` -> why the key tasks make it a strike (as of data.as_of)."""
+def task_strikes(cfg: Config, task_list: TaskList, data: TaskData, month: Month,
+                 board_of_month: TaskBoard | None = None) -> dict[str, dict[Month, StrikeMonth]]:
+    """unit -> month of the year up to `month` -> why the key tasks make it a strike (as of data.as_of).
+    `board_of_month`: `month`'s board when the caller has it already (it is not judged twice)."""
     out: dict[str, dict[Month, StrikeMonth]] = {}
     for m in months_between(max(Month(month.year, 1), cfg.start), month):
-        board = task_board(cfg, task_list, data, m)
+        board = board_of_month if board_of_month is not None and m == month else task_board(cfg, task_list, data, m)
         for unit in board.units:
             form = board.forms.get(unit)
             bad = form if form is not None and form.state in (FORM_LATE, FORM_UNREPORTED) else None
@@ -403,11 +405,14 @@ def task_strike_months(cfg: Config, task_list: TaskList, data: TaskData, month: 
     return {unit: list(months) for unit, months in task_strikes(cfg, task_list, data, month).items()}
 
 
-def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime, cfg: Config | None = None) -> list[dict]:
+def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime, cfg: Config | None = None,
+                data: TaskData | None = None) -> list[dict]:
     """Every accepted progress-form row received by `as_of`, for the master workbook (which keeps every
     report): oldest first; `current` is false for rows of a form a later one for the same unit and month
-    replaced; `timeliness` (with `cfg`): 按时 or 迟报N天 for the form the row came in."""
-    data = load_task_data(ledger, as_of)
+    replaced; `timeliness` (with `cfg`): 按时 or 迟报N天 for the form the row came in. `data`: the forms as of
+    `as_of` when the caller has read them already."""
+    if data is None:
+        data = load_task_data(ledger, as_of)
     standing = standings(ledger.db, utc_text(as_of), kind=FileKind.TASK_FORM)
     rows = []
     for f in data.forms:
