@@ -1,3 +1,4 @@
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -5,6 +6,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_configure(config):
+    """The Windows lane (`.ci/run`) must really be one: its sitecustomize has to have taken `resource` away."""
+    if os.environ.get("ANNEX2_WINDOWS_LANE") == "1" and sys.modules.get("resource", "absent") is not None:
+        raise pytest.UsageError("ANNEX2_WINDOWS_LANE=1 needs tests/windows_lane first on PYTHONPATH: its "
+                                "sitecustomize.py takes `resource` and os.fork away from every process")
 
 
 @pytest.fixture

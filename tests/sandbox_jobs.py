@@ -33,3 +33,12 @@ def lengths_or_abort(datas, limits):
     if b"abort" in datas:
         os.abort()
     return [len(d) for d in datas]
+
+
+def importable(name):
+    """Whether the worker can import `name` (the Windows lane takes `resource` away from every process)."""
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True

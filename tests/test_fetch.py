@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from pipeline.cli.commands import cli
 
-from helpers import SmtpCollect
+from helpers import SmtpCollect, wait_until
 from factory import make_email, make_submission
 from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer, free_port
 
@@ -512,17 +512,6 @@ def test_kill_9_at_several_points_then_a_rerun_records_each_message_once_and_rep
 
 # --- the watcher reads the mailbox too ---------------------------------------------------------------------
 
-def wait_for(condition, seconds=90) -> bool:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def test_watch_fetches_the_mailbox_and_carries_on_with_the_folder_when_the_server_goes_away(mailwork, imap, tmp_path):
     import os
     import signal
@@ -538,15 +527,15 @@ def test_watch_fetches_the_mailbox_and_carries_on_with_the_folder_when_the_serve
                                 stderr=subprocess.STDOUT)
     try:
         fetched = "SELECT COUNT(*) FROM arrivals WHERE parent_id IS NOT NULL AND kind = 'workbook' AND outcome = 'accepted'"
-        assert wait_for(lambda: count(mailwork, fetched) == 1), (tmp_path / "watch.out").read_text()
+        assert wait_until(lambda: count(mailwork, fetched) == 1, 90), (tmp_path / "watch.out").read_text()
         imap.stop()  # the mailbox goes away
         log = mailwork / "outbox" / "logs" / "watch.log"
         refused = f"邮箱：无法连接邮件服务器 127.0.0.1:{imap.port}（Connection refused）"
-        assert wait_for(lambda: log.exists() and refused in log.read_text(encoding="utf-8"))
+        assert wait_until(lambda: log.exists() and refused in log.read_text(encoding="utf-8"), 90)
         make_submission(mailwork / "inbox" / UNITS[0] / "附件2.xlsx", unit=UNITS[0])  # the folder still works
         dropped = "SELECT COUNT(*) FROM arrivals WHERE source = 'inbox' AND outcome = 'accepted'"
-        assert wait_for(lambda: count(mailwork, dropped) == 1), (tmp_path / "watch.out").read_text()
-        assert wait_for(lambda: log.read_text(encoding="utf-8").count(refused) >= 2)  # and the mailbox is retried
+        assert wait_until(lambda: count(mailwork, dropped) == 1, 90), (tmp_path / "watch.out").read_text()
+        assert wait_until(lambda: log.read_text(encoding="utf-8").count(refused) >= 2, 90)  # and the mailbox is retried
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -612,14 +601,14 @@ def test_watch_waits_in_idle_and_fetches_a_new_message_within_seconds_not_at_the
                                 stderr=subprocess.STDOUT)
     try:
         idling = "邮件服务器 127.0.0.1 支持 IDLE：新邮件一到即收取（文件夹 INBOX）"
-        assert wait_for(lambda: log.exists() and idling in log.read_text(encoding="utf-8"), 60), \
+        assert wait_until(lambda: log.exists() and idling in log.read_text(encoding="utf-8"), 60), \
             (tmp_path / "watch.out").read_text()
         # Two messages one after the other: the first could also be taken by the one fetch a new IDLE connection
         # makes; the second only by IDLE (the next poll is 600 s away). 30 s is a generous bound, not a timing.
         for n, unit in enumerate((6, 7), start=1):
             imap.append(make_email(f"单位 <{address(unit)}>", [("附件2.xlsx", workbook(tmp_path, UNITS[unit]))]),
                         sh(f"2023-05-2{n}T10:00:00"))
-            assert wait_for(lambda n=n: count(mailwork, fetched) == n, 30), (tmp_path / "watch.out").read_text()
+            assert wait_until(lambda n=n: count(mailwork, fetched) == n, 30), (tmp_path / "watch.out").read_text()
         assert db_rows(mailwork, "SELECT unit, received_utc FROM arrivals WHERE kind = 'workbook' ORDER BY id") == [
             ("交通运输综合行政执法大队", "2023-05-21T02:00:00.000000Z"), ("现代物流中心", "2023-05-22T02:00:00.000000Z")]
         assert proc.poll() is None

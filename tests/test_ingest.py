@@ -14,7 +14,7 @@ from pipeline.cli.commands import cli
 from pipeline.storage.ledger import MIGRATIONS, Ledger
 
 from factory import make_submission
-from helpers import at, drop, ingest, rows, run_cli, settled
+from helpers import at, drop, ingest, rows, run_cli, settled, wait_until
 
 EXEC = "交通运输综合行政执法大队"
 EXEC_DIR = EXEC
@@ -331,11 +331,8 @@ def test_sigkill_mid_batch_then_rerun_archives_and_records_each_file_once(workdi
         mk(dest, unit=unit.name, month_to=1 + i % 5, cells={("other", "penalties"): i})
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "ingest"], cwd=workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if len(inbox_files(workdir)) <= 150:  # a group or two committed and removed, the rest still to come
-            break
-        time.sleep(0.01)
+    # a group or two committed and removed, the rest still to come
+    wait_until(lambda: len(inbox_files(workdir)) <= 150, timeout=120, every=0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     left = len(inbox_files(workdir))
@@ -381,7 +378,6 @@ def test_the_district_total_saved_in_a_units_folder_is_not_taken_as_its_report(w
     settled(workdir)
     assert run_cli(workdir, "ingest").returncode == 0
     assert run_cli(workdir, "export", "--month", "2023-05", "--annex2", f"inbox/{SAFETY}/x.xlsx").returncode == 0
-    time.sleep(0.5)
     result = run_cli(workdir, "ingest")
     assert result.returncode == 1
     assert ("错误：B2 填报单位写的是本局“岳阳市云溪区交通运输局”，这是全区合计（本局导出的附件2），"
@@ -392,7 +388,6 @@ def test_the_district_total_saved_in_a_units_folder_is_not_taken_as_its_report(w
     # The short name is the bureau too; a unit's own name in its own folder still passes.
     make_submission(workdir / "inbox" / QUALITY / "附件2.xlsx", unit="云溪区")
     make_submission(workdir / "inbox" / SAFETY / "本股.xlsx", unit=SAFETY)
-    time.sleep(0.5)
     run_cli(workdir, "ingest")
     assert rows(workdir, "SELECT unit, outcome FROM arrivals WHERE id > 2 ORDER BY id") == \
         [(QUALITY, "rejected"), (SAFETY, "accepted")]

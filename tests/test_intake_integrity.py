@@ -17,7 +17,7 @@ from pipeline.storage.ledger import Ledger
 from pipeline.reading.reader import read_workbook
 
 from factory import make_email, make_submission
-from helpers import arriving_at, at, drop, edit_config, ingest, rows, run_cli
+from helpers import arriving_at, at, drop, edit_config, ingest, rows, run_cli, wait_until
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -284,9 +284,7 @@ def test_two_ingests_at_once_with_the_lock_deleted_record_each_file_once(workdir
     lock = workdir / "annex2.sqlite.lock"
     first = subprocess.Popen([sys.executable, "-m", "pipeline", "ingest"], cwd=workdir,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(archived(workdir)) < 5:
-        time.sleep(0.02)
+    wait_until(lambda: len(archived(workdir)) >= 5, timeout=120, every=0.02)
     lock.unlink()  # what a desperate clerk might do
     second = subprocess.Popen([sys.executable, "-m", "pipeline", "ingest"], cwd=workdir,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

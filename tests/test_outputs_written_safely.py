@@ -6,12 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
 from factory import make_submission
-from helpers import edit_config, rows, run_cli, small_tmpfs
+from helpers import edit_config, rows, run_cli, small_tmpfs, wait_until
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -161,11 +160,8 @@ def test_the_watcher_keeps_taking_files_in_with_a_read_only_outbox(workdir, outb
                                 stdout=subprocess.DEVNULL, stderr=err)
         try:
             make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and proc.poll() is None:
-                if (workdir / "annex2.sqlite").exists() and rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(1,)]:
-                    break
-                time.sleep(0.2)
+            wait_until(lambda: proc.poll() is not None or (workdir / "annex2.sqlite").exists()
+                       and rows(workdir, "SELECT COUNT(*) FROM arrivals") == [(1,)], timeout=120, every=0.2)
             got = rows(workdir, "SELECT original_name, outcome FROM arrivals")
         finally:
             proc.send_signal(signal.SIGTERM)

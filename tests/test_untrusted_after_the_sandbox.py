@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from factory import make_submission
-from helpers import measured, rows, run_cli, settled
+from helpers import measured, needs_rlimit, rows, run_cli, settled
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -43,6 +43,7 @@ def hyperlinked_range_xlsx(path):
                                                   b'location="Sheet1!A1" display="x"/></hyperlinks>', 1))
 
 
+@needs_rlimit  # run under an RLIMIT_AS cap, its peak read with resource.getrusage (MEASURED)
 def test_a_rejected_xlsx_declaring_a_huge_merged_range_gets_its_receipt_and_a_copy_in_little_memory(workdir):
     # Found: the marked-up copy re-opened the rejected workbook with openpyxl in the parent, and an 8 KB .xlsx
     # declaring one merged range A40:XFD1048576 made it build 17 billion cells: ingest was OOM-killed after
@@ -71,6 +72,7 @@ def test_a_rejected_xlsx_declaring_a_huge_merged_range_gets_its_receipt_and_a_co
     assert book["错误说明"]["G4"].value == "E_FIXED_GT_FOUND"
 
 
+@needs_rlimit  # run under an RLIMIT_AS cap, its peak read with resource.getrusage (MEASURED)
 def test_validate_markup_never_reads_a_file_again_outside_the_sandbox(workdir, tmp_path):
     # Found: `validate --markup` judged each file in the sandbox, then read every rejected one again in its own
     # process to draw the copy — a fuzzed .xls that the sandbox stopped at its 512 MB cap then took 2.2 GB
@@ -204,6 +206,7 @@ COMPILATION = Path("outbox") / "2023-05" / "材料" / "材料汇编_2023年5月.
 needs_pdftotext = pytest.mark.skipif(not shutil.which("pdftotext"), reason="reads the cover with poppler's pdftotext")
 
 
+@needs_rlimit  # run under an RLIMIT_AS cap, its peak read with resource.getrusage (MEASURED)
 @needs_pdftotext
 def test_a_stamped_pdf_chaining_3000_arrays_is_left_out_of_the_compilation_not_the_merge(workdir):
     # Found: `merge` joined the stamped PDFs with pypdf in its own process, and a page whose resources reach a
@@ -219,6 +222,7 @@ def test_a_stamped_pdf_chaining_3000_arrays_is_left_out_of_the_compilation_not_t
         in cover_text(workdir / COMPILATION)
 
 
+@needs_rlimit  # run under an RLIMIT_AS cap, its peak read with resource.getrusage (MEASURED)
 def test_a_stamped_scans_javascript_links_and_attachments_never_reach_the_compilation(workdir):
     # Found: a stamped scan carrying a page-open JavaScript action and a link to an outside address was copied
     # as it was into the bureau's own 材料汇编. Fixed: a page keeps only how it looks; the catalog is ours.
@@ -236,6 +240,7 @@ def test_a_stamped_scans_javascript_links_and_attachments_never_reach_the_compil
     assert b"/Im0" in data  # the picture itself is there
 
 
+@needs_rlimit  # run under an RLIMIT_AS cap, its peak read with resource.getrusage (MEASURED)
 @needs_pdftotext
 def test_a_bilevel_tiff_of_25_huge_pages_is_refused_before_decoding(workdir):
     # Found: a 25-page bilevel TIFF (a few KB of fax-coded white pages) was accepted on its first page, and
@@ -256,6 +261,7 @@ def test_a_bilevel_tiff_of_25_huge_pages_is_refused_before_decoding(workdir):
 
 # --- the measure: peak memory of ingest, merge and validate --markup on every hostile file -----------------
 
+@needs_rlimit  # run under an RLIMIT_AS cap, its peak read with resource.getrusage (MEASURED)
 def test_ingest_merge_and_validate_markup_stay_under_500_mb_on_every_hostile_file(workdir, tmp_path):
     # Every hostile file of this issue and of the fuzzing suite at once, through the three commands that
     # derive something from a unit's bytes; each command's peak resident memory (the largest of its processes)

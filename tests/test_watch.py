@@ -24,7 +24,7 @@ def test_a_file_written_slowly_is_ingested_once_complete(workdir, tmp_path, poll
     with watching(workdir, polling) as (watcher, lines):
         chunks = [data[i:i + len(data) // 12 + 1] for i in range(0, len(data), len(data) // 12 + 1)]
         with open(target, "wb") as f:
-            for chunk in chunks:  # about three seconds in all
+            for chunk in chunks:  # a slow writer, about three seconds in all: the pauses are the scenario
                 f.write(chunk)
                 f.flush()
                 time.sleep(0.25)
