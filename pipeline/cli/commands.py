@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -9,7 +10,7 @@ import click
 from .printers import print_report
 from .zh_click import ZhGroup
 from .support import (MOMENT, MONTH, echo_json, internal_error, load_config, moment, month_and_moment, now_in,
-                      open_ledger, print_unseen_files, run_ingest, writing_outputs)
+                      open_session, print_unseen_files, run_ingest, writing_outputs)
 from ..core.files import WORKBOOK
 from .tasks import tasks as tasks_group
 from ..core.months import Month
@@ -106,12 +107,9 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
             return
         click.echo(f"标注副本：{out}", err=True)
 
-    ledger = open_ledger(cfg, "validate", read_only=True) if cfg.ledger.exists() else None
-    try:
+    looking = open_session(ctx, cfg, "validate", lock=False, read_only=True) if cfg.ledger.exists() else nullcontext()
+    with looking as ledger:
         report = check_files(list(files), cfg, now, ledger, judged=copy_of if markup is not None else None)
-    finally:
-        if ledger is not None:
-            ledger.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -181,7 +179,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     month, when = month_and_moment(cfg, month, as_of)
     from ..intake.folders import Folders, foreign_lines
 
-    with open_ledger(cfg, "status") as ledger:
+    with open_session(ctx, cfg, "status", lock=False) as ledger:
         obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
         result = status.status(cfg, ledger, month, when, obligations)
         foreign = Folders(cfg, ledger).foreign()  # folders below the inbox that are no unit's current folder
@@ -246,7 +244,6 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None
         annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
     from ..documents.docnumbers import NumberTaken
-    from ..storage.lock import LockBusy, folder_lock
     from ..monthly.notices import SendError, send_notices, write_notices
     from ..monthly.obligations import load_obligations
     from ..monthly import status
@@ -256,22 +253,20 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None
     if send and cfg.smtp is None:
         raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
     try:  # under the lock `merge` holds while it writes the same folder (never a mixed set)
-        with folder_lock(cfg, "notices"), writing_outputs(cfg), open_ledger(cfg, "notices") as ledger:
+        with writing_outputs(cfg), open_session(ctx, cfg, "notices") as ledger:
             obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
             folder, written = write_notices(cfg, ledger, month, when,
                                             status.status(cfg, ledger, month, when, obligations), number=number,
                                             warn=lambda text: click.echo(f"注意：{text}", err=True))
-    except LockBusy as exc:
-        click.echo(f"错误：{exc}", err=True)
-        ctx.exit(1)
     except NumberTaken as exc:
         raise click.BadParameter(str(exc), param_hint="--number") from None
     if not as_json:
         for n in written:
             click.echo(str(folder / n.file))
     sent = None
-    if send:  # after the lock is given back: a slow mail server never holds up the watcher
-        with open_ledger(cfg, "notices") as ledger:
+    if send:  # after the lock is given back: a slow mail server never holds up the watcher (each sent
+        # message's event is its own SQLite transaction, which needs no folder lock)
+        with open_session(ctx, cfg, "notices", lock=False) as ledger:
             try:
                 sent = send_notices(cfg, ledger, folder, written, moment(cfg, None))
             except SendError as exc:
@@ -302,7 +297,6 @@ def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_js
         annex2 merge --month 2023年5月 --as-of "2023年5月31日 18:00"
     """
     from ..documents.docnumbers import NumberTaken
-    from ..storage.lock import LockBusy, folder_lock
     from ..monthly.merge import merge as do_merge
 
     cfg = load_config(ctx)
@@ -313,13 +307,10 @@ def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_js
     if result.files:
         click.echo(result.summary, err=True)
     try:
-        with folder_lock(cfg, "merge"), writing_outputs(cfg), open_ledger(cfg, "merge") as ledger:
+        with writing_outputs(cfg), open_session(ctx, cfg, "merge") as ledger:
             out = do_merge(cfg, ledger, month, when, now_in(cfg), warn=lambda text: click.echo(text, err=True),
                            number=number)
             ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})
-    except LockBusy as exc:
-        click.echo(f"错误：{exc}", err=True)
-        ctx.exit(1)
     except NumberTaken as exc:
         raise click.BadParameter(str(exc), param_hint="--number") from None
     for published in (out.master, out.leadership):
@@ -370,7 +361,7 @@ def export(ctx, month: Month, as_of: str | None, csv_path: Path | None, annex2_p
         raise click.UsageError("请给出 --csv 文件 或 --annex2 文件 之一（只给一个）")
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
-    with writing_outputs(cfg), open_ledger(cfg, "export") as ledger:
+    with writing_outputs(cfg), open_session(ctx, cfg, "export", lock=False) as ledger:
         cover = coverage(cfg, ledger, month, when)
         n = None
         if csv_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .printers import print_report
-from .support import echo_json, load_config, now_in, open_ledger
+from .support import echo_json, load_config, now_in, open_session
 
 
 @click.command()
@@ -28,7 +28,6 @@ def fetch(ctx, as_json: bool):
         annex2 fetch --json > 收取结果.json  # JSON 摘要
     """
     from ..intake.fetch import fetch as do_fetch, fetch_summary, too_big_line
-    from ..storage.lock import LockBusy, folder_lock
     from ..reading.reader import check_xml_defenses
     from ..intake.workspace import ensure_folders
 
@@ -39,12 +38,8 @@ def fetch(ctx, as_json: bool):
                    "annex2 fetch。", err=True)
         ctx.exit(2)
     ensure_folders(cfg)
-    try:
-        with folder_lock(cfg, "fetch"), open_ledger(cfg, "fetch") as ledger:
-            result = do_fetch(cfg, ledger, lambda: now_in(cfg))
-    except LockBusy as exc:
-        click.echo(f"错误：{exc}", err=True)
-        ctx.exit(1)
+    with open_session(ctx, cfg, "fetch") as ledger:
+        result = do_fetch(cfg, ledger, lambda: now_in(cfg))
     if as_json:
         echo_json(fetch_summary(cfg, result))
         ctx.exit(0 if result.ok else 1)

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .support import MONTH, load_config, now_in, open_ledger, require_arrival
+from .support import MONTH, load_config, now_in, open_session, require_arrival
 from ..core.months import Month, period_label
 
 
@@ -33,7 +33,7 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
     found = cfg.unit_named(unit)
     if found is None:
         raise click.BadParameter(f"“{unit}” 不是 config.toml 中的单位或别名", param_hint="--unit")
-    with open_ledger(cfg, "history") as ledger:
+    with open_session(ctx, cfg, "history", lock=False) as ledger:
         h = unit_history(cfg, ledger, found.name, month)
     if as_json:
         click.echo(json.dumps(h.to_dict(cfg), ensure_ascii=False, indent=2))
@@ -76,20 +76,16 @@ def void(ctx, arrival_id: int, reason: str, as_json: bool):
         annex2 void 17 --reason "误收：这是物流中心的表格"
     """
     from ..intake.corrections import VoidRefused, timeliness_for, void as do_void
-    from ..storage.lock import LockBusy, folder_lock
     from ..intake.receipts import timeliness_line
     from ..storage.supersession import FileKind
 
     cfg = load_config(ctx)
     try:
-        with folder_lock(cfg, "void"), open_ledger(cfg, "void") as ledger:
+        with open_session(ctx, cfg, "void") as ledger:
             require_arrival(ledger, arrival_id, "用 annex2 history --unit 单位 查看编号")
             result = do_void(cfg, ledger, arrival_id, reason, now_in(cfg))
     except VoidRefused as exc:
         raise click.ClickException(str(exc)) from None
-    except LockBusy as exc:
-        click.echo(f"错误：{exc}", err=True)
-        ctx.exit(1)
     if as_json:
         click.echo(json.dumps(result.to_dict(cfg), ensure_ascii=False, indent=2))
         return

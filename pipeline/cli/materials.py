@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger, require_arrival, writing_outputs
+from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_session, require_arrival, writing_outputs
 from ..core.months import Month
 
 
@@ -47,7 +47,7 @@ def status_cmd(ctx, month: Month | None, as_of: str | None, as_json: bool):
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
     tz = cfg.bureau.tz
-    with open_ledger(cfg, "materials status") as ledger:
+    with open_session(ctx, cfg, "materials status", lock=False) as ledger:
         result = materials_status(cfg, ledger, month, when)
     if as_json:
         click.echo(json.dumps(result.to_dict(tz), ensure_ascii=False, indent=2))
@@ -102,7 +102,7 @@ def set_kind_cmd(ctx, file_id: int, kind: str):
     from ..materials.state import KIND_LABELS, NotAMaterial, set_kind
 
     cfg = load_config(ctx)
-    with open_ledger(cfg, "materials set-kind") as ledger:
+    with open_session(ctx, cfg, "materials set-kind") as ledger:
         require_arrival(ledger, file_id, "可用 annex2 materials status --month M 查看文件编号")
         try:
             before, after = set_kind(ledger, file_id, kind, now_in(cfg))
@@ -128,7 +128,7 @@ def pack_cmd(ctx, month: Month, as_of: str | None):
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
-    with writing_outputs(cfg), open_ledger(cfg, "materials pack") as ledger:
+    with writing_outputs(cfg), open_session(ctx, cfg, "materials pack") as ledger:  # merge writes the same folder
         try:
             pack = write_month_materials(cfg, ledger, month, when, cfg.outbox, now_in(cfg))
         except NoCjkFont as exc:

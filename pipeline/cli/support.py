@@ -59,17 +59,23 @@ def moment(cfg: config_mod.Config, text: str | None) -> datetime:
     return parse_moment(text, cfg.bureau.tz) if text else now_in(cfg)
 
 
-def open_ledger(cfg: config_mod.Config, command: str, read_only: bool = False):
-    from ..storage import logs
-    from ..storage.ledger import Ledger, LedgerError, network_filesystem
+@contextmanager
+def open_session(ctx: click.Context, cfg: config_mod.Config, command: str, *, lock: bool = True,
+                 read_only: bool = False):
+    """The command's session (storage/session.py: the folder's batch lock, the program log, the ledger) in the
+    clerk's words: a folder busy past `[limits] lock_wait_seconds` is `错误：…` and exit 1, a ledger that cannot
+    be opened one line and exit 1. `lock=False` for commands that only read (or, like backup and export, write
+    a file of their own from one consistent read): they never wait for the watcher's batch."""
+    from ..storage.ledger import LedgerError
+    from ..storage.lock import LockBusy
+    from ..storage.session import session
 
-    logs.attach(cfg.outbox, cfg.bureau.tz)
-    fs = network_filesystem(cfg.ledger.parent)
-    if fs:
-        click.echo(f"警告：台账 {cfg.ledger} 位于网络文件系统（{fs}）上，SQLite 在网络共享上加锁不可靠，"
-                   "请把 [paths] ledger 放在本机磁盘上。", err=True)
     try:
-        return Ledger.of(cfg, command, read_only=read_only, verify=command in ("status", "backup", "export", "notices"))
+        with session(cfg, command, lock=lock, read_only=read_only, warn=lambda text: click.echo(text, err=True)) as ledger:
+            yield ledger
+    except LockBusy as exc:
+        click.echo(f"错误：{exc}", err=True)
+        ctx.exit(1)
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -176,7 +182,6 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
     from ..core.files import IGNORED, ignored_note, kind_of
     from ..intake.ingest import Candidate, Ingester, in_inbox, scan_inbox
     from ..core.safe_names import display_name
-    from ..storage.lock import LockBusy, folder_lock
     from ..reading.reader import check_xml_defenses
     from ..intake.witness import scan_of
     from ..intake.workspace import ensure_folders
@@ -219,18 +224,14 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
         started = now_in(cfg)
         candidates = scan_inbox(cfg)
         scans.append(scan_of(cfg.inbox, candidates, None, started))
-    try:
-        with folder_lock(cfg, command), open_ledger(cfg, command) as ledger:
-            ingester = Ingester(cfg, ledger, lambda: now_in(cfg), month_hint=month)
-            if len(candidates) > 1 and not quiet:
-                with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:
-                    result = ingester.run(candidates, progress=lambda r: bar.update(1), settle=True,
-                                          scans=tuple(scans))
-            else:
-                result = ingester.run(candidates, settle=True, scans=tuple(scans))
-    except LockBusy as exc:
-        click.echo(f"错误：{exc}", err=True)
-        ctx.exit(1)
+    with open_session(ctx, cfg, command) as ledger:
+        ingester = Ingester(cfg, ledger, lambda: now_in(cfg), month_hint=month)
+        if len(candidates) > 1 and not quiet:
+            with click.progressbar(length=len(candidates), label="处理中", file=sys.stderr) as bar:
+                result = ingester.run(candidates, progress=lambda r: bar.update(1), settle=True,
+                                      scans=tuple(scans))
+        else:
+            result = ingester.run(candidates, settle=True, scans=tuple(scans))
     for w in result.waiting:
         click.echo(f"等待  {w.path.name}：{w.reason}", err=True)
     return result

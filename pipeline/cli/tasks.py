@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_ledger, writing_outputs
+from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_session, writing_outputs
 from ..core.months import Month
 from ..tasks.window import window_label
 
@@ -108,7 +108,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
     tl = _task_list(ctx, cfg)
-    with open_ledger(cfg, "tasks status") as ledger:
+    with open_session(ctx, cfg, "tasks status", lock=False) as ledger:
         board = tasks_status(cfg, ledger, tl, month, when)
     if as_json:
         click.echo(json.dumps(board.to_dict(), ensure_ascii=False, indent=2))
@@ -143,7 +143,7 @@ def close(ctx, task_id: str, unit: str, note: str):
     cfg = load_config(ctx)
     name = _unit(cfg, unit)
     tl = _task_list(ctx, cfg)
-    with open_ledger(cfg, "tasks close") as ledger:
+    with open_session(ctx, cfg, "tasks close") as ledger:
         try:
             close_task(ledger, tl, task_id, name, note, now_in(cfg))
         except CloseRefused as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..core.months import Month
-from .support import MONTH, config_or_defaults, load_config, now_in, open_ledger, writing_outputs
+from .support import MONTH, config_or_defaults, load_config, now_in, open_session, writing_outputs
 from .tasks import write_task_form_command
 
 
@@ -112,7 +112,7 @@ def backup(ctx, destination: Path | None):
         annex2 backup D:\\备份\\annex2-2023-05.sqlite
     """
     cfg = load_config(ctx)
-    with writing_outputs(cfg), open_ledger(cfg, "backup") as ledger:
+    with writing_outputs(cfg), open_session(ctx, cfg, "backup", lock=False) as ledger:
         dest = destination or cfg.outbox / "backups" / f"annex2-{now_in(cfg):%Y%m%d-%H%M%S}.sqlite"
         click.echo(str(ledger.backup(dest)))
 

@@ -18,7 +18,7 @@ from ..core import docprops
 from ..core import form
 from ..core.clock import parse_moment
 from ..intake.ingest import BatchResult, Candidate, Ingester
-from ..storage.ledger import Ledger
+from ..storage.session import session
 from .material_samples import write_sample_material
 from ..monthly.merge import MergeResult, merge
 from ..core.months import Month
@@ -312,7 +312,8 @@ def run_demo(root: Path) -> Demo:
         _saved_at(path, moment - timedelta(minutes=7))
         scripted.append((moment, Candidate(path, "inbox", owner, moment, RULE, settled=True)))
     ingested = BatchResult()
-    with Ledger.of(cfg, "demo") as ledger:
+    # a folder just made, that nothing else works in: no lock file beside its ledger, no program log in its outbox
+    with session(cfg, "demo", lock=False, program_log=False) as ledger:
         # one file at a time, each at its own moment: validated, recorded and archived as of then
         for moment, cand in sorted(scripted, key=lambda t: t[0]):
             clock = functools.partial(lambda m: m, moment)  # the story's moment is "now" for this file

@@ -247,12 +247,13 @@ def watch_round(cfg: Config, clock: Callable[[], datetime], out: Callable[[str],
     """One fetch from `annex2 watch` (every `[mail] poll_seconds`), under the folder's batch lock. Whatever the
     mailbox or a bug does, it ends as a Chinese line in the log and a retry at the next poll — never as a
     stopped watcher. True when something was recorded (the workbooks are rebuilt then)."""
-    from ..storage.lock import LockBusy, folder_lock
+    from ..storage.lock import LockBusy
+    from ..storage.session import session
 
     assert cfg.mail is not None
     stamp = lambda: f"{clock().astimezone(cfg.bureau.tz):%Y-%m-%d %H:%M:%S}"  # noqa: E731
     try:
-        with folder_lock(cfg, "watch"), Ledger.of(cfg, "watch") as ledger:
+        with session(cfg, "watch", program_log=False) as ledger:  # the watcher keeps its own log
             result = fetch(cfg, ledger, clock)
     except LockBusy as exc:
         log_line(f"{stamp()}  邮箱：文件夹正被其他进程处理（{exc}），{cfg.mail.poll_seconds:g} 秒后再收取")

@@ -22,8 +22,8 @@ from watchdog.observers.polling import PollingObserver
 from ..core.config import Config
 from ..core.files import IGNORED, kind_of
 from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
-from ..storage.ledger import Ledger
-from ..storage.lock import LockBusy, folder_lock
+from ..storage.session import session
+from ..storage.lock import LockBusy
 from ..storage.logs import BureauTimeFormatter, QuietFileHandler
 from ..core.months import Month
 from ..reading.readiness import container_complete
@@ -120,7 +120,8 @@ class Watcher:
         started = self.clock()
         found = scan_inbox(self.cfg)
         try:
-            with Ledger.of(self.cfg, "watch") as ledger:
+            # one SQLite transaction, no batch lock: a scan never waits behind a clerk's merge
+            with session(self.cfg, "watch", lock=False, program_log=False) as ledger:
                 record_scan(ledger, scan_of(self.cfg.inbox, found, None, started))
         except Exception:  # the ledger busy or unwritable: the next rescan records one; the watcher carries on
             self.log.exception("记录收件箱检查失败，下次检查时再记")
@@ -193,7 +194,7 @@ class Watcher:
         candidates = [Candidate(p.path, "inbox", folder_unit_of(self.cfg, p.path), self._received(p),
                                 "watcher_event" if p.seen_at else None, settled=True) for p in ready]
         try:
-            with folder_lock(self.cfg, "watch"), Ledger.of(self.cfg, "watch") as ledger:
+            with session(self.cfg, "watch", program_log=False) as ledger:  # the lock for this batch only
                 result = Ingester(self.cfg, ledger, self.clock).run(candidates, stop=self.stop_event.is_set)
         except LockBusy as exc:
             self.log.warning("文件夹正被其他进程处理：%s", exc)
@@ -330,7 +331,7 @@ class Watcher:
 
         now = self.clock()
         month = Month.of(now.astimezone(self.cfg.bureau.tz))
-        with folder_lock(self.cfg, "watch"), Ledger.of(self.cfg, "watch") as ledger:
+        with session(self.cfg, "watch", program_log=False) as ledger:
             write_workbooks(self.cfg, ledger, month, now, now)
 
     # --- the loop --------------------------------------------------------------------------------
