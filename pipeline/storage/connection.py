@@ -2,8 +2,11 @@
 a ledger on a network share (SQLite's locking is unreliable there)."""
 from __future__ import annotations
 
+import sqlite3
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 class LedgerError(Exception):
@@ -51,3 +54,15 @@ def network_filesystem(path: Path) -> str | None:
                 best, fstype = point, parts[2]
     network = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
     return fstype if fstype in network else None
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taking SQLite's write lock at its start (a reader-turned-writer cannot deadlock)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -6,34 +6,19 @@ import errno
 import json
 import os
 import sqlite3
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
 
-from .connection import LedgerError, ledger_open_text, network_filesystem
+from .connection import LedgerError, ledger_open_text, network_filesystem, transaction
+from .timestamps import from_utc_text, utc_text
 from .migrations import MIGRATIONS, _statements, migrate, read_only_views
 from .supersession import FileKind, current_ids, current_with_hash, first_ids
-
-if TYPE_CHECKING:
-    from ..core.config import Config
 
 # Names other modules and tests import from here
 __all__ = ["Arrival", "Ledger", "LedgerError", "MIGRATIONS", "from_utc_text", "ledger_open_text",
            "network_filesystem", "utc_text", "_statements"]
-
-
-def utc_text(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("received times must carry a time zone")
-    u = moment.astimezone(timezone.utc)  # %Y does not pad years below 1000 on every platform: text order is time order
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
-
-
-def from_utc_text(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
 
 
 @dataclass(frozen=True)
@@ -96,26 +81,11 @@ class Ledger:
                 raise LedgerError(f"台账数据库 {self.path} 已损坏（{problem}），为免读出错误数据已停止。"
                                   "请用 annex2 backup 做过的备份替换它，或联系技术人员。")
             if not read_only:
-                migrate(self)
+                migrate(self.db, self.path)
             else:
                 read_only_views(self.db)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(ledger_open_text(self.path, exc)) from None
-
-    @classmethod
-    def of(cls, cfg: Config, command: str, **options: Any) -> Ledger:
-        """The working folder's ledger, waiting for another program writing it as `[limits]` says; a unit
-        renamed in config (its old name kept as an alias) keeps one history (identity.py)."""
-        ledger = cls(cfg.ledger, command, wait=cfg.limits.ledger_wait_seconds, **options)
-        if not options.get("read_only"):
-            from .identity import reconcile_unit_names
-
-            try:
-                reconcile_unit_names(cfg, ledger, datetime.now(timezone.utc))
-            except sqlite3.DatabaseError as exc:
-                ledger.close()
-                raise LedgerError(ledger_open_text(ledger.path, exc)) from None
-        return ledger
 
     def close(self) -> None:
         self.db.close()
@@ -126,15 +96,8 @@ class Ledger:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.db)
 
     @property
     def schema_version(self) -> int:

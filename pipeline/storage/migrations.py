@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+from .connection import LedgerError, transaction
 from .supersession import COUNTED_VIEW
-
-if TYPE_CHECKING:
-    from .ledger import Ledger
+from .timestamps import utc_text
 
 
 MIGRATIONS: list[tuple[int, str]] = [
@@ -257,28 +256,24 @@ MIGRATIONS.append((10, """
     """))
 
 
-def migrate(ledger: Ledger) -> None:
-    """Apply the steps this ledger lacks; refuse one made by a newer annex2."""
-    from .connection import LedgerError
-    from .ledger import utc_text
-
-    db = ledger.db
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Apply the steps the ledger at `path` lacks; refuse one made by a newer annex2."""
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL)")
     done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
     newest = max(v for v, _ in MIGRATIONS)
     if done and max(done) > newest:
-        raise LedgerError(f"台账 {ledger.path} 由更新版本的 annex2 建立（版本 {max(done)}），请升级 annex2")
+        raise LedgerError(f"台账 {path} 由更新版本的 annex2 建立（版本 {max(done)}），请升级 annex2")
     for version, script in MIGRATIONS:
         if version in done:
             continue
         if version in REBUILDS:
             db.execute("PRAGMA foreign_keys = OFF")
         try:
-            with ledger.transaction() as tx:
+            with transaction(db) as tx:
                 for statement in _statements(script):
                     tx.execute(statement)
                 if version in REBUILDS and tx.execute("PRAGMA foreign_key_check").fetchone():
-                    raise LedgerError(f"台账 {ledger.path} 升级时发现不一致的记录，已撤销升级")
+                    raise LedgerError(f"台账 {path} 升级时发现不一致的记录，已撤销升级")
                 tx.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, utc_text(datetime.now(timezone.utc))))
         finally:
             db.execute("PRAGMA foreign_keys = ON")

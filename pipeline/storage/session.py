@@ -10,11 +10,14 @@ words: LockBusy (another process holds the folder past `[limits] lock_wait_secon
 ledger cannot be opened; its text is the Chinese sentence the clerk reads)."""
 from __future__ import annotations
 
+import sqlite3
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from . import logs
-from .connection import network_filesystem
+from .connection import LedgerError, ledger_open_text, network_filesystem
+from .identity import reconcile_unit_names
 from .ledger import Ledger
 from .lock import folder_lock
 
@@ -34,6 +37,19 @@ def network_warning(cfg: Config) -> str | None:
             "请把 [paths] ledger 放在本机磁盘上。")
 
 
+def open_ledger(cfg: Config, command: str, *, read_only: bool = False, verify: bool = False) -> Ledger:
+    """The working folder's ledger, waiting for another program writing it as `[limits]` says; a unit
+    renamed in config (its old name kept as an alias) keeps one history (identity.py)."""
+    ledger = Ledger(cfg.ledger, command, read_only=read_only, verify=verify, wait=cfg.limits.ledger_wait_seconds)
+    if not read_only:
+        try:
+            reconcile_unit_names(cfg, ledger, datetime.now(timezone.utc))
+        except sqlite3.DatabaseError as exc:
+            ledger.close()
+            raise LedgerError(ledger_open_text(ledger.path, exc)) from None
+    return ledger
+
+
 @contextmanager
 def session(cfg: Config, command: str, *, lock: bool = True, read_only: bool = False,
             program_log: bool = True, warn: Callable[[str], None] | None = None) -> Iterator[Ledger]:
@@ -49,5 +65,4 @@ def session(cfg: Config, command: str, *, lock: bool = True, read_only: bool = F
             logs.attach(cfg.outbox, cfg.bureau.tz)
         if warn is not None and (text := network_warning(cfg)):
             warn(text)
-        yield held.enter_context(Ledger.of(cfg, command, read_only=read_only,
-                                           verify=command in VERIFYING))
+        yield held.enter_context(open_ledger(cfg, command, read_only=read_only, verify=command in VERIFYING))
