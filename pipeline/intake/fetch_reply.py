@@ -7,14 +7,13 @@ import hashlib
 import logging
 import smtplib
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import fetch_store as store
 from ..core.config import Config
 from ..storage.ledger import Ledger
+from ..documents.email_draft import EmailMessage, domain_of, new_message
 from ..documents.smtp import smtp_connection
 
 if TYPE_CHECKING:
@@ -36,15 +35,12 @@ def _receipt(cfg: Config, path: str | None) -> str:
 def reply_message(cfg: Config, ledger: Ledger, row: store.MailRow, now: datetime) -> EmailMessage:
     """The reply to one message: each receipt in full (the e-mail's own first, listing its attachments), and
     each marked-up copy attached."""
-    msg = EmailMessage()
     sender = (cfg.smtp.sender if cfg.smtp and cfg.smtp.sender else "") or (cfg.mail.user if cfg.mail else "")
-    msg["From"] = sender or cfg.contact.email or "annex2@localhost"
-    msg["To"] = row.sender
+    sender = sender or cfg.contact.email or "annex2@localhost"
     subject = row.subject.replace("\r", " ").replace("\n", " ").strip()
-    msg["Subject"] = f"回执：{subject}" if subject else "回执：您发来的邮件"
-    msg["Date"] = format_datetime(now)
+    msg = new_message(sender, row.sender, f"回执：{subject}" if subject else "回执：您发来的邮件", now)
     msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: an auto-responder does not answer it (no reply loops)
-    domain = msg["From"].split("@")[-1] if "@" in msg["From"] else "localhost"
+    domain = domain_of(sender)
     # one per message, the same on every run: a reply can be recognised (and was never sent twice)
     key = hashlib.sha256(f"{row.mailbox}|{row.uidvalidity}|{row.uid}".encode()).hexdigest()[:16]
     msg["Message-ID"] = f"<annex2-reply-{row.id}-{key}@{domain}>"

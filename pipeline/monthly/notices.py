@@ -13,13 +13,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 from ..core import form
 from ..core.config import Config
 from ..storage.ledger import Ledger
+from ..documents.email_draft import domain_of, new_message
 from ..documents.smtp import smtp_connection
 from ..core.months import Month
 from ..documents.docnumbers import bulletin_number
@@ -240,15 +239,10 @@ def escalation(cfg: Config, st: MonthStatus, units: list[UnitStatus]) -> Documen
 
 def _email(cfg: Config, doc: Document, moment: datetime, recipients: list[str],
            attachments: list[tuple[str, bytes, tuple[str, str]]]) -> bytes:
-    msg = EmailMessage()
     sender = (cfg.smtp.sender if cfg.smtp and cfg.smtp.sender else cfg.contact.email) or "annex2@localhost"
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Subject"] = xml_text(doc.title_text)
-    msg["Date"] = format_datetime(moment)
+    msg = new_message(sender, ", ".join(recipients), xml_text(doc.title_text), moment)
     digest = hashlib.sha256((doc.title_text + msg["To"] + moment.isoformat()).encode()).hexdigest()[:20]
-    domain = sender.split("@")[-1] if "@" in sender else "localhost"
-    msg["Message-ID"] = f"<annex2.{digest}@{domain}>"
+    msg["Message-ID"] = f"<annex2.{digest}@{domain_of(sender)}>"
     msg.set_content(xml_text(doc.text(moment)))
     for name, data, (maintype, subtype) in attachments:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
