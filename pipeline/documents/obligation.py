@@ -10,6 +10,7 @@ workbooks, merge) asks each one the same questions and knows nothing of any one 
                                    because of it, each with its reason (status joins them: one strike a month)
     escalation_title               what it adds to the title of the 报告 to the main leaders
     bulletin_section()             its own section of the monthly 通报
+    bulletin_duty()                (day, what is due by it), for the 通报's opening
     reporting_title / reporting_paragraphs()
                                    what it files with the 通报's part on 材料报送不及时 (files late or missing)
     needs_reminder / reminder_title / reminder_section / reminder_attachments
@@ -89,6 +90,10 @@ class Obligation:
         return {}
 
     def bulletin_section(self) -> Section | None:
+        return None
+
+    def bulletin_duty(self) -> tuple[int, str] | None:
+        """What the 通报's opening says it asks of each unit: (the day of the month, what is due by it)."""
         return None
 
     def reporting_paragraphs(self) -> tuple[list[str], str]:

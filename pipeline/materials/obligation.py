@@ -57,6 +57,10 @@ class MaterialsObligation(Obligation):
             self._strikes = state.strike_months(self.cfg, self.ledger, self.month, self.as_of)
         return {m: "月度工作材料未按时报齐" for m in self._strikes.get(unit, [])}
 
+    def bulletin_duty(self) -> tuple[int, str] | None:
+        """Said when the 通报 reports on materials: when some unit owes them this month."""
+        return (self.cfg.materials.day, "月度工作情况材料（盖章版含电子版）") if self.states else None
+
     def reporting_paragraphs(self) -> tuple[list[str], str]:
         return bulletin_paragraphs(self.cfg, self.ledger, self.month, self.as_of, self.states), criticised(self.states)
 

@@ -180,12 +180,9 @@ def bulletin(cfg: Config, st: MonthStatus, extra: list[Section] | None = None) -
     sections = [annex2_section(st), *(extra or [])]
     sections += [sec for ob in st.obligations if (sec := ob.bulletin_section()) is not None]
     subjects = "、".join(SUBJECTS.get(s.title, s.title.removesuffix("情况")) for s in sections)
-    titles = {s.title for s in sections}
-    due: dict[int, list[str]] = {}  # day -> what is due by it, in the order of the sections
-    if "月度工作情况材料报送情况" in titles:
-        due.setdefault(cfg.materials.day, []).append("月度工作情况材料（盖章版含电子版）")
-    if "重点任务推进情况" in titles:
-        due.setdefault(cfg.tasks.day, []).append("重点任务推进情况表")
+    due: dict[int, list[str]] = {}  # day -> what is due by it: each obligation's file, then the form
+    for day, what in (duty for ob in st.obligations if (duty := ob.bulletin_duty()) is not None):
+        due.setdefault(day, []).append(what)
     due.setdefault(cfg.deadline.day, []).append(_form_title(cfg))
     duties = [f"每月{day}日前报送{'和'.join(what)}" for day, what in due.items()]
     opening = [f"根据{basis(cfg)}要求，各单位应于{'，'.join(duties)}。"

@@ -76,6 +76,9 @@ class TasksObligation(Obligation):
         return Section("重点任务推进情况", bulletin_paragraphs(self.board), criticise=late,
                        criticised="重点任务" + "或".join(words))
 
+    def bulletin_duty(self) -> tuple[int, str]:
+        return self.cfg.tasks.day, "重点任务推进情况表"
+
     def reporting_paragraphs(self) -> tuple[list[str], str]:
         """The progress forms sent late or not at all: filed with 材料报送不及时 (spec 12), never 进度滞后."""
         words = [w for w, state in (("迟报", FORM_LATE), ("未报送", FORM_UNREPORTED))
