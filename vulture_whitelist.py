@@ -39,6 +39,17 @@ _._serve
 # a fault-injection point's signature: production passes a function that does nothing with the step's name
 _.step
 
+# fields of data types, kept whole though no code reads them back: a row of mail_messages (intake/fetch_store.py),
+# a cell and a header field as the reader found them (reading/locate.py), and the Obligation protocol's file kinds
+_.after_done
+_.formula
+_.label_found
+_.kinds
+
+# read by tests only, as the observable outcome of a behaviour (the watcher's debounce: how many times it rebuilt
+# the workbooks for a burst of files)
+_.rebuilds
+
 # python-docx: page setup, paragraph format, core properties, runs and tables (documents/officialdoc.py)
 _.orientation
 _.page_height

@@ -22,7 +22,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from factory import make_submission  # noqa: E402
 from office import convert  # noqa: E402
 
-from pipeline.demo import DEMO_XLS, SCENARIO, demo_people, demo_values, retyped_file  # noqa: E402
+from pipeline.demo.story import DEMO_XLS, SCENARIO, demo_people, demo_values, retyped_file  # noqa: E402
 
 DEFAULTS = ROOT / "pipeline" / "defaults"
 

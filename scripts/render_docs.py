@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.cli import cli  # noqa: E402
-from pipeline.demo import run_demo  # noqa: E402
+from pipeline.cli.commands import cli  # noqa: E402
+from pipeline.demo.story import run_demo  # noqa: E402
 
 # name in docs/ -> (file under the demo folder, pages to render)
 RENDERS = {

@@ -16,7 +16,7 @@ ALL_ORDER = [m.key for m in form.METRICS]
 LABELS = {s.key: s.display for s in form.SECTORS}
 HEADERS = [m.label for m in form.METRICS]
 UNITS = [m.unit for m in form.METRICS]
-GROUP_COLUMNS = {g: [i for i, m in enumerate(form.METRICS) if m.group == g] for g in form.GROUPS}
+GROUP_COLUMNS = {g: [i for i, m in enumerate(form.METRICS) if m.group == g] for g in (form.GROUP_HAZARDS, form.GROUP_ENFORCEMENT)}
 
 # A plausible January–May report; by sector, the ten counts in COUNT_ORDER.
 SAMPLE = {

@@ -145,6 +145,17 @@ def rows(work, sql, args=()):
         db.close()
 
 
+def events(ledger):
+    """The ledger's event log, oldest first, as dicts (what a person reading annex2.sqlite sees)."""
+    cur = ledger.db.execute("SELECT id, at_utc, command, kind, arrival_id, detail FROM events ORDER BY id")
+    return [dict(zip(("id", "at_utc", "command", "kind", "arrival_id", "detail"), r)) for r in cur]
+
+
+def schema_version(ledger):
+    """The highest migration the ledger file has had applied."""
+    return ledger.db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+
+
 def settled(work):
     """The inbox's files are taken without the usual two seconds of waiting for a copy to settle (`ingest`
     itself waits out the 0.3 s for a file it finds too fresh: nothing to sleep for here)."""

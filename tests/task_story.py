@@ -9,7 +9,7 @@ from pipeline.core.months import Month
 from pipeline.reading.reader import read_workbook
 from pipeline.storage.ledger import Ledger
 from pipeline.tasks.form import check_task_form, record_task_form, task_form_arrival, write_task_form
-from pipeline.tasks.state import task_deadline, tasks_status
+from pipeline.tasks.state import task_deadline, task_strikes, tasks_status
 from pipeline.tasks.task_list import read_task_list, write_task_list
 
 from helpers import at
@@ -26,6 +26,13 @@ def filled(path, cfg, tl, unit, month, values, out=None):
         wb.active[cell] = value
     wb.save(out or src)
     return out or src
+
+
+
+def task_strike_months(cfg, task_list, data, month):
+    """unit -> the months of the year up to `month` that are strikes because of the key tasks (spec 12): the
+    months of tasks.state.task_strikes, as the tests compare them."""
+    return {unit: list(months) for unit, months in task_strikes(cfg, task_list, data, month).items()}
 
 
 # --- states over several months --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pipeline.intake.corrections import receipt_context
 from pipeline.storage.ledger import Ledger
 from pipeline.intake.receipts import receipt_text
 
-from helpers import drop, ingest, run_cli
+from helpers import drop, events, ingest, run_cli
 
 EXEC = "交通运输综合行政执法大队"
 
@@ -89,8 +89,8 @@ def test_void_a_correction_brings_the_previous_figures_back_and_keeps_the_first_
     assert exec_status() == ("on_time", "2023-05-20T10:00:00+08:00", None)  # the first received time kept
     with Ledger(corrected / "annex2.sqlite") as ledger:
         assert [a.outcome for a in ledger.arrivals()] == ["accepted", "accepted"]  # nothing deleted or rewritten
-        assert [e["kind"] for e in ledger.events()][-3:] == ["voided", "void_receipt", "merged"]
-        assert json.loads(ledger.events()[-3]["detail"]) == {"reason": "更正表填错了单位的数据"}
+        assert [e["kind"] for e in events(ledger)][-3:] == ["voided", "void_receipt", "merged"]
+        assert json.loads(events(ledger)[-3]["detail"]) == {"reason": "更正表填错了单位的数据"}
         with pytest.raises(Exception, match="a void is permanent"):
             ledger.db.execute("DELETE FROM voided")
     (receipt,) = (corrected / "inbox" / EXEC / "回执").glob("回执_*_撤销_附件2-更正.txt")

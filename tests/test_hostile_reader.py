@@ -23,7 +23,7 @@ from fuzz import FIXTURES, damaged_xls, fuzz_emls, fuzz_files
 from helpers import needs_rlimit
 from pipeline.core import config
 from pipeline.core.config import Limits
-from pipeline.reading.reader import ReadProblem, check_size, read_workbook
+from pipeline.reading.reader import ReadProblem, read_workbook
 from pipeline.reading.sandbox import RemoteTraceback, Sandbox, SandboxFailure, SandboxPool, read_workbook_isolated
 from pipeline.statistics.validate import validate_bytes, validate_workbook
 
@@ -405,19 +405,6 @@ def test_too_many_members_are_counted_from_the_end_record(tmp_path):
     with pytest.raises(ReadProblem) as problem:
         read_workbook(path.read_bytes(), CFG.limits)
     assert problem.value.reason == "压缩包内有 2001 个部件，超过上限 2000"
-
-
-def test_size_is_checked_before_reading(tmp_path):
-    big = tmp_path / "big.xlsx"
-    with open(big, "wb") as f:
-        f.truncate(21 * 1024 * 1024)  # sparse: 21 MB long, nothing written
-    with pytest.raises(ReadProblem) as problem:
-        check_size(big, CFG.limits)
-    assert problem.value.code == "E_UNREADABLE" and problem.value.reason == "文件大小 21.0 MB，超过上限 20 MB"
-    small = make_submission(tmp_path / "small.xlsx")
-    assert check_size(small, CFG.limits) == small.stat().st_size
-    with pytest.raises(ReadProblem):
-        check_size(small, CFG.limits, max_mb=0.001)
 
 
 def test_xls_with_impossible_dimensions_is_refused_before_calamine():

@@ -19,7 +19,7 @@ from pipeline.materials.interface import (judge_material, material_arrival_field
 from pipeline.core.months import Month
 
 from factory import docx, exe, image_pdf, jpg, make_submission
-from helpers import at, rows, run_cli, settled
+from helpers import at, events, rows, run_cli, schema_version, settled
 
 ZF = "交通运输综合行政执法大队"  # alias 执法大队
 ROAD = "区道路运输服务中心"  # alias 运输中心
@@ -297,7 +297,7 @@ def test_set_kind_changes_the_state_and_is_logged(workdir, office_files):
     assert "由电子版改为盖章版（扫描件）" in result.output
     with Ledger(cfg.ledger) as ledger:
         assert state(cfg, ledger, "2023-05-20T12:00") == ("on_time", "2023-05-13T09:00:00+08:00", None, [])
-        event = [e for e in ledger.events() if e["kind"] == "material_kind_set"]
+        event = [e for e in events(ledger) if e["kind"] == "material_kind_set"]
     assert [(e["arrival_id"], json.loads(e["detail"])["from"], json.loads(e["detail"])["to"]) for e in event] == [
         (sealed, "electronic", "stamped")]
     wrong = runner.invoke(cli, ["materials", "set-kind", "999", "stamped"])  # the English key is an alias
@@ -581,16 +581,35 @@ def test_an_existing_ledger_gains_the_materials_table(tmp_path, monkeypatch):
     path = tmp_path / "annex2.sqlite"
     monkeypatch.setattr(ledger_mod, "MIGRATIONS", [m for m in ledger_mod.MIGRATIONS if m[0] == 1])
     with Ledger(path) as old:
-        assert old.schema_version == 1
+        assert schema_version(old) == 1
     monkeypatch.undo()
     with Ledger(path) as new:
-        assert new.schema_version == max(v for v, _sql in ledger_mod.MIGRATIONS)
+        assert schema_version(new) == max(v for v, _sql in ledger_mod.MIGRATIONS)
         columns = [r[1] for r in new.db.execute("PRAGMA table_info(material_files)")]
     assert columns == ["arrival_id", "kind", "clerk_kind", "detected_type", "pages", "month_rule", "unit_rule"]
 
 
+DEFAULT_UNITS = ["局安全监督股", "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "区道路运输服务中心",
+          "交通运输综合行政执法大队", "现代物流中心", "区公路建设养护中心"]
+
+# A materials story (unit, month, kind, received at) for the default units: in April every unit sends both
+# versions on time (reporting starts in April here, so April counts for strikes); in May one unit is on time,
+# one is late, one never sends its stamped version, and the units not listed send nothing.
+MATERIALS_SCENARIO = [
+    *[(unit, Month(2023, 4), kind, f"2023-04-{6 + i:02d}T{9 + j:02d}:30") for i, unit in enumerate(DEFAULT_UNITS)
+      for j, kind in enumerate(("electronic", "stamped"))],
+    ("局安全监督股", Month(2023, 5), "electronic", "2023-05-12T10:00"),
+    ("局安全监督股", Month(2023, 5), "stamped", "2023-05-15T16:30"),
+    ("局计划统计股", Month(2023, 5), "electronic", "2023-05-16T09:00"),
+    ("局计划统计股", Month(2023, 5), "stamped", "2023-05-16T17:45"),
+    ("区道路运输服务中心", Month(2023, 5), "electronic", "2023-05-14T11:20"),  # no stamped version: overdue
+    ("交通运输综合行政执法大队", Month(2023, 5), "electronic", "2023-05-15T09:40"),
+    ("交通运输综合行政执法大队", Month(2023, 5), "stamped", "2023-05-18T08:50"),  # late by 2 days
+]
+
+
 def test_the_demo_samples_and_scenario_tell_the_story(workdir, tmp_path):
-    from pipeline.demo.material_samples import MATERIALS_SCENARIO, sample_name, write_sample_material
+    from pipeline.demo.material_samples import sample_name, write_sample_material
 
     path = workdir / "config.toml"
     path.write_text(path.read_text(encoding="utf-8").replace('start = "2023-01"', 'start = "2023-04"'), encoding="utf-8")

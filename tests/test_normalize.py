@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.reading.locate import sector_for
-from pipeline.core.normalize import count, looks_like_phone, percent_text, rate
+from pipeline.core.normalize import count, looks_like_phone, rate
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -68,6 +68,11 @@ def test_normalizing_a_count_twice_changes_nothing(raw):
     once = count(raw)
     if once.value is not None:
         assert count(once.value) == once
+
+
+def percent_text(value: float) -> str:
+    """A normalized rate written back unambiguously: a bare number ≤ 1 would read as a fraction."""
+    return f"{value!r}%"
 
 
 @given(cell_text)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from pipeline.cli.commands import cli
 from pipeline.storage.ledger import Ledger
 
-from helpers import SmtpCollect, annex2_only, built_once, copy_into, edit_config, no_tasks_due, report
+from helpers import SmtpCollect, annex2_only, built_once, copy_into, edit_config, events, no_tasks_due, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -201,7 +201,7 @@ def test_send_delivers_exactly_the_drafts_to_a_local_smtp_server(may, workdir):
     assert got == [(("wl@example.cn",), "关于催报2023年5月安全生产督查情况统计表的通知"),
                    (("zj@example.cn", "wl@example.cn"), "关于2023年5月安全生产督查情况统计表报送和重点任务推进情况的通报")]
     with Ledger(workdir / "annex2.sqlite") as ledger:
-        sent = [e for e in ledger.events() if e["kind"] == "notice_sent"]
+        sent = [e for e in events(ledger) if e["kind"] == "notice_sent"]
     assert len(sent) == 2
 
 

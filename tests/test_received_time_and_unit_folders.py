@@ -170,4 +170,4 @@ def test_a_scan_recorded_late_forgets_no_file_a_later_scan_saw(workdir):
         record_scan(ledger, Scan("", at("2023-05-23T09:00"), ()))  # nothing there yet
         record_scan(ledger, Scan("", at("2023-05-23T10:05"), ((f"{EXEC}/附件2.xlsx", ino),)))  # the watcher's
         record_scan(ledger, Scan("", at("2023-05-23T10:00"), ()))  # ingest's, begun earlier, recorded now
-        assert Witness(ledger).not_before(cfg.inbox, report, ino) == at("2023-05-23T09:00")
+        assert Witness(ledger).window(cfg.inbox, report, ino)[0] == at("2023-05-23T09:00")

@@ -17,7 +17,7 @@ from pipeline.tasks.state import task_deadline
 from pipeline.tasks.task_list import read_task_list, write_task_list
 
 from factory import docx, image_pdf
-from helpers import drop, ingest
+from helpers import drop, events, ingest
 
 EXEC = "交通运输综合行政执法大队"
 STAMPED = "执法大队5月工作情况（盖章）.pdf"
@@ -156,7 +156,7 @@ def test_void_of_a_task_form_takes_it_out_of_every_state(four_kinds):
     assert history()[0] == (1, None, "voided")
     cfg = config.load(four_kinds / "config.toml")
     with Ledger(cfg.ledger) as ledger:
-        receipt = four_kinds / json.loads(ledger.events()[-1]["detail"])["receipt"]
+        receipt = four_kinds / json.loads(events(ledger)[-1]["detail"])["receipt"]
     text = receipt.read_text(encoding="utf-8-sig")
     assert "撤销通知：已受理的重点任务推进情况表被撤销（编号 1）" in text
     assert "本单位2023年5月目前没有有效重点任务推进情况表，请尽快重新报送。" in text

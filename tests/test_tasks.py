@@ -17,16 +17,16 @@ from pipeline.core.months import Month
 from pipeline.reading.reader import read_workbook
 from pipeline.tasks.form import (check_task_form, is_task_form, task_form_receipt_text, write_task_form)
 from pipeline.tasks.report import bulletin_paragraphs, form_paragraphs, reminder_lines
-from pipeline.tasks.state import close_task, load_task_data, task_deadline, task_strike_months
+from pipeline.tasks.state import close_task, load_task_data, task_deadline
 from pipeline.tasks.window import BadWindow, parse_window, window_label
 from pipeline.tasks.task_list import (BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list)
 from pipeline.tasks.sheet import write_tasks_sheet
 from pipeline.statistics.template import Header, write_template
 
-from helpers import at
+from helpers import at, events
 from office import convert
 from task_story import (APPROVAL, BUILD, ENFORCE, LOGISTICS, PLAN, QUALITY, ROADS, SAFETY, SCENARIO_LIST, TRANSPORT,
-                        Scenario, filled, transport_may_to_july)
+                        Scenario, filled, task_strike_months, transport_may_to_july)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -504,7 +504,7 @@ def test_tasks_status_json_and_close_from_the_cli(scenario):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"已销号：T01 {TRANSPORT}"
     with Ledger(scenario.cfg.ledger) as ledger:
-        closed = [e for e in ledger.events() if e["kind"] == "task_closed"]
+        closed = [e for e in events(ledger) if e["kind"] == "task_closed"]
     assert [json.loads(e["detail"]) for e in closed] == [
         {"task": "T03", "unit": TRANSPORT, "note": "经核实已完成"}, {"task": "T01", "unit": TRANSPORT, "note": "核实完成"}]
     refused = runner.invoke(cli, ["tasks", "close", "T04", "--unit", "运输中心"])

@@ -118,7 +118,8 @@ def test_strike_months_of_the_obligation_are_the_task_state_rule_with_reasons(ju
     from pipeline.storage.ledger import Ledger
     from pipeline.core.months import Month
     from pipeline.monthly.obligations import load_obligations
-    from pipeline.tasks.state import load_task_data, task_strike_months
+    from pipeline.tasks.state import load_task_data
+    from task_story import task_strike_months
 
     from helpers import at
 

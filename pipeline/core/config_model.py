@@ -134,11 +134,6 @@ class Tasks:
         key = name_key(text)
         return next((units for spelling, units in self.names if name_key(spelling) == key), None)
 
-    def unit_for(self, text: str) -> str | None:
-        """The one unit [tasks.names] gives for a spelling (the first when it names several), or None."""
-        units = self.units_for(text)
-        return units[0] if units else None
-
     def is_untracked(self, text: str) -> bool:
         key = name_key(text)
         return any(name_key(name) == key for name in self.untracked)

@@ -73,7 +73,6 @@ METRIC_BY_KEY = {m.key: m for m in METRICS}
 SECTOR_BY_KEY = {s.key: s for s in ROWS}
 COUNT_METRICS: tuple[Metric, ...] = tuple(m for m in METRICS if not m.is_rate)
 RATE_METRICS: tuple[Metric, ...] = tuple(m for m in METRICS if m.is_rate)
-GROUPS: tuple[str, ...] = (GROUP_HAZARDS, GROUP_ENFORCEMENT)
 # (fixed, found) pairs that E_FIXED_GT_FOUND checks; the same pairs the rates derive from.
 FIXED_FOUND_PAIRS: tuple[tuple[str, str], ...] = tuple(m.rate_of for m in RATE_METRICS)  # type: ignore[misc]
 
@@ -132,7 +131,7 @@ _METRIC_PLAN = tuple((m.key, m.rate_of) for m in METRICS)  # each column in orde
 
 SHEET_NAME = "附件2"
 # Where things sit (0-based rows/cols for xlsxwriter; the A1 names are what users see).
-TITLE_ROW, UNIT_ROW, PERIOD_ROW, HEAD_ROW1, HEAD_ROW2, UNITS_ROW = 0, 1, 2, 3, 4, 5
+TITLE_ROW, UNIT_ROW, PERIOD_ROW, HEAD_ROW1, HEAD_ROW2 = 0, 1, 2, 3, 4  # then the units row (计量单位)
 FIRST_SECTOR_ROW = 6  # row 7
 TOTAL_ROW = FIRST_SECTOR_ROW + len(SECTORS)  # row 14
 FOOTER_ROW1 = TOTAL_ROW + 2  # row 16

@@ -117,11 +117,6 @@ def rate(raw: Any) -> Parsed:
     return Parsed(value if percent else (value * 100 if 0 < value <= 1 else value))
 
 
-def percent_text(value: float) -> str:
-    """A normalized rate written back unambiguously: a bare number ≤ 1 would read as a fraction."""
-    return f"{value!r}%"
-
-
 def is_whole(value: float) -> bool:
     return abs(value - round(value)) < 1e-9
 

@@ -7,24 +7,6 @@ from pathlib import Path
 
 from ..core.months import Month
 
-_UNITS = ["局安全监督股", "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "区道路运输服务中心",
-          "交通运输综合行政执法大队", "现代物流中心", "区公路建设养护中心"]
-
-# The demo's materials story (unit, month, kind, received at), for the default units: in April every unit sends
-# both versions on time (the demo's reporting starts in April, so April counts for strikes); in May one unit
-# is on time, one is late, one never sends its stamped version, and the units not listed send nothing.
-MATERIALS_SCENARIO = [
-    *[(unit, Month(2023, 4), kind, f"2023-04-{6 + i:02d}T{9 + j:02d}:30") for i, unit in enumerate(_UNITS)
-      for j, kind in enumerate(("electronic", "stamped"))],
-    ("局安全监督股", Month(2023, 5), "electronic", "2023-05-12T10:00"),
-    ("局安全监督股", Month(2023, 5), "stamped", "2023-05-15T16:30"),
-    ("局计划统计股", Month(2023, 5), "electronic", "2023-05-16T09:00"),
-    ("局计划统计股", Month(2023, 5), "stamped", "2023-05-16T17:45"),
-    ("区道路运输服务中心", Month(2023, 5), "electronic", "2023-05-14T11:20"),  # no stamped version: overdue
-    ("交通运输综合行政执法大队", Month(2023, 5), "electronic", "2023-05-15T09:40"),
-    ("交通运输综合行政执法大队", Month(2023, 5), "stamped", "2023-05-18T08:50"),  # late by 2 days
-]
-
 
 def sample_name(unit: str, month: Month, kind: str) -> str:
     return f"{unit}{month.year}年{month.month}月份工作情况" + ("（盖章）.pdf" if kind == "stamped" else ".docx")

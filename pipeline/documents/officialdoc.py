@@ -35,7 +35,6 @@ FALLBACKS = {TITLE_FONT: "华文中宋", BODY_FONT: "仿宋", KAI_FONT: "楷体"
 RED = RGBColor(0xE6, 0x00, 0x12)
 SIZE_2, SIZE_3, SIZE_4 = Pt(22), Pt(16), Pt(14)  # 二号, 三号, 四号
 LINE = Pt(29)  # 22 lines on the 225 mm type area
-TEXT_WIDTH_MM = 156  # 28 characters of 三号
 TITLE_CHARS = 20  # characters of 二号 on one line of the type area (156 mm / 22 pt)
 
 

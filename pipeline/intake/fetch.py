@@ -238,10 +238,6 @@ def fetch_summary(cfg: Config, result: FetchResult) -> dict:
     return out
 
 
-def result_lines(result: FetchResult) -> list[FileResult]:
-    return result.batch.files
-
-
 def watch_round(cfg: Config, clock: Callable[[], datetime], out: Callable[[str], None], log_line: Callable[[str], None],
                 report: Callable[[FileResult], None]) -> bool:
     """One fetch from `annex2 watch` (every `[mail] poll_seconds`), under the folder's batch lock. Whatever the

@@ -147,11 +147,6 @@ def end_reply(ledger: Ledger, now: datetime, row_id: int, ok: bool, detail: str 
         ledger.event(db, "mail_reply_sent" if ok else "mail_reply_failed", now, None, {"message": row_id, "detail": detail})
 
 
-def replies(ledger: Ledger) -> list[tuple[int, str, str]]:
-    """(message row, address, state) of every reply ever started."""
-    return list(ledger.db.execute("SELECT message, to_addr, state FROM mail_replies ORDER BY message"))
-
-
 def unclaimed(ledger: Ledger) -> list[MailRow]:
     """待认领: from an address no unit has — not counting automatic mail (newsletters, bounces, out-of-office
     answers), which is kept all the same but is nobody's report."""

@@ -108,10 +108,6 @@ class Witness:
         self.ledger = ledger
         self._scopes: dict[str, str] | None = None
 
-    def not_before(self, inbox: Path, path: Path, ino: int) -> datetime | None:
-        """The last scan covering the file's place that did not see it; None when there is none."""
-        return self.window(inbox, path, ino)[0]
-
     def window(self, inbox: Path, path: Path, ino: int) -> tuple[datetime | None, datetime | None]:
         """(T1, T2): the last scan covering the file's place that did not see it, and the scan that first saw
         it; either None when there is none (a file named on the command line was seen by no scan)."""

@@ -87,18 +87,6 @@ def _describe(data: bytes) -> str:
     return "文件内容不是 Excel/WPS 表格（可能只是改了扩展名）"
 
 
-def check_size(path, limits: Limits, max_mb: float | None = None) -> int:
-    """A file's size from the filesystem (lstat: a link is not followed), before a byte of it is read; raises
-    ReadProblem when it is over `max_mb` (default `limits.max_file_mb`). Returns the size."""
-    import os
-
-    size = os.lstat(path).st_size
-    limit = limits.max_file_mb if max_mb is None else max_mb
-    if size > limit * 1024 * 1024:
-        raise _fail(f"文件大小 {size / 1024 / 1024:.1f} MB，超过上限 {limit:g} MB")
-    return size
-
-
 Checked = tuple[bytes, str, "dict[str, tuple[frozenset, frozenset]]"]  # what calamine reads, kind, formula cells
 
 

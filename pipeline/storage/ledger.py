@@ -99,10 +99,6 @@ class Ledger:
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self.db)
 
-    @property
-    def schema_version(self) -> int:
-        return self.db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
-
     # --- writing ----------------------------------------------------------------------------------
 
     def record(self, db: sqlite3.Connection, *, now: datetime, values: dict | None = None, issues=(),
@@ -143,10 +139,6 @@ class Ledger:
         """arrival id -> (when it was voided, why)."""
         return {aid: (from_utc_text(at), reason)
                 for aid, at, reason in self.db.execute("SELECT arrival_id, at_utc, reason FROM voided")}
-
-    def set_receipt(self, arrival_id: int, receipt: str) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (receipt, arrival_id))
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -263,10 +255,6 @@ class Ledger:
     def counts(self) -> dict[str, int]:
         return {table: self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for table in ("arrivals", "issues", "submission_values", "events")}
-
-    def events(self) -> list[dict]:
-        cur = self.db.execute("SELECT id, at_utc, command, kind, arrival_id, detail FROM events ORDER BY id")
-        return [dict(zip(("id", "at_utc", "command", "kind", "arrival_id", "detail"), r)) for r in cur]
 
     def backup(self, dest: Path) -> Path:
         """An online backup (consistent even while another process writes), never a file copy."""

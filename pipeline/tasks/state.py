@@ -38,12 +38,10 @@ from ..core.deadlines import Deadline, deadline
 
 CLOSED, NOT_STARTED, DONE, PHASE_DONE, OVERDUE, ON_TRACK, LAGGING, UNREPORTED, PENDING = (
     "closed", "not_started", "done", "phase_done", "overdue", "on_track", "lagging", "unreported", "pending")
-STATES = (ON_TRACK, LAGGING, UNREPORTED, OVERDUE, PHASE_DONE, DONE, CLOSED, NOT_STARTED, PENDING)
 STATE_LABELS = {CLOSED: "已销号", NOT_STARTED: "未开始", DONE: "已完成", PHASE_DONE: "阶段性完成", OVERDUE: "逾期",
                 ON_TRACK: "正常推进", LAGGING: "滞后", UNREPORTED: "未报送", PENDING: "未到期"}
 PROGRESS_STATES = (LAGGING, OVERDUE)  # 重点任务进度滞后 (counted as strikes when [escalation] count_tasks)
 ACTION_STATES = (UNREPORTED, LAGGING, OVERDUE)  # what a 催报 asks the unit to do something about
-STRIKE_STATES = PROGRESS_STATES
 
 # the progress form's own timeliness for (unit, month)
 FORM_ON_TIME, FORM_LATE, FORM_UNREPORTED, FORM_PENDING = "on_time", "late", "unreported", "pending"
@@ -398,11 +396,6 @@ def task_strikes(cfg: Config, task_list: TaskList, data: TaskData, month: Month,
             if bad is not None or cells:
                 out.setdefault(unit, {})[m] = StrikeMonth(bad, cells)
     return out
-
-
-def task_strike_months(cfg: Config, task_list: TaskList, data: TaskData, month: Month) -> dict[str, list[Month]]:
-    """unit -> the months of the year up to `month` that are strikes because of the key tasks (spec 12)."""
-    return {unit: list(months) for unit, months in task_strikes(cfg, task_list, data, month).items()}
 
 
 def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime, cfg: Config | None = None,
