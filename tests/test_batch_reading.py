@@ -1,4 +1,4 @@
-"""Issue 17, reading in batches: read_workbooks gives what read_workbook gives file by file, a batch never
+"""Reading in batches: read_workbooks gives what read_workbook gives file by file, a batch never
 fails a good file for a bad one (in this process or in the sandbox), and the formula scan's quick match
 finds exactly what its general steps find."""
 import random

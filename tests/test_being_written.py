@@ -1,4 +1,4 @@
-"""A file being written is waited for whatever its size (spec 13, issue 22 item 3): a file created empty and
+"""A file being written is waited for whatever its size (spec 13): a file created empty and
 filled a few seconds later — an ordinary slow copy — is taken once, complete; the clerk's `ingest FILE` of a
 0-byte file says that it waits instead of rejecting it."""
 import hashlib

@@ -1,4 +1,4 @@
-"""Issue 12, the reader's side: files that crash, hang, lie or overflow, and names of any bytes.
+"""The reader against hostile files: files that crash, hang, lie or overflow, and names of any bytes.
 
 Real files, real child processes: the sandbox runs a worker process; the memory tests run a Python under a
 real address-space cap and read its own peak RSS."""

@@ -1,8 +1,7 @@
-"""Readiness that a partial copy cannot fool (spec 13, issue 25 item 7). Each test is one finding of the
-second attack, on real files and real processes: a writer process that pauses after the first `%%EOF` of
-an incrementally updated PDF or in the middle of an e-mail's MIME body, a writer that keeps a whole
-workbook open, a file replaced between the readiness look and the read, a 3 GiB sparse file over the size
-limit (bytes read counted by /proc/self/io of the real `ingest` process)."""
+"""Readiness that a partial copy cannot fool (spec 13), on real files and real processes: a writer process that
+pauses after the first `%%EOF` of an incrementally updated PDF or in the middle of an e-mail's MIME body, a
+writer that keeps a whole workbook open, a file replaced between the readiness look and the read, a 3 GiB
+sparse file over the size limit (bytes read counted by /proc/self/io of the real `ingest` process)."""
 import hashlib
 import os
 import sqlite3
