@@ -1,6 +1,7 @@
 """Shared steps for tests that drive a working folder: drop files into the inbox, ingest them at set times."""
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -175,6 +176,13 @@ def small_tmpfs(folder, size: str):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)])
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, chosen by the system: parallel test workers never share one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class SmtpCollect:

@@ -14,16 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
 SKIP_REASON = ("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it): "
                "the fetch tests need a real IMAP server")
 USER, PASSWORD = "841099245@qq.com", "authcode-1234"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_cert(folder: Path) -> tuple[Path, Path]:

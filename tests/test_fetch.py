@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from pipeline.cli.commands import cli
 
-from helpers import SmtpCollect, wait_until
+from helpers import SmtpCollect, free_port, wait_until
 from factory import make_email, make_submission
-from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer, free_port
+from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=SKIP_REASON)
 SH = ZoneInfo("Asia/Shanghai")

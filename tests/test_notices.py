@@ -3,7 +3,6 @@ attachments, identical on a re-run, and sent through a real SMTP server only whe
 import csv
 import email
 import io
-import socket
 import subprocess
 from email import policy
 
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 from pipeline.cli.commands import cli
 from pipeline.storage.ledger import Ledger
 
-from helpers import SmtpCollect, annex2_only, built_once, copy_into, edit_config, events, no_tasks_due, report
+from helpers import SmtpCollect, annex2_only, built_once, copy_into, edit_config, events, free_port, no_tasks_due, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
@@ -174,12 +173,6 @@ def test_libreoffice_prints_every_document(may, tmp_path):
                           capture_output=True, text=True, check=True).stdout
     flat = "".join(text.split())  # pdftotext spaces out digits among Chinese text
     assert QUALITY in flat and "迟报3天" in flat and "已逾期8天" in flat
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_send_delivers_exactly_the_drafts_to_a_local_smtp_server(may, workdir):
