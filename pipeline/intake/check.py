@@ -17,7 +17,8 @@ from ..reading.prefetch import reader_for
 from ..storage.ledger import Ledger
 from .collect import Placement, placement, text_of_path
 from .folders import FORMER, Folders
-from .ingest import GROUP, LINK, _Changed, _read, isolated_reader
+from .inbox_files import _Changed, _read
+from .ingest import GROUP, LINK, isolated_reader
 from .judge import Incoming, Judge, Judged, failed
 from .report import Entry, FileReport, IgnoredFile, Report, file_report
 

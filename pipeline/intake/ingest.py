@@ -15,43 +15,39 @@ import os
 import sqlite3
 import stat as stat_mod
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .collect import (Candidate, Placement, arrival_time, folder_unit_of, in_clerk_folder,  # noqa: F401
                       in_inbox, placement, scan_inbox, text_of_path)
-from ..core.config import Config, Unit
-from .corrections import receipt_context
-from ..storage.durable import abandoned_temp, barrier, fsync_dir, write_atomic
+from ..core.config import Config
+from ..storage.durable import abandoned_temp, barrier, fsync_dir
 from ..core.files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
 from .folders import FORMER, UNKNOWN, Folders
 from ..core.issues import issue
 from .judge import TASK_FORM, Incoming, Judge, Judged, failed
 from ..storage.ledger import Arrival, Ledger
-from ..reading.markup import make_markup
-from ..statistics.template import write_blank
 from ..reading.prefetch import reader_for
 from ..reading.readiness import (CHANGING, FRESH, empty_reason, is_open_for_writing, open_for_writing, open_no_follow,
                         wait_reason)
+from .arrivals import LedgerFault, Loaded, Prepared, _hashes, ledger_fault_text
+from .commit import Committing
+from .inbox_files import _Changed, _read_open, _same_content, _same_file
+from .receipting import Receipting
 from .report import BatchResult, FileResult, Waiting
-from .receipts import OUTCOME_SHORT, receipt_folder, receipt_name, receipt_text
-from ..core.safe_names import display_name, safe_filename
-from ..statistics.validate import Validation, validate_bytes
+from ..core.safe_names import display_name
 from .witness import RULE as WITNESS_RULE, Scan, Witness, record_scan
 from ..core.files import RECEIPTS_DIR
 
 log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]
-CHUNK = 1024 * 1024
 GROUP = 64  # arrivals committed together: one durability barrier and one transaction for the lot
 HELD_BYTES = 256 * 1024 * 1024  # at most this much of the inbox is read into memory at once
-OVER_LIMIT_HEAD = 64 * 1024  # a file over the size limit is known and archived by its size and these first bytes
 OVER_LIMIT_KEPT = "文件超过大小上限，已登记退回（登记号 {id}），原文件留在收件箱未动：请单位另报较小的文件，管理员核对后可删除此文件"
 LONGEST_NAME = 1000  # characters of a name kept in the ledger (filesystems allow 255 bytes)
 LINK = "link"
-RECEIPTED_PARTS = (WORKBOOK, TASK_FORM, MATERIAL)  # e-mail attachments that get a receipt of their own
 
 
 def no_faults(step: str, path: Path) -> None:
@@ -65,54 +61,9 @@ def isolated_reader() -> Callable:
     return read_workbook_isolated
 
 
-class LedgerFault(Exception):
-    "The ledger cannot be written (full disk, read-only or damaged file); nothing of this file was recorded"
+class Ingester(Committing, Receipting):
+    """Takes in a batch of arrivals (commit.py commits them, receipting.py writes their receipts)."""
 
-
-@dataclass(frozen=True)
-class Loaded:
-    cand: Candidate
-    st: os.stat_result
-    file: Incoming
-    kind: str
-
-
-@dataclass
-class Prepared:
-    """One arrival judged and ready to commit."""
-
-    item: Loaded
-    judged: Judged
-    key: str | None
-    retry_of: Arrival | None = None
-
-
-@dataclass
-class Plan:
-    """One arrival being committed: where its files are archived, and (once recorded) its ids."""
-
-    item: Loaded
-    judged: Judged
-    key: str | None
-    retry_of: Arrival | None
-    file: Incoming
-    archived: Path
-    parts: list[Path]
-    receipts: Path
-    top: int = 0
-    ids: list[int] = field(default_factory=list)
-
-
-def _hashes(p: "Prepared") -> set[str]:
-    """The arrival's bytes and its attachments' (what a later duplicate would match)."""
-    return {p.item.file.sha256, *(part.sha256 for part, _j in p.judged.parts)}
-
-
-def file_key(*parts: object) -> str:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
-
-
-class Ingester:
     def __init__(self, cfg: Config, ledger: Ledger, clock: Callable[[], datetime],
                  stat: Callable[[Path], os.stat_result] = os.lstat, faults: Faults = no_faults,
                  read: Callable | None = None, wall: Callable[[], float] = time.time, month_hint=None):
@@ -386,269 +337,6 @@ class Ingester:
             judged.note = "；".join(n for n in (judged.note, self._folders.owner(former).note) if n)
         return judged
 
-    def commit(self, item: Loaded, judged: Judged, key: str | None, retry_of: Arrival | None = None) -> list[FileResult]:
-        return self.commit_group([Prepared(item, judged, key, retry_of)])
-
-    def commit_group(self, group: list["Prepared"]) -> list[FileResult]:
-        """Archive every file of the group -> one durability barrier -> one ledger transaction -> receipts ->
-        a barrier -> remove from the inbox. The crash-safety order of one file, paid once per group."""
-        created: list[Path] = []
-        self._unsynced = []
-        try:
-            plans = [self._plan(g, created) for g in group]
-            barrier(self._unsynced)
-        except OSError:
-            self._unlink_all(created)  # no orphan copy of a file that is not recorded
-            if len(group) > 1:  # one file that cannot be archived (too big for the disk) fails alone
-                return [r for g in group for r in self._commit_or_fail([g])]
-            raise
-        for plan in plans:
-            self.faults("archived", plan.item.cand.path)
-        now = self.clock()
-        try:
-            with self.ledger.transaction() as db:
-                for plan in plans:
-                    self._record_plan(db, now, plan)
-        except sqlite3.IntegrityError:
-            if len(group) > 1:  # a racing process recorded one of them: settle them one by one
-                return [r for g in group for r in self.commit_group([g])]
-            key = group[0].key
-            if key and (other := self.ledger.by_key(key)) is not None:  # another process recorded it first
-                return [self._resume(other, group[0].item)]
-            self._unlink_all(created)
-            raise
-        except sqlite3.Error as exc:
-            self._unlink_all(created)  # no orphan copy: the arrivals stay in the inbox for the next run
-            raise LedgerFault(ledger_fault_text(self.cfg, exc)) from None
-        for plan in plans:
-            self.faults("committed", plan.item.cand.path)
-        written: list[Path] = []
-        for plan in plans:
-            for (_p, j), part_id in zip(plan.judged.parts, plan.ids):
-                if j.kind in RECEIPTED_PARTS:
-                    written += self._receipt_guarded(part_id, j)
-            written += self._receipt_guarded(plan.top, plan.judged)
-        barrier(written)
-        for plan in plans:
-            self.faults("receipted", plan.item.cand.path)
-        results: list[FileResult] = []
-        folders: set[Path] = set()
-        writers = open_for_writing()  # looked at once for the group, right before the removals
-        for plan in plans:
-            cand, judged, file = plan.item.cand, plan.judged, plan.file
-            if cand.source == "inbox" and plan.retry_of is None and self._remove(plan.item, plan.top, writers):
-                folders.add(cand.path.parent)
-            self.faults("removed", cand.path)
-            results += [FileResult(cand.path, j.outcome, j.unit, pid, j.period_label, issues=j.issues,
-                                   name=f"{file.name}#{p.name}") for (p, j), pid in zip(judged.parts, plan.ids)]
-            results.append(FileResult(cand.path, judged.outcome, judged.unit, plan.top, judged.period_label,
-                                      judged.note, judged.issues, name=file.name))
-        for folder in folders:
-            fsync_dir(folder)
-        return results
-
-    def _plan(self, g: "Prepared", created: list[Path]) -> "Plan":
-        """Where each file of one arrival is archived (written, not yet made durable) and receipted."""
-        cand, judged = g.item.cand, g.judged
-        file = judged.retimed or g.item.file
-        if g.retry_of is not None:
-            archived = self.cfg.root / g.retry_of.archived_path
-        else:
-            archived = self._archive(file, judged.unit, "", g.item, created)
-        parts = [self._archive(p, judged.unit, f"附件{i + 1}_", None, created) for i, (p, _j) in enumerate(judged.parts)]
-        owner = cand.folder_unit
-        receipts = receipt_folder(self.cfg, owner.name if owner else None, judged.unit)
-        return Plan(g.item, judged, g.key, g.retry_of, file, archived, parts, receipts)
-
-    def _record_plan(self, db, now: datetime, plan: "Plan") -> None:
-        cand, judged, file, owner = plan.item.cand, plan.judged, plan.file, plan.item.cand.folder_unit
-        plan.top = self._record(db, now, cand.source if plan.retry_of is None else "retry", file, judged, owner,
-                                plan.archived, plan.receipts, key=plan.key,
-                                retry_of=plan.retry_of.id if plan.retry_of else None)
-        self._record_extra(db, plan.top, judged)
-        judge = self.judge_
-        if judge is not None:
-            judge.remember(judged)
-        plan.ids = []
-        for (p, j), part_archive in zip(judged.parts, plan.parts):
-            receipts = plan.receipts if j.kind in RECEIPTED_PARTS else None
-            dup = plan.ids[j.duplicate_part] if j.duplicate_part is not None else None
-            plan.ids.append(self._record(db, now, "email", p, j, owner, part_archive, receipts, parent_id=plan.top,
-                                         duplicate_id=dup))
-            self._record_extra(db, plan.ids[-1], j)
-            if judge is not None:
-                judge.remember(j)
-
-    def _key(self, item: Loaded) -> str | None:
-        """What identifies an arrival: the same file found again (after a crash, by a racing process) has
-        the same key, and the ledger refuses a second record of it."""
-        f = item.file
-        if item.cand.source == "inbox":
-            return file_key("inbox", f.source_path, f.ctime_ns, f.sha256)
-        return file_key(item.cand.source, f.source_path, f.received_at.isoformat(), f.sha256)
-
-    def _archive(self, file: Incoming, unit: str | None, part: str, item: Loaded | None, created: list[Path]) -> Path:
-        """Where the original is kept: outside the inbox, a name that is safe and the same for the same
-        arrival (a re-run after a crash overwrites its own half-done copy instead of making a second)."""
-        stamp = (file.stamp or file.received_at).astimezone(self.cfg.bureau.tz)
-        key = file_key(file.source_path, file.size, file.ctime_ns, stamp.isoformat(), file.sha256)[:10]
-        name = safe_filename(f"{stamp:%Y%m%d-%H%M%S}_{key}_{part}{file.name}", max_bytes=200)
-        path = self.cfg.archive / f"{stamp:%Y-%m}" / safe_filename(unit or "未知单位") / name
-        existed = path.exists()
-        if file.data is not None:
-            write_atomic(path, file.data, durable=False)
-        else:
-            assert item is not None
-            _copy_chunked(item.cand.path, path, file.sha256)
-        if not existed:
-            created.append(path)  # removed again if the commit fails: no orphan copy
-        self._unsynced.append(path)
-        return path
-
-    def _unlink_all(self, paths: list[Path]) -> None:
-        for p in paths:
-            try:
-                p.unlink()
-            except OSError:
-                pass
-
-    def _record(self, db, now: datetime, source: str, file: Incoming, judged: Judged, owner: Unit | None,
-                archived: Path, receipts: Path | None, parent_id: int | None = None, key: str | None = None,
-                retry_of: int | None = None, duplicate_id: int | None = None) -> int:
-        """Record one arrival; its receipt (in the folder `receipts`, None: no receipt) is named with its
-        arrival id, so two files of one name arriving in the same second keep a receipt each."""
-        v: Any = judged.validation or judged.task  # both know the unit as typed and the sheet
-        dup = judged.duplicate.id if judged.duplicate else duplicate_id
-        arrival_id = self.ledger.record(
-            db, now=now, original_name=file.name, source=source, source_path=file.source_path,
-            source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=file.size, received_at=file.received_at,
-            received_rule=file.rule, kind=judged.kind, unit=judged.unit, folder_unit=owner.name if owner else None,
-            declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
-            month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
-            archived_path=self._rel(archived), receipt_path=None,
-            arrival_key=key, retry_of=retry_of,
-            values=judged.validation.counts if judged.outcome == "accepted" and judged.validation else None,
-            issues=judged.issues, event=judged.outcome,
-            detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
-        if receipts is not None:
-            local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time
-            first = db.execute("SELECT receipt_path FROM arrivals WHERE id = ?", (retry_of,)).fetchone() \
-                if retry_of is not None else None
-            # A retry's verdict replaces the failed attempt's receipt: the unit reads one, final, answer.
-            rel = first[0] if first and first[0] else self._rel(receipts / receipt_name(local, file.name, arrival_id))
-            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (rel, arrival_id))
-        return arrival_id
-
-    # --- receipts ---------------------------------------------------------------------------------
-
-    def _record_extra(self, db, arrival_id: int, judged: Judged) -> None:
-        """What an obligation keeps beyond the arrival row, in the same transaction."""
-        if judged.task is not None:
-            from ..tasks.form import record_task_form
-
-            record_task_form(db, arrival_id, judged.task)  # type: ignore[arg-type]
-        if judged.material is not None:
-            from ..materials.interface import record_material
-
-            record_material(db, arrival_id, judged.material)  # type: ignore[arg-type]
-
-    def _receipt_guarded(self, arrival_id: int, judged: Judged | None) -> list[Path]:
-        """A receipt that cannot be written is logged; the arrival is recorded and the batch goes on. Returns
-        what was written (made durable by the caller's barrier)."""
-        try:
-            kind = self.ledger.arrival(arrival_id).kind
-            if kind == TASK_FORM:
-                return self._write_task_receipt(arrival_id, judged.task if judged else None)
-            if kind == MATERIAL:
-                return self._write_material_receipt(arrival_id)
-            return self._write_receipt(arrival_id, judged.validation if judged else None)
-        except Exception as exc:
-            log.exception("回执写入失败（登记号 %s）", arrival_id)
-            if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-                raise
-            return []
-
-    def _write_receipt(self, arrival_id: int, validation: Validation | None) -> list[Path]:
-        a = self.ledger.arrival(arrival_id)
-        if not a.receipt_path:
-            return []
-        receipt = self.cfg.root / a.receipt_path
-        markup_name = markup_note = None
-        if a.outcome == "rejected" and a.kind == WORKBOOK:
-            markup_name, markup_note = self._markup(a, receipt, validation)
-        dup_time = self.ledger.arrival(a.duplicate_of).received_at if a.duplicate_of else None
-        attachments = None
-        if a.kind == EMAIL:
-            children = self.ledger.children(a.id)
-            attachments = [f"{c.original_name} —— {OUTCOME_SHORT.get(c.outcome, c.outcome)}" for c in children]
-            if not any(c.kind == WORKBOOK for c in children):
-                attachments.append("邮件中没有附件2表格（.xlsx/.xls/.ods），请把填好的附件2作为附件重新发送")
-        text = receipt_text(self.cfg, original_name=a.original_name, received_at=a.received_at,
-                            received_rule=a.received_rule, unit=a.unit, year=a.year, month_from=a.month_from,
-                            month_to=a.month_to, outcome=a.outcome, issues=self.ledger.issues_of(a.id),
-                            duplicate_of_time=dup_time, markup_name=markup_name, markup_note=markup_note,
-                            attachments=attachments,
-                            **(receipt_context(self.cfg, self.ledger, a.id) if a.kind == WORKBOOK else {}))
-        written = [write_atomic(receipt, text.encode("utf-8-sig"), durable=False)]
-        return written + ([receipt.with_name(markup_name)] if markup_name else [])
-
-    def _write_material_receipt(self, arrival_id: int) -> list[Path]:
-        from ..materials.interface import material_receipt_text
-
-        a = self.ledger.arrival(arrival_id)
-        if not a.receipt_path:
-            return []
-        text = material_receipt_text(self.cfg, self.ledger, arrival_id)
-        return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
-
-    def _write_task_receipt(self, arrival_id: int, task) -> list[Path]:
-        from ..core.months import Month
-        from ..tasks.form import task_form_receipt_text, task_form_waiting_text
-        from ..tasks.state import replaced_form_time, task_deadline
-        from ..tasks.task_list import read_task_list
-
-        a = self.ledger.arrival(arrival_id)
-        if not a.receipt_path:
-            return []
-        if a.outcome == "failed":
-            if any(i["code"] == "E_TASK_LIST" for i in self.ledger.issues_of(a.id)):
-                text = task_form_waiting_text(self.cfg, original_name=a.original_name, received_at=a.received_at,
-                                              unit=a.unit or a.folder_unit)
-                return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
-            return self._write_receipt(arrival_id, None)
-        if task is None:  # resuming after a crash: judge the archived form again
-            from ..tasks.form import check_task_form
-
-            book = self.read((self.cfg.root / a.archived_path).read_bytes(), self.cfg.limits)
-            task = check_task_form(book, self.cfg, a.folder_unit, self.clock(), read_task_list(self.cfg))
-        month = Month(a.year, a.month_to) if a.year and a.month_to else None
-        text = task_form_receipt_text(
-            self.cfg, original_name=a.original_name, received_at=a.received_at, judgement=task,
-            task_list=read_task_list(self.cfg), due=task_deadline(self.cfg, month) if month else None,
-            replaces=replaced_form_time(self.ledger, a.unit, month, a.received_at) if month and a.unit else None)
-        return [write_atomic(self.cfg.root / a.receipt_path, text.encode("utf-8-sig"), durable=False)]
-
-    def _markup(self, a: Arrival, receipt: Path, validation: Validation | None) -> tuple[str | None, str | None]:
-        """The marked-up copy beside the receipt: its name, and a note for the receipt when the unit's own
-        workbook could not be kept (a cap hit in the sandbox) or no copy could be made at all."""
-        markup = receipt.with_name(receipt.stem + "_错误标注.xlsx")
-        try:
-            source = (self.cfg.root / a.archived_path).read_bytes()
-            if validation is None or validation.workbook is None:  # resuming: the workbook is in the archive
-                validation = validate_bytes(source, self.cfg, self.clock(), self.cfg.unit_named(a.folder_unit),
-                                            read=self.read)
-            if validation.workbook is None:
-                return None, None
-            tmp = markup.with_name(f".tmp-{os.getpid()}-" + markup.name)
-            made = make_markup(tmp, validation.workbook, validation.issues, a.original_name, source=source,
-                               now=self.clock(), limits=self.cfg.limits, located=validation.located, blank=write_blank)
-            os.replace(tmp, markup)
-            note = f"（原表格式无法保留：{made.reason}；标注副本按附件2模板重新排版。）" if made.reason else None
-            return markup.name, note
-        except Exception:
-            log.exception("标注副本生成失败（登记号 %s）", a.id)
-            return None, "标注副本未能生成，请按上面列出的问题逐项修改。"
-
     # --- after a crash, after a failure ----------------------------------------------------------------
 
     def _resume(self, arrival: Arrival, item: Loaded) -> FileResult:
@@ -747,103 +435,3 @@ class Ingester:
             except ValueError:
                 pass
         return text_of_path(str(absolute))
-
-
-
-
-class _Changed(Exception):
-    "The file changed while it was being read"
-
-
-def _open_no_follow(path: Path):
-    return open_no_follow(path)
-
-
-def _same_file(opened: os.stat_result, st) -> bool:
-    return (opened.st_size, opened.st_mtime_ns) == (st.st_size, st.st_mtime_ns) and \
-        not (getattr(st, "st_ino", None) and opened.st_ino != st.st_ino)
-
-
-def _read(path: Path, st: os.stat_result, whole: bool) -> tuple[bytes | None, str]:
-    """The bytes (when within limits) and their hash, read in chunks from one open handle; the handle's
-    own stat must match what was seen before, so what is judged is what is archived."""
-    with _open_no_follow(path) as f:
-        if not _same_file(os.fstat(f.fileno()), st):
-            raise _Changed
-        return _read_open(f, st, whole)
-
-
-def _read_open(f, st, whole: bool) -> tuple[bytes | None, str]:
-    """`_read` on a handle already open. A file over the limit (`whole` False) is never read past its first
-    bytes: it is known by its size and those (OVER_LIMIT_HEAD), not by a hash of gigabytes every run."""
-    digest, chunks = hashlib.sha256(), []
-    f.seek(0)
-    if whole:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            chunks.append(chunk)
-    else:
-        digest.update(over_limit_prefix(st.st_size))
-        digest.update(f.read(OVER_LIMIT_HEAD))
-    after = os.fstat(f.fileno())
-    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-        raise _Changed
-    return (b"".join(chunks) if whole else None), digest.hexdigest()
-
-
-def over_limit_prefix(size: int) -> bytes:
-    return f"annex2 over-limit file: {size} bytes, first {OVER_LIMIT_HEAD} bytes follow\n".encode()
-
-
-def _copy_chunked(source: Path, dest: Path, sha256: str) -> None:
-    """A file over the size limit: its first OVER_LIMIT_HEAD bytes are archived (what it was, for the clerk
-    and the unit); the whole of it stays in the inbox, never read further (a 3 GiB file costs a unit
-    nothing to make, and would cost the bureau its disk and a full read every run)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".tmp-{os.getpid()}-" + dest.name)
-    try:
-        with _open_no_follow(source) as src, open(tmp, "wb") as out:
-            digest = hashlib.sha256(over_limit_prefix(os.fstat(src.fileno()).st_size))
-            chunk = src.read(OVER_LIMIT_HEAD)
-            digest.update(chunk)
-            out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
-            raise OSError("文件在存档时发生了变化")
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(dest.parent)
-
-
-def _same_content(path: Path, sha256: str) -> bool:
-    try:
-        digest = hashlib.sha256()
-        with _open_no_follow(path) as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest() == sha256
-    except OSError:
-        return False
-
-
-def ledger_fault_text(cfg: Config, exc: BaseException) -> str:
-    """What the clerk reads when the ledger cannot be written."""
-    text = str(exc).lower()
-    if "full" in text or "disk" in text:
-        why = "磁盘空间不足"
-    elif "readonly" in text or "read-only" in text or "permission" in text:
-        why = "台账文件只读或没有写入权限"
-    elif "malformed" in text or "not a database" in text or "corrupt" in text:
-        why = "台账文件已损坏（请用 annex2 backup 的备份恢复）"
-    elif "locked" in text or "busy" in text:
-        why = "台账正被其他程序占用"
-    else:
-        why = f"台账无法写入（{exc}）"
-    return (f"错误：{why}：{cfg.ledger}。本批尚未登记的文件仍在收件箱中，没有任何文件丢失；"
-            "处理好后重新运行 annex2 ingest 即可。")
-
-
-# --- validate: the same judgement without a commit -------------------------------------------------------
