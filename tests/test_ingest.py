@@ -221,12 +221,12 @@ def test_crash_after_commit_replayed_leaves_exactly_the_same_rows(workdir):
 
 def test_full_disk_while_archiving_leaves_the_file_and_the_ledger(workdir, monkeypatch):
     drop(workdir, EXEC_DIR, "附件2.xlsx")
-    import pipeline.intake.ingest as ingest_mod
+    import pipeline.intake.commit as commit_mod  # where the archive copy is written
 
     def full(path, data, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ingest_mod, "write_atomic", full)
+    monkeypatch.setattr(commit_mod, "write_atomic", full)
     (r,) = ingest(workdir).files
     assert r.outcome == "failed" and "磁盘空间不足" in r.message and "仍在收件箱" in r.message
     assert len(inbox_files(workdir)) == 1
@@ -235,9 +235,9 @@ def test_full_disk_while_archiving_leaves_the_file_and_the_ledger(workdir, monke
 
 def test_full_disk_through_the_command_exits_1_with_a_message(workdir, monkeypatch):
     drop(workdir, EXEC_DIR, "附件2.xlsx")
-    import pipeline.intake.ingest as ingest_mod
+    import pipeline.intake.commit as commit_mod  # where the archive copy is written
 
-    monkeypatch.setattr(ingest_mod, "write_atomic", lambda path, data, **kw: (_ for _ in ()).throw(OSError(28, "full")))
+    monkeypatch.setattr(commit_mod, "write_atomic", lambda path, data, **kw: (_ for _ in ()).throw(OSError(28, "full")))
     result = CliRunner().invoke(cli, ["ingest"])
     assert result.exit_code == 1
     assert "失败" in result.output and "磁盘空间不足" in result.output
