@@ -76,7 +76,7 @@ _.right_indent
 _.autofit
 _._blob
 
-# openpyxl: fills, sheet views and page setup of the marked-up copy (reading/markup.py)
+# openpyxl: fills, sheet views and page setup of the marked-up copy (reading/marks.py)
 _.fill
 _.tabSelected
 _.paperSize
@@ -88,3 +88,6 @@ _.page_margins
 
 # xlsxwriter: the chart method replaced so a blank is drawn as a gap (monthly/workbook.py)
 _._write_disp_blanks_as
+
+# the interpreter: a module's __getattr__ (PEP 562) loads the library's public names on first use (pipeline/__init__.py)
+_.__getattr__
