@@ -139,8 +139,7 @@ def require_arrival(ledger, arrival_id: int, hint: str) -> None:
     """A file number typed on the command line names a recorded file, or the command ends here (exit 1) with
     the same sentence whatever the number is — 20 digits, 0 or negative included (SQLite's integers end at
     2**63 - 1: a larger one reached the query as an internal error)."""
-    found = 0 < arrival_id <= SQLITE_MAX_ID and ledger.db.execute(
-        "SELECT 1 FROM arrivals WHERE id = ?", (arrival_id,)).fetchone() is not None
+    found = 0 < arrival_id <= SQLITE_MAX_ID and ledger.has_arrival(arrival_id)
     if not found:
         raise click.ClickException(f"台账中没有编号为 {arrival_id} 的文件（{hint}）")
 

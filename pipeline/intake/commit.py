@@ -180,24 +180,23 @@ class Committing:
         arrival id, so two files of one name arriving in the same second keep a receipt each."""
         v: Any = judged.validation or judged.task  # both know the unit as typed and the sheet
         dup = judged.duplicate.id if judged.duplicate else duplicate_id
+        receipt = None
+        if receipts is not None:
+            local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time
+            first = self.ledger.arrival(retry_of).receipt_path if retry_of is not None else None
+            # A retry's verdict replaces the failed attempt's receipt: the unit reads one, final, answer.
+            receipt = lambda arrival_id: first or self._rel(receipts / receipt_name(local, file.name, arrival_id))  # noqa: E731
         arrival_id = self.ledger.record(
             db, now=now, original_name=file.name, source=source, source_path=file.source_path,
             source_ctime_ns=file.ctime_ns, sha256=file.sha256, size=file.size, received_at=file.received_at,
             received_rule=file.rule, kind=judged.kind, unit=judged.unit, folder_unit=owner.name if owner else None,
             declared_unit=v.declared_unit if v else None, year=judged.period[0], month_from=judged.period[1],
             month_to=judged.period[2], sheet=v.sheet if v else None, outcome=judged.outcome, duplicate_of=dup, parent_id=parent_id,
-            archived_path=self._rel(archived), receipt_path=None,
+            archived_path=self._rel(archived), receipt=receipt,
             arrival_key=key, retry_of=retry_of,
             values=judged.validation.counts if judged.outcome == "accepted" and judged.validation else None,
             issues=judged.issues, event=judged.outcome,
             detail={"file": file.name, "sha256": file.sha256, "rule": file.rule, **file.detail})
-        if receipts is not None:
-            local = file.received_at.astimezone(self.cfg.bureau.tz)  # names read in the bureau's time
-            first = db.execute("SELECT receipt_path FROM arrivals WHERE id = ?", (retry_of,)).fetchone() \
-                if retry_of is not None else None
-            # A retry's verdict replaces the failed attempt's receipt: the unit reads one, final, answer.
-            rel = first[0] if first and first[0] else self._rel(receipts / receipt_name(local, file.name, arrival_id))
-            db.execute("UPDATE arrivals SET receipt_path = ? WHERE id = ?", (rel, arrival_id))
         return arrival_id
 
     def _record_extra(self, db, arrival_id: int, judged: Judged) -> None:

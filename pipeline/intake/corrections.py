@@ -108,8 +108,7 @@ def void(cfg: Config, ledger: Ledger, arrival_id: int, reason: str, now: datetim
     reason = reason.strip()
     if not reason:
         raise VoidRefused("请用 --reason 写明撤销原因")
-    row = ledger.db.execute("SELECT 1 FROM arrivals WHERE id = ?", (arrival_id,)).fetchone()
-    if row is None:
+    if not ledger.has_arrival(arrival_id):
         raise VoidRefused(f"台账中没有编号为 {arrival_id} 的文件（用 annex2 history --unit 单位 查看编号）")
     a = ledger.arrival(arrival_id)
     voids = ledger.voids()

@@ -208,7 +208,7 @@ def unclaimed_entry(cfg: Config, row: store.MailRow) -> dict:
 
 def unclaimed_for_status(cfg: Config, ledger: Ledger) -> list[dict]:
     """`status --json`'s "unclaimed": messages from addresses no unit has (empty before any fetch)."""
-    if not ledger.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'mail_messages'").fetchone():
+    if not store.has_tables(ledger):
         return []  # a ledger opened read-only before migration 8
     return [unclaimed_entry(cfg, r) for r in store.unclaimed(ledger)]
 

@@ -38,6 +38,11 @@ _COLS = ("id, mailbox, uidvalidity, uid, message_id, sha256, size, internal_utc,
          "arrival_id, reply_due, after_done, auto")
 
 
+def has_tables(ledger: Ledger) -> bool:
+    """The mailbox's tables exist (a ledger opened read-only before their migration lacks them)."""
+    return ledger.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'mail_messages'").fetchone() is not None
+
+
 def _row(r) -> MailRow:
     v = list(r)
     v[7] = from_utc_text(v[7])

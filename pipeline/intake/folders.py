@@ -64,12 +64,7 @@ class Folders:
         except ValueError:
             return  # an inbox outside the working folder: its paths are recorded absolute, not looked up here
         prefix = text_of_path(inbox) + "/"
-        at = len(prefix) + 1
-        rows = ledger.db.execute(
-            "SELECT substr(source_path, ?, instr(substr(source_path, ?), '/') - 1) AS folder, folder_unit, MAX(id) "
-            "FROM arrivals WHERE source = 'inbox' AND folder_unit IS NOT NULL AND substr(source_path, 1, ?) = ? "
-            "AND instr(substr(source_path, ?), '/') > 1 GROUP BY folder", (at, at, len(prefix), prefix, at))
-        for folder, owner, _id in rows:
+        for folder, owner, _id in ledger.inbox_folder_owners(prefix):
             unit = self.cfg.unit_named(owner)
             if unit is not None and folder not in self.current:
                 self.former.setdefault(folder, unit)

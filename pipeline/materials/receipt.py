@@ -6,6 +6,7 @@ from ..core.config import Config
 from ..core.issues import CATALOGUE
 from ..storage.ledger import Ledger
 from .classify import KIND_LABELS, MONTH_RULES
+from .store import judged_file
 from .state import KINDS, expected_units, material_files, materials_deadline, state_of
 from ..core.months import Month
 from ..storage.supersession import standings
@@ -42,8 +43,7 @@ def set_sentence(cfg: Config, state) -> str:
 def material_receipt_text(cfg: Config, ledger: Ledger, arrival_id: int) -> str:
     a = ledger.arrival(arrival_id)
     tz = cfg.bureau.tz
-    row = ledger.db.execute("SELECT kind, clerk_kind, detected_type, pages, month_rule FROM material_files "
-                            "WHERE arrival_id = ?", (arrival_id,)).fetchone()
+    row = judged_file(ledger, arrival_id)
     judged, clerk, detected, pages, month_rule = row if row else (None, None, "unknown", None, None)
     kind = clerk or judged
     month = Month(a.year, a.month_to) if a.year and a.month_to else None

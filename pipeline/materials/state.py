@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ..core.config import Config, Unit
 from ..storage.ledger import Ledger, from_utc_text, utc_text
+from . import store
 from .classify import ELECTRONIC, KIND_LABELS, KIND_SHORT, STAMPED, MaterialJudgement
 from ..core.months import Month
 from ..storage.supersession import standings
@@ -35,15 +36,9 @@ def material_arrival_fields(j: MaterialJudgement) -> dict:
 
 
 def record_material(db: sqlite3.Connection, arrival_id: int, judgement: MaterialJudgement) -> None:
-    """Store what a material file was judged to be. Called by intake inside the ledger transaction, after
-    the arrival row is inserted; it also sets that row's kind, outcome, unit and month from the judgement."""
-    f = material_arrival_fields(judgement)
-    db.execute("UPDATE arrivals SET kind = ?, outcome = ?, unit = ?, year = ?, month_from = ?, month_to = ? "
-               "WHERE id = ?", (f["kind"], f["outcome"], f["unit"], f["year"], f["month_from"], f["month_to"],
-                                arrival_id))
-    db.execute("INSERT OR REPLACE INTO material_files (arrival_id, kind, detected_type, pages, month_rule, unit_rule) "
-               "VALUES (?, ?, ?, ?, ?, ?)", (arrival_id, judgement.kind, judgement.detected_type, judgement.pages,
-                                             judgement.month_rule, judgement.unit_rule))
+    """Store what a material file was judged to be. Called by intake inside the ledger transaction, after the
+    arrival row was inserted, whole, with `material_arrival_fields(judgement)`: that row is never rewritten."""
+    store.insert_material_file(db, arrival_id, judgement)
 
 
 def set_kind(ledger: Ledger, arrival_id: int, kind: str, now: datetime) -> tuple[str, str]:
@@ -51,13 +46,11 @@ def set_kind(ledger: Ledger, arrival_id: int, kind: str, now: datetime) -> tuple
     if kind not in KINDS:
         raise ValueError(kind)
     with ledger.transaction() as db:
-        row = db.execute("SELECT COALESCE(m.clerk_kind, m.kind), a.original_name FROM arrivals a "
-                         "JOIN material_files m ON m.arrival_id = a.id WHERE a.id = ? AND a.outcome = 'material'",
-                         (arrival_id,)).fetchone()
+        row = store.accepted_kind(db, arrival_id)
         if row is None:
             raise NotAMaterial(f"编号 {arrival_id} 不是已收到的工作材料文件（可用 `annex2 materials status --month M` 查看文件编号）")
         before, name = row
-        db.execute("UPDATE material_files SET clerk_kind = ? WHERE arrival_id = ?", (kind, arrival_id))
+        store.set_clerk_kind(db, arrival_id, kind)
         ledger.event(db, "material_kind_set", now, arrival_id, {"file": name, "from": before, "to": kind})
     return before, kind
 
@@ -88,46 +81,20 @@ class MaterialFile:
                 "reclassified": self.judged_kind != self.kind}
 
 
-_FILE_SQL = """
-    SELECT a.id, a.original_name, COALESCE(m.clerk_kind, m.kind), m.kind, a.received_utc, a.received_rule,
-           m.detected_type, m.pages, m.month_rule, a.archived_path, a.unit, a.year, a.month_to
-    FROM counted c JOIN arrivals a ON a.id = c.id JOIN material_files m ON m.arrival_id = a.id
-    WHERE c.file_kind IN ('stamped', 'electronic') {where}
-    ORDER BY a.received_utc, a.id"""
-
-
 def material_files(ledger: Ledger, as_of: datetime | None = None, month: Month | None = None,
                    unit: str | None = None) -> list[MaterialFile]:
     """Accepted material files (received at or before `as_of`), oldest first, each marked current or not."""
-    cond: list[str] = []
-    args: list[object] = []
-    if as_of is not None:
-        cond.append("a.received_utc <= ?")
-        args.append(utc_text(as_of))
-    if month is not None:
-        cond += ["a.year = ?", "a.month_to = ?"]
-        args += [month.year, month.month]
-    if unit is not None:
-        cond.append("a.unit = ?")
-        args.append(unit)
-    where = "".join(f" AND {c}" for c in cond)
-    files = []
-    for r in ledger.db.execute(_FILE_SQL.format(where=where), args):
-        files.append(MaterialFile(r[0], r[1], r[2], r[3], from_utc_text(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-                                  r[11], r[12]))
+    rows = store.counted_file_rows(ledger, as_of, month.year if month else None, month.month if month else None, unit)
+    files = [MaterialFile(r[0], r[1], r[2], r[3], from_utc_text(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+             for r in rows]
     standing = standings(ledger.db, utc_text(as_of) if as_of is not None else None, unit)
     return [replace(f, current=standing[f.id].current) for f in files]
 
 
 def rejected_materials(ledger: Ledger, as_of: datetime | None = None) -> list[dict]:
     """Refused material files (they count for nothing; a notice may mention the attempt)."""
-    sql = ("SELECT a.id, a.original_name, a.received_utc, a.unit, a.year, a.month_to FROM arrivals a "
-           "WHERE a.kind = 'material' AND a.outcome = 'rejected'")
-    args: list = []
-    if as_of is not None:
-        sql, args = sql + " AND a.received_utc <= ?", [utc_text(as_of)]
     out = []
-    for aid, name, received, unit, year, month in ledger.db.execute(sql + " ORDER BY a.received_utc, a.id", args):
+    for aid, name, received, unit, year, month in store.rejected_rows(ledger, as_of):
         out.append({"id": aid, "name": name, "received_at": from_utc_text(received), "unit": unit, "year": year,
                     "month": month, "codes": [i["code"] for i in ledger.issues_of(aid)]})
     return out

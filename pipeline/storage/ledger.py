@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from .connection import LedgerError, ledger_open_text, network_filesystem, transaction
 from .timestamps import from_utc_text, utc_text
@@ -102,11 +103,17 @@ class Ledger:
     # --- writing ----------------------------------------------------------------------------------
 
     def record(self, db: sqlite3.Connection, *, now: datetime, values: dict | None = None, issues=(),
-               event: str, detail: dict | None = None, **arrival) -> int:
-        """Insert one arrival with its issues, values and event (call inside `transaction()`)."""
+               event: str, detail: dict | None = None, receipt: Callable[[int], str] | None = None,
+               **arrival) -> int:
+        """Insert one arrival, whole, with its issues, values and event (call inside `transaction()`); the row is
+        never rewritten after. `receipt`: the receipt's path, from the arrival's id (the receipt's name carries
+        it): the id is the one SQLite would give (one more than the largest), taken under the transaction."""
         arrival["received_utc"] = utc_text(arrival.pop("received_at"))
         arrival["recorded_at"] = utc_text(now)
         arrival.setdefault("command", self.command)
+        if receipt is not None:
+            arrival["id"] = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM arrivals").fetchone()[0]
+            arrival["receipt_path"] = receipt(arrival["id"])
         cols = ", ".join(arrival)
         marks = ", ".join("?" for _ in arrival)
         cur = db.execute(f"INSERT INTO arrivals ({cols}) VALUES ({marks})", tuple(arrival.values()))
@@ -141,6 +148,18 @@ class Ledger:
                 for aid, at, reason in self.db.execute("SELECT arrival_id, at_utc, reason FROM voided")}
 
     # --- reading ----------------------------------------------------------------------------------
+
+    def has_arrival(self, arrival_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM arrivals WHERE id = ?", (arrival_id,)).fetchone() is not None
+
+    def inbox_folder_owners(self, prefix: str) -> list[tuple[str, str, int]]:
+        """(folder directly below `prefix`, the unit that owned it, the latest arrival id) for each folder that
+        inbox arrivals under `prefix` (the inbox's path, ending in /) came from with a folder owner."""
+        at = len(prefix) + 1
+        return list(self.db.execute(
+            "SELECT substr(source_path, ?, instr(substr(source_path, ?), '/') - 1) AS folder, folder_unit, MAX(id) "
+            "FROM arrivals WHERE source = 'inbox' AND folder_unit IS NOT NULL AND substr(source_path, 1, ?) = ? "
+            "AND instr(substr(source_path, ?), '/') > 1 GROUP BY folder", (at, at, len(prefix), prefix, at)))
 
     def arrival(self, arrival_id: int) -> Arrival:
         return _arrival(self.db.execute(f"SELECT {_ARRIVAL_COLS} FROM arrivals WHERE id = ?", (arrival_id,)).fetchone())

@@ -382,9 +382,9 @@ def record_task_form(db: sqlite3.Connection, arrival_id: int, j: TaskFormJudgeme
     """The rows of an accepted form (call inside the transaction that recorded the arrival); returns how many."""
     if not j.ok:
         return 0
-    db.executemany("INSERT INTO task_reports (arrival_id, task_id, status, progress, evidence, cell) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   [(arrival_id, r.task_id, r.status, r.progress, r.evidence, r.cell) for r in j.rows])
+    from .store import insert_reports
+
+    insert_reports(db, arrival_id, j.rows)
     return len(j.rows)
 
 

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from ..core.config import Config
-from ..storage.ledger import Ledger, from_utc_text, utc_text
+from ..storage.ledger import Ledger, utc_text
 from ..core.months import Month, months_between
 from ..storage.supersession import FileKind, standings
+from . import store
 from .form import STATUS_WORDS
 from .task_list import Task, TaskList
 from ..core.deadlines import Deadline, deadline
@@ -125,25 +126,18 @@ class TaskData:
 
 
 def load_task_data(ledger: Ledger, as_of: datetime) -> TaskData:
-    cut = utc_text(as_of)
     data = TaskData(as_of)
     forms: dict[int, Form] = {}
     # The forms that count (supersession.py's view: accepted, not voided); a later one supersedes (current()).
-    for aid, unit, year, month, received in ledger.db.execute(
-            "SELECT id, unit, year, month_to, received_utc FROM counted WHERE file_kind = ? "
-            "AND received_utc <= ? ORDER BY received_utc, id", (FileKind.TASK_FORM.value, cut)):
-        forms[aid] = Form(aid, unit, Month(year, month), from_utc_text(received), {})
+    for aid, unit, year, month, received in store.counted_forms(ledger, as_of):
+        forms[aid] = Form(aid, unit, Month(year, month), received, {})
     if forms:
-        for aid, task_id, status, progress, evidence in ledger.db.execute(
-                "SELECT r.arrival_id, r.task_id, r.status, r.progress, r.evidence FROM task_reports r "
-                "JOIN counted c ON c.id = r.arrival_id WHERE c.file_kind = ? "
-                "AND c.received_utc <= ?", (FileKind.TASK_FORM.value, cut)):
+        for aid, task_id, status, progress, evidence in store.counted_rows(ledger, as_of):
             f = forms[aid]
             f.rows[task_id] = Reported(aid, f.unit, f.month, f.received_at, task_id, status, progress, evidence)
     data.forms = list(forms.values())
-    for task_id, unit, at, note in ledger.db.execute(
-            "SELECT task_id, unit, at_utc, note FROM task_closes WHERE at_utc <= ? ORDER BY at_utc, id", (cut,)):
-        data.closes.setdefault((task_id, unit), (from_utc_text(at), note))
+    for task_id, unit, at, note in store.closes(ledger, as_of):
+        data.closes.setdefault((task_id, unit), (at, note))
     return data
 
 
@@ -159,10 +153,9 @@ def close_task(ledger: Ledger, task_list: TaskList, task_id: str, unit: str, not
     if unit not in task.responsible:
         raise CloseRefused(f"{task.id}（{task.name}）的责任单位中没有“{unit}”（有：{'、'.join(task.responsible)}）")
     with ledger.transaction() as db:
-        cur = db.execute("INSERT INTO task_closes (task_id, unit, at_utc, note, command) VALUES (?, ?, ?, ?, ?)",
-                         (task.id, unit, utc_text(now), note, ledger.command))
+        row_id = store.insert_close(db, task.id, unit, now, note, ledger.command)
         ledger.event(db, "task_closed", now, None, {"task": task.id, "unit": unit, "note": note})
-    return cur.lastrowid  # type: ignore[return-value]
+    return row_id
 
 
 # --- states ---------------------------------------------------------------------------------------------
@@ -427,8 +420,4 @@ def report_rows(ledger: Ledger, task_list: TaskList, as_of: datetime, cfg: Confi
 def replaced_form_time(ledger: Ledger, unit: str, month: Month, before: datetime) -> datetime | None:
     """When the unit's current form for the month, received before `before`, arrived: the one a new form
     replaces (for the receipt's “本表替代 …” line), or None. Voided forms count for nothing (supersession.py)."""
-    row = ledger.db.execute(
-        "SELECT received_utc FROM counted WHERE file_kind = ? AND unit = ? AND year = ? "
-        "AND month_to = ? AND received_utc < ? ORDER BY received_utc DESC, id DESC LIMIT 1",
-        (FileKind.TASK_FORM.value, unit, month.year, month.month, utc_text(before))).fetchone()
-    return from_utc_text(row[0]) if row else None
+    return store.latest_form_before(ledger, unit, month.year, month.month, before)
