@@ -58,3 +58,18 @@ def test_materials_set_kind_writes_under_the_folder_lock_and_status_reads_withou
     assert after.returncode == 1
     assert "台账中没有编号为 1 的文件" in after.stderr
     assert rows(workdir, "SELECT kind FROM events WHERE command = 'materials set-kind'") == []
+
+
+def test_a_ledger_at_the_latest_step_opens_again_with_nothing_reapplied(cfg):
+    from pipeline.storage.session import session
+
+    def schema(ledger):
+        return (ledger.db.execute("SELECT version, applied_utc FROM schema_migrations ORDER BY version").fetchall(),
+                ledger.db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall())
+
+    with session(cfg, "status", lock=False) as ledger:
+        before = schema(ledger)
+    with session(cfg, "merge") as ledger:
+        after = schema(ledger)
+    assert [v for v, _at in before[0]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert after == before

@@ -1,7 +1,18 @@
 """The ledger's schema, as numbered steps applied in order, each in its own transaction (a ledger records
 which it has in `schema_migrations`). Steps are never edited once released: a change is a new step. The
-numbering is shared by all slices (an existing ledger at version 10 must open unchanged); each step's comment
-says which slice owns the tables it makes."""
+numbering is shared by all slices, so that a ledger made by any earlier annex2 opens unchanged; each table
+has one owner, the only module whose SQL touches it:
+
+    1, 2  arrivals, issues, submission_values, events   storage/ledger.py
+    3     voided                                         storage/ledger.py (void, voids)
+    4     doc_numbers                                    documents/docnumbers.py
+    5     material_files                                 materials/store.py
+    6, 10 task_reports, task_closes                      tasks/store.py
+    7     inbox_scans, inbox_sightings                   intake/witness.py
+    8     the `counted` view (what counts, per kind)     storage/supersession.py
+    9     mail_messages, mail_replies                    intake/fetch_store.py
+
+(storage/identity.py renames a unit in every table that holds a unit's name: the one step that crosses them.)"""
 from __future__ import annotations
 
 import sqlite3
