@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from .printers import print_report
 from .zh_click import ZhGroup
 from .support import (MOMENT, MONTH, echo_json, internal_error, load_config, moment, month_and_moment, now_in,
                       open_session, print_unseen_files, run_ingest, writing_outputs)
@@ -82,6 +81,8 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     warm_up()  # the parsing child starts while this process goes on importing
     import json
 
+    from .printers import print_report  # here, not at the top: `--help` and `status` never load the reports
+
     from ..intake.check import check_files
     from ..intake.report import FileReport
     from ..reading.reader import check_xml_defenses
@@ -140,6 +141,8 @@ def ingest(ctx, paths: tuple[Path, ...], received_at: str | None, unit: str | No
         annex2 ingest                   # 处理收件箱中的全部文件
         annex2 ingest "D:\\邮件附件\\附件2 执法大队.xlsx" --unit 执法大队 --received-at "2023年5月22日 16:40"
     """
+    from .printers import print_report
+
     cfg = load_config(ctx)
     result = run_ingest(ctx, cfg, paths, received_at, unit, "ingest", quiet=as_json, month=month)
     if as_json:
@@ -169,7 +172,7 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     """
     import json
 
-    from ..intake.fetch import unclaimed_for_status, unclaimed_lines
+    from ..intake.unclaimed import unclaimed_for_status, unclaimed_lines
     from ..monthly.obligations import load_obligations
     from ..core.textable import render
     from ..monthly import status
@@ -298,6 +301,7 @@ def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_js
     """
     from ..documents.docnumbers import NumberTaken
     from ..monthly.merge import merge as do_merge
+    from .printers import print_report
 
     cfg = load_config(ctx)
     when = moment(cfg, as_of)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..core.config import Config
-from .officialdoc import OfficialDocument, Table, chinese_date
+from ..core.deadlines import chinese_date
+
+if TYPE_CHECKING:  # python-docx loads only when a .docx is written: `annex2 status` never pays for it
+    from .officialdoc import Table
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 DOCX_TYPE = ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
@@ -53,6 +57,8 @@ class Document:
                 for i, s in enumerate(self.sections)]
 
     def docx(self, issuer: str, moment: datetime) -> bytes:
+        from .officialdoc import OfficialDocument
+
         doc = OfficialDocument(self.title, moment, issuer=issuer if self.letterhead else None,
                                number=self.number, author=self.signer, memo_from=self.memo_from)
         doc.addressee(self.addressee)

@@ -12,7 +12,7 @@ import itertools
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import docx
@@ -23,6 +23,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from lxml import etree
 
+from ..core.deadlines import chinese_date
 from ..core.safe_names import xml_text
 
 TITLE_FONT = "方正小标宋简体"
@@ -36,10 +37,6 @@ RED = RGBColor(0xE6, 0x00, 0x12)
 SIZE_2, SIZE_3, SIZE_4 = Pt(22), Pt(16), Pt(14)  # 二号, 三号, 四号
 LINE = Pt(29)  # 22 lines on the 225 mm type area
 TITLE_CHARS = 20  # characters of 二号 on one line of the type area (156 mm / 22 pt)
-
-
-def chinese_date(moment: date) -> str:
-    return f"{moment.year}年{moment.month}月{moment.day}日"
 
 
 def text_width(text: str) -> float:

@@ -27,13 +27,13 @@ from .imap import Folder, MailboxError, connect, logout, password_for
 from .fetch_store import Steps
 from .ingest import Candidate, Ingester
 from .report import FetchResult, FileResult
+from .unclaimed import unclaimed_entry
 from ..storage.ledger import Ledger
 from ..core.safe_names import safe_filename
 
 log = logging.getLogger("annex2")
 RULE = "imap_internaldate"
 SPOOL_DIR = "邮箱原件"
-SHOWN_UNCLAIMED = 20  # lines of 待认领 in the status table (all of them in --json)
 HEADER_BYTES = 64 * 1024  # of a message over the size cap, only this much is read (to know its sender)
 
 
@@ -197,33 +197,6 @@ def too_big_line(cfg: Config, row: store.MailRow) -> str:
     local = row.received_at.astimezone(cfg.bureau.tz)
     return (f"退回  {row.sender or '发件人不明'}  {local:%Y-%m-%d %H:%M} 的邮件“{row.subject}”过大"
             f"（{row.size / 1048576:.1f} MB，上限 {cfg.limits.max_email_mb:g} MB），未下载，仍留在邮箱中（E_UNREADABLE）")
-
-
-def unclaimed_entry(cfg: Config, row: store.MailRow) -> dict:
-    """One 待认领 message as `status --json` lists it under "unclaimed"."""
-    return {"id": row.id, "sender": row.sender, "subject": row.subject,
-            "received_at": row.received_at.astimezone(cfg.bureau.tz).isoformat(timespec="seconds"),
-            "archived_path": row.spool_path}
-
-
-def unclaimed_for_status(cfg: Config, ledger: Ledger) -> list[dict]:
-    """`status --json`'s "unclaimed": messages from addresses no unit has (empty before any fetch)."""
-    if not store.has_tables(ledger):
-        return []  # a ledger opened read-only before migration 8
-    return [unclaimed_entry(cfg, r) for r in store.unclaimed(ledger)]
-
-
-def unclaimed_lines(cfg: Config, entries: list[dict]) -> list[str]:
-    """The status table's 待认领 section."""
-    if not entries:
-        return []
-    lines = ["", f"待认领的邮件 {len(entries)} 封（发件邮箱不属于任何单位；确认是哪个单位后，把该邮箱加到 config.toml 中"
-                 "该单位的 emails，下次 annex2 fetch 时按原收到时间处理）："]
-    for e in entries[:SHOWN_UNCLAIMED]:
-        lines.append(f"  待认领  {e['sender'] or '发件人不明'}  {e['received_at'][:16].replace('T', ' ')}  {e['subject']}")
-    if len(entries) > SHOWN_UNCLAIMED:
-        lines.append(f"  ……另有 {len(entries) - SHOWN_UNCLAIMED} 封（annex2 status --json 列出全部）")
-    return lines
 
 
 def fetch_summary(cfg: Config, result: FetchResult) -> dict:

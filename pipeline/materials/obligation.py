@@ -4,6 +4,7 @@ folder) is made from them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..core.config import Config
 from ..core.months import Month
@@ -11,9 +12,10 @@ from ..documents.obligation import Obligation, OwnReminder
 from ..storage.ledger import Ledger
 from ..storage.supersession import FileKind
 from . import state
-from .pack import MaterialsPack, write_month_materials
 from .report import bulletin_paragraphs, criticised, material_reminders, workbook_rows
-from .sheet import write_materials_sheet
+
+if TYPE_CHECKING:  # the pack and the sheet load when a merge writes them, not for `annex2 status`
+    from .pack import MaterialsPack
 
 
 class MaterialsObligation(Obligation):
@@ -70,9 +72,13 @@ class MaterialsObligation(Obligation):
                 for unit, doc in material_reminders(self.cfg, self.ledger, self.month, self.as_of, self.states)]
 
     def master_sheets(self, wb, fmt: dict) -> None:
+        from .sheet import write_materials_sheet
+
         write_materials_sheet(wb, workbook_rows(self.cfg, self.ledger, self.as_of), self.as_of)
 
     def month_pack(self, now: datetime) -> MaterialsPack:
         """outbox/YYYY-MM/材料/ and the 汇编 PDF."""
+        from .pack import write_month_materials
+
         return write_month_materials(self.cfg, self.ledger, self.month, self.as_of, now=now, states=self.states)
 

@@ -24,7 +24,8 @@ from ..core.months import Month
 from ..documents.docnumbers import bulletin_number
 from ..documents.notice import DOCX_TYPE, XLSX_TYPE, Document, Section, basis, contact_line
 from ..documents.obligation import Obligation
-from ..documents.officialdoc import Table, chinese_date
+from ..core.deadlines import chinese_date
+from ..documents.officialdoc import Table
 from ..core.safe_names import csv_cell, display_name, safe_filename, xml_text
 from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING
 from ..statistics.timeliness import STATE_LABELS, days_behind

@@ -9,12 +9,10 @@ from ..core.config import Config
 from ..core.months import Month
 from ..documents.notice import XLSX_TYPE, Section
 from ..documents.obligation import Attachment, Obligation, Warn
-from ..documents.officialdoc import chinese_date
+from ..core.deadlines import chinese_date
 from ..storage.ledger import Ledger
 from ..storage.supersession import FileKind
-from .form import default_filename, write_task_form
 from .report import bulletin_paragraphs, form_paragraphs, reminder_lines
-from .sheet import write_reports_sheet, write_tasks_sheet
 from .task_list import TaskListError, read_task_list
 from .state import (ACTION_STATES, FORM_LATE, FORM_UNREPORTED, LAGGING, OVERDUE, PROGRESS_STATES, load_task_data,
                     report_rows, task_board, task_strikes)
@@ -105,6 +103,8 @@ class TasksObligation(Obligation):
         """The unit's progress form for the month, ready to fill in (when it has tasks to report)."""
         if not self.task_list.active(unit, self.month):
             return []
+        from .form import default_filename, write_task_form  # loaded when a 催报 attaches the form
+
         path = write_task_form(folder / default_filename(unit, self.month), self.cfg, self.task_list, unit,
                                self.month, self.board.due.last_day)
         data = path.read_bytes()
@@ -112,8 +112,12 @@ class TasksObligation(Obligation):
         return [(path.name, data, XLSX_TYPE)]
 
     def leadership_sheets(self, wb) -> None:
+        from .sheet import write_tasks_sheet  # the sheets load when a merge writes them, not for `annex2 status`
+
         if self.board.cells:
             write_tasks_sheet(wb, self.board)
 
     def master_sheets(self, wb, fmt: dict) -> None:
+        from .sheet import write_reports_sheet
+
         write_reports_sheet(wb, fmt, self.reports, self.cfg.bureau.tz)
