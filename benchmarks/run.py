@@ -61,8 +61,9 @@ def kind_of_index(i: int) -> str:
 
 
 def _make(path: Path, kind: str, unit: str, month_to: int, values: dict) -> Path:
-    from pipeline.core import form
     from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
+
+    from pipeline.core import form
 
     if kind == "retyped":
         cells = {(s, m): f"{values[s][m]}".translate(_FULL) + SUFFIXES[(j + k) % len(SUFFIXES)]
@@ -108,7 +109,7 @@ def _month_values(month: int, bump: int) -> dict:
 def stage_generate(work: Path, files: int) -> dict:
     """`files` submissions for May 2023 from as many units (validate), and `files` from the nine units of the
     default config across the twelve months of 2023, resubmissions included (ingest, all dropped at once)."""
-    from pipeline.core.config import parse, default_config_text
+    from pipeline.core.config import default_config_text, parse
 
     started = time.perf_counter()
     month_dir, intake_dir = work / "month", work / "intake"
@@ -268,10 +269,10 @@ def _grow_ledger(ledger, rows: int) -> int:
 def stage_merge(work: Path, repeat: int) -> dict:
     """The master and leadership workbooks written from the ledger the ingest left (twelve months), and again
     from that ledger grown to MERGE_ROWS value rows (later resubmissions of the same reports)."""
-    from pipeline.intake.ingest import Ingester, scan_inbox
-    from pipeline.storage.ledger import Ledger
-    from pipeline.monthly.merge import write_workbooks
     from pipeline.core.months import Month
+    from pipeline.intake.ingest import Ingester, scan_inbox
+    from pipeline.monthly.merge import write_workbooks
+    from pipeline.storage.ledger import Ledger
 
     def timed(cfg, ledger) -> float:
         times = []

@@ -23,8 +23,9 @@ SH = ZoneInfo("Asia/Shanghai")
 
 
 def measure(n: int = 50, polling: bool = False) -> dict:
-    from pipeline.core import config
     from factory import make_submission
+
+    from pipeline.core import config
     from pipeline.intake.watch import Watcher
     from pipeline.intake.workspace import init
 

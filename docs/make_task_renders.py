@@ -21,15 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from office import convert  # noqa: E402
+
 from pipeline.core import config  # noqa: E402
-from pipeline.storage.ledger import Ledger  # noqa: E402
 from pipeline.core.months import Month  # noqa: E402
+from pipeline.intake.workspace import init  # noqa: E402
 from pipeline.reading.reader import read_workbook  # noqa: E402
+from pipeline.storage.ledger import Ledger  # noqa: E402
 from pipeline.tasks.form import check_task_form, record_task_form, task_form_arrival, write_task_form  # noqa: E402
+from pipeline.tasks.sheet import write_tasks_sheet  # noqa: E402
 from pipeline.tasks.state import close_task, task_deadline, tasks_status  # noqa: E402
 from pipeline.tasks.task_list import read_task_list  # noqa: E402
-from pipeline.tasks.sheet import write_tasks_sheet  # noqa: E402
-from pipeline.intake.workspace import init  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -5,19 +5,18 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from contextlib import contextmanager
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from factory import make_submission
 
 from pipeline.core import config
 from pipeline.intake.ingest import Ingester, scan_inbox
 from pipeline.storage.ledger import Ledger
-
-from factory import make_submission
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
 SKIP_REASON = ("Dovecot is not installed (apt-get install dovecot-imapd; .ci/run installs it): "
                "the fetch tests need a real IMAP server")

@@ -3,6 +3,7 @@ folder with a four-task list whose forms are written, filled, checked and record
 import hashlib
 
 import openpyxl
+from helpers import at
 
 from pipeline.core import config
 from pipeline.core.months import Month
@@ -11,8 +12,6 @@ from pipeline.storage.ledger import Ledger
 from pipeline.tasks.form import check_task_form, record_task_form, task_form_arrival, write_task_form
 from pipeline.tasks.state import task_deadline, task_strikes, tasks_status
 from pipeline.tasks.task_list import read_task_list, write_task_list
-
-from helpers import at
 
 SAFETY, TRANSPORT, QUALITY, ENFORCE = "局安全监督股", "区道路运输服务中心", "交通质量和安全监督站", "交通运输综合行政执法大队"
 LOGISTICS, ROADS, BUILD, PLAN, APPROVAL = "现代物流中心", "区公路建设养护中心", "局基本建设股", "局计划统计股", "行政审批股"

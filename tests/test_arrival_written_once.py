@@ -2,12 +2,12 @@
 row as it is inserted; nothing rewrites it afterwards (a trigger of the test's own refuses any UPDATE)."""
 import time
 
+from factory import docx
+from helpers import arriving_at, at, drop
+
 from pipeline.core import config
 from pipeline.intake.ingest import Ingester, scan_inbox
 from pipeline.storage.ledger import Ledger
-
-from factory import docx
-from helpers import arriving_at, at, drop
 
 EXEC = "交通运输综合行政执法大队"
 

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 from xml.etree import ElementTree
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import sandbox_jobs as jobs
 from factory import make_submission
 from fuzz import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pipeline.core import config
 from pipeline.core.config import Limits
 from pipeline.intake.check import check_files

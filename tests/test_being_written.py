@@ -7,12 +7,11 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
-from pipeline.cli.commands import cli
-
 from factory import make_submission
 from helpers import wait_until
 from watching import EXEC, MODES, arrivals, fast, settled, watching
+
+from pipeline.cli.commands import cli
 
 
 @pytest.mark.parametrize("polling", MODES)

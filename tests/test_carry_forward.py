@@ -9,10 +9,9 @@ import re
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import built_once, copy_into, report
 
 from pipeline.cli.commands import cli
-
-from helpers import built_once, copy_into, report
 
 EXEC = "交通运输综合行政执法大队"
 LOGISTICS = "现代物流中心"

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-
 from helpers import edit_config, run_cli
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -4,6 +4,7 @@ import tomllib
 from importlib import resources
 
 from pipeline.core import config
+
 # Keys whose value in defaults/config.toml is the bureau's own entry, not a default: the bureau's names are
 # required, the contact is the seed's, and [tasks.names] is the seed's list.
 SAMPLE_ENTRIES = {("bureau", "name"), ("bureau", "short_name"), ("tasks", "names"), ("tasks", "untracked")} | {

@@ -5,9 +5,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.core.months import Month
 from pipeline.monthly.dataset import COUNT_KEYS, SECTOR_KEYS, Dataset
 from pipeline.statistics.history import increments
-from pipeline.core.months import Month
 
 # A unit's year: for each month, what it found that month (its increment), and whether it reported.
 months_of_a_year = st.lists(st.tuples(st.integers(0, 50), st.booleans()), min_size=12, max_size=12)

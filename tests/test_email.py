@@ -6,15 +6,14 @@ from email.message import EmailMessage
 
 import pytest
 from click.testing import CliRunner
+from factory import XLSX_TYPE as XLSX
+from factory import make_email, make_submission
+from helpers import at, edit_config, ingest, status_with_materials
 
-from pipeline.core import config
 from pipeline.cli.commands import cli
-from pipeline.storage.ledger import Ledger
+from pipeline.core import config
 from pipeline.core.months import Month
-from helpers import status_with_materials
-
-from factory import XLSX_TYPE as XLSX, make_email, make_submission
-from helpers import at, edit_config, ingest
+from pipeline.storage.ledger import Ledger
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

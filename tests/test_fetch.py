@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from factory import make_email, make_submission
+from helpers import SmtpCollect, free_port, wait_until
+from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer
 
 from pipeline.cli.commands import cli
-
-from helpers import SmtpCollect, free_port, wait_until
-from factory import make_email, make_submission
-from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason=SKIP_REASON)
 SH = ZoneInfo("Asia/Shanghai")

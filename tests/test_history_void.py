@@ -7,14 +7,13 @@ import json
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-from pipeline.intake.corrections import receipt_context
-from pipeline.storage.ledger import Ledger
-from pipeline.intake.receipts import receipt_text
-
 from helpers import drop, events, ingest, run_cli
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+from pipeline.intake.corrections import receipt_context
+from pipeline.intake.receipts import receipt_text
+from pipeline.storage.ledger import Ledger
 
 EXEC = "交通运输综合行政执法大队"
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 import sandbox_jobs as jobs
 from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 from fuzz import FIXTURES, damaged_xls, fuzz_emls, fuzz_files
 from helpers import needs_rlimit
+
 from pipeline.core import config
 from pipeline.core.config import Limits
 from pipeline.reading.reader import ReadProblem, read_workbook
@@ -483,8 +483,8 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from pipeline.core.normalize import MAX_COUNT, count, is_whole  # noqa: E402
-from pipeline.intake.receipts import receipt_text  # noqa: E402
 from pipeline.core.safe_names import csv_cell, display_name, safe_filename  # noqa: E402
+from pipeline.intake.receipts import receipt_text  # noqa: E402
 
 
 @pytest.mark.parametrize("raw,shown", [

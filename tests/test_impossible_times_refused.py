@@ -6,7 +6,6 @@ import sqlite3
 from datetime import datetime, timezone
 
 import pytest
-
 from factory import make_submission
 from helpers import edit_config, run_cli
 

@@ -8,13 +8,12 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-from pipeline.storage.ledger import MIGRATIONS, Ledger
-
 from factory import make_submission
 from helpers import at, drop, events, ingest, rows, run_cli, schema_version, settled, wait_until
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+from pipeline.storage.ledger import MIGRATIONS, Ledger
 
 EXEC = "交通运输综合行政执法大队"
 EXEC_DIR = EXEC

@@ -16,11 +16,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-from pipeline.intake.workspace import init
-
 from factory import make_email, make_submission
 from helpers import edit_config, ingest, needs_rlimit, run_cli, small_tmpfs, wait_until
+
+from pipeline.intake.workspace import init
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

@@ -8,16 +8,15 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-from pipeline.core.files import IGNORED, kind_of
-from pipeline.intake.ingest import Ingester, scan_inbox
-from pipeline.storage.ledger import Ledger
-from pipeline.reading.reader import read_workbook
-
 from factory import make_email, make_submission
 from helpers import arriving_at, at, drop, edit_config, ingest, rows, run_cli, wait_until
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+from pipeline.core.files import IGNORED, kind_of
+from pipeline.intake.ingest import Ingester, scan_inbox
+from pipeline.reading.reader import read_workbook
+from pipeline.storage.ledger import Ledger
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

@@ -8,13 +8,12 @@ import zipfile
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import edit_config, report
 from lxml import etree
+from office import convert
 
 from pipeline.cli.commands import cli
 from pipeline.core.textable import display_width as width
-
-from helpers import edit_config, report
-from office import convert
 
 EXEC = "交通运输综合行政执法大队"
 C = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",

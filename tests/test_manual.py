@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from factory import make_submission
 
 from pipeline.cli.commands import cli
 from pipeline.demo.story import run_demo
-
-from factory import make_submission
 
 REPO = Path(__file__).resolve().parent.parent
 MANUAL = REPO / "docs" / "使用说明.md"

@@ -6,14 +6,13 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from factory import make_submission
+from office import convert
 
 from pipeline.core import config
 from pipeline.reading.markup import write_markup
-from factory import make_submission
 from pipeline.statistics.template import write_blank
 from pipeline.statistics.validate import validate_bytes
-
-from office import convert
 
 NOW = datetime(2023, 5, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 

@@ -9,17 +9,25 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-from pipeline.storage.ledger import Ledger
-from pipeline.materials.interface import (judge_material, material_arrival_fields, material_receipt_text, material_states,
-                                record_material, reminder_lines, bulletin_paragraphs, strike_months, workbook_rows,
-                                write_month_materials)
-from pipeline.core.months import Month
-
 from factory import docx, exe, image_pdf, jpg, make_submission
 from helpers import at, events, rows, run_cli, schema_version, settled
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+from pipeline.core.months import Month
+from pipeline.materials.interface import (
+    bulletin_paragraphs,
+    judge_material,
+    material_arrival_fields,
+    material_receipt_text,
+    material_states,
+    record_material,
+    reminder_lines,
+    strike_months,
+    workbook_rows,
+    write_month_materials,
+)
+from pipeline.storage.ledger import Ledger
 
 ZF = "交通运输综合行政执法大队"  # alias 执法大队
 ROAD = "区道路运输服务中心"  # alias 运输中心
@@ -495,10 +503,10 @@ def test_the_judgement_pickles_for_the_sandbox(cfg):
 
 def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
     import docx as python_docx
+    from helpers import status_with_materials
 
     from pipeline.materials.interface import material_reminders
     from pipeline.materials.obligation import MaterialsObligation
-    from helpers import status_with_materials
     from pipeline.monthly.notices import bulletin, reporting_section
 
     as_of = at("2023-05-19T09:00")

@@ -10,15 +10,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-from pipeline.monthly.dataset import load
-from pipeline.storage.ledger import Ledger
-from pipeline.statistics.validate import validate_bytes
-
 from helpers import at, built_once, copy_into, report
 from office import convert
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+from pipeline.monthly.dataset import load
+from pipeline.statistics.validate import validate_bytes
+from pipeline.storage.ledger import Ledger
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

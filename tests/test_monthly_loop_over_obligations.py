@@ -5,13 +5,12 @@ import io
 from email import message_from_bytes, policy
 
 import pytest
+from factory import docx
+from helpers import at, edit_config, ingest
 
 from pipeline.core import config
 from pipeline.core.months import Month
 from pipeline.storage.ledger import Ledger
-
-from factory import docx
-from helpers import at, edit_config, ingest
 
 ZF = "交通运输综合行政执法大队"
 ZF_ALIASES = 'aliases = ["执法大队", "综合行政执法大队", "区交通运输综合行政执法大队"]\nemails = []'
@@ -50,8 +49,8 @@ def counting(monkeypatch, module, name: str) -> list:
 
 def test_a_merge_reads_each_obligations_month_states_once(may, monkeypatch):
     import pipeline.materials.state as materials_state
-    from pipeline.monthly import merge  # (everything the merge imports is loaded before counting)
     import pipeline.tasks.state as tasks_state
+    from pipeline.monthly import merge  # (everything the merge imports is loaded before counting)
 
     month_states = counting(monkeypatch, materials_state, "material_states")
     year_states = counting(monkeypatch, materials_state, "strike_months")

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.reading.locate import sector_for
 from pipeline.core.normalize import count, looks_like_phone, rate
+from pipeline.reading.locate import sector_for
 
 
 @pytest.mark.parametrize("raw,expected", [

@@ -10,11 +10,20 @@ import docx
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import (
+    SmtpCollect,
+    annex2_only,
+    built_once,
+    copy_into,
+    edit_config,
+    events,
+    free_port,
+    no_tasks_due,
+    report,
+)
 
 from pipeline.cli.commands import cli
 from pipeline.storage.ledger import Ledger
-
-from helpers import SmtpCollect, annex2_only, built_once, copy_into, edit_config, events, free_port, no_tasks_due, report
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

@@ -7,13 +7,12 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from helpers import annex2_only, no_tasks_due
+from office import convert
 
 from pipeline.cli.commands import cli
 from pipeline.demo.story import run_demo
 from pipeline.documents.officialdoc import text_width, title_lines
-
-from helpers import annex2_only, no_tasks_due
-from office import convert
 
 
 def index_numbers(work, month):
@@ -143,14 +142,12 @@ def test_the_bulletin_takes_a_section_per_obligation(workdir):
     """Other obligations (materials, key tasks) append their own sections; one that names late units makes the
     通报 close with 通报批评 even when every Annex 2 came in time."""
     import docx
+    from helpers import at, status_with_materials
 
     from pipeline.core import config
-    from pipeline.storage.ledger import Ledger
     from pipeline.core.months import Month
     from pipeline.monthly.notices import Section, bulletin
-    from helpers import status_with_materials
-
-    from helpers import at
+    from pipeline.storage.ledger import Ledger
 
     cfg = config.load(workdir / "config.toml")
     with Ledger(cfg.ledger) as ledger:

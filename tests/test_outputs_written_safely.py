@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from factory import make_submission
 from helpers import edit_config, rows, run_cli, small_tmpfs, wait_until
 
@@ -196,10 +195,11 @@ def test_a_rejected_file_named_with_a_character_xml_forbids_does_not_stop_notice
 def test_the_writers_replace_what_xml_forbids_in_texts_from_an_older_ledger(tmp_path):
     # The writers' own guard: a name recorded before display_name knew U+FFFF, a cell's text from an .xls
     # (BIFF strings may hold any UTF-16 unit) — the document is still written, the character shown as �/␁.
+    from datetime import datetime, timezone
+
     import docx
     import openpyxl
     import xlsxwriter
-    from datetime import datetime, timezone
 
     from pipeline.documents.officialdoc import OfficialDocument, Table
     from pipeline.documents.xlsx import Sheet

@@ -11,14 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from factory import make_email, make_submission
+from helpers import edit_config, ingest
 
 import pipeline.intake.ingest as ingest_module
 from pipeline.core import config
-from pipeline.reading.readiness import FRESH, WRITING, container_complete, wait_reason
 from pipeline.intake.workspace import init
-
-from factory import make_email, make_submission
-from helpers import edit_config, ingest
+from pipeline.reading.readiness import FRESH, WRITING, container_complete, wait_reason
 
 EXEC = "交通运输综合行政执法大队"
 LINUX_ONLY = pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(),

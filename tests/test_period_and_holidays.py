@@ -4,17 +4,15 @@ import json
 from datetime import date, datetime
 
 from click.testing import CliRunner
+from helpers import annex2_only, at, no_tasks_due, report, status_with_materials
 
-from pipeline.core import config
 from pipeline.cli.commands import cli
-from pipeline.storage.ledger import Ledger
-from pipeline.materials.state import materials_deadline
-from pipeline.core.months import Month
-from pipeline.tasks.state import task_deadline
+from pipeline.core import config
 from pipeline.core.deadlines import deadline
-from helpers import status_with_materials
-
-from helpers import annex2_only, at, no_tasks_due, report
+from pipeline.core.months import Month
+from pipeline.materials.state import materials_deadline
+from pipeline.storage.ledger import Ledger
+from pipeline.tasks.state import task_deadline
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

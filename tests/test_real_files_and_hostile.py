@@ -8,11 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from factory import make_submission
 
 from pipeline.core import config
 from pipeline.statistics.validate import validate_bytes
-
-from factory import make_submission
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2023, 6, 10, tzinfo=timezone.utc)

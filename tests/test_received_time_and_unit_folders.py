@@ -37,12 +37,12 @@ def test_metadata_places_a_file_only_between_two_scans(workdir):
     08:00 that finds two files. The one whose ctime says 09:00 (moved in inside a folder: a rename keeps the
     ctime) came some time in (10:00, 08:00 next day] — received at 08:00 on the 24th, when the scan found it,
     never backdated to 10:00 (was, before attack 2's finding 3). One whose ctime says 10:30 keeps 10:30."""
+    from helpers import arriving_at, at
+
     from pipeline.core import config
     from pipeline.intake.ingest import Ingester, scan_inbox
-    from pipeline.storage.ledger import Ledger
     from pipeline.intake.witness import record_scan, scan_of
-
-    from helpers import arriving_at, at
+    from pipeline.storage.ledger import Ledger
 
     cfg = config.load(workdir / "config.toml")
     with Ledger(cfg.ledger) as ledger:
@@ -157,11 +157,11 @@ def test_files_in_a_folder_of_no_one_are_held_until_the_clerk_says_whose(workdir
 def test_a_scan_recorded_late_forgets_no_file_a_later_scan_saw(workdir):
     """`ingest` scans, then waits for the lock while the watcher records a later scan that sees a new file:
     the earlier scan, recorded last, must not forget that file (its bound would move to after its arrival)."""
-    from pipeline.core import config
-    from pipeline.storage.ledger import Ledger
-    from pipeline.intake.witness import Scan, Witness, record_scan
-
     from helpers import at
+
+    from pipeline.core import config
+    from pipeline.intake.witness import Scan, Witness, record_scan
+    from pipeline.storage.ledger import Ledger
 
     cfg = config.load(workdir / "config.toml")
     report = make_submission(workdir / "inbox" / EXEC / "附件2.xlsx")

@@ -6,12 +6,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
+from factory import make_submission
 
 import pipeline
 from pipeline.cli.commands import cli
 from pipeline.core import config
-
-from factory import make_submission
 
 NOW = datetime(2023, 5, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 

@@ -1,7 +1,6 @@
 """One session per command or batch (storage/session.py): the folder's lock is held for the session only,
 writers wait for it and say who holds it, readers never wait."""
 import pytest
-
 from helpers import edit_config, rows, run_cli
 
 

@@ -7,15 +7,13 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
+from helpers import annex2_only, at, edit_config, report, status_with_materials
 
-from pipeline.core import config
 from pipeline.cli.commands import cli
-from pipeline.storage.ledger import Ledger
-from pipeline.core.months import Month
+from pipeline.core import config
 from pipeline.core.deadlines import deadline
-from helpers import status_with_materials
-
-from helpers import annex2_only, at, edit_config, report
+from pipeline.core.months import Month
+from pipeline.storage.ledger import Ledger
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"

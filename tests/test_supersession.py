@@ -7,17 +7,16 @@ import json
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from factory import docx, image_pdf
+from helpers import drop, events, ingest
 
-from pipeline.core import config
 from pipeline.cli.commands import cli
-from pipeline.storage.ledger import Ledger
+from pipeline.core import config
 from pipeline.core.months import Month
+from pipeline.storage.ledger import Ledger
 from pipeline.tasks.form import default_filename, write_task_form
 from pipeline.tasks.state import task_deadline
 from pipeline.tasks.task_list import read_task_list, write_task_list
-
-from factory import docx, image_pdf
-from helpers import drop, events, ingest
 
 EXEC = "交通运输综合行政执法大队"
 STAMPED = "执法大队5月工作情况（盖章）.pdf"

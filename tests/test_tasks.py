@@ -8,25 +8,38 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-from pipeline.core.issues import CATALOGUE
-from pipeline.storage.ledger import Ledger
-from pipeline.core.months import Month
-from pipeline.reading.reader import read_workbook
-from pipeline.tasks.form import (check_task_form, is_task_form, task_form_receipt_text, write_task_form)
-from pipeline.tasks.report import bulletin_paragraphs, form_paragraphs, reminder_lines
-from pipeline.tasks.state import close_task, load_task_data, task_deadline
-from pipeline.tasks.window import BadWindow, parse_window, window_label
-from pipeline.tasks.task_list import (BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list)
-from pipeline.tasks.sheet import write_tasks_sheet
-from pipeline.statistics.template import Header, write_template
-
 from helpers import at, events
 from office import convert
-from task_story import (APPROVAL, BUILD, ENFORCE, LOGISTICS, PLAN, QUALITY, ROADS, SAFETY, SCENARIO_LIST, TRANSPORT,
-                        Scenario, filled, task_strike_months, transport_may_to_july)
+from task_story import (
+    APPROVAL,
+    BUILD,
+    ENFORCE,
+    LOGISTICS,
+    PLAN,
+    QUALITY,
+    ROADS,
+    SAFETY,
+    SCENARIO_LIST,
+    TRANSPORT,
+    Scenario,
+    filled,
+    task_strike_months,
+    transport_may_to_july,
+)
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+from pipeline.core.issues import CATALOGUE
+from pipeline.core.months import Month
+from pipeline.reading.reader import read_workbook
+from pipeline.statistics.template import Header, write_template
+from pipeline.storage.ledger import Ledger
+from pipeline.tasks.form import check_task_form, is_task_form, task_form_receipt_text, write_task_form
+from pipeline.tasks.report import bulletin_paragraphs, form_paragraphs, reminder_lines
+from pipeline.tasks.sheet import write_tasks_sheet
+from pipeline.tasks.state import close_task, load_task_data, task_deadline
+from pipeline.tasks.task_list import BadUnits, read_task_list, resolve_units, seed_rows, split_units, write_task_list
+from pipeline.tasks.window import BadWindow, parse_window, window_label
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -26,12 +26,11 @@ import docx
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import annex2_only, edit_config, report
+from task_story import LOGISTICS, SAFETY, TRANSPORT, Scenario, transport_may_to_july
 
 from pipeline.cli.commands import cli
 from pipeline.core.months import Month
-
-from helpers import annex2_only, edit_config, report
-from task_story import LOGISTICS, SAFETY, Scenario, TRANSPORT, transport_may_to_july
 
 OTHERS = ["局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", "交通运输综合行政执法大队", "区公路建设养护中心"]
 ORDER = [SAFETY, "局基本建设股", "局计划统计股", "行政审批股", "交通质量和安全监督站", TRANSPORT,
@@ -115,13 +114,13 @@ def test_lagging_tasks_are_no_strike_when_count_tasks_is_false_but_unsent_forms_
 
 
 def test_strike_months_of_the_obligation_are_the_task_state_rule_with_reasons(july):
-    from pipeline.storage.ledger import Ledger
-    from pipeline.core.months import Month
-    from pipeline.monthly.obligations import load_obligations
-    from pipeline.tasks.state import load_task_data
+    from helpers import at
     from task_story import task_strike_months
 
-    from helpers import at
+    from pipeline.core.months import Month
+    from pipeline.monthly.obligations import load_obligations
+    from pipeline.storage.ledger import Ledger
+    from pipeline.tasks.state import load_task_data
 
     with Ledger(july.cfg.ledger) as ledger:
         (ob,) = [o for o in load_obligations(july.cfg, ledger, Month(2023, 7), at(AS_OF)) if o.key == "tasks"]
@@ -367,10 +366,10 @@ def test_no_form_by_the_16th_is_unreported_and_a_form_on_the_18th_is_judged_on_w
     """The seed's list: 现代物流中心's June tasks. Nothing by the 16th: every active task is 未报送, filed with
     材料报送不及时 in the 通报, never 进度滞后. A form on the 18th saying 推进中: on track, and the form is 迟报."""
     from helpers import ingest
+    from task_story import filled
 
     from pipeline.core import config
     from pipeline.tasks.task_list import read_task_list
-    from task_story import filled
 
     june = ["T24", "T09", "T21", "T22", "T23", "T26"]  # 现代物流中心's tasks whose window covers June (from 二)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
-from pipeline.core import config
 from pipeline.cli.commands import cli
-from pipeline.tasks.task_list import read_task_list
+from pipeline.core import config
 from pipeline.tasks.migrate import add_to_config, plan_replacement
+from pipeline.tasks.task_list import read_task_list
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upgrade_v1"  # the first version's list and config.toml
 SAFETY, TRANSPORT, QUALITY, ENFORCE = "局安全监督股", "区道路运输服务中心", "交通质量和安全监督站", "交通运输综合行政执法大队"

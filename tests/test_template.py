@@ -6,13 +6,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
-from pipeline.cli.commands import cli
-from pipeline.statistics.template import Header, write_template
-from pipeline.intake.workspace import init
-
 from helpers import run_cli
 from office import convert
+
+from pipeline.cli.commands import cli
+from pipeline.intake.workspace import init
+from pipeline.statistics.template import Header, write_template
 
 REPO = Path(__file__).resolve().parent.parent
 

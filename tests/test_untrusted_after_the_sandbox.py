@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from factory import make_submission
 from helpers import measured, needs_rlimit, rows, run_cli, settled
 
@@ -266,8 +265,7 @@ def test_ingest_merge_and_validate_markup_stay_under_500_mb_on_every_hostile_fil
     # Every hostile file of this issue and of the fuzzing suite at once, through the three commands that
     # derive something from a unit's bytes; each command's peak resident memory (the largest of its processes)
     # measured. Before this issue: 2.8 GB (ingest), 2.5 GB (merge), 2.2 GB (validate --markup).
-    from fuzz import fuzz_files
-    from fuzz import damaged_xls
+    from fuzz import damaged_xls, fuzz_files
 
     hostile = {"合并区域.xlsx": merged_range_xlsx(tmp_path / "a.xlsx").read_bytes(),
                "超链接区域.xlsx": hyperlinked_range_xlsx(tmp_path / "b.xlsx").read_bytes(),

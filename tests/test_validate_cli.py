@@ -4,14 +4,13 @@ from datetime import datetime, timezone
 
 import openpyxl
 from click.testing import CliRunner
+from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.core import config
 from pipeline.cli.commands import cli
+from pipeline.core import config
 from pipeline.statistics.validate import validate_bytes
-
-from factory import COUNT_ORDER, SECTOR_ORDER, make_submission
 
 
 def run(*args):

@@ -3,7 +3,6 @@ the sandbox could not read gets a Chinese refusal and no copy, and the command s
 asks of a parser (the fuzzed .xls below made it take 2.27 GB when the copy re-read files in the CLI's own
 process)."""
 import pytest
-
 from fuzz import damaged_xls
 from helpers import measured
 

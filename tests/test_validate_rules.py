@@ -5,11 +5,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from factory import SAMPLE_TOTAL, make_submission
 
 from pipeline.core import config
 from pipeline.statistics.validate import validate_bytes
-
-from factory import SAMPLE_TOTAL, make_submission
 
 NOW = datetime(2023, 6, 10, 12, 0, tzinfo=timezone.utc)
 CFG = config.defaults()

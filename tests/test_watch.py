@@ -8,13 +8,13 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
-from pipeline.core import config
-from pipeline.cli.commands import cli
-
 from factory import make_submission
 from helpers import edit_config, wait_until
 from watching import EXEC, MODES, arrivals, fast, held_back, settled, watching
+
+from pipeline.cli.commands import cli
+from pipeline.core import config
+
 
 @pytest.mark.parametrize("polling", MODES)
 def test_a_file_written_slowly_is_ingested_once_complete(workdir, tmp_path, polling):

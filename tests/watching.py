@@ -5,11 +5,10 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
+from helpers import SH, edit_config
 
 from pipeline.core import config
 from pipeline.intake.watch import Watcher
-
-from helpers import SH, edit_config
 
 EXEC = "交通运输综合行政执法大队"
 MODES = [pytest.param(False, id="native"), pytest.param(True, id="polling")]

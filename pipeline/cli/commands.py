@@ -7,12 +7,24 @@ from pathlib import Path
 
 import click
 
-from .zh_click import ZhGroup
-from .support import (MOMENT, MONTH, echo_json, internal_error, load_config, moment, month_and_moment, now_in,
-                      open_session, print_unseen_files, run_ingest, writing_outputs)
 from ..core.files import WORKBOOK
-from .tasks import tasks as tasks_group
 from ..core.months import Month
+from .support import (
+    MOMENT,
+    MONTH,
+    echo_json,
+    internal_error,
+    load_config,
+    moment,
+    month_and_moment,
+    now_in,
+    open_session,
+    print_unseen_files,
+    run_ingest,
+    writing_outputs,
+)
+from .tasks import tasks as tasks_group
+from .zh_click import ZhGroup
 
 
 @click.group(cls=ZhGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,11 +93,10 @@ def validate(ctx, files: tuple[Path, ...], as_json: bool, markup: Path | None):
     warm_up()  # the parsing child starts while this process goes on importing
     import json
 
-    from .printers import print_report  # here, not at the top: `--help` and `status` never load the reports
-
     from ..intake.check import check_files
     from ..intake.report import FileReport
     from ..reading.reader import check_xml_defenses
+    from .printers import print_report  # here, not at the top: `--help` and `status` never load the reports
 
     check_xml_defenses()
     cfg = load_config(ctx)
@@ -172,10 +183,10 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
     """
     import json
 
-    from ..intake.unclaimed import unclaimed_for_status, unclaimed_lines
-    from ..monthly.obligations import load_obligations
     from ..core.textable import render
+    from ..intake.unclaimed import unclaimed_for_status, unclaimed_lines
     from ..monthly import status
+    from ..monthly.obligations import load_obligations
     from ..statistics.timeliness import STATE_LABELS
 
     cfg = load_config(ctx)
@@ -247,9 +258,9 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None
         annex2 notices --month 2023-05 --send        # 同时发出邮件
     """
     from ..documents.docnumbers import NumberTaken
+    from ..monthly import status
     from ..monthly.notices import SendError, send_notices, write_notices
     from ..monthly.obligations import load_obligations
-    from ..monthly import status
 
     cfg = load_config(ctx)
     when = moment(cfg, as_of)
@@ -407,9 +418,9 @@ def watch(ctx, polling: bool | None):
     import signal
     from contextlib import ExitStack
 
-    from ..reading.reader import check_xml_defenses
     from ..intake.watch import Watcher
     from ..intake.workspace import ensure_folders
+    from ..reading.reader import check_xml_defenses
 
     check_xml_defenses()
     cfg = load_config(ctx)

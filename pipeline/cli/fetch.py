@@ -27,9 +27,10 @@ def fetch(ctx, as_json: bool):
         annex2 fetch                        # 收取一次
         annex2 fetch --json > 收取结果.json  # JSON 摘要
     """
-    from ..intake.fetch import fetch as do_fetch, fetch_summary, too_big_line
-    from ..reading.reader import check_xml_defenses
+    from ..intake.fetch import fetch as do_fetch
+    from ..intake.fetch import fetch_summary, too_big_line
     from ..intake.workspace import ensure_folders
+    from ..reading.reader import check_xml_defenses
 
     check_xml_defenses()
     cfg = load_config(ctx)

@@ -5,8 +5,8 @@ import json
 
 import click
 
-from .support import MONTH, load_config, now_in, open_session, require_arrival
 from ..core.months import Month, period_label
+from .support import MONTH, load_config, now_in, open_session, require_arrival
 
 
 @click.command()
@@ -26,8 +26,8 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
         annex2 history --unit 执法大队
         annex2 history --unit 执法大队 --month 2023-05 --json   # 5月的报表，JSON 格式
     """
-    from ..intake.corrections import ARRIVAL_KIND_LABELS, RULE_LABELS, status_label, unit_history
     from ..core.textable import render
+    from ..intake.corrections import ARRIVAL_KIND_LABELS, RULE_LABELS, status_label, unit_history
 
     cfg = load_config(ctx)
     found = cfg.unit_named(unit)
@@ -75,7 +75,8 @@ def void(ctx, arrival_id: int, reason: str, as_json: bool):
         annex2 history --unit 执法大队 --month 2023-05          # 先查编号
         annex2 void 17 --reason "误收：这是物流中心的表格"
     """
-    from ..intake.corrections import VoidRefused, timeliness_for, void as do_void
+    from ..intake.corrections import VoidRefused, timeliness_for
+    from ..intake.corrections import void as do_void
     from ..intake.receipts import timeliness_line
     from ..storage.supersession import FileKind
 

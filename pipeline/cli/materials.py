@@ -5,8 +5,17 @@ import json
 
 import click
 
-from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_session, require_arrival, writing_outputs
 from ..core.months import Month
+from .support import (
+    MOMENT,
+    MONTH,
+    load_config,
+    month_and_moment,
+    now_in,
+    open_session,
+    require_arrival,
+    writing_outputs,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,8 +50,8 @@ def status_cmd(ctx, month: Month | None, as_of: str | None, as_json: bool):
         annex2 materials status --month 2023-05      # 5月材料报送情况（表格）
         annex2 materials status --month 2023-05 --as-of 2023-05-20 --json   # 截至5月20日，输出 JSON
     """
-    from ..materials.state import STATE_LABELS, materials_status
     from ..core.textable import render
+    from ..materials.state import STATE_LABELS, materials_status
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)

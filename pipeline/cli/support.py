@@ -11,9 +11,9 @@ from typing import Iterator
 import click
 
 from ..core import config as config_mod
-from . import zh_click
-from ..intake.collect import folder_unit_of
 from ..core.months import BadMonth, Month, period_label
+from ..intake.collect import folder_unit_of
+from . import zh_click
 
 zh_click.install()  # click's own words (用法、选项、错误) in Chinese, before any command prints
 
@@ -179,11 +179,11 @@ def run_ingest(ctx, cfg, paths: tuple[Path, ...], received_at: str | None, unit:
                quiet: bool = False, month=None):
     """Ingest the inbox (or the given paths) under the batch lock; returns the BatchResult."""
     from ..core.files import IGNORED, ignored_note, kind_of
-    from ..intake.ingest import Candidate, Ingester, in_inbox, scan_inbox
     from ..core.safe_names import display_name
-    from ..reading.reader import check_xml_defenses
+    from ..intake.ingest import Candidate, Ingester, in_inbox, scan_inbox
     from ..intake.witness import scan_of
     from ..intake.workspace import ensure_folders
+    from ..reading.reader import check_xml_defenses
 
     check_xml_defenses()
     ensure_folders(cfg)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_session, writing_outputs
 from ..core.months import Month
 from ..tasks.window import window_label
+from .support import MOMENT, MONTH, load_config, month_and_moment, now_in, open_session, writing_outputs
 
 
 def _task_list(ctx: click.Context, cfg):
@@ -62,7 +62,6 @@ def list_tasks(ctx, as_json: bool):
         annex2 tasks list --json > 任务清单.json   # 给脚本用
     """
     from ..core.textable import render
-
     from ..tasks.migrate import differences
 
     cfg = load_config(ctx)
@@ -102,8 +101,8 @@ def status(ctx, month: Month | None, as_of: str | None, as_json: bool):
         annex2 tasks status --month 2023-06   # 6月各单位任务进度
         annex2 tasks status --month 2023-06 --as-of 2023-06-30 --json   # 按 6月30日 的情况
     """
-    from ..tasks.state import STATE_LABELS, tasks_status
     from ..core.textable import render
+    from ..tasks.state import STATE_LABELS, tasks_status
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
@@ -191,8 +190,8 @@ def _replace_list(ctx: click.Context, cfg) -> None:
     import shutil
 
     from ..core.config import ConfigError, load
-    from ..tasks.task_list import TaskListError, read_task_list, seed_rows, write_task_list
     from ..tasks.migrate import add_to_config, config_additions, plan_replacement, read_rows
+    from ..tasks.task_list import TaskListError, read_task_list, seed_rows, write_task_list
 
     path = cfg.task_list_path
     try:

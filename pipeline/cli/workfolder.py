@@ -27,7 +27,8 @@ def init(directory: Path, force: bool):
         annex2 init "D:\\安全 统计\\2023年"     # 路径中有空格时加英文双引号
     """
     from ..core.config import CONFIG_NAME, find_config
-    from ..intake.workspace import WorkspaceExists, init as do_init
+    from ..intake.workspace import WorkspaceExists
+    from ..intake.workspace import init as do_init
 
     enclosing = find_config(None, start=directory.resolve().parent)
     if enclosing.is_file() and not (directory / CONFIG_NAME).exists() and not force:

@@ -10,8 +10,25 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config_bounds import check_bounds
-from .config_model import (CONFIG_NAME, MATERIALS_DUE, Bureau, Config, ConfigError, Contact, Deadline, Escalation,
-                           Limits, MailBox, Merge, Notices, Smtp, Tasks, Unit, Watch, name_key)
+from .config_model import (
+    CONFIG_NAME,
+    MATERIALS_DUE,
+    Bureau,
+    Config,
+    ConfigError,
+    Contact,
+    Deadline,
+    Escalation,
+    Limits,
+    MailBox,
+    Merge,
+    Notices,
+    Smtp,
+    Tasks,
+    Unit,
+    Watch,
+    name_key,
+)
 from .months import BadMonth, Month
 
 # The rest of the program reads the settings from here: the model (config_model.py) with its loader.

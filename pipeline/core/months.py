@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-
-import unicodedata
 
 # 2023-05, 2023-5, 2023/5, 2023.5, 202305, 2023年5月, 2023年05月 (full-width digits and spaces allowed)
 _MONTH_FORMS = (

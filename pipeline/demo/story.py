@@ -14,17 +14,16 @@ from importlib import resources
 from pathlib import Path
 
 from ..core import config as config_mod
-from ..core import docprops
-from ..core import form
+from ..core import docprops, form
 from ..core.clock import parse_moment
+from ..core.files import RECEIPTS_DIR
+from ..core.months import Month
 from ..intake.ingest import BatchResult, Candidate, Ingester
+from ..intake.workspace import init
+from ..monthly.merge import MergeResult, merge
+from ..statistics.template import Header, write_template
 from ..storage.session import session
 from .material_samples import write_sample_material
-from ..monthly.merge import MergeResult, merge
-from ..core.months import Month
-from ..statistics.template import Header, write_template
-from ..core.files import RECEIPTS_DIR
-from ..intake.workspace import init
 
 DEMO_XLS = "demo_公路中心_2023年5月.xls"
 AS_OF = "2023-05-31"
@@ -241,9 +240,8 @@ class Demo:
 def materials_line(m: MergeResult) -> str:
     from collections import Counter
 
-    from ..statistics.timeliness import STATE_LABELS
-
     from ..materials.obligation import MaterialsObligation
+    from ..statistics.timeliness import STATE_LABELS
 
     states = [s for ob in m.status.obligations if isinstance(ob, MaterialsObligation) for s in ob.states]
     counts = Counter(s.state for s in states)

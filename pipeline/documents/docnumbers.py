@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..core.config import Notices
-from ..storage.ledger import Ledger, utc_text
 from ..core.months import Month
+from ..storage.ledger import Ledger, utc_text
 
 BULLETIN = "bulletin"
 BLANK = "  "  # where the clerk writes the number by hand

@@ -11,8 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.config import Config, Unit
-from ..core.files import IGNORED, kind_in, kind_of
-from ..core.files import RECEIPTS_DIR
+from ..core.files import IGNORED, RECEIPTS_DIR, kind_in, kind_of
 
 
 @dataclass(frozen=True)

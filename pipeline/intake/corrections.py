@@ -17,13 +17,13 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.config import Config
-from ..storage.durable import write_atomic
-from ..storage.ledger import Arrival, Ledger
 from ..core.months import Month
-from .receipts import Replaced, Timeliness, receipt_folder, void_receipt_text
 from ..core.received_rules import RULE_LABELS  # noqa: F401  (callers read it here too)
 from ..core.safe_names import safe_filename
+from ..storage.durable import write_atomic
+from ..storage.ledger import Arrival, Ledger
 from ..storage.supersession import FileKind, standings, status_of
+from .receipts import Replaced, Timeliness, receipt_folder, void_receipt_text
 
 OUTCOME_LABELS = {"accepted": "受理", "rejected": "退回", "duplicate": "重复报送", "material": "附件材料",
                   "email": "邮件", "failed": "处理出错"}

@@ -20,16 +20,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from . import fetch_store as store
 from ..core.config import Config
+from ..core.safe_names import safe_filename
 from ..storage.durable import write_atomic
-from .imap import Folder, MailboxError, connect, logout, password_for
+from ..storage.ledger import Ledger
+from . import fetch_store as store
 from .fetch_store import Steps
+from .imap import Folder, MailboxError, connect, logout, password_for
 from .ingest import Candidate, Ingester
 from .report import FetchResult, FileResult
 from .unclaimed import unclaimed_entry
-from ..storage.ledger import Ledger
-from ..core.safe_names import safe_filename
 
 log = logging.getLogger("annex2")
 RULE = "imap_internaldate"

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from . import fetch_store as store
 from ..core.config import Config
-from ..storage.ledger import Ledger
 from ..documents.email_draft import EmailMessage, domain_of, new_message
 from ..documents.smtp import smtp_connection
+from ..storage.ledger import Ledger
+from . import fetch_store as store
 
 if TYPE_CHECKING:
     from .report import FetchResult

@@ -17,10 +17,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .collect import text_of_path
 from ..core.config import Config, Unit
-from ..core.files import IGNORED, kind_of
-from ..core.files import RECEIPTS_DIR
+from ..core.files import IGNORED, RECEIPTS_DIR, kind_of
+from .collect import text_of_path
 
 CURRENT, FORMER, UNKNOWN = "current", "former", "unknown"
 

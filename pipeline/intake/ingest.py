@@ -20,26 +20,42 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .collect import (Candidate, Placement, arrival_time, folder_unit_of, in_clerk_folder,  # noqa: F401
-                      in_inbox, placement, scan_inbox, text_of_path)
 from ..core.config import Config
-from ..storage.durable import abandoned_temp, barrier, fsync_dir
-from ..core.files import EMAIL, IGNORED, MATERIAL, WORKBOOK, kind_of
-from .folders import FORMER, UNKNOWN, Folders
+from ..core.files import EMAIL, IGNORED, MATERIAL, RECEIPTS_DIR, WORKBOOK, kind_of
 from ..core.issues import issue
-from .judge import TASK_FORM, Incoming, Judge, Judged, failed
-from ..storage.ledger import Arrival, Ledger
+from ..core.safe_names import display_name
 from ..reading.prefetch import reader_for
-from ..reading.readiness import (CHANGING, FRESH, empty_reason, is_open_for_writing, open_for_writing, open_no_follow,
-                        wait_reason)
+from ..reading.readiness import (
+    CHANGING,
+    FRESH,
+    empty_reason,
+    is_open_for_writing,
+    open_for_writing,
+    open_no_follow,
+    wait_reason,
+)
+from ..storage.durable import abandoned_temp, barrier, fsync_dir
+from ..storage.ledger import Arrival, Ledger
 from .arrivals import LedgerFault, Loaded, Prepared, _hashes, ledger_fault_text
+from .collect import (  # noqa: F401
+    Candidate,
+    Placement,
+    arrival_time,
+    folder_unit_of,
+    in_clerk_folder,
+    in_inbox,
+    placement,
+    scan_inbox,
+    text_of_path,
+)
 from .commit import Committing
+from .folders import FORMER, UNKNOWN, Folders
 from .inbox_files import _Changed, _read_open, _same_content, _same_file
+from .judge import TASK_FORM, Incoming, Judge, Judged, failed
 from .receipting import Receipting
 from .report import BatchResult, FileResult, Waiting
-from ..core.safe_names import display_name
-from .witness import RULE as WITNESS_RULE, Scan, Witness, record_scan
-from ..core.files import RECEIPTS_DIR
+from .witness import RULE as WITNESS_RULE
+from .witness import Scan, Witness, record_scan
 
 log = logging.getLogger("annex2")
 Faults = Callable[[str, Path], None]

@@ -15,15 +15,15 @@ from typing import Callable
 
 from ..core.config import Config, Unit
 from ..core.files import EMAIL, MATERIAL, REFUSED_SPREADSHEET, WORKBOOK, kind_of
-from ..statistics.history import history_rules
 from ..core.issues import Issue, issue
-from ..storage.ledger import Arrival, Ledger
 from ..core.months import Month
 from ..reading.reader import ReadProblem, WorkbookData, read_workbook
 from ..reading.sandbox import SandboxFailure, run_untrusted
+from ..statistics.history import history_rules
+from ..statistics.validate import Validation, validate_workbook
+from ..storage.ledger import Arrival, Ledger
 from ..tasks.form import is_task_form
 from ..tasks.task_list import TaskList
-from ..statistics.validate import Validation, validate_workbook
 
 log = logging.getLogger("annex2")
 TASK_FORM = "task_form"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ..core import form
 from ..core.config import Config
+from ..core.files import RECEIPTS_DIR
 from ..core.issues import CATALOGUE
 from ..core.months import period_label
 from ..core.safe_names import display_name, safe_filename
-from ..core.files import RECEIPTS_DIR
 
 OUTCOME_TEXT = {
     "accepted": "已受理",

@@ -21,12 +21,12 @@ from watchdog.observers.polling import PollingObserver
 
 from ..core.config import Config
 from ..core.files import IGNORED, kind_of
-from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
-from ..storage.session import session
-from ..storage.lock import LockBusy
-from ..storage.logs import BureauTimeFormatter, QuietFileHandler
 from ..core.months import Month
 from ..reading.readiness import container_complete
+from ..storage.lock import LockBusy
+from ..storage.logs import BureauTimeFormatter, QuietFileHandler
+from ..storage.session import session
+from .ingest import BatchResult, Candidate, FileResult, Ingester, folder_unit_of, scan_inbox
 from .receipts import OUTCOME_LABEL
 from .witness import record_scan, scan_of
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .collect import Candidate, text_of_path
 from ..storage.ledger import Ledger, from_utc_text, utc_text
+from .collect import Candidate, text_of_path
 
 RULE = "inbox_scan"  # the received time is the scan that found the file (its metadata said before the scan that did not)
 

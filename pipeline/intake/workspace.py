@@ -13,7 +13,6 @@ from ..core.months import Month
 from ..core.textable import wrap
 
 
-
 class WorkspaceExists(Exception):
     "The folder already has a config.toml"
 
@@ -174,8 +173,8 @@ def refresh(note: Path, text: str) -> bool:
 def start_month_warning(cfg: config_mod.Config, now: datetime) -> str | None:
     """Said by `init` when this month's first deadline has already passed: every unit would show as overdue for a
     month no one was asked to report (and be struck for it), unless the clerk moves the start on or chases it."""
-    from ..materials.state import materials_deadline
     from ..core.deadlines import deadline
+    from ..materials.state import materials_deadline
 
     month = cfg.start
     passed = [(label, due) for label, due in (("月度工作情况材料和重点任务推进情况表", materials_deadline(cfg, month)),

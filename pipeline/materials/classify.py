@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import PurePath
 
 from ..core.config import Config
-from ..core.files import MATERIAL_SUFFIXES as FILE_MATERIAL_SUFFIXES, REFUSED_SPREADSHEET_SUFFIXES
+from ..core.files import MATERIAL_SUFFIXES as FILE_MATERIAL_SUFFIXES
+from ..core.files import REFUSED_SPREADSHEET_SUFFIXES
 from ..core.issues import Issue, has_errors, material_issue
+from ..core.months import Month
 from ..reading.material import IMAGE_TYPES, OFD, PDF, WORD_TYPES, Probe, Unreadable, probe, sniff
 from .names import month_in, month_in_lines, name_says_stamped, unit_in_lines, units_in
-from ..core.months import Month
 
 STAMPED, ELECTRONIC = "stamped", "electronic"
 KIND_LABELS = {STAMPED: "盖章版（扫描件）", ELECTRONIC: "电子版"}

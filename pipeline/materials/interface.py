@@ -31,9 +31,20 @@ from .pack import MaterialsPack, write_month_materials
 from .receipt import material_receipt_text
 from .report import bulletin_paragraphs, material_reminders, reminder_lines, unit_sentence, workbook_rows
 from .sheet import write_materials_sheet
-from .state import (MaterialFile, MaterialState, MaterialsStatus, NotAMaterial, material_arrival_fields,
-                              material_files, material_states, materials_deadline, materials_status, record_material,
-                              set_kind, strike_months)
+from .state import (
+                              MaterialFile,
+                              MaterialsStatus,
+                              MaterialState,
+                              NotAMaterial,
+                              material_arrival_fields,
+                              material_files,
+                              material_states,
+                              materials_deadline,
+                              materials_status,
+                              record_material,
+                              set_kind,
+                              strike_months,
+)
 
 __all__ = [
     "ELECTRONIC", "KIND_LABELS", "STAMPED", "MaterialFile", "MaterialJudgement", "MaterialState", "MaterialsPack",

@@ -22,17 +22,17 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.config import Config
+from ..core.deadlines import LATE, ON_TIME, OVERDUE
+from ..core.months import Month
+from ..core.safe_names import safe_filename, xml_text
+from ..reading.derived import Refused, join_pdfs, stamped_pages
+from ..reading.sandbox import SandboxFailure, run_untrusted
 from ..storage.durable import write_atomic
 from ..storage.ledger import Ledger
+from ..storage.publish import publish
 from .classify import KIND_SHORT, STAMPED
 from .receipt import _due_text
 from .state import MaterialFile, MaterialState, material_states
-from ..core.months import Month
-from ..storage.publish import publish
-from ..reading.derived import Refused, join_pdfs, stamped_pages
-from ..core.safe_names import safe_filename, xml_text
-from ..reading.sandbox import SandboxFailure, run_untrusted
-from ..core.deadlines import LATE, ON_TIME, OVERDUE
 
 MATERIALS_DIR = "材料"
 

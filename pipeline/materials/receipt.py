@@ -3,14 +3,14 @@ missing, or why it was refused and what to send instead (spec 10)."""
 from __future__ import annotations
 
 from ..core.config import Config
-from ..core.issues import CATALOGUE
-from ..storage.ledger import Ledger
-from .classify import KIND_LABELS, MONTH_RULES
-from .store import judged_file
-from .state import KINDS, expected_units, material_files, materials_deadline, state_of
-from ..core.months import Month
-from ..storage.supersession import standings
 from ..core.deadlines import LATE, ON_TIME, OVERDUE
+from ..core.issues import CATALOGUE
+from ..core.months import Month
+from ..storage.ledger import Ledger
+from ..storage.supersession import standings
+from .classify import KIND_LABELS, MONTH_RULES
+from .state import KINDS, expected_units, material_files, materials_deadline, state_of
+from .store import judged_file
 
 TYPE_LABELS = {"pdf": "PDF", "docx": "Word 文档 .docx", "doc": "Word 97-2003 文档 .doc", "wps": "WPS 文字 .wps",
                "odt": "OpenDocument 文本 .odt", "rtf": "RTF 文档", "ofd": "OFD 版式文件", "jpg": "JPG 图片",

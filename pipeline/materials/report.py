@@ -4,15 +4,15 @@ those outputs call these; nothing here writes a file."""
 from __future__ import annotations
 
 from datetime import datetime
+
 from ..core.config import Config
+from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING
+from ..core.months import Month
+from ..documents.notice import Document, basis, contact_line
 from ..storage.ledger import Ledger
 from .classify import KIND_LABELS, KIND_SHORT, MONTH_RULES
 from .receipt import TYPE_LABELS, set_sentence
-from .state import (STATE_LABELS, MaterialState, material_files, material_states, materials_deadline,
-                              rejected_materials)
-from ..core.months import Month
-from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING
-from ..documents.notice import Document, basis, contact_line
+from .state import STATE_LABELS, MaterialState, material_files, material_states, materials_deadline, rejected_materials
 
 States = list[MaterialState]  # the month's states, in config order (state.material_states)
 

@@ -3,7 +3,6 @@ received time and its rule, current / replaced / refused — as an Excel table t
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import TYPE_CHECKING
 
 from .report import SHEET_COLUMNS

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..core.config import Config, Unit
+from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING, Deadline, deadline, expected_months
+from ..core.months import Month
 from ..storage.ledger import Ledger, from_utc_text, utc_text
+from ..storage.supersession import standings
 from . import store
 from .classify import ELECTRONIC, KIND_LABELS, KIND_SHORT, STAMPED, MaterialJudgement
-from ..core.months import Month
-from ..storage.supersession import standings
-from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING, Deadline, deadline, expected_months
 
 KINDS = (STAMPED, ELECTRONIC)  # the order `missing` lists them in
 STATE_LABELS = {ON_TIME: "按时", LATE: "迟报", OVERDUE: "逾期未齐", PENDING: "未到期"}

@@ -9,8 +9,8 @@ import pandas as pd
 
 from ..core import form
 from ..core.config import Config
-from ..storage.ledger import Ledger, utc_text
 from ..core.months import Month, period_label
+from ..storage.ledger import Ledger, utc_text
 from ..storage.supersession import standings, status_of
 
 COUNT_KEYS = [m.key for m in form.COUNT_METRICS]

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import dataset
-
 from ..core import form
 from ..core.config import Config
-from ..storage.durable import replace_with
-from ..storage.ledger import Ledger
 from ..core.months import Month
 from ..core.safe_names import csv_cell
 from ..statistics.template import Header, write_template
+from ..storage.durable import replace_with
+from ..storage.ledger import Ledger
+from . import dataset
 
 # The spec's columns, then one more at the end (spec 7 lets keys be added; the rows stay the units whose current
 # submission is for the month): what the district total holds besides these rows — the carry-forward (spec 12).

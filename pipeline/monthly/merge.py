@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import dataset
 from ..core.config import Config
 from ..core.issues import title
-from ..storage.ledger import Ledger
 from ..core.months import Month, period_label
+from ..storage.ledger import Ledger
+from ..storage.publish import Published, publish
+from . import dataset
 from .notices import Notice, write_notices
 from .obligations import Warn, load_obligations
-from ..storage.publish import Published, publish
 from .status import MonthStatus, status
 from .workbook import write_leadership, write_master
 

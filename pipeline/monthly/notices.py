@@ -12,25 +12,23 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 from ..core import form
 from ..core.config import Config
-from ..storage.ledger import Ledger
-from ..documents.email_draft import domain_of, new_message
-from ..documents.smtp import smtp_connection
+from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING, chinese_date
 from ..core.months import Month
+from ..core.safe_names import csv_cell, display_name, safe_filename, xml_text
 from ..documents.docnumbers import bulletin_number
+from ..documents.email_draft import domain_of, new_message
 from ..documents.notice import DOCX_TYPE, XLSX_TYPE, Document, Section, basis, contact_line
 from ..documents.obligation import Obligation
-from ..core.deadlines import chinese_date
 from ..documents.officialdoc import Table
-from ..core.safe_names import csv_cell, display_name, safe_filename, xml_text
-from ..core.deadlines import LATE, ON_TIME, OVERDUE, PENDING
+from ..documents.smtp import smtp_connection
 from ..statistics.timeliness import STATE_LABELS, days_behind
+from ..storage.ledger import Ledger
 from .status import MonthStatus, UnitStatus, status
-
 
 
 @dataclass

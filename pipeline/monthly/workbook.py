@@ -8,13 +8,13 @@ import pandas as pd
 
 from ..core import form
 from ..core.config import Config
-from .dataset import COUNT_KEYS, Dataset, carry_text
 from ..core.months import Month
 from ..core.received_rules import RULE_LABELS
 from ..documents.obligation import Obligation
 from ..documents.xlsx import Sheet, fit_widths, new_workbook, print_setup, table_sheet
 from ..statistics.template import FIRST_SECTOR_ROW, HEAD_ROW1, LAST_COL, METRIC_COL, TOTAL_ROW, write_form_header
 from ..statistics.timeliness import STATE_LABELS
+from .dataset import COUNT_KEYS, Dataset, carry_text
 from .status import MonthStatus
 
 STATUS_LABELS = {"accepted": "受理", "current": "受理", "rejected": "退回", "duplicate": "重复", "material": "材料",

@@ -7,8 +7,8 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ..core import form
-from ..core.normalize import clean_text, header_key, label_key, row_label_key
 from ..core.issues import Issue, issue
+from ..core.normalize import clean_text, header_key, label_key, row_label_key
 from .reader import SheetData, WorkbookData
 
 HEADER_SEARCH_ROWS = 3  # metric headers sit in the anchor's row or the next two (group headers)

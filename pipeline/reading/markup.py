@@ -22,14 +22,13 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Callable
 
-
 from ..core import form
 from ..core.config import Limits
 from ..core.issues import CATALOGUE, Issue
+from ..core.safe_names import display_name, xml_text
 from .locate import LocatedForm
 from .marks import A1, NOTES, Mark, mark, notes_sheet
 from .reader import WorkbookData, col_index
-from ..core.safe_names import display_name, xml_text
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 @dataclass(frozen=True)
@@ -61,8 +60,8 @@ def make_markup(path: Path, book: WorkbookData | None, issues: list[Issue], orig
     only in the sandbox (derived.own_workbook_copy, under `limits`' memory and time caps); the template's
     layout is drawn here from `located` on the empty form `blank` writes (statistics' template writer: reading/
     sits below it, so the writer is handed in); without either, the values as read."""
-    from .derived import Refused, own_workbook_copy
     from ..storage.durable import write_atomic
+    from .derived import Refused, own_workbook_copy
     from .sandbox import SandboxFailure, run_untrusted
 
     path = Path(path)

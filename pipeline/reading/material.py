@@ -17,8 +17,8 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 
-from . import reader
 from ..core.config import Limits
+from . import reader
 from .reader import ReadProblem
 
 PDF, DOCX, DOC, WPS, ODT, RTF, OFD = "pdf", "docx", "doc", "wps", "odt", "rtf", "ofd"

@@ -7,8 +7,8 @@ from typing import Iterator, Sequence
 
 from ..core import form
 from ..core.issues import Issue, issue
-from ..reading.locate import LocatedForm
 from ..core.months import Month
+from ..reading.locate import LocatedForm
 from .validate import fmt, label
 
 Counts = dict[str, dict[str, int]]

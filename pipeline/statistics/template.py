@@ -8,16 +8,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Mapping
 
 from ..core import form
 from ..core.form import (  # noqa: F401 -- the layout, re-exported where the template is written
-    FIRST_SECTOR_ROW, FOOTER_ROW1, FOOTER_ROW2, FROM_CELL, HEAD_ROW1, HEAD_ROW2, LAST_COL, METRIC_COL, PERIOD_ROW,
-    SHEET_NAME, TITLE_ROW, TO_CELL, TOTAL_ROW, UNIT_ROW, YEAR_CELL, Header)
-from ..reading.locate import a1
+    FIRST_SECTOR_ROW,
+    FOOTER_ROW1,
+    FOOTER_ROW2,
+    FROM_CELL,
+    HEAD_ROW1,
+    HEAD_ROW2,
+    LAST_COL,
+    METRIC_COL,
+    PERIOD_ROW,
+    SHEET_NAME,
+    TITLE_ROW,
+    TO_CELL,
+    TOTAL_ROW,
+    UNIT_ROW,
+    YEAR_CELL,
+    Header,
+)
 from ..core.months import Month
 from ..core.safe_names import safe_filename
+from ..reading.locate import a1
 
 if TYPE_CHECKING:  # imported where a workbook is written: starting a command need not load it
     import xlsxwriter

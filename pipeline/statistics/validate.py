@@ -8,11 +8,11 @@ from typing import Iterator
 from ..core import form
 from ..core.config import Config, Unit
 from ..core.issues import Issue, has_errors, issue
-from ..reading.locate import LocatedForm, Slot, as_text, choose_form
 from ..core.months import Month
 from ..core.normalize import MAX_COUNT, count, is_whole, looks_like_phone, rate
-from ..reading.reader import ReadProblem, WorkbookData, read_workbook
 from ..core.safe_names import display_name
+from ..reading.locate import LocatedForm, Slot, as_text, choose_form
+from ..reading.reader import ReadProblem, WorkbookData, read_workbook
 
 Values = dict[str, dict[str, float | None]]
 

@@ -23,7 +23,6 @@ from .connection import LedgerError, transaction
 from .supersession import COUNTED_VIEW
 from .timestamps import utc_text
 
-
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
     CREATE TABLE arrivals (

@@ -21,16 +21,16 @@ from datetime import date, datetime
 from pathlib import Path
 
 from ..core.config import Config
-from ..core.safe_names import display_name
-from ..core.issues import ERROR, CATALOGUE, Issue, has_errors, issue
-from ..reading.locate import a1
-from ..core.months import Month
-from ..reading.reader import SheetData, WorkbookData
-from ..core.safe_names import safe_filename
-from .task_list import TaskList
-from .task_list import cell_label as _label, cell_text as _text  # one reading of a cell, shared with the list
-from .window import window_label
 from ..core.deadlines import Deadline
+from ..core.issues import CATALOGUE, ERROR, Issue, has_errors, issue
+from ..core.months import Month
+from ..core.safe_names import display_name, safe_filename
+from ..reading.locate import a1
+from ..reading.reader import SheetData, WorkbookData
+from .task_list import TaskList
+from .task_list import cell_label as _label  # one reading of a cell, shared with the list
+from .task_list import cell_text as _text
+from .window import window_label
 
 KIND = "task_form"  # arrivals.kind of a progress form
 TITLE_TEXT = "重点任务推进情况表"

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.config import Config, defaults
-from .task_list import (ONGOING_WORD, BadUnits, TaskList, cell_text, find_header, resolve_units,
-                         seed_rows)
+from .task_list import ONGOING_WORD, BadUnits, TaskList, cell_text, find_header, resolve_units, seed_rows
 
 V1_IDS = frozenset(f"T{n:02d}" for n in range(1, 24))  # the first list's ids: the same 23 measures as now
 SAME_MEASURE = 0.5  # difflib ratio of two 具体措施 texts above which an old row of the same id is the same measure

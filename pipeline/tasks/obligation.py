@@ -6,16 +6,26 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.config import Config
+from ..core.deadlines import chinese_date
 from ..core.months import Month
 from ..documents.notice import XLSX_TYPE, Section
 from ..documents.obligation import Attachment, Obligation, Warn
-from ..core.deadlines import chinese_date
 from ..storage.ledger import Ledger
 from ..storage.supersession import FileKind
 from .report import bulletin_paragraphs, form_paragraphs, reminder_lines
+from .state import (
+    ACTION_STATES,
+    FORM_LATE,
+    FORM_UNREPORTED,
+    LAGGING,
+    OVERDUE,
+    PROGRESS_STATES,
+    load_task_data,
+    report_rows,
+    task_board,
+    task_strikes,
+)
 from .task_list import TaskListError, read_task_list
-from .state import (ACTION_STATES, FORM_LATE, FORM_UNREPORTED, LAGGING, OVERDUE, PROGRESS_STATES, load_task_data,
-                    report_rows, task_board, task_strikes)
 
 
 class TasksObligation(Obligation):

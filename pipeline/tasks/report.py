@@ -2,8 +2,19 @@
 the progress forms sent late or not at all (filed with 材料报送不及时), and a unit's 催报 lines."""
 from __future__ import annotations
 
-from .state import (FORM_LATE, FORM_ON_TIME, FORM_PENDING, FORM_UNREPORTED, LAGGING, OVERDUE, PENDING, PHASE_DONE,
-                    UNREPORTED, TaskBoard, TaskCell)
+from .state import (
+    FORM_LATE,
+    FORM_ON_TIME,
+    FORM_PENDING,
+    FORM_UNREPORTED,
+    LAGGING,
+    OVERDUE,
+    PENDING,
+    PHASE_DONE,
+    UNREPORTED,
+    TaskBoard,
+    TaskCell,
+)
 from .window import window_label
 
 

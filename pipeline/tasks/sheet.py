@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .state import (CLOSED, DONE, LAGGING, NOT_STARTED, ON_TRACK, OVERDUE, PENDING, PHASE_DONE,
-                         STATE_LABELS, UNREPORTED, TaskBoard)
+from .state import (
+    CLOSED,
+    DONE,
+    LAGGING,
+    NOT_STARTED,
+    ON_TRACK,
+    OVERDUE,
+    PENDING,
+    PHASE_DONE,
+    STATE_LABELS,
+    UNREPORTED,
+    TaskBoard,
+)
 from .window import window_label
 
 if TYPE_CHECKING:  # the caller owns the workbook

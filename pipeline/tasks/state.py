@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from ..core.config import Config
-from ..storage.ledger import Ledger, utc_text
+from ..core.deadlines import Deadline, deadline
 from ..core.months import Month, months_between
+from ..storage.ledger import Ledger, utc_text
 from ..storage.supersession import FileKind, standings
 from . import store
 from .form import STATUS_WORDS
 from .task_list import Task, TaskList
-from ..core.deadlines import Deadline, deadline
 
 CLOSED, NOT_STARTED, DONE, PHASE_DONE, OVERDUE, ON_TRACK, LAGGING, UNREPORTED, PENDING = (
     "closed", "not_started", "done", "phase_done", "overdue", "on_track", "lagging", "unreported", "pending")

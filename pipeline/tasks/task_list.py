@@ -16,9 +16,9 @@ from importlib import resources
 from pathlib import Path
 
 from ..core.config import Config
-from ..reading.locate import a1
 from ..core.months import Month
 from ..core.normalize import clean_text
+from ..reading.locate import a1
 from ..reading.reader import ReadProblem, SheetData, read_workbook
 from .window import BadWindow, Window, parse_window
 
