@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from factory import make_email, make_submission
+from factory import docx, make_email, make_submission
 from helpers import SmtpCollect, free_port, wait_until
 from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer
 
@@ -125,19 +125,6 @@ def scan_pdf() -> bytes:
     return out.getvalue()
 
 
-def word(*paragraphs) -> bytes:
-    import io
-
-    import docx
-
-    doc = docx.Document()
-    for p in paragraphs:
-        doc.add_paragraph(p)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
-
-
 def task_form(work, tmp_path, unit: str) -> bytes:
     """The unit's May progress form, every task 推进中 with a line of progress."""
     import openpyxl
@@ -156,7 +143,7 @@ def task_form(work, tmp_path, unit: str) -> bytes:
 
 def materials(unit: str):
     return [("2023年5月工作情况（盖章）.pdf", scan_pdf(), PDF_TYPE),
-            ("2023年5月工作情况.docx", word(f"{unit}2023年5月份安全生产工作情况", "一、工作开展情况"), DOCX_TYPE)]
+            ("2023年5月工作情况.docx", docx(f"{unit}2023年5月份安全生产工作情况", "一、工作开展情况"), DOCX_TYPE)]
 
 
 def month_of_mail(work, tmp_path):
