@@ -267,7 +267,7 @@ def notices(ctx, month: Month, as_of: str | None, send: bool, number: int | None
     if send and cfg.smtp is None:
         raise click.UsageError("config.toml 中没有 [smtp] 配置：不加 --send 只生成草稿，加 --send 需先配置 [smtp]")
     try:  # under the lock `merge` holds while it writes the same folder (never a mixed set)
-        with writing_outputs(cfg), open_session(ctx, cfg, "notices") as ledger:
+        with open_session(ctx, cfg, "notices") as ledger, writing_outputs(cfg):
             obligations = load_obligations(cfg, ledger, month, when, warn=lambda text: click.echo(text, err=True))
             folder, written = write_notices(cfg, ledger, month, when,
                                             status.status(cfg, ledger, month, when, obligations), number=number,
@@ -322,7 +322,7 @@ def merge(ctx, month: Month, as_of: str | None, number: int | None = None, as_js
     if result.files:
         click.echo(result.summary, err=True)
     try:
-        with writing_outputs(cfg), open_session(ctx, cfg, "merge") as ledger:
+        with open_session(ctx, cfg, "merge") as ledger, writing_outputs(cfg):  # lock, ledger, then outputs, as before
             out = do_merge(cfg, ledger, month, when, now_in(cfg), warn=lambda text: click.echo(text, err=True),
                            number=number)
             ledger.log("merged", now_in(cfg), None, {"month": str(month), "as_of": when.isoformat()})

@@ -111,7 +111,7 @@ def set_kind_cmd(ctx, file_id: int, kind: str):
     from ..materials.state import KIND_LABELS, NotAMaterial, set_kind
 
     cfg = load_config(ctx)
-    with open_session(ctx, cfg, "materials set-kind") as ledger:
+    with open_session(ctx, cfg, "materials set-kind", lock=False) as ledger:  # one SQLite transaction, as before
         require_arrival(ledger, file_id, "可用 annex2 materials status --month M 查看文件编号")
         try:
             before, after = set_kind(ledger, file_id, kind, now_in(cfg))
@@ -137,7 +137,9 @@ def pack_cmd(ctx, month: Month, as_of: str | None):
 
     cfg = load_config(ctx)
     month, when = month_and_moment(cfg, month, as_of)
-    with writing_outputs(cfg), open_session(ctx, cfg, "materials pack") as ledger:  # merge writes the same folder
+    # Without the folder lock, as before the move: the pack reads the ledger and sandboxes every stamped page, and
+    # holding the lock that long would stop the watcher's batches for the whole of it.
+    with writing_outputs(cfg), open_session(ctx, cfg, "materials pack", lock=False) as ledger:
         try:
             pack = write_month_materials(cfg, ledger, month, when, cfg.outbox, now_in(cfg))
         except NoCjkFont as exc:

@@ -142,7 +142,7 @@ def close(ctx, task_id: str, unit: str, note: str):
     cfg = load_config(ctx)
     name = _unit(cfg, unit)
     tl = _task_list(ctx, cfg)
-    with open_session(ctx, cfg, "tasks close") as ledger:
+    with open_session(ctx, cfg, "tasks close", lock=False) as ledger:  # one SQLite transaction, as before
         try:
             close_task(ledger, tl, task_id, name, note, now_in(cfg))
         except CloseRefused as exc:
