@@ -303,7 +303,7 @@ def test_the_value_parser_reads_only_what_was_checked(tmp_path):
     every member was checked the same way)."""
     import io
 
-    from pipeline.reading.reader import _Members
+    from pipeline.reading.zipped import _Members
 
     src = make_submission(tmp_path / "good.xlsx")
     data = src.read_bytes()

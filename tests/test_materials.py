@@ -15,18 +15,11 @@ from helpers import at, events, rows, run_cli, schema_version, settled
 from pipeline.cli.commands import cli
 from pipeline.core import config
 from pipeline.core.months import Month
-from pipeline.materials.interface import (
-    bulletin_paragraphs,
-    judge_material,
-    material_arrival_fields,
-    material_receipt_text,
-    material_states,
-    record_material,
-    reminder_lines,
-    strike_months,
-    workbook_rows,
-    write_month_materials,
-)
+from pipeline.materials.classify import judge_material
+from pipeline.materials.pack import write_month_materials
+from pipeline.materials.receipt import material_receipt_text
+from pipeline.materials.report import bulletin_paragraphs, reminder_lines, workbook_rows
+from pipeline.materials.state import material_states, record_material, strike_months
 from pipeline.storage.ledger import Ledger
 
 ZF = "交通运输综合行政执法大队"  # alias 执法大队
@@ -194,7 +187,8 @@ def test_unit_from_folder_name_or_text(cfg):
 # --- the ledger and the state across the 16th --------------------------------------------------------------
 
 def put(cfg, ledger, name, data, received, unit=ZF, month=None):
-    """What intake does with a material: archive, record the arrival and the judgement in one transaction."""
+    """What intake does with a material: archive, record the arrival and the judgement in one transaction (the
+    arrival row's fields as intake/commit.py takes them from the judgement)."""
     moment = at(received)
     j = judge_material(name, data, unit, cfg, moment, month)
     archived = cfg.archive / "2023-05" / (hashlib.sha256(data).hexdigest()[:8] + "_" + name)
@@ -205,7 +199,8 @@ def put(cfg, ledger, name, data, received, unit=ZF, month=None):
             db, now=moment, original_name=name, source="inbox", source_path=f"inbox/{unit}/{name}",
             source_ctime_ns=None, sha256=hashlib.sha256(data).hexdigest(), size=len(data), received_at=moment,
             received_rule="inbox_ctime", folder_unit=unit, archived_path=archived.relative_to(cfg.root).as_posix(),
-            issues=j.issues, event="material" if j.ok else "rejected", **material_arrival_fields(j))
+            issues=j.issues, event="material" if j.ok else "rejected", kind="material",
+            outcome="material" if j.ok else "rejected", unit=j.unit, year=j.year, month_from=j.month, month_to=j.month)
         record_material(db, arrival_id, j)
     return arrival_id
 
@@ -505,8 +500,8 @@ def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
     import docx as python_docx
     from helpers import status_with_materials
 
-    from pipeline.materials.interface import material_reminders
     from pipeline.materials.obligation import MaterialsObligation
+    from pipeline.materials.report import material_reminders
     from pipeline.monthly.notices import bulletin, reporting_section
 
     as_of = at("2023-05-19T09:00")
@@ -537,7 +532,7 @@ def test_the_materials_reminder_and_bulletin_section_as_docx(cfg):
 
 
 def test_materials_config_is_checked(workdir):
-    from pipeline.materials.interface import materials_deadline
+    from pipeline.materials.state import materials_deadline
 
     path = workdir / "config.toml"
     text = path.read_text(encoding="utf-8")

@@ -206,6 +206,6 @@ class Committing:
 
             record_task_form(db, arrival_id, judged.task)  # type: ignore[arg-type]
         if judged.material is not None:
-            from ..materials.interface import record_material
+            from ..materials.state import record_material
 
             record_material(db, arrival_id, judged.material)  # type: ignore[arg-type]

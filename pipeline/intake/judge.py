@@ -130,7 +130,7 @@ class Judge:
     def material(self, file: Incoming, owner: Unit | None, owner_says: str | None) -> Judged:
         """A monthly work material (spec 10): stamped or electronic, its unit and month; judged in the
         sandbox like a workbook. Bytes that are really a workbook are validated as one."""
-        from ..materials.interface import judge_material
+        from ..materials.classify import judge_material
 
         try:
             j = run_untrusted(judge_material, file.name, file.data, owner.name if owner else None, self.cfg,

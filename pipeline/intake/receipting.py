@@ -72,7 +72,7 @@ class Receipting:
         return written + ([receipt.with_name(markup_name)] if markup_name else [])
 
     def _write_material_receipt(self, arrival_id: int) -> list[Path]:
-        from ..materials.interface import material_receipt_text
+        from ..materials.receipt import material_receipt_text
 
         a = self.ledger.arrival(arrival_id)
         if not a.receipt_path:

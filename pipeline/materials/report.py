@@ -11,8 +11,8 @@ from ..core.months import Month
 from ..documents.notice import Document, basis, contact_line
 from ..storage.ledger import Ledger
 from .classify import KIND_LABELS, KIND_SHORT, MONTH_RULES
-from .receipt import TYPE_LABELS, set_sentence
-from .state import STATE_LABELS, MaterialState, material_files, material_states, materials_deadline, rejected_materials
+from .receipt import TYPE_LABELS
+from .state import MaterialState, material_files, material_states, materials_deadline, rejected_materials
 
 States = list[MaterialState]  # the month's states, in config order (state.material_states)
 
@@ -123,6 +123,3 @@ def workbook_rows(cfg: Config, ledger: Ledger, as_of: datetime | None = None) ->
     return sorted(rows, key=lambda r: (r["收到时间"], r["编号"]))
 
 
-def unit_sentence(cfg: Config, state: MaterialState) -> str:
-    """One sentence for a unit's materials, e.g. for the leadership workbook's 报送情况 sheet."""
-    return f"{STATE_LABELS[state.state]}：{set_sentence(cfg, state)}"

@@ -29,15 +29,9 @@ def materials_deadline(cfg: Config, month: Month) -> Deadline:
 
 # --- writing ----------------------------------------------------------------------------------------
 
-def material_arrival_fields(j: MaterialJudgement) -> dict:
-    """The arrivals-row fields of a judged material, for `Ledger.record(..., **fields)`."""
-    return {"kind": "material", "outcome": "material" if j.ok else "rejected", "unit": j.unit, "year": j.year,
-            "month_from": j.month, "month_to": j.month}
-
-
 def record_material(db: sqlite3.Connection, arrival_id: int, judgement: MaterialJudgement) -> None:
     """Store what a material file was judged to be. Called by intake inside the ledger transaction, after the
-    arrival row was inserted, whole, with `material_arrival_fields(judgement)`: that row is never rewritten."""
+    arrival row was inserted, whole, from the judgement (intake/commit.py): that row is never rewritten."""
     store.insert_material_file(db, arrival_id, judgement)
 
 

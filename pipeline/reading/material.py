@@ -18,8 +18,8 @@ import zipfile
 from dataclasses import dataclass, field
 
 from ..core.config import Limits
-from . import reader
-from .reader import ReadProblem
+from .book import OLE_MAGIC, ReadProblem
+from .zipped import _Members, check_zip_directory
 
 PDF, DOCX, DOC, WPS, ODT, RTF, OFD = "pdf", "docx", "doc", "wps", "odt", "rtf", "ofd"
 IMAGE_TYPES = {"JPEG": "jpg", "PNG": "png", "TIFF": "tiff", "BMP": "bmp", "GIF": "gif", "WEBP": "webp"}
@@ -84,7 +84,7 @@ def sniff(data: bytes) -> str:
         return "bmp"
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftyphevc", b"ftypmif1", b"ftypmsf1"):
         return "heic"  # an iPhone photo: Pillow cannot read it without a plug-in
-    if head.startswith(reader.OLE_MAGIC):
+    if head.startswith(OLE_MAGIC):
         return "ole"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
@@ -351,8 +351,8 @@ def _zip(data: bytes, limits: Limits) -> Probe:
     except Exception:  # zipfile raises many types for a damaged directory
         raise Unreadable("E_UNREADABLE", "文件不完整或已损坏（压缩结构无法读取），可能复制或下载没有完成") from None
     try:
-        reader.check_zip_directory(infos, limits)
-        members = reader._Members(data, infos, limits)
+        check_zip_directory(infos, limits)
+        members = _Members(data, infos, limits)
         names = members.names
         mimetype = members.read("mimetype").strip() if "mimetype" in names else b""
         if "word/document.xml" in names:
@@ -373,7 +373,7 @@ def _zip(data: bytes, limits: Limits) -> Probe:
         if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
             return Probe("ods")
         return Probe("zip")
-    except reader.ReadProblem as problem:
+    except ReadProblem as problem:
         raise Unreadable(problem.code, problem.reason) from None
 
 

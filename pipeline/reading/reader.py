@@ -15,10 +15,10 @@ import python_calamine
 from ..core.config import Limits
 
 # The reader's parts, re-exported: callers import the types and the checks from here.
-from .book import MAX_COLS, MAX_ROWS, OLE_MAGIC, ZIP_MAGIC, Cell, Checked, ReadProblem, SheetData, WorkbookData, _fail  # noqa: F401
+from .book import MAX_COLS, MAX_ROWS, OLE_MAGIC, ZIP_MAGIC, Checked, ReadProblem, SheetData, WorkbookData, _fail  # noqa: F401
 from .formulas import _formula_cells, col_index  # noqa: F401
 from .ole import _checked_ole
-from .zipped import _checked_zip, _Members, check_zip_directory  # noqa: F401
+from .zipped import _checked_zip
 
 
 def _describe(data: bytes) -> str:
