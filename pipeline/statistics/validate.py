@@ -45,11 +45,6 @@ class Validation:
         """The pipeline's own figures: counts as read, 合计 and rates computed."""
         return form.with_derived(self.counts) if self.counts else {}  # type: ignore[arg-type]
 
-    def to_dict(self, path: str) -> dict:
-        return {"path": path, "ok": self.ok, "unit": self.unit, "year": self.year,
-                "month_from": self.month_from, "month_to": self.month_to,
-                "issues": [i.to_dict() for i in self.issues], "values": self.values}
-
 
 def label(sector: str, metric: str | None = None) -> str:
     text = form.SECTOR_BY_KEY[sector].label
