@@ -1,5 +1,6 @@
 """Shared steps for tests that drive a working folder: drop files into the inbox, ingest them at set times."""
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -119,6 +120,14 @@ def edit_config(work, old, new):
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def set_config(work, pattern, new):
+    """The first line of config.toml that `pattern` (a regex, per line) matches, changed to `new`."""
+    path = work / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    assert re.search(pattern, text, flags=re.M), pattern
+    path.write_text(re.sub(pattern, new, text, count=1, flags=re.M), encoding="utf-8")
+
+
 def run_cli(work, *args, timeout=300):
     """`annex2 ARGS` as a real process in the working folder."""
     return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
@@ -137,10 +146,15 @@ def wait_until(condition, timeout=60, every=0.1):
 
 
 def rows(work, sql, args=()):
-    """Rows of the working folder's ledger file, read by a connection of our own."""
+    """Rows of the working folder's ledger file, read by a connection of our own; none while no command has
+    made the ledger or its tables yet (the file is never created here)."""
+    if not (work / "annex2.sqlite").exists():
+        return []
     db = sqlite3.connect(work / "annex2.sqlite")
     try:
         return db.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:  # the tables are not there yet
+        return []
     finally:
         db.close()
 

@@ -4,12 +4,11 @@ false` leaves the unit out, as the coverage note says."""
 import csv
 import io
 import json
-import re
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from helpers import built_once, copy_into, report
+from helpers import built_once, copy_into, report, set_config
 
 from pipeline.cli.commands import cli
 
@@ -24,13 +23,6 @@ SILENT = ["局安全监督股", "局基本建设股", "局计划统计股", "行
 
 def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def set_config(work, old, new):
-    path = work / "config.toml"
-    text = path.read_text(encoding="utf-8")
-    assert re.search(old, text, flags=re.M), old
-    path.write_text(re.sub(old, new, text, count=1, flags=re.M), encoding="utf-8")
 
 
 def build(work):

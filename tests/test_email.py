@@ -1,14 +1,13 @@
 """Saved e-mails in the inbox: the bureau's server stamp decides timeliness, the sender's address the unit."""
 import base64
 import json
-import sqlite3
 from email.message import EmailMessage
 
 import pytest
 from click.testing import CliRunner
 from factory import XLSX_TYPE as XLSX
 from factory import make_email, make_submission
-from helpers import at, edit_config, ingest, status_with_materials
+from helpers import at, edit_config, ingest, rows, status_with_materials
 
 from pipeline.cli.commands import cli
 from pipeline.core import config
@@ -56,10 +55,6 @@ def state(work, unit=EXEC, as_of="2023-06-05T10:00"):
     with Ledger(cfg.ledger) as ledger:
         st = status_with_materials(cfg, ledger, Month(2023, 5), at(as_of))
     return next(u for u in st.units if u.name == unit).current
-
-
-def rows(work, sql):
-    return sqlite3.connect(work / "annex2.sqlite").execute(sql).fetchall()
 
 
 @pytest.mark.parametrize("received,date,rule,expected,days_late", [

@@ -2,22 +2,15 @@
 received before its own period) is refused at the edge with a Chinese sentence and exit 2: it never reaches the
 ledger, where a year below 1000 would poison every later command. Real `python -m pipeline` processes on a
 working folder made by `annex2 init`."""
-import sqlite3
 from datetime import datetime, timezone
 
 import pytest
 from factory import make_submission
-from helpers import edit_config, run_cli
+from helpers import edit_config, rows, run_cli
 
 
 def arrivals(work):
-    if not (work / "annex2.sqlite").exists():
-        return []
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute("SELECT original_name, received_utc FROM arrivals").fetchall()
-    finally:
-        db.close()
+    return rows(work, "SELECT original_name, received_utc FROM arrivals")
 
 
 # --- a received time the ledger could not hold, or the report could not have -------------------------

@@ -1,9 +1,9 @@
 """填报说明.txt (spec 12): what the units read in the inbox explains all three monthly obligations — what to
 send, by which day, in which format, how to name files, where receipts appear, how to correct — from config,
 and follows the config when the clerk changes it."""
-import re
 
 from click.testing import CliRunner
+from helpers import set_config
 
 from pipeline.cli.commands import cli
 from pipeline.cli.zh_click import display_width
@@ -18,13 +18,6 @@ def note(work, folder=LOGISTICS):
     text = raw.decode("utf-8-sig")
     assert "\n" not in text.replace("\r\n", "")
     return text.replace("\r\n", "\n")
-
-
-def set_config(work, old, new):
-    path = work / "config.toml"
-    text = path.read_text(encoding="utf-8")
-    assert re.search(old, text, flags=re.M), old
-    path.write_text(re.sub(old, new, text, count=1, flags=re.M), encoding="utf-8")
 
 
 def test_a_units_instructions_name_all_three_obligations_their_days_and_formats(workdir):

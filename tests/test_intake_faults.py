@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from factory import make_email, make_submission
-from helpers import edit_config, ingest, needs_rlimit, run_cli, small_tmpfs, wait_until
+from helpers import edit_config, ingest, needs_rlimit, rows, run_cli, small_tmpfs, wait_until
 
 from pipeline.intake.workspace import init
 
@@ -25,16 +25,6 @@ EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
 SAFETY = "局安全监督股"
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX FIFOs, links, signals and mounts")
-
-
-def rows(work, sql, args=()):
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
 
 
 def fast(work):

@@ -4,7 +4,6 @@ writer that keeps a whole workbook open, a file replaced between the readiness l
 sparse file over the size limit (bytes read counted by /proc/self/io of the real `ingest` process)."""
 import hashlib
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from factory import make_email, make_submission
-from helpers import edit_config, ingest
+from helpers import edit_config, ingest, rows, run_cli
 
 import pipeline.intake.ingest as ingest_module
 from pipeline.core import config
@@ -62,19 +61,8 @@ class Writer:
         assert self.proc.wait(timeout=60) == 0 and done == "done"
 
 
-def run_cli(work, *args):
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=work, capture_output=True, text=True,
-                          timeout=600)
-
-
 def arrivals(work):
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute("SELECT original_name, sha256, size FROM arrivals ORDER BY id").fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
+    return rows(work, "SELECT original_name, sha256, size FROM arrivals ORDER BY id")
 
 
 def incremental_pdf() -> tuple[bytes, bytes]:

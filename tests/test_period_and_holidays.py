@@ -4,7 +4,7 @@ import json
 from datetime import date, datetime
 
 from click.testing import CliRunner
-from helpers import annex2_only, at, no_tasks_due, report, status_with_materials
+from helpers import annex2_only, at, edit_config, no_tasks_due, report, status_with_materials
 
 from pipeline.cli.commands import cli
 from pipeline.core import config
@@ -16,13 +16,6 @@ from pipeline.tasks.state import task_deadline
 
 EXEC = "交通运输综合行政执法大队"
 QUALITY = "交通质量和安全监督站"
-
-
-def edit_config(work, old, new):
-    path = work / "config.toml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def fixed_clock(monkeypatch, *moment):

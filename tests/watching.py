@@ -1,11 +1,10 @@
 """A watcher run in a thread of the test's own process, on a working folder, and what to ask it while it runs."""
-import sqlite3
 import threading
 from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
-from helpers import SH, edit_config
+from helpers import SH, edit_config, rows
 
 from pipeline.core import config
 from pipeline.intake.watch import Watcher
@@ -33,15 +32,7 @@ def held_back(watcher, path, more_than=0.5):
 
 
 def arrivals(work):
-    if not (work / "annex2.sqlite").exists():
-        return []
-    db = sqlite3.connect(work / "annex2.sqlite")
-    try:
-        return db.execute("SELECT original_name, outcome, received_rule, sha256, source_path FROM arrivals ORDER BY id").fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
+    return rows(work, "SELECT original_name, outcome, received_rule, sha256, source_path FROM arrivals ORDER BY id")
 
 
 @contextmanager
