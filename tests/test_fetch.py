@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from factory import docx, make_email, make_submission
+from factory import docx, image_pdf, make_email, make_submission
 from helpers import SmtpCollect, free_port, wait_until
 from imap_server import DOVECOT, PASSWORD, SKIP_REASON, USER, ImapServer
 
@@ -112,19 +112,6 @@ def test_a_units_message_is_recorded_once_with_the_servers_arrival_time(mailwork
 PDF_TYPE, DOCX_TYPE = ("application", "pdf"), ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 
-def scan_pdf() -> bytes:
-    """A stamped version as a scanner writes it: a page that is a picture only (no text layer)."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    im = Image.new("RGB", (620, 877), "white")
-    ImageDraw.Draw(im).ellipse((380, 640, 540, 800), outline=(200, 0, 0), width=10)
-    out = io.BytesIO()
-    im.save(out, "PDF")
-    return out.getvalue()
-
-
 def task_form(work, tmp_path, unit: str) -> bytes:
     """The unit's May progress form, every task 推进中 with a line of progress."""
     import openpyxl
@@ -142,7 +129,7 @@ def task_form(work, tmp_path, unit: str) -> bytes:
 
 
 def materials(unit: str):
-    return [("2023年5月工作情况（盖章）.pdf", scan_pdf(), PDF_TYPE),
+    return [("2023年5月工作情况（盖章）.pdf", image_pdf(), PDF_TYPE),
             ("2023年5月工作情况.docx", docx(f"{unit}2023年5月份安全生产工作情况", "一、工作开展情况"), DOCX_TYPE)]
 
 
