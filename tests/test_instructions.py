@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from helpers import set_config
 
 from pipeline.cli.commands import cli
-from pipeline.cli.zh_click import display_width
+from pipeline.core.textable import display_width
 
 LOGISTICS = "现代物流中心"
 
