@@ -723,7 +723,7 @@ def test_a_late_phase_done_report_after_the_window_meets_it_from_then_on(workdir
 
 def test_the_ledger_of_an_older_version_takes_phase_done_after_its_migration(tmp_path):
     """A ledger made before 阶段性完成 existed (migration 6's CHECK) is rebuilt by migration 10, rows kept."""
-    from pipeline.storage.ledger import MIGRATIONS, _statements
+    from pipeline.storage.migrations import MIGRATIONS, _statements
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)

@@ -26,8 +26,9 @@ def history(ctx, unit: str, month: Month | None, as_json: bool):
         annex2 history --unit 执法大队
         annex2 history --unit 执法大队 --month 2023-05 --json   # 5月的报表，JSON 格式
     """
+    from ..core.received_rules import RULE_LABELS
     from ..core.textable import render
-    from ..intake.corrections import ARRIVAL_KIND_LABELS, RULE_LABELS, status_label, unit_history
+    from ..intake.corrections import ARRIVAL_KIND_LABELS, status_label, unit_history
 
     cfg = load_config(ctx)
     found = cfg.unit_named(unit)

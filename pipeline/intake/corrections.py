@@ -18,7 +18,6 @@ from pathlib import Path
 
 from ..core.config import Config
 from ..core.months import Month
-from ..core.received_rules import RULE_LABELS  # noqa: F401  (callers read it here too)
 from ..core.safe_names import safe_filename
 from ..storage.durable import write_atomic
 from ..storage.ledger import Arrival, Ledger

@@ -12,14 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .connection import LedgerError, ledger_open_text, network_filesystem, transaction
-from .migrations import MIGRATIONS, _statements, migrate, read_only_views
+from .connection import LedgerError, ledger_open_text, transaction
+from .migrations import MIGRATIONS, migrate, read_only_views
 from .supersession import FileKind, current_ids, current_with_hash, first_ids
 from .timestamps import from_utc_text, utc_text
 
 # Names other modules and tests import from here
-__all__ = ["Arrival", "Ledger", "LedgerError", "MIGRATIONS", "from_utc_text", "ledger_open_text",
-           "network_filesystem", "utc_text", "_statements"]
+__all__ = ["Arrival", "Ledger", "LedgerError", "MIGRATIONS", "from_utc_text", "utc_text"]
 
 
 @dataclass(frozen=True)
